@@ -1,0 +1,320 @@
+"""Datasets: offline ``.npz`` archives first, torchvision files second, a download last.
+
+Every dataset is held in memory as ``uint8`` images of shape ``(N, C, H, W)`` and normalised
+on access with the constants of the paper's code (method.md 2.5), so a sample is a float
+tensor ``(C, H, W)`` in *normalised* units and an ``int`` label.
+
+Where the data comes from (in order):
+
+1. the archives described in ``shared/data/README.md`` found in the data root
+   (``mnist.npz``, ``fashion_mnist.npz``, ``cifar10_jpeg.npz`` — the default CIFAR-10 —
+   and ``cifar10_lossless_subset.npz`` under the name ``cifar10_lossless``);
+2. torchvision's standard files in the data root;
+3. a torchvision download into the data root when ``download=True``.
+
+The data root is the ``root`` argument, else the environment variable ``ASLIB_DATA``,
+else ``./data``. Decoded JPEG archives are cached as ``.npy`` files under ``ASLIB_CACHE``
+(default ``~/.cache/aslib``) so that later loads take a fraction of a second.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR_STD = (0.2023, 0.1994, 0.2010)
+MNIST_MEAN = (0.1307,)
+MNIST_STD = (0.3081,)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Static facts about one dataset: archive file, torchvision class, normalisation."""
+
+    archive: str | None
+    torchvision_name: str
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    num_classes: int
+    augment: bool
+
+
+SPECS: dict[str, DatasetSpec] = {
+    "cifar10": DatasetSpec("cifar10_jpeg.npz", "CIFAR10", CIFAR_MEAN, CIFAR_STD, 10, True),
+    "cifar10_lossless": DatasetSpec("cifar10_lossless_subset.npz", "", CIFAR_MEAN, CIFAR_STD, 10, True),
+    "cifar100": DatasetSpec(None, "CIFAR100", CIFAR_MEAN, CIFAR_STD, 100, True),
+    "mnist": DatasetSpec("mnist.npz", "MNIST", MNIST_MEAN, MNIST_STD, 10, False),
+    "fashion_mnist": DatasetSpec("fashion_mnist.npz", "FashionMNIST", MNIST_MEAN, MNIST_STD, 10, False),
+}
+SPLITS = ("train", "test")
+
+
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    """The folder searched for datasets: ``root``, else ``$ASLIB_DATA``, else ``./data``."""
+    if root is not None:
+        return Path(root)
+    return Path(os.environ.get("ASLIB_DATA", "data"))
+
+
+def cache_dir() -> Path:
+    """Folder for decoded-archive caches: ``$ASLIB_CACHE``, else ``~/.cache/aslib``."""
+    return Path(os.environ.get("ASLIB_CACHE", Path.home() / ".cache" / "aslib"))
+
+
+class ImageDataset(Dataset):
+    """Images kept as ``uint8`` ``(N, C, H, W)``; items are normalised ``float32``.
+
+    Attributes:
+        images: ``uint8`` tensor ``(N, C, H, W)``, pixel values 0..255.
+        targets: ``int64`` tensor ``(N,)`` of class indices.
+        mean, std: per-channel normalisation constants on the 0..1 scale.
+        classes: class names, ``classes[label]``.
+        name, split, source: which dataset, which split and where it was read from.
+    """
+
+    def __init__(self, images: torch.Tensor, targets: torch.Tensor, *, mean: Sequence[float],
+                 std: Sequence[float], classes: Sequence[str], name: str, split: str, source: str):
+        if images.dtype != torch.uint8 or images.ndim != 4:
+            raise ValueError(f"images must be uint8 (N, C, H, W), got {images.dtype} {tuple(images.shape)}")
+        if len(images) != len(targets):
+            raise ValueError(f"{len(images)} images but {len(targets)} labels")
+        self.images = images
+        self.targets = targets.long()
+        self.mean = tuple(mean)
+        self.std = tuple(std)
+        self.classes = list(classes)
+        self.name, self.split, self.source = name, split, source
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def normalize(self, images: torch.Tensor) -> torch.Tensor:
+        """``uint8`` ``(..., C, H, W)`` -> normalised ``float32`` of the same shape."""
+        mean = torch.tensor(self.mean, device=images.device).view(-1, 1, 1)
+        std = torch.tensor(self.std, device=images.device).view(-1, 1, 1)
+        return (images.float().div(255) - mean) / std
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return self.normalize(self.images[index]), int(self.targets[index])
+
+    def batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalised images ``(B, C, H, W)`` and labels ``(B,)`` for an index tensor."""
+        return self.normalize(self.images[index]), self.targets[index]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.images.shape[1:])  # type: ignore[return-value]
+
+
+def _decode_jpegs(buffer: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    from PIL import Image
+
+    return np.stack([np.asarray(Image.open(io.BytesIO(buffer[offsets[i]:offsets[i + 1]].tobytes())).convert("RGB"))
+                     for i in range(len(offsets) - 1)])
+
+
+def _cached_decode(archive: Path, split: str, npz) -> np.ndarray:
+    stat = archive.stat()
+    key = hashlib.sha256(f"{archive.resolve()}:{stat.st_size}:{stat.st_mtime_ns}:{split}".encode()).hexdigest()[:16]
+    path = cache_dir() / f"{archive.stem}_{split}_{key}.npy"
+    if path.exists():
+        return np.load(path, mmap_mode="r")
+    pixels = _decode_jpegs(npz[f"x_{split}_jpeg"], npz[f"x_{split}_offsets"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
+    np.save(tmp, pixels)
+    os.replace(tmp, path)
+    return pixels
+
+
+def _from_archive(archive: Path, split: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    with np.load(archive) as npz:
+        if f"x_{split}" in npz.files:
+            pixels = npz[f"x_{split}"]
+        else:
+            pixels = _cached_decode(archive, split, npz)
+        return pixels, npz[f"y_{split}"], [str(c) for c in npz["classes"]]
+
+
+def _from_torchvision(spec: DatasetSpec, root: Path, split: str, download: bool):
+    import torchvision
+
+    cls = getattr(torchvision.datasets, spec.torchvision_name)
+    ds = cls(str(root), train=(split == "train"), download=download)
+    pixels = ds.data.numpy() if isinstance(ds.data, torch.Tensor) else np.asarray(ds.data)
+    if pixels.ndim == 3:
+        pixels = pixels[..., None]
+    return pixels, np.asarray(ds.targets), list(ds.classes)
+
+
+def load(name: str, split: str = "train", root: str | os.PathLike | None = None,
+         download: bool = False) -> ImageDataset:
+    """Load a dataset split as an in-memory :class:`ImageDataset`.
+
+    Args:
+        name: ``cifar10`` (JPEG-derived, complete), ``cifar10_lossless`` (lossless subset of
+            4,000 train / 1,000 test images), ``cifar100``, ``mnist`` or ``fashion_mnist``.
+        split: ``"train"`` or ``"test"``.
+        root: data folder; default ``$ASLIB_DATA`` or ``./data``.
+        download: let torchvision download into ``root`` when nothing is found offline.
+
+    Raises:
+        ValueError: unknown name or split.
+        FileNotFoundError: nothing found; the message lists the places searched and how to get it.
+    """
+    if name not in SPECS:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {sorted(SPECS)}")
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose 'train' or 'test'")
+    spec, folder = SPECS[name], data_root(root)
+    searched = []
+    if spec.archive:
+        archive = folder / spec.archive
+        searched.append(str(archive))
+        if archive.exists():
+            pixels, labels, classes = _from_archive(archive, split)
+            return _make(name, split, spec, pixels, labels, classes, str(archive))
+    if spec.torchvision_name:
+        searched.append(f"torchvision {spec.torchvision_name} files under {folder}")
+        try:
+            pixels, labels, classes = _from_torchvision(spec, folder, split, download)
+            return _make(name, split, spec, pixels, labels, classes, f"torchvision:{folder}")
+        except RuntimeError:
+            pass
+    how = (f"put {spec.archive} in the data folder (set ASLIB_DATA=/path/to/shared/data or pass root=...)"
+           if spec.archive else "")
+    if spec.torchvision_name:
+        how += (" or " if how else "") + f"call aslib.data.load({name!r}, {split!r}, download=True) " \
+               "to let torchvision download it"
+    raise FileNotFoundError(f"dataset {name!r} ({split}) not found; searched: {'; '.join(searched)}. "
+                            f"To get it: {how}.")
+
+
+def _make(name, split, spec, pixels, labels, classes, source) -> ImageDataset:
+    images = torch.from_numpy(np.array(pixels)).permute(0, 3, 1, 2).contiguous()
+    return ImageDataset(images, torch.from_numpy(np.asarray(labels).astype(np.int64)), mean=spec.mean,
+                        std=spec.std, classes=classes, name=name, split=split, source=source)
+
+
+def available(name: str, root: str | os.PathLike | None = None) -> bool:
+    """True when :func:`load` finds ``name`` offline (no download)."""
+    try:
+        load(name, "test", root)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def subset_indices(targets: torch.Tensor, n: int | None = None, classes: Sequence[int] | None = None,
+                   seed: int = 0) -> torch.Tensor:
+    """Seeded indices of ``n`` samples drawn without replacement from the given classes.
+
+    Returns a sorted ``int64`` tensor; all matching samples when ``n`` is None.
+    """
+    pool = torch.arange(len(targets))
+    if classes is not None:
+        classes_t = torch.as_tensor(list(classes), dtype=targets.dtype)
+        pool = pool[torch.isin(targets, classes_t)]
+    if n is None:
+        return pool
+    if n <= 0 or n > len(pool):
+        raise ValueError(f"asked for n={n} samples but only {len(pool)} match classes={classes}")
+    generator = torch.Generator().manual_seed(seed)
+    return pool[torch.randperm(len(pool), generator=generator)[:n]].sort().values
+
+
+def tensors(name: str, split: str = "test", n: int | None = None, classes: Sequence[int] | None = None,
+            seed: int = 0, root: str | os.PathLike | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Normalised images ``(n, C, H, W)`` float32 and labels ``(n,)`` int64 of a seeded subset.
+
+    Samples are drawn without replacement from ``classes`` (all classes when None).
+    """
+    ds = load(name, split, root)
+    return ds.batch(subset_indices(ds.targets, n, classes, seed))
+
+
+def augment_batch(images: torch.Tensor, generator: torch.Generator, padding: int = 4) -> torch.Tensor:
+    """Random crop with zero padding plus horizontal flip, for a ``uint8`` batch ``(B, C, H, W)``.
+
+    Zero padding is applied to raw pixels, as ``torchvision.transforms.RandomCrop(32, 4)`` does.
+    """
+    b, _, h, w = images.shape
+    padded = torch.nn.functional.pad(images, (padding,) * 4)
+    dy = torch.randint(0, 2 * padding + 1, (b,), generator=generator)
+    dx = torch.randint(0, 2 * padding + 1, (b,), generator=generator)
+    rows = (dy[:, None] + torch.arange(h)[None]).view(b, 1, h, 1)
+    cols = (dx[:, None] + torch.arange(w)[None]).view(b, 1, 1, w)
+    flip = torch.rand(b, generator=generator) < 0.5
+    cols = torch.where(flip.view(b, 1, 1, 1), cols.flip(-1), cols)
+    batch = torch.arange(b).view(b, 1, 1, 1)
+    channel = torch.arange(images.shape[1]).view(1, -1, 1, 1)
+    return padded[batch, channel, rows, cols]
+
+
+class BatchLoader:
+    """A fast, seeded loader that slices the in-memory tensors batch by batch.
+
+    Iterating yields normalised ``(B, C, H, W)`` float32 images and ``(B,)`` labels. With
+    ``augment=True`` (training only) CIFAR batches get random crop (padding 4) and flips.
+    ``indices`` restricts the loader to a subset (e.g. one rank's shard). Each epoch reshuffles
+    with ``seed + epoch``; call :meth:`set_epoch` to choose the epoch.
+    """
+
+    def __init__(self, dataset: ImageDataset, batch_size: int = 128, shuffle: bool = False,
+                 augment: bool = False, seed: int = 0, indices: torch.Tensor | None = None,
+                 drop_last: bool = False, device: str | torch.device = "cpu"):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.dataset, self.batch_size, self.shuffle = dataset, batch_size, shuffle
+        self.augment = augment and SPECS.get(dataset.name, SPECS["cifar10"]).augment
+        self.seed, self.epoch, self.drop_last, self.device = seed, 0, drop_last, torch.device(device)
+        self.indices = torch.arange(len(dataset)) if indices is None else torch.as_tensor(indices)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        n = len(self.indices)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        order = self.indices[torch.randperm(len(self.indices), generator=generator)] if self.shuffle \
+            else self.indices
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            index = order[start:start + self.batch_size]
+            images = self.dataset.images[index]
+            if self.augment:
+                images = augment_batch(images, generator)
+            yield (self.dataset.normalize(images.to(self.device, non_blocking=True)),
+                   self.dataset.targets[index].to(self.device, non_blocking=True))
+
+
+def denormalize(images: torch.Tensor, name: str = "cifar10") -> torch.Tensor:
+    """Normalised ``(..., C, H, W)`` -> pixel values in [0, 1] (clamped), for display."""
+    spec = SPECS[name]
+    mean = torch.tensor(spec.mean, device=images.device).view(-1, 1, 1)
+    std = torch.tensor(spec.std, device=images.device).view(-1, 1, 1)
+    return (images * std + mean).clamp(0, 1)
+
+
+def pixel_scale(name: str) -> torch.Tensor:
+    """Per-channel factor ``std`` ``(C, 1, 1)`` that maps normalised units to 0..1 pixel units."""
+    return torch.tensor(SPECS[name].std).view(-1, 1, 1)
+
+
+def class_names(name: str, root: str | os.PathLike | None = None) -> list[str]:
+    """Class names of a dataset, ``names[label]``."""
+    return load(name, "test", root).classes

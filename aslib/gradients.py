@@ -1,0 +1,160 @@
+"""Per-sample gradients of a scalar function with respect to named layer outputs.
+
+One forward and one backward pass per batch give the gradients at every requested layer: with
+the model in eval mode the function of the batch is the sum of per-sample values, so the
+gradient of the sum with respect to sample ``i``'s activation is sample ``i``'s own gradient.
+In train mode (``train_mode=True``, what the authors' code did) batch-norm couples the samples
+of a batch; the batch-norm running statistics are restored afterwards either way, as are the
+model's mode and its hooks, also when an error is raised.
+
+Layer names are the names of ``model.named_modules()`` (``"conv5"``, ``"block3"``, ``"fc1"`` ...)
+plus ``"input"`` for the input itself (the layer used by the universal attack).
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Callable, Iterable, Iterator, Sequence, Union
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import BatchLoader, ImageDataset
+
+ScalarFunction = Union[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]
+Batches = Union[ImageDataset, Iterable[tuple[torch.Tensor, torch.Tensor]], tuple[torch.Tensor, torch.Tensor]]
+
+
+def per_sample_function(function: ScalarFunction) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """Resolve a function name to ``f(logits (B, K), labels (B,)) -> values (B,)``.
+
+    ``"loss"``: cross-entropy (the paper's choice, default); ``"logit"``: minus the true-class
+    logit (what the authors' ``nll_loss`` on raw logits computes); or a callable.
+    """
+    if callable(function):
+        return function
+    if function == "loss":
+        return lambda logits, y: F.cross_entropy(logits, y, reduction="none")
+    if function == "logit":
+        return lambda logits, y: -logits.gather(1, y[:, None]).squeeze(1)
+    raise ValueError(f"unknown function {function!r}; use 'loss', 'logit' or a callable (logits, labels) -> (B,)")
+
+
+def resolve_layers(model: nn.Module, layers: Sequence[str] | str) -> dict[str, nn.Module | None]:
+    """Map layer names to modules (``"input"`` maps to None); unknown names raise with the valid list."""
+    names = [layers] if isinstance(layers, str) else list(layers)
+    if not names:
+        raise ValueError("no layers given; pass names such as aslib.models.cut_points(model)")
+    modules = dict(model.named_modules())
+    unknown = [n for n in names if n != "input" and (n not in modules or n == "")]
+    if unknown:
+        valid = ["input"] + [n for n in modules if n]
+        raise KeyError(f"unknown layer(s) {unknown}; valid names: {valid[:60]}{' ...' if len(valid) > 60 else ''}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"layer names repeat: {names}")
+    return {n: (None if n == "input" else modules[n]) for n in names}
+
+
+def batches(data: Batches, batch_size: int = 128, device: torch.device | str | None = None
+            ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Iterate ``(x, y)`` batches from a dataset, a loader, or a pair of tensors, moved to ``device``."""
+    if isinstance(data, ImageDataset):
+        data = BatchLoader(data, batch_size)
+    elif isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], torch.Tensor):
+        x, y = data
+        if len(x) != len(y):
+            raise ValueError(f"{len(x)} inputs but {len(y)} labels")
+        data = [(x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+    for x, y in data:
+        yield (x, y) if device is None else (x.to(device), y.to(device))
+
+
+@contextmanager
+def analysis_mode(model: nn.Module, train_mode: bool = False):
+    """Put ``model`` in eval (or train) mode and restore its mode and buffers on exit."""
+    was_training = model.training
+    buffers = {k: v.detach().clone() for k, v in model.named_buffers()}
+    model.train(train_mode)
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+        with torch.no_grad():
+            for k, v in model.named_buffers():
+                v.copy_(buffers[k])
+
+
+@contextmanager
+def capture_outputs(modules: dict[str, nn.Module | None]):
+    """Record the forward output of each module in a dict ``name -> tensor`` (hooks removed on exit)."""
+    store: dict[str, torch.Tensor] = {}
+    handles = []
+
+    def hook(name):
+        def fn(module, inputs, output):
+            if name in store:
+                raise RuntimeError(f"layer {name!r} ran twice in one forward pass; per-sample gradients "
+                                   "need a layer that is called once")
+            store[name] = output
+        return fn
+
+    try:
+        for name, module in modules.items():
+            if module is not None:
+                handles.append(module.register_forward_hook(hook(name)))
+        yield store
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def layer_gradients(model: nn.Module, layers: Sequence[str] | str, data: Batches,
+                    function: ScalarFunction = "loss", train_mode: bool = False, batch_size: int = 128,
+                    max_batches: int | None = None, return_activations: bool = False
+                    ) -> Iterator[dict[str, torch.Tensor]]:
+    """Yield, per batch, ``{layer: gradients (B, n_layer)}`` of the per-sample function.
+
+    With ``return_activations=True`` the dict also holds ``"<layer>:activation"`` ``(B, n_layer)``
+    and ``":logits"`` ``(B, K)``. Gradients are on the model's device, flattened per sample.
+    Raises FloatingPointError on NaN/inf gradients and ValueError on empty data.
+    """
+    modules = resolve_layers(model, layers)
+    fn = per_sample_function(function)
+    device = next(model.parameters()).device
+    seen = 0
+    with analysis_mode(model, train_mode), capture_outputs(modules) as store:
+        for i, (x, y) in enumerate(batches(data, batch_size, device)):
+            if max_batches is not None and i >= max_batches:
+                break
+            store.clear()
+            x = x.detach().requires_grad_("input" in modules)
+            if "input" in modules:
+                store["input"] = x
+            with torch.enable_grad():
+                logits = model(x)
+                if logits.ndim != 2:
+                    raise ValueError(f"model output must be logits (B, K), got shape {tuple(logits.shape)}")
+                if y.min() < 0 or y.max() >= logits.shape[1]:
+                    raise ValueError(f"labels must be in [0, {logits.shape[1]}), got [{int(y.min())}, {int(y.max())}]")
+                values = fn(logits, y)
+                if values.shape != (len(x),):
+                    raise ValueError(f"the function must return one value per sample ({len(x)},), got {tuple(values.shape)}")
+                names = list(modules)
+                grads = torch.autograd.grad(values.sum(), [store[n] for n in names], allow_unused=True)
+            out = {}
+            for name, g in zip(names, grads):
+                if g is None:
+                    raise RuntimeError(f"the function does not depend on layer {name!r}")
+                g = g.detach().flatten(1)
+                if not torch.isfinite(g).all():
+                    raise FloatingPointError(f"NaN or inf gradients at layer {name!r} in batch {i}; "
+                                             "check the inputs and the model's weights")
+                out[name] = g
+                if return_activations:
+                    out[f"{name}:activation"] = store[name].detach().flatten(1)
+            if return_activations:
+                out[":logits"] = logits.detach()
+            seen += len(x)
+            yield out
+    if seen == 0:
+        raise ValueError("no data: the data source yielded no batch")

@@ -1,0 +1,217 @@
+"""Polynomial chaos expansion (PCE): total-degree Hermite basis, least-squares fit, R^2.
+
+The ASNet head (method.md 2.1, eq. 3.10) maps the standardised active variables
+``zt in R^r`` to ``Phi(zt) = [phi_alpha(zt)]_{|alpha| <= p}`` and then linearly to the logits.
+Here ``phi_alpha(z) = prod_i psi_{alpha_i}(z_i)`` with the **orthonormal probabilists' Hermite
+polynomials** ``psi_k = He_k / sqrt(k!)``, so ``E[phi_a phi_b] = delta_ab`` for ``z ~ N(0, I)``.
+The authors use unnormalised physicists' Hermite polynomials instead (method.md 5, item 6);
+both span all polynomials of total degree ``<= p``, so the fitted function class is identical
+and only the coefficient scaling (and the conditioning of the fit) differs.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+import torch
+from torch import nn
+
+
+def num_terms(dim: int, degree: int) -> int:
+    """Number of multi-indices ``alpha in N^dim`` with ``|alpha| <= degree``: ``C(dim+degree, degree)``."""
+    _check_dim_degree(dim, degree)
+    return math.comb(dim + degree, degree)
+
+
+def total_degree_indices(dim: int, degree: int) -> torch.Tensor:
+    """All multi-indices of total degree ``<= degree``, ordered by degree.
+
+    Returns an int64 tensor ``(N_b, dim)``, ``N_b = C(dim+degree, degree)``. Row 0 is the
+    constant term, then the ``dim`` unit vectors ``e_1 .. e_dim``, then degree 2
+    (``2e_1, e_1+e_2, ..., e_1+e_dim, 2e_2, ...``) and so on: within a degree ``k`` the terms
+    are the non-decreasing coordinate sequences ``j_1 <= ... <= j_k`` in lexicographic order.
+    Built one degree at a time by appending a coordinate ``>=`` the last one used, which
+    enumerates every multi-index exactly once.
+    """
+    _check_dim_degree(dim, degree)
+    eye = torch.eye(dim, dtype=torch.int64)
+    blocks = [torch.zeros(1, dim, dtype=torch.int64), eye]
+    current, last = eye, torch.arange(dim)  # degree-1 terms and the last coordinate of each
+    for _ in range(2, degree + 1):
+        allowed = torch.arange(dim)[None, :] >= last[:, None]  # (n_prev, dim)
+        parent, coord = allowed.nonzero(as_tuple=True)  # row-major: keeps lexicographic order
+        current, last = current[parent] + eye[coord], coord
+        blocks.append(current)
+    return torch.cat(blocks)
+
+
+class HermiteBasis(nn.Module):
+    """Total-degree orthonormal Hermite basis ``Phi: R^dim -> R^{N_b}`` (no trainable parameters).
+
+    Forward: ``(B, dim)`` float -> ``(B, N_b)`` in the input's dtype and device, with column
+    ``t`` equal to ``prod_i psi_{alpha_i}(x_i)`` for ``alpha = indices[t]``
+    (see :func:`total_degree_indices` for the order).
+
+    Evaluation: the 1-D table ``psi_k(x_i)`` for all coordinates, ``(B, dim, degree+1)``, by the
+    three-term recurrence ``psi_{k+1} = (x psi_k) / sqrt(k+1) - sqrt(k/(k+1)) psi_{k-1}``, then one
+    ``gather`` of ``m = min(degree, dim)`` factors per term and a product over them (a term has at
+    most ``m`` non-constant factors; missing ones read ``psi_0 = 1``).
+
+    Args:
+        dim: number of input variables r (>= 1).
+        degree: total polynomial degree p (>= 1).
+    """
+
+    indices: torch.Tensor
+    factor_index: torch.Tensor
+
+    def __init__(self, dim: int, degree: int):
+        super().__init__()
+        _check_dim_degree(dim, degree)
+        self.dim, self.degree = int(dim), int(degree)
+        indices = total_degree_indices(dim, degree)
+        self.register_buffer("indices", indices)
+        self.register_buffer("factor_index", _factor_index(indices, degree), persistent=False)
+
+    @property
+    def num_terms(self) -> int:
+        """Number of basis functions N_b = C(dim+degree, degree)."""
+        return self.indices.shape[0]
+
+    @property
+    def macs(self) -> int:
+        """Multiplications per sample of :meth:`forward` (this implementation's exact count).
+
+        ``3 * dim * (degree - 1)`` for the recurrence (``x*psi_k``, its scaling and the scaling of
+        ``psi_{k-1}``, for ``k = 1 .. degree-1``; ``psi_0 = 1`` and ``psi_1 = x`` are free) plus
+        ``N_b * (min(degree, dim) - 1)`` for the products of the gathered factors. Additions are
+        not counted (one multiply-accumulate = one MAC, as for conv/linear layers).
+        For ``dim=50, degree=2``: ``150 + 1326 = 1476``.
+        """
+        return 3 * self.dim * (self.degree - 1) + self.num_terms * (self.factor_index.shape[1] - 1)
+
+    def univariate(self, x: torch.Tensor) -> torch.Tensor:
+        """1-D table ``(B, dim, degree+1)`` with ``[..., k] = He_k(x) / sqrt(k!)``."""
+        self._check_input(x)
+        table = [torch.ones_like(x), x]
+        for k in range(1, self.degree):
+            table.append((x * table[k]) * (1.0 / math.sqrt(k + 1)) - math.sqrt(k / (k + 1)) * table[k - 1])
+        return torch.stack(table, dim=-1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, dim)`` -> ``(B, N_b)`` basis values."""
+        flat = self.univariate(x).flatten(1)  # (B, dim*(degree+1)), entry i*(degree+1)+k = psi_k(x_i)
+        index = self.factor_index.flatten()[None, :].expand(x.shape[0], -1)  # (B, N_b*m)
+        factors = torch.gather(flat, 1, index).view(x.shape[0], self.num_terms, -1)
+        return factors.prod(dim=-1)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, degree={self.degree}, num_terms={self.num_terms}"
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        if x.dim() != 2 or x.shape[1] != self.dim:
+            raise ValueError(f"HermiteBasis expects input of shape (B, {self.dim}), got {tuple(x.shape)}")
+        if not x.is_floating_point():
+            raise ValueError(f"HermiteBasis expects a floating-point input, got dtype {x.dtype}")
+
+
+class Standardize(nn.Module):
+    """Frozen affine standardisation ``(x - mean) / std`` per coordinate.
+
+    Buffers ``mean`` and ``std`` have shape ``(dim,)``; forward ``(B, dim)`` -> ``(B, dim)``.
+    Build it from data with :meth:`from_data`.
+    """
+
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor):
+        super().__init__()
+        if mean.dim() != 1 or mean.shape != std.shape:
+            raise ValueError(f"mean and std must be 1-D of equal length, got {tuple(mean.shape)} and {tuple(std.shape)}")
+        if not bool((std > 0).all()):
+            bad = (std <= 0).nonzero().flatten().tolist()
+            raise ValueError(f"std must be > 0 everywhere; coordinates {bad[:10]} are not "
+                             "(constant feature: drop it or add a small epsilon)")
+        self.register_buffer("mean", mean.detach().clone())
+        self.register_buffer("std", std.detach().clone())
+
+    @classmethod
+    def from_data(cls, z: torch.Tensor) -> "Standardize":
+        """Mean and (population) standard deviation of ``z`` ``(n, dim)`` over its rows."""
+        if z.dim() != 2 or z.shape[0] < 2:
+            raise ValueError(f"from_data expects samples of shape (n >= 2, dim), got {tuple(z.shape)}")
+        return cls(z.mean(dim=0), z.std(dim=0, correction=0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 2 or x.shape[1] != self.mean.shape[0]:
+            raise ValueError(f"Standardize expects input of shape (B, {self.mean.shape[0]}), got {tuple(x.shape)}")
+        return (x - self.mean) / self.std
+
+
+def fit_least_squares(features: torch.Tensor, targets: torch.Tensor, ridge: float = 0.0) -> torch.Tensor:
+    """Weights ``W`` ``(N_b, K)`` minimising ``||features @ W - targets||^2 + ridge ||W||^2``.
+
+    Args:
+        features: ``(n, N_b)`` design matrix (e.g. basis values ``Phi``).
+        targets: ``(n, K)`` regression targets (e.g. teacher logits).
+        ridge: Tikhonov weight >= 0. ``0`` uses ``torch.linalg.lstsq``; ``> 0`` solves the normal
+            equations ``(F^T F + ridge I) W = F^T Y`` by Cholesky, which also works for ``n < N_b``.
+    Computed in float64; returned in the features' dtype and device.
+    """
+    if features.dim() != 2 or targets.dim() != 2 or features.shape[0] != targets.shape[0]:
+        raise ValueError(f"expected features (n, N_b) and targets (n, K) with the same n, got "
+                         f"{tuple(features.shape)} and {tuple(targets.shape)} (reshape 1-D targets to (n, 1))")
+    if ridge < 0:
+        raise ValueError(f"ridge must be >= 0, got {ridge}")
+    n, n_b = features.shape
+    if ridge == 0 and n < n_b:
+        raise ValueError(f"need at least N_b={n_b} samples for an unregularised fit, got n={n}; "
+                         "pass more samples or ridge>0")
+    for name, tensor in (("features", features), ("targets", targets)):
+        if not bool(torch.isfinite(tensor).all()):
+            raise ValueError(f"{name} contain NaN or inf; remove or fix those samples before fitting")
+    a = features.to(torch.float64)
+    b = targets.to(device=features.device, dtype=torch.float64)
+    if ridge == 0:
+        weights = torch.linalg.lstsq(a, b).solution
+    else:
+        gram = a.T @ a + ridge * torch.eye(n_b, dtype=torch.float64, device=a.device)
+        weights = torch.cholesky_solve(a.T @ b, torch.linalg.cholesky(gram))
+    return weights.to(features.dtype)
+
+
+def r2_score(pred: torch.Tensor, target: torch.Tensor) -> float:
+    """Coefficient of determination ``1 - SS_res / SS_tot`` per output, averaged uniformly.
+
+    ``pred`` and ``target``: ``(n,)`` or ``(n, K)``. An output whose target is constant scores
+    1.0 if predicted exactly and 0.0 otherwise (as scikit-learn's ``r2_score``).
+    """
+    if pred.shape != target.shape or pred.dim() not in (1, 2) or pred.shape[0] < 2:
+        raise ValueError(f"pred and target must have the same shape (n >= 2,) or (n >= 2, K), "
+                         f"got {tuple(pred.shape)} and {tuple(target.shape)}")
+    p = pred.detach().to(torch.float64).reshape(pred.shape[0], -1)
+    t = target.detach().to(device=pred.device, dtype=torch.float64).reshape(p.shape)
+    ss_res = ((t - p) ** 2).sum(dim=0)
+    ss_tot = ((t - t.mean(dim=0)) ** 2).sum(dim=0)
+    constant = ss_tot == 0
+    scores = torch.where(constant, (ss_res == 0).to(torch.float64), 1 - ss_res / torch.where(constant, 1.0, ss_tot))
+    return float(scores.mean())
+
+
+def _check_dim_degree(dim: int, degree: int) -> None:
+    if not isinstance(dim, numbers.Integral) or dim < 1:
+        raise ValueError(f"dim must be an int >= 1 (number of input variables, e.g. dim=50), got {dim!r}")
+    if not isinstance(degree, numbers.Integral) or degree < 1:
+        raise ValueError(f"degree must be an int >= 1 (total polynomial degree, e.g. degree=2), got {degree!r}")
+
+
+def _factor_index(indices: torch.Tensor, degree: int) -> torch.Tensor:
+    """Flat positions in the ``(dim, degree+1)`` table of each term's factors: ``(N_b, min(degree, dim))``.
+
+    Factor ``j`` of term ``t`` is ``psi_{alpha_c}(x_c)`` for the coordinate ``c`` holding the
+    ``j``-th largest exponent of ``alpha = indices[t]``; zero exponents read ``psi_0 = 1``.
+    """
+    width = min(degree, indices.shape[1])
+    exponents, coords = indices.sort(dim=1, descending=True)
+    return coords[:, :width] * (degree + 1) + exponents[:, :width]

@@ -1,0 +1,399 @@
+"""Active subspace estimation from gradient samples (method.md 1.1-1.3, Algorithm 3.2).
+
+For a scalar function ``c`` of a layer activation ``x_l`` (``n`` neurons) and gradient samples
+``g_j = grad c(x_l^(j))`` stacked as rows of ``G`` ``(m, n)``, the active subspace matrix is
+``C = G^T G / m = V diag(lambda) V^T``. :class:`ActiveSubspace` estimates ``lambda`` and ``V`` by
+
+* ``"exact"``: SVD of the stored gradient matrix (``lambda_i = sigma_i^2 / m``);
+* ``"randomized"``: ``torch.svd_lowrank`` of the stored matrix, with oversampling and power iterations;
+* ``"frequent_directions"``: a streaming sketch ``B`` ``(2l, n)`` kept on the gradients' device
+  (Liberty 2013; Ghashami et al. 2016) with ``||G^T G - B^T B||_2 <= ||G - G_k||_F^2 / (l - k)``
+  for every ``k < l``. Rows arrive in batches (:meth:`ActiveSubspace.partial_fit`), none is dropped,
+  and two sketches merge (:meth:`ActiveSubspace.merge`) within the same bound.
+
+Number of active neurons (Definition 3.1). With ``E_r = sum_{i<=r} lambda_i / trace(C)``:
+
+* ``convention="code"`` (default, the authors' code): the smallest ``r`` with ``E_r > delta^2``
+  (``delta = 0.95`` -> more than 90.25 % of the gradient energy);
+* ``convention="paper"``: the smallest ``r`` with tail ``1 - E_r <= 1 - delta`` (95 % of the energy).
+
+``trace(C)`` is the exact mean squared gradient norm, tracked for every method. The authors'
+function returns a 0-based index (``r - 1``) computed on the sketch's own singular values only;
+:meth:`ActiveSubspace.n_active_authors` reproduces that count for comparison.
+"""
+from __future__ import annotations
+
+from typing import Literal, Sequence
+
+import torch
+
+Method = Literal["exact", "randomized", "frequent_directions"]
+METHODS = ("exact", "randomized", "frequent_directions")
+
+
+def _check_finite(rows: torch.Tensor, what: str = "gradients") -> None:
+    if not torch.isfinite(rows).all():
+        bad = (~torch.isfinite(rows)).any(dim=1).nonzero().flatten().tolist()
+        raise FloatingPointError(f"{what} contain NaN or inf values in rows {bad[:10]}; check the model "
+                                 "and the inputs (e.g. a loss that overflows or an uninitialised layer).")
+
+
+def _top_right_singular(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Singular values ``(k,)`` (descending) and right singular vectors ``(n, k)`` of ``rows`` ``(p, n)``.
+
+    Uses the eigen-decomposition of the smaller Gram matrix (``p x p`` or ``n x n``).
+    """
+    p, n = rows.shape
+    if p <= n:
+        evals, u = torch.linalg.eigh(rows @ rows.T)
+        evals, u = evals.flip(0).clamp_min(0), u.flip(1)
+        sigma = evals.sqrt()
+        keep = sigma > sigma.max() * 1e-7 if len(sigma) else sigma.bool()
+        sigma, u = sigma[keep], u[:, keep]
+        v = (rows.T @ u) / sigma
+    else:
+        evals, v = torch.linalg.eigh(rows.T @ rows)
+        evals, v = evals.flip(0).clamp_min(0), v.flip(1)
+        sigma = evals.sqrt()
+    return sigma, v
+
+
+def shrink(sketch: torch.Tensor, ell: int) -> tuple[torch.Tensor, float]:
+    """One Frequent-Directions shrinkage of ``sketch`` ``(p, n)`` to at most ``ell - 1`` nonzero rows.
+
+    Returns the new sketch ``(ell, n)`` (``sigma_i <- sqrt(sigma_i^2 - sigma_ell^2)``) and the
+    subtracted energy ``delta = sigma_ell^2``.
+    """
+    sigma, v = _top_right_singular(sketch)
+    delta = float(sigma[ell - 1] ** 2) if len(sigma) >= ell else 0.0
+    k = min(ell, len(sigma))
+    shrunk = (sigma[:k] ** 2 - delta).clamp_min(0).sqrt()
+    out = sketch.new_zeros(ell, sketch.shape[1])
+    out[:k] = shrunk[:, None] * v[:, :k].T
+    return out, delta
+
+
+def subspace_distance(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Sign- and basis-invariant distance ``||P_a - P_b||_2`` between the column spans of ``a`` and ``b``.
+
+    ``a``, ``b``: ``(n, r)`` with orthonormal columns. Equals the sine of the largest principal angle.
+    """
+    if a.shape != b.shape:
+        raise ValueError(f"subspace bases must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    a, b = a.double(), b.double()
+    return float(torch.linalg.matrix_norm(b - a @ (a.T @ b), 2))
+
+
+def count_active(eigenvalues: torch.Tensor, total: float, delta: float = 0.95,
+                 convention: Literal["code", "paper"] = "code") -> int:
+    """Definition 3.1: number of eigenvalues needed to reach the energy threshold (1-based count).
+
+    ``eigenvalues`` ``(k,)`` descending; ``total`` the trace of the full matrix. When the
+    estimated eigenvalues do not reach the threshold (a truncated or shrunk spectrum), the
+    result is ``k``, a lower bound.
+    """
+    if not 0 < delta < 1:
+        raise ValueError(f"delta must be in (0, 1), got {delta}")
+    if convention not in ("code", "paper"):
+        raise ValueError(f"convention must be 'code' or 'paper', got {convention!r}")
+    if total <= 0:
+        return 0
+    energy = eigenvalues.double().cumsum(0) / total
+    reached = energy > delta**2 if convention == "code" else energy >= delta - 1e-12
+    hits = reached.nonzero()
+    return int(hits[0]) + 1 if len(hits) else len(eigenvalues)
+
+
+class ActiveSubspace:
+    """Estimator of the active subspace of ``C = E[g g^T]`` from gradient rows ``(m, n)``.
+
+    Args:
+        method: ``"exact"``, ``"randomized"`` or ``"frequent_directions"``.
+        rank: number of directions to keep (default: all the method provides).
+        sketch_size: ``l`` of Frequent Directions (default ``min(400, floor(0.8 n))`` as in the paper).
+        oversample, power_iters: randomized SVD settings.
+        seed: seed of the randomized SVD.
+
+    After :meth:`fit` or :meth:`partial_fit`: ``eigenvalues`` ``(k,)`` (units of the squared
+    gradient), ``components`` ``(n, k)`` orthonormal columns, ``trace`` (exact mean squared
+    gradient norm), ``n_samples``, ``dim``.
+    """
+
+    def __init__(self, method: Method = "exact", rank: int | None = None, sketch_size: int | None = None,
+                 oversample: int = 10, power_iters: int = 4, seed: int = 0):
+        if method not in METHODS:
+            raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
+        if rank is not None and rank < 1:
+            raise ValueError(f"rank must be >= 1, got {rank}")
+        if sketch_size is not None and sketch_size < 2:
+            raise ValueError(f"sketch_size must be >= 2, got {sketch_size}")
+        self.method, self.rank, self.sketch_size = method, rank, sketch_size
+        self.oversample, self.power_iters, self.seed = oversample, power_iters, seed
+        self.reset()
+
+    def reset(self) -> "ActiveSubspace":
+        self.n_samples, self.dim, self.squared_norm_sum = 0, None, 0.0
+        self._rows: list[torch.Tensor] = []
+        self._sketch: torch.Tensor | None = None
+        self._filled = 0
+        self.shrinkage = 0.0
+        self._result: tuple[torch.Tensor, torch.Tensor] | None = None
+        return self
+
+    # ------------------------------------------------------------------ data in
+    def _check_rows(self, gradients: torch.Tensor) -> torch.Tensor:
+        rows = gradients.detach().flatten(1) if gradients.ndim > 2 else gradients.detach()
+        if rows.ndim != 2:
+            raise ValueError(f"gradients must be (m, n) or (m, *layer_shape), got shape {tuple(gradients.shape)}")
+        if self.dim is not None and rows.shape[1] != self.dim:
+            raise ValueError(f"gradients have {rows.shape[1]} columns but this estimator holds {self.dim}")
+        _check_finite(rows)
+        if self.rank is not None and self.rank > rows.shape[1]:
+            raise ValueError(f"rank {self.rank} is larger than the layer's {rows.shape[1]} neurons; "
+                             f"choose rank <= {rows.shape[1]}")
+        return rows
+
+    @property
+    def ell(self) -> int:
+        """Frequent-Directions sketch size ``l``."""
+        if self.dim is None:
+            raise RuntimeError("no data yet: call fit() or partial_fit() first")
+        return self.sketch_size or max(2, min(400, int(0.8 * self.dim)))
+
+    def partial_fit(self, gradients: torch.Tensor) -> "ActiveSubspace":
+        """Add a batch of gradient rows ``(b, n)`` (or ``(b, *layer_shape)``, flattened)."""
+        rows = self._check_rows(gradients)
+        if len(rows) == 0:
+            return self
+        self.dim = rows.shape[1]
+        self.n_samples += len(rows)
+        self.squared_norm_sum += float(rows.double().pow(2).sum())
+        self._result = None
+        if self.method != "frequent_directions":
+            self._rows.append(rows)
+            return self
+        ell = self.ell
+        if self._sketch is None:
+            self._sketch = rows.new_zeros(2 * ell, self.dim)
+        start = 0
+        while start < len(rows):
+            take = min(len(rows) - start, 2 * ell - self._filled)
+            self._sketch[self._filled:self._filled + take] = rows[start:start + take]
+            self._filled += take
+            start += take
+            if self._filled == 2 * ell:
+                self._compress()
+        return self
+
+    def _compress(self) -> None:
+        ell = self.ell
+        reduced, delta = shrink(self._sketch[:self._filled], ell)
+        self.shrinkage += delta
+        self._sketch.zero_()
+        self._sketch[:ell] = reduced
+        self._filled = ell
+
+    def fit(self, gradients: torch.Tensor) -> "ActiveSubspace":
+        """Estimate from all gradient rows ``(m, n)`` at once (resets earlier data)."""
+        self.reset()
+        rows = self._check_rows(gradients)
+        if len(rows) == 0:
+            raise ValueError("no gradient rows given: fit() needs at least one sample")
+        return self.partial_fit(rows)
+
+    def merge(self, other: "ActiveSubspace") -> "ActiveSubspace":
+        """Fold another estimator of the same method and dimension into this one (in place)."""
+        if other.method != self.method:
+            raise ValueError(f"cannot merge a {other.method!r} estimator into a {self.method!r} one")
+        if other.n_samples == 0:
+            return self
+        if self.dim is not None and other.dim != self.dim:
+            raise ValueError(f"cannot merge dimension {other.dim} into dimension {self.dim}")
+        if self.method != "frequent_directions":
+            self._rows.extend(other._rows)
+            self.dim = other.dim
+        else:
+            if self.dim is None:
+                self.dim, self.sketch_size = other.dim, self.sketch_size or other.sketch_size
+            rows = other.sketch
+            n, s = self.n_samples, self.squared_norm_sum
+            self.partial_fit(rows)
+            self.n_samples, self.squared_norm_sum = n, s
+            self.shrinkage += other.shrinkage
+        self.n_samples += other.n_samples
+        self.squared_norm_sum += other.squared_norm_sum
+        self._result = None
+        return self
+
+    @property
+    def sketch(self) -> torch.Tensor:
+        """The current Frequent-Directions sketch rows ``(p, n)`` (``B`` with ``B^T B ≈ G^T G``)."""
+        if self.method != "frequent_directions":
+            raise AttributeError("only the frequent_directions method keeps a sketch")
+        if self._sketch is None:
+            raise RuntimeError("no data yet: call fit() or partial_fit() first")
+        return self._sketch[:self._filled]
+
+    @property
+    def gradients(self) -> torch.Tensor:
+        """All stored gradient rows ``(m, n)`` (exact and randomized methods only)."""
+        if self.method == "frequent_directions":
+            raise AttributeError("frequent_directions does not store gradients; use method='exact' to keep them")
+        if not self._rows:
+            raise RuntimeError("no data yet: call fit() or partial_fit() first")
+        if len(self._rows) > 1:
+            self._rows = [torch.cat(self._rows)]
+        return self._rows[0]
+
+    # ------------------------------------------------------------------ results
+    def _solve(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.n_samples == 0:
+            raise RuntimeError("no data yet: call fit() or partial_fit() with at least one gradient row")
+        if self._result is not None:
+            return self._result
+        if self.method == "exact":
+            _, sigma, vh = torch.linalg.svd(self.gradients, full_matrices=False)
+            v = vh.T
+        elif self.method == "randomized":
+            g = self.gradients
+            q = min(min(g.shape), (self.rank or min(g.shape)) + self.oversample)
+            with torch.random.fork_rng(devices=[g.device] if g.device.type == "cuda" else []):
+                torch.manual_seed(self.seed)
+                _, sigma, v = torch.svd_lowrank(g, q=q, niter=self.power_iters)
+        else:
+            sigma, v = _top_right_singular(self.sketch)
+        k = len(sigma) if self.rank is None else min(self.rank, len(sigma))
+        self._result = (sigma[:k] ** 2 / self.n_samples, v[:, :k])
+        return self._result
+
+    @property
+    def eigenvalues(self) -> torch.Tensor:
+        """Estimated eigenvalues ``(k,)`` of ``C``, descending."""
+        return self._solve()[0]
+
+    @property
+    def components(self) -> torch.Tensor:
+        """Estimated eigenvectors ``(n, k)`` of ``C`` as orthonormal columns (sign arbitrary)."""
+        return self._solve()[1]
+
+    @property
+    def trace(self) -> float:
+        """Exact ``trace(C)`` = mean squared gradient norm over all samples seen."""
+        return self.squared_norm_sum / max(self.n_samples, 1)
+
+    def transform(self, activations: torch.Tensor, r: int | None = None) -> torch.Tensor:
+        """Active variables ``z = V_1^T x`` ``(B, r)`` for activations ``(B, n)`` or ``(B, *layer_shape)``."""
+        v = self.components
+        r = v.shape[1] if r is None else r
+        if r > v.shape[1]:
+            raise ValueError(f"r={r} but only {v.shape[1]} directions were estimated; "
+                             f"refit with rank >= {r} (layer has {self.dim} neurons)")
+        x = activations.flatten(1)
+        if x.shape[1] != self.dim:
+            raise ValueError(f"activations have {x.shape[1]} features, the subspace was fitted on {self.dim}")
+        return x @ v[:, :r].to(x.dtype)
+
+    def n_active(self, delta: float = 0.95, convention: Literal["code", "paper"] = "code") -> int:
+        """Number of active neurons (Definition 3.1, see the module docstring), 1-based."""
+        return count_active(self.eigenvalues, self.trace, delta, convention)
+
+    def n_active_authors(self, delta: float = 0.95) -> int:
+        """The authors' ``active_eigs``: 0-based index over the estimated spectrum only (= count - 1)."""
+        eig = self.eigenvalues
+        return count_active(eig, float(eig.sum()), delta, "code") - 1
+
+    def bootstrap(self, n_boot: int = 200, r: int | None = None, level: float = 0.9,
+                  seed: int = 0) -> dict[str, torch.Tensor]:
+        """Bootstrap intervals of the eigenvalues and of the distance of the r-dimensional subspace.
+
+        Resamples the stored gradient rows with replacement ``n_boot`` times (exact/randomized
+        methods). Returns ``eigenvalues_low``/``eigenvalues_high`` ``(k,)`` at the given two-sided
+        level, and ``distances`` ``(n_boot,)`` between the full-sample and resampled subspaces.
+        """
+        g = self.gradients
+        m = len(g)
+        k = min(m, g.shape[1])
+        r = r or min(k, self.rank or k)
+        generator = torch.Generator().manual_seed(seed)
+        base = self.components[:, :r]
+        gram_side = m <= g.shape[1]
+        kernel = (g @ g.T) if gram_side else None
+        eigs, dists = [], []
+        for _ in range(n_boot):
+            idx = torch.randint(0, m, (m,), generator=generator).to(g.device)
+            if gram_side:
+                sub = kernel[idx][:, idx]
+                evals, u = torch.linalg.eigh(sub)
+                evals, u = evals.flip(0).clamp_min(0), u.flip(1)
+                v = g[idx].T @ u[:, :r] / evals[:r].sqrt().clamp_min(1e-30)
+            else:
+                evals, v = torch.linalg.eigh(g[idx].T @ g[idx])
+                evals, v = evals.flip(0).clamp_min(0), v.flip(1)[:, :r]
+            eigs.append(evals[:k] / m)
+            dists.append(subspace_distance(torch.linalg.qr(v)[0], base))
+        eigs_t = torch.stack(eigs)
+        alpha = (1 - level) / 2
+        return {"eigenvalues_low": eigs_t.quantile(alpha, dim=0), "eigenvalues_high": eigs_t.quantile(1 - alpha, dim=0),
+                "distances": torch.tensor(dists)}
+
+    def summary(self, deltas: tuple[float, ...] = (0.9, 0.95, 0.99), leading: int = 5) -> dict:
+        """Plain-dict summary: neurons, samples, active neurons per threshold, leading eigenvalues."""
+        out = {"neurons": self.dim, "samples": self.n_samples, "trace": self.trace}
+        out.update({f"active@{d}": self.n_active(d) for d in deltas})
+        out["active_authors@0.95"] = self.n_active_authors(0.95)
+        out["leading_eigenvalues"] = [float(e) for e in self.eigenvalues[:leading]]
+        return out
+
+
+def frequent_directions_bound(gradients: torch.Tensor, ell: int, k: int) -> float:
+    """The guarantee ``||G - G_k||_F^2 / (ell - k)`` for gradient rows ``(m, n)``."""
+    if not 0 <= k < ell:
+        raise ValueError(f"need 0 <= k < ell, got k={k}, ell={ell}")
+    sigma = torch.linalg.svdvals(gradients.double())
+    return float((sigma[k:] ** 2).sum() / (ell - k))
+
+
+def relative_energy(eigenvalues: torch.Tensor, total: float) -> torch.Tensor:
+    """Cumulative fraction of ``total`` captured by the leading eigenvalues ``(k,)``."""
+    return eigenvalues.double().cumsum(0) / total if total > 0 else torch.zeros_like(eigenvalues, dtype=torch.double)
+
+
+class LayerAnalysis(dict):
+    """``{layer name: ActiveSubspace}`` from :func:`layer_subspaces`, with a tabular summary."""
+
+    def table(self, deltas: tuple[float, ...] = (0.9, 0.95, 0.99), leading: int = 3) -> list[dict]:
+        """One row per layer: name, neurons, samples, active neurons per threshold, leading eigenvalues."""
+        return [{"layer": name, **est.summary(deltas, leading)} for name, est in self.items()]
+
+
+def layer_subspaces(model: torch.nn.Module, layers: Sequence[str] | str, data, *,
+                    method: Method = "frequent_directions", function="loss", rank: int | None = None,
+                    sketch_size: int | None = None, train_mode: bool = False, batch_size: int = 128,
+                    max_batches: int | None = None, progress: bool = False) -> LayerAnalysis:
+    """Active subspaces of several layers from one pass over ``data``.
+
+    Args:
+        model: any ``nn.Module`` returning logits; analysed in eval mode unless ``train_mode``.
+        layers: names from ``model.named_modules()`` (or ``"input"``), e.g. ``cut_points(model)``.
+        data: a dataset, an iterable of ``(x, y)`` batches, or a pair of tensors.
+        method, rank, sketch_size: passed to :class:`ActiveSubspace` (one per layer).
+        function: ``"loss"`` (cross-entropy), ``"logit"`` (minus true-class logit) or a callable.
+    Returns:
+        :class:`LayerAnalysis` mapping each layer to its fitted estimator.
+    """
+    from tqdm.auto import tqdm
+
+    from .gradients import layer_gradients
+
+    names = [layers] if isinstance(layers, str) else list(layers)
+    result = LayerAnalysis((n, ActiveSubspace(method, rank=rank, sketch_size=sketch_size)) for n in names)
+    stream = layer_gradients(model, names, data, function=function, train_mode=train_mode,
+                             batch_size=batch_size, max_batches=max_batches)
+    for grads in tqdm(stream, disable=not progress, desc="gradients", leave=False):
+        for name in names:
+            result[name].partial_fit(grads[name])
+    return result
+
+
+__all__ = ["ActiveSubspace", "LayerAnalysis", "layer_subspaces", "METHODS", "count_active", "frequent_directions_bound", "relative_energy", "shrink",
+           "subspace_distance"]

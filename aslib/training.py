@@ -1,0 +1,231 @@
+"""Training and evaluation: named recipes, seeded runs, resumable checkpoints.
+
+A training run writes ``<out>.state.pt`` every ``save_every`` seconds (model, optimiser,
+scheduler, epoch and batch position); rerunning the same command after an interruption
+continues from there, batch for batch. The finished model is written to ``<out>`` with its
+metadata (architecture, dataset, recipe, seed, epochs, test accuracy, wall time); every
+checkpoint loads with ``torch.load(..., weights_only=True)``.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from . import data as data_mod
+from .models import build
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that defines a training run (hyper-parameters in the optimiser's units)."""
+
+    arch: str
+    dataset: str
+    arch_kwargs: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    schedule: str = "onecycle"
+    label_smoothing: float = 0.0
+    seed: int = 0
+
+
+RECIPES: dict[str, Recipe] = {
+    "vgg19_bn_w025_cifar10": Recipe("vgg19_bn", "cifar10", {"width": 0.25}, epochs=30, lr=0.1),
+    "resnet20_cifar10": Recipe("resnet20", "cifar10", epochs=24, lr=0.2, weight_decay=5e-4),
+    "lenet_fashion_mnist": Recipe("lenet", "fashion_mnist", epochs=8, lr=0.05, weight_decay=5e-4),
+    "smoke_lenet_fashion_mnist": Recipe("lenet", "fashion_mnist", epochs=1, lr=0.05),
+    # GPU presets of the paper's networks (documented, not shipped).
+    "paper_vgg19_bn_cifar10": Recipe("vgg19_bn", "cifar10", epochs=164, lr=0.1, schedule="step",
+                                     weight_decay=5e-4),
+    "paper_resnet110_cifar10": Recipe("resnet110", "cifar10", epochs=200, lr=0.1, schedule="step",
+                                      weight_decay=1e-4),
+    "paper_vgg19_bn_cifar100": Recipe("vgg19_bn", "cifar100", {"num_classes": 100}, epochs=164, lr=0.1,
+                                      schedule="step"),
+    "paper_resnet110_cifar100": Recipe("resnet110", "cifar100", {"num_classes": 100}, epochs=200, lr=0.1,
+                                       schedule="step", weight_decay=1e-4),
+}
+
+
+def default_device() -> torch.device:
+    """``cuda`` when available, else ``cpu``."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's generators."""
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: Iterable[tuple[torch.Tensor, torch.Tensor]] | data_mod.ImageDataset,
+             batch_size: int = 500, topk: tuple[int, ...] = (1,), progress: bool = False) -> dict[str, float]:
+    """Mean cross-entropy and top-k accuracy (fractions in [0, 1]) of ``model`` in eval mode.
+
+    ``data`` is a dataset or an iterable of ``(images, labels)`` batches. The model's mode is
+    restored afterwards.
+    """
+    if isinstance(data, data_mod.ImageDataset):
+        device = next(model.parameters()).device
+        data = data_mod.BatchLoader(data, batch_size, device=device)
+    was_training = model.training
+    model.eval()
+    total, loss, correct = 0, 0.0, {k: 0 for k in topk}
+    try:
+        for x, y in tqdm(data, disable=not progress, desc="evaluate", leave=False):
+            logits = model(x)
+            loss += F.cross_entropy(logits, y, reduction="sum").item()
+            top = logits.topk(max(topk), dim=1).indices
+            for k in topk:
+                correct[k] += (top[:, :k] == y[:, None]).any(1).sum().item()
+            total += len(y)
+    finally:
+        model.train(was_training)
+    if total == 0:
+        raise ValueError("evaluate() got no data")
+    out = {"loss": loss / total, "accuracy": correct[topk[0]] / total}
+    out.update({f"top{k}": correct[k] / total for k in topk})
+    return out
+
+
+def _optimizer(model: nn.Module, recipe: Recipe, steps_per_epoch: int):
+    decay = [p for n, p in model.named_parameters() if p.ndim > 1]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]
+    opt = torch.optim.SGD([{"params": decay, "weight_decay": recipe.weight_decay},
+                           {"params": no_decay, "weight_decay": 0.0}],
+                          lr=recipe.lr, momentum=recipe.momentum, nesterov=recipe.momentum > 0)
+    total = recipe.epochs * steps_per_epoch
+    if recipe.schedule == "onecycle":
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe.lr, total_steps=total, pct_start=0.25)
+    elif recipe.schedule == "step":
+        sched = torch.optim.lr_scheduler.MultiStepLR(
+            opt, [int(0.5 * total), int(0.75 * total)], gamma=0.1)
+    else:
+        raise ValueError(f"unknown schedule {recipe.schedule!r}; use 'onecycle' or 'step'")
+    return opt, sched
+
+
+def atomic_save(obj: Any, path: Path) -> None:
+    """``torch.save`` to a temporary file then rename, so a crash never leaves a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def save_checkpoint(model: nn.Module, meta: dict[str, Any], path: str | Path) -> None:
+    """Write ``{"model": state_dict, "meta": meta}``; ``meta`` must hold ``arch`` and ``arch_kwargs``."""
+    if "arch" not in meta or "arch_kwargs" not in meta:
+        raise ValueError("checkpoint metadata needs 'arch' and 'arch_kwargs' to rebuild the model")
+    atomic_save({"model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "meta": meta}, Path(path))
+
+
+def train(recipe: Recipe | str, out: str | Path, root: str | None = None, device: str | torch.device | None = None,
+          save_every: float = 60.0, progress: bool = True, max_batches: int | None = None) -> dict[str, Any]:
+    """Train a recipe (or a name from :data:`RECIPES`) and write the final checkpoint to ``out``.
+
+    Resumes from ``<out>.state.pt`` when present. ``max_batches`` stops after that many
+    optimiser steps in this call (for tests and time-boxed runs; the state is saved so the
+    next call continues). Returns the metadata written with the model (``done`` is False if
+    stopped early).
+    """
+    if isinstance(recipe, str):
+        if recipe not in RECIPES:
+            raise ValueError(f"unknown recipe {recipe!r}; available: {sorted(RECIPES)}")
+        recipe_name, recipe = recipe, RECIPES[recipe]
+    else:
+        recipe_name = "custom"
+    device = torch.device(device) if device is not None else default_device()
+    out = Path(out)
+    state_path = out.with_name(out.name + ".state.pt")
+    seed_everything(recipe.seed)
+    train_set = data_mod.load(recipe.dataset, "train", root)
+    test_set = data_mod.load(recipe.dataset, "test", root)
+    kwargs = dict(recipe.arch_kwargs)
+    kwargs.setdefault("num_classes", train_set.num_classes)
+    model = build(recipe.arch, **kwargs).to(device)
+    cuda = device.type == "cuda"
+    if cuda:
+        model = model.to(memory_format=torch.channels_last)
+    loader = data_mod.BatchLoader(train_set, recipe.batch_size, shuffle=True, augment=True,
+                                  seed=recipe.seed, drop_last=True, device=device)
+    opt, sched = _optimizer(model, recipe, len(loader))
+    scaler = torch.amp.GradScaler("cuda", enabled=cuda)
+    epoch, position, elapsed, history = 0, 0, 0.0, []
+    if state_path.exists():
+        state = torch.load(state_path, map_location=device, weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        epoch, position, elapsed, history = state["epoch"], state["position"], state["elapsed"], state["history"]
+
+    def snapshot():
+        atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                      "epoch": epoch, "position": position, "elapsed": elapsed + time.time() - start,
+                      "history": history}, state_path)
+
+    start, last_save, steps = time.time(), time.time(), 0
+    stopped = False
+    while epoch < recipe.epochs and not stopped:
+        loader.set_epoch(epoch)
+        model.train()
+        running, seen = 0.0, 0
+        bar = tqdm(total=len(loader), initial=position, disable=not progress, desc=f"epoch {epoch + 1}/{recipe.epochs}")
+        for i, (x, y) in enumerate(loader):
+            if i < position:
+                continue
+            if cuda:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, enabled=cuda):
+                loss = F.cross_entropy(model(x), y, label_smoothing=recipe.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            sched.step()
+            running += loss.item() * len(y)
+            seen += len(y)
+            position, steps = i + 1, steps + 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{running / seen:.3f}")
+            if time.time() - last_save > save_every:
+                snapshot()
+                last_save = time.time()
+            if max_batches is not None and steps >= max_batches:
+                stopped = True
+                break
+        bar.close()
+        if not stopped:
+            test = evaluate(model, test_set, batch_size=500)
+            history.append({"epoch": epoch + 1, "train_loss": running / max(seen, 1), "test_accuracy": test["accuracy"]})
+            if progress:
+                tqdm.write(f"epoch {epoch + 1}: train loss {running / max(seen, 1):.4f}, "
+                           f"test accuracy {test['accuracy']:.4f}")
+            epoch, position = epoch + 1, 0
+        snapshot()
+        last_save = time.time()
+    wall = elapsed + time.time() - start
+    meta = {"arch": recipe.arch, "arch_kwargs": kwargs, "dataset": recipe.dataset, "data_source": train_set.source,
+            "recipe_name": recipe_name, "recipe": asdict(recipe), "seed": recipe.seed, "epochs": epoch,
+            "wall_time_s": round(wall, 1), "history": history, "device": str(device), "done": not stopped}
+    if not stopped:
+        meta["test_accuracy"] = evaluate(model, test_set)["accuracy"]
+        save_checkpoint(model, meta, out)
+        state_path.unlink(missing_ok=True)
+    return meta

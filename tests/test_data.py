@@ -1,0 +1,115 @@
+import hashlib
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from aslib import data
+from conftest import needs
+
+
+@needs("mnist")
+def test_mnist_shapes_ranges_and_normalisation():
+    ds = data.load("mnist", "train")
+    assert ds.images.shape == (60000, 1, 28, 28) and ds.images.dtype == torch.uint8
+    assert torch.bincount(ds.targets).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    x, y = ds.batch(torch.arange(60000))
+    assert abs(float(x.mean())) < 1e-3 and abs(float(x.std()) - 1) < 1e-3
+    assert ds.classes[7] == "7"
+
+
+@needs("fashion_mnist")
+def test_fashion_mnist_checksum_and_classes():
+    ds = data.load("fashion_mnist", "test")
+    nhwc = ds.images.permute(0, 2, 3, 1).contiguous().numpy()
+    assert hashlib.sha256(nhwc.tobytes()).hexdigest() == \
+        "c867c93ff95360594e8ec3287995350b824dd110b11595c0e13d5423f621867a"
+    assert torch.bincount(ds.targets).tolist() == [1000] * 10
+    assert ds.classes[1] == "Trouser"
+
+
+@needs("cifar10")
+def test_cifar10_jpeg_decodes_and_caches():
+    data.load("cifar10", "test")
+    start = time.time()
+    ds = data.load("cifar10", "test")
+    assert time.time() - start < 1.0
+    assert ds.images.shape == (10000, 3, 32, 32)
+    nhwc = ds.images.permute(0, 2, 3, 1).contiguous().numpy()
+    assert hashlib.sha256(nhwc.tobytes()).hexdigest() == \
+        "b7018a062865e9348a704e72416eb53c816b43cc8ac42ab43276a2b967508ab6"
+    assert torch.bincount(ds.targets).tolist() == [1000] * 10
+
+
+@needs("cifar10_lossless")
+def test_cifar10_lossless_subset():
+    ds = data.load("cifar10_lossless", "train")
+    assert ds.images.shape == (4000, 3, 32, 32)
+    assert torch.bincount(ds.targets).tolist() == [396, 366, 420, 384, 422, 393, 414, 385, 407, 413]
+    pixels = torch.cat([ds.images, data.load("cifar10_lossless", "test").images]).float().div(255)
+    assert torch.allclose(pixels.mean((0, 2, 3)), torch.tensor([0.4926, 0.4827, 0.4459]), atol=1e-3)
+
+
+@needs("fashion_mnist")
+def test_tensors_seeded_subset_without_replacement():
+    x1, y1 = data.tensors("fashion_mnist", "test", n=50, classes=[1, 3], seed=3)
+    x2, y2 = data.tensors("fashion_mnist", "test", n=50, classes=[1, 3], seed=3)
+    x3, _ = data.tensors("fashion_mnist", "test", n=50, classes=[1, 3], seed=4)
+    assert torch.equal(x1, x2) and torch.equal(y1, y2) and not torch.equal(x1, x3)
+    assert set(y1.tolist()) <= {1, 3}
+    idx = data.subset_indices(data.load("fashion_mnist", "test").targets, 50, [1, 3], seed=3)
+    assert len(set(idx.tolist())) == 50
+    with pytest.raises(ValueError, match="only 1000 match"):
+        data.tensors("fashion_mnist", "test", n=1001, classes=[1])
+
+
+def test_augmentation_crops_and_flips():
+    images = torch.arange(2 * 3 * 8 * 8, dtype=torch.uint8).view(2, 3, 8, 8)
+    out = data.augment_batch(images, torch.Generator().manual_seed(0), padding=0)
+    for i in range(2):
+        assert torch.equal(out[i], images[i]) or torch.equal(out[i], images[i].flip(-1))
+    padded = data.augment_batch(images, torch.Generator().manual_seed(1), padding=2)
+    assert padded.shape == images.shape
+
+
+def test_loader_batches_and_epochs():
+    ds = data.ImageDataset(torch.randint(0, 255, (10, 1, 4, 4), dtype=torch.uint8), torch.arange(10) % 2,
+                           mean=(0.5,), std=(0.25,), classes=["a", "b"], name="mnist", split="train", source="t")
+    loader = data.BatchLoader(ds, 4, shuffle=True, seed=0)
+    assert len(loader) == 3
+    labels = torch.cat([y for _, y in loader])
+    assert sorted(labels.tolist()) == sorted(ds.targets.tolist())
+    first = [y.tolist() for _, y in loader]
+    loader.set_epoch(1)
+    assert [y.tolist() for _, y in loader] != first
+    x, _ = next(iter(data.BatchLoader(ds, 10)))
+    assert torch.allclose(x, (ds.images.float() / 255 - 0.5) / 0.25)
+
+
+def test_errors_for_unknown_and_missing(tmp_path):
+    with pytest.raises(ValueError, match="unknown dataset"):
+        data.load("imagenet")
+    with pytest.raises(ValueError, match="unknown split"):
+        data.load("mnist", "val")
+    with pytest.raises(FileNotFoundError, match="mnist.npz.*ASLIB_DATA.*download=True"):
+        data.load("mnist", "test", root=tmp_path)
+
+
+def test_cifar100_absent_error_or_loads(tmp_path):
+    with pytest.raises(FileNotFoundError, match="cifar100.*download=True"):
+        data.load("cifar100", "test", root=tmp_path)
+
+
+@pytest.mark.skipif(not data.available("cifar100"), reason="CIFAR-100 is not available offline here")
+def test_cifar100_when_present():
+    ds = data.load("cifar100", "test")
+    assert ds.num_classes == 100 and ds.images.shape[1:] == (3, 32, 32)
+
+
+def test_denormalize_roundtrip():
+    pixels = torch.rand(2, 3, 4, 4)
+    mean = torch.tensor(data.CIFAR_MEAN).view(-1, 1, 1)
+    std = torch.tensor(data.CIFAR_STD).view(-1, 1, 1)
+    assert torch.allclose(data.denormalize((pixels - mean) / std, "cifar10"), pixels, atol=1e-6)
+    assert np.allclose(data.pixel_scale("cifar10").flatten().numpy(), data.CIFAR_STD)
