@@ -12,15 +12,14 @@ import copy
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .data import BatchLoader, ImageDataset
-from .gradients import Batches, batches
+from .data import BatchLoader, Batches, ImageDataset, batches
 from .models import cut_points
 from .pce import HermiteBasis, Standardize, fit_least_squares, num_terms, r2_score
 from .subspace import ActiveSubspace, layer_subspaces
@@ -137,7 +136,7 @@ def build_asnet(model: nn.Module, layer: str, data: Batches, r: int = 50, p: int
                                    batch_size=batch_size, max_batches=max_batches, progress=progress)[layer]
     neurons = subspace.dim
     if r > neurons:
-        raise ValueError(f"r={r} is larger than layer {layer!r}'s {neurons} neurons; choose r <= {neurons}")
+        raise ValueError(f"r={r} is larger than the {neurons} neurons of layer {layer!r}; choose r <= {neurons}")
     if r > subspace.components.shape[1]:
         raise ValueError(f"r={r} but only {subspace.components.shape[1]} directions were estimated; "
                          "use a larger sketch_size or more samples")
@@ -209,13 +208,15 @@ def _prox(asnet: ASNet, opt: torch.optim.Optimizer, cfg: FinetuneConfig) -> None
     soft_threshold_(asnet.head.weight, lr_pce * cfg.l1)
 
 
-def finetune(asnet: ASNet, teacher: nn.Module, train_data: ImageDataset, test_data: ImageDataset | Iterable,
+def finetune(asnet: ASNet, teacher: nn.Module, train_data: ImageDataset, test_data: Batches,
              config: FinetuneConfig = FinetuneConfig(), checkpoint: str | Path | None = None,
              input_shape: tuple[int, ...] | None = None, progress: bool = True) -> list[dict[str, Any]]:
     """Step 3: distillation (Adam) then l1-proximal sparse retraining (SGD), epoch by epoch.
 
     Learning rates follow the authors' ``lr_e = lr_0 / (e + 1)`` within each phase. With
-    ``checkpoint`` the state is saved after every epoch and a rerun resumes from it. Returns
+    ``checkpoint`` the state is saved after every epoch and a rerun resumes after the last
+    completed epoch (a rerun with more epochs extends the run; optimiser moments restart at
+    each resumed phase). Returns
     one row per epoch (phase, epoch, test accuracy, nonzero parameters and MACs when
     ``input_shape`` is given); the row with ``epoch == 0`` is the starting point.
     """
@@ -228,12 +229,11 @@ def finetune(asnet: ASNet, teacher: nn.Module, train_data: ImageDataset, test_da
                          device=device)
     phases = [("distill", config.kd_epochs, config.kd_lr), ("sparse", config.sparse_epochs, config.sparse_lr)]
     history: list[dict[str, Any]] = []
-    position = (0, 0)
     path = Path(checkpoint) if checkpoint else None
     if path is not None and path.exists():
         state = torch.load(path, map_location=device, weights_only=True)
         asnet.load_state_dict(state["asnet"])
-        history, position = state["history"], tuple(state["position"])
+        history = state["history"]
 
     def measure(phase: str, epoch: int) -> dict[str, Any]:
         row = {"phase": phase, "epoch": epoch, "test_accuracy": evaluate(asnet, test_data)["accuracy"]}
@@ -246,12 +246,13 @@ def finetune(asnet: ASNet, teacher: nn.Module, train_data: ImageDataset, test_da
     if not history:
         history.append(measure("start", 0))
     for index, (phase, epochs, lrs) in enumerate(phases):
-        if index < position[0]:
+        done = [row["epoch"] for row in history if row["phase"] == phase]
+        later = any(row["phase"] == p for row in history for p, _, _ in phases[index + 1:])
+        if later:
             continue
         groups = _param_groups(asnet, lrs)
         opt = torch.optim.Adam(groups) if phase == "distill" else torch.optim.SGD(groups)
-        first = position[1] if index == position[0] else 0
-        for epoch in range(first, epochs):
+        for epoch in range(max(done, default=0), epochs):
             for group, lr in zip(opt.param_groups, lrs):
                 group["lr"] = lr / (epoch + 1)
             loader.set_epoch(index * 10_000 + epoch)
@@ -281,9 +282,7 @@ def finetune(asnet: ASNet, teacher: nn.Module, train_data: ImageDataset, test_da
                     f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in history[-1].items()
                     if k not in ("phase", "epoch")))
             if path is not None:
-                nxt = (index, epoch + 1) if epoch + 1 < epochs else (index + 1, 0)
-                atomic_save({"asnet": asnet.state_dict(), "history": history, "position": list(nxt)}, path)
-        position = (index + 1, 0)
+                atomic_save({"asnet": asnet.state_dict(), "history": history}, path)
     return history
 
 

@@ -13,6 +13,14 @@ Units and conventions (method.md 3):
   on error; parameters and their ``.grad`` are never touched (gradients are taken with
   :func:`torch.autograd.grad` with respect to the inputs only). Computations are batched and run
   on the device of the inputs, which must be the model's device.
+* l-infinity variant (not in the paper): the AS attack steps along ``sign(d)`` (the steepest
+  l-infinity direction for the dominant singular vector ``d``) with first step ``2 xi`` and
+  projects by clamping to ``[-xi, xi]``; DeepFool uses the dual l1 norm; random vectors are
+  ``xi`` times random signs. Final vectors are rescaled to ``max |v| = xi``.
+* Deliberate differences from the authors' code (method.md 5): the dominant direction is an
+  exact SVD (theirs is a rank-1 randomized SVD without power iterations, 5.4); ``patience``
+  stops after that many non-improving iterations (theirs after one more); study subsets are
+  drawn without replacement and without augmentation (5.13).
 
 Studies (:func:`noise_sweep`, :func:`sample_sweep`, :func:`transfer_matrix`) return tidy tables:
 lists of plain dicts, one row per repeat x method x setting, which :func:`aggregate` and
@@ -21,10 +29,12 @@ lists of plain dicts, one row per repeat x method x setting, which :func:`aggreg
 from __future__ import annotations
 
 import math
+import numbers
 import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -79,7 +89,7 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
 
 
 def _check_xi(xi: float) -> None:
-    if not isinstance(xi, (int, float)) or not math.isfinite(xi) or xi <= 0:
+    if not isinstance(xi, numbers.Real) or not math.isfinite(xi) or xi <= 0:
         raise ValueError(f"xi must be a finite number > 0 (a norm in normalised units), got {xi!r}")
 
 
@@ -327,17 +337,20 @@ def _line_search(model: nn.Module, x: torch.Tensor, y: torch.Tensor, v: torch.Te
 
 def as_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, norm: str = "l2",
               step_max: float | None = None, max_iter: int = 100, patience: int = 10, backtracks: int = 10,
-              batch_size: int = 256, solver: str = "exact", seed: int = 0) -> AttackResult:
+              batch_size: int = 256, seed: int = 0, solver: str = "exact") -> AttackResult:
     """Recursive active-subspace universal attack (Algorithm 4.1, method.md 3.2).
 
     Starting from ``v = 0``, each iteration takes the cross-entropy input gradients at ``x + v``
     of the samples still classified correctly (all samples at iteration 0), finds the dominant
     direction ``d`` (top right singular vector of the ``(m, d)`` gradient matrix, see
-    :func:`dominant_direction`) and runs a backtracking line search on step and sign (see
-    :func:`_line_search`, both signs of a trial are evaluated in one batched forward). The best
-    ``v`` seen is kept. The loop stops after ``max_iter`` iterations, after ``patience``
-    consecutive iterations that do not improve the best ratio (the authors' code waits for one
-    more), or when every sample is misclassified.
+    :func:`dominant_direction`) and runs a backtracking line search on step and sign: trials
+    ``P(v + s d)`` and ``P(v - s d)`` for ``s = step_max, step_max/2, ...`` (at most
+    ``backtracks`` trials), both signs evaluated on all ``N`` samples in one batched forward; the
+    sign with the higher attack ratio wins (ties go to minus) and the first trial beating the
+    previously accepted ratio is accepted; when none does, the last trial is taken anyway, as in
+    the authors' code (method.md 5.15). The best ``v`` seen is kept. The loop stops after
+    ``max_iter`` iterations, after ``patience`` consecutive iterations that do not improve the
+    best ratio (the authors' code waits for one more), or when every sample is misclassified.
 
     ``norm="linf"`` uses the l-infinity steepest direction ``sign(d)`` and clamps to ``[-xi, xi]``.
 
@@ -349,7 +362,8 @@ def as_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, nor
             enough to flip any coordinate across the box).
         max_iter, patience, backtracks: iteration, no-progress and line-search limits.
         batch_size: samples per forward/backward chunk.
-        solver, seed: SVD solver and its seed (only ``"randomized"`` uses the seed).
+        seed, solver: seed of the SVD solver (iteration ``i`` uses ``seed + i``) and the solver,
+            ``"exact"`` or ``"randomized"`` (only the latter uses the seed).
 
     Returns:
         :class:`AttackResult` whose ``vector`` is the best ``v`` rescaled to norm exactly ``xi``
@@ -417,6 +431,8 @@ def _deepfool(model: nn.Module, x: torch.Tensor, num_candidates: int, overshoot:
               norm: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     with torch.no_grad():
         clean = model(x)
+    if clean.shape[1] < 2:
+        raise ValueError(f"DeepFool needs a model with at least 2 outputs, got {clean.shape[1]}")
     candidates = clean.topk(min(num_candidates, clean.shape[1]), dim=1).indices
     total = torch.zeros_like(x)
     iterations = torch.zeros(len(x), dtype=torch.long, device=x.device)
@@ -567,6 +583,8 @@ def craft(method: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: f
     if method == "uap":
         return uap(model, x, y, xi, norm=norm, seed=seed, **kwargs)
     if method == "random":
+        if kwargs:
+            raise ValueError(f"the random baseline takes no extra arguments, got {sorted(kwargs)}")
         start = time.perf_counter()
         v = random_perturbation(x.shape[1:], xi, norm, seed, device=x.device, dtype=x.dtype)
         return AttackResult(v, [], 0, time.perf_counter() - start, "random", float(xi), norm)
@@ -585,6 +603,19 @@ def _draw(data: Any, n: int | None, classes: Sequence[int] | None, seed: int,
     return x.to(device), y.to(device)
 
 
+def _rates(model: nn.Module, x: torch.Tensor, y: torch.Tensor, clean: torch.Tensor, v: torch.Tensor,
+           batch_size: int, bounds: tuple | None) -> tuple[float, float]:
+    """(attack ratio, fooling rate) of ``v`` from one pass, given the clean predictions ``clean``."""
+    with eval_mode(model):
+        predicted = _predict(model, x, v, batch_size, bounds)
+    return (predicted != y).float().mean().item(), (predicted != clean).float().mean().item()
+
+
+def _clean_predictions(model: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
+    with eval_mode(model):
+        return _predict(model, x, None, batch_size)
+
+
 def _device(model: nn.Module) -> torch.device:
     return next(iter(model.parameters())).device
 
@@ -597,24 +628,29 @@ def _sweep(model: nn.Module, train_data: Any, test_data: Any, xis: Sequence[floa
            classes: Sequence[int] | None, repeats: int, methods: Sequence[str], seed: int, norm: str,
            method_kwargs: dict[str, dict] | None, batch_size: int, bounds: tuple | None,
            progress: bool) -> list[dict[str, Any]]:
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        raise ValueError(f"unknown methods {sorted(unknown)}; use some of {METHODS}")
     device = _device(model)
     x_test, y_test = _draw(test_data, None, classes, 0, device)
+    clean_test = _clean_predictions(model, x_test, batch_size)
     kwargs = method_kwargs or {}
     rows = []
-    settings = [(r, n, i, xi) for r in range(repeats) for n in ns for i, xi in enumerate(xis)]
-    for repeat, n, index, xi in tqdm(settings, disable=not progress, desc="attacks"):
+    settings = [(r, n) for r in range(repeats) for n in ns]
+    for repeat, n in tqdm(settings, disable=not progress, desc="attacks"):
         x, y = _draw(train_data, n, classes, seed + repeat, device)
-        for method in methods:
-            result = craft(method, model, x, y, xi, norm, seed=seed + 1000 * repeat + index, **kwargs.get(method, {}))
-            rows.append({
-                "repeat": repeat, "method": method, "xi": float(xi), "n_samples": n, "classes": _classes_label(classes),
-                "norm": norm,
-                "train_attack_ratio": attack_ratio(model, x, y, result.vector, batch_size, bounds),
-                "train_fooling_rate": fooling_rate(model, x, result.vector, batch_size, bounds),
-                "test_attack_ratio": attack_ratio(model, x_test, y_test, result.vector, batch_size, bounds),
-                "test_fooling_rate": fooling_rate(model, x_test, result.vector, batch_size, bounds),
-                "time_s": result.wall_time_s, "iterations": result.iterations,
-            })
+        clean = _clean_predictions(model, x, batch_size)
+        for index, xi in enumerate(xis):
+            for method in methods:
+                result = craft(method, model, x, y, xi, norm, seed=seed + 1000 * repeat + index,
+                               **kwargs.get(method, {}))
+                train = _rates(model, x, y, clean, result.vector, batch_size, bounds)
+                test = _rates(model, x_test, y_test, clean_test, result.vector, batch_size, bounds)
+                rows.append({"repeat": repeat, "method": method, "xi": float(xi), "n_samples": n,
+                             "classes": _classes_label(classes), "norm": norm,
+                             "train_attack_ratio": train[0], "train_fooling_rate": train[1],
+                             "test_attack_ratio": test[0], "test_fooling_rate": test[1],
+                             "time_s": result.wall_time_s, "iterations": result.iterations})
     return rows
 
 
@@ -678,19 +714,20 @@ def transfer_matrix(models: dict[str, nn.Module], train_data: Any, test_data: An
     if not models:
         raise ValueError("models is empty: pass a dict name -> model")
     rows = []
-    tests = {name: _draw(test_data, None, classes, 0, _device(m)) for name, m in models.items()}
+    tests = {}
+    for name, model in models.items():
+        x_test, y_test = _draw(test_data, None, classes, 0, _device(model))
+        tests[name] = (x_test, y_test, _clean_predictions(model, x_test, batch_size))
     settings = [(r, s) for r in range(repeats) for s in models]
     for repeat, source in tqdm(settings, disable=not progress, desc="transfer"):
         x, y = _draw(train_data, n_samples, classes, seed + repeat, _device(models[source]))
         result = craft(method, models[source], x, y, xi, norm, seed=seed + repeat, **(method_kwargs or {}))
         for target, model in models.items():
-            x_test, y_test = tests[target]
-            v = result.vector.to(x_test.device)
+            x_test, y_test, clean = tests[target]
+            ratio, fooled = _rates(model, x_test, y_test, clean, result.vector.to(x_test.device), batch_size, bounds)
             rows.append({"repeat": repeat, "source": source, "target": target, "method": method, "xi": float(xi),
                          "n_samples": n_samples, "classes": _classes_label(classes),
-                         "test_attack_ratio": attack_ratio(model, x_test, y_test, v, batch_size, bounds),
-                         "test_fooling_rate": fooling_rate(model, x_test, v, batch_size, bounds),
-                         "time_s": result.wall_time_s})
+                         "test_attack_ratio": ratio, "test_fooling_rate": fooled, "time_s": result.wall_time_s})
     return rows
 
 
@@ -726,7 +763,8 @@ def aggregate(rows: Sequence[dict[str, Any]], by: Sequence[str] = ("method", "xi
 
 
 def pivot(rows: Sequence[dict[str, Any]], index: str = "target", columns: str = "source",
-          value: str = "test_attack_ratio", reduce: Callable[[list[float]], float] | None = None) -> list[dict[str, Any]]:
+          value: str = "test_attack_ratio",
+          reduce: Callable[[list[float]], float] | None = None) -> list[dict[str, Any]]:
     """A matrix as rows: one dict per ``index`` value, ``{index: name, <column value>: mean of value, ...}``.
 
     ``reduce`` combines the repeats (default: the mean).

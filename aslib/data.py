@@ -23,7 +23,7 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence, Union
 
 import numpy as np
 import torch
@@ -318,3 +318,20 @@ def pixel_scale(name: str) -> torch.Tensor:
 def class_names(name: str, root: str | os.PathLike | None = None) -> list[str]:
     """Class names of a dataset, ``names[label]``."""
     return load(name, "test", root).classes
+
+
+Batches = Union[ImageDataset, Iterable[tuple[torch.Tensor, torch.Tensor]], tuple[torch.Tensor, torch.Tensor]]
+
+
+def batches(data: Batches, batch_size: int = 128, device: torch.device | str | None = None
+            ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Iterate ``(x, y)`` batches from a dataset, a loader, or a pair of tensors, moved to ``device``."""
+    if isinstance(data, ImageDataset):
+        data = BatchLoader(data, batch_size)
+    elif isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], torch.Tensor):
+        x, y = data
+        if len(x) != len(y):
+            raise ValueError(f"{len(x)} inputs but {len(y)} labels")
+        data = [(x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+    for x, y in data:
+        yield (x, y) if device is None else (x.to(device), y.to(device))

@@ -13,16 +13,15 @@ plus ``"input"`` for the input itself (the layer used by the universal attack).
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Callable, Iterable, Iterator, Sequence, Union
+from typing import Callable, Iterator, Sequence, Union
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import BatchLoader, ImageDataset
+from .data import Batches, batches
 
 ScalarFunction = Union[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]
-Batches = Union[ImageDataset, Iterable[tuple[torch.Tensor, torch.Tensor]], tuple[torch.Tensor, torch.Tensor]]
 
 
 def per_sample_function(function: ScalarFunction) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
@@ -53,20 +52,6 @@ def resolve_layers(model: nn.Module, layers: Sequence[str] | str) -> dict[str, n
     if len(set(names)) != len(names):
         raise ValueError(f"layer names repeat: {names}")
     return {n: (None if n == "input" else modules[n]) for n in names}
-
-
-def batches(data: Batches, batch_size: int = 128, device: torch.device | str | None = None
-            ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Iterate ``(x, y)`` batches from a dataset, a loader, or a pair of tensors, moved to ``device``."""
-    if isinstance(data, ImageDataset):
-        data = BatchLoader(data, batch_size)
-    elif isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], torch.Tensor):
-        x, y = data
-        if len(x) != len(y):
-            raise ValueError(f"{len(x)} inputs but {len(y)} labels")
-        data = [(x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, len(x), batch_size)]
-    for x, y in data:
-        yield (x, y) if device is None else (x.to(device), y.to(device))
 
 
 @contextmanager

@@ -12,7 +12,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -74,16 +74,14 @@ def seed_everything(seed: int) -> None:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, data: Iterable[tuple[torch.Tensor, torch.Tensor]] | data_mod.ImageDataset,
-             batch_size: int = 500, topk: tuple[int, ...] = (1,), progress: bool = False) -> dict[str, float]:
+def evaluate(model: nn.Module, data: data_mod.Batches, batch_size: int = 500, topk: tuple[int, ...] = (1,),
+             progress: bool = False) -> dict[str, float]:
     """Mean cross-entropy and top-k accuracy (fractions in [0, 1]) of ``model`` in eval mode.
 
-    ``data`` is a dataset or an iterable of ``(images, labels)`` batches. The model's mode is
-    restored afterwards.
+    ``data`` is a dataset, an iterable of ``(images, labels)`` batches or a pair of tensors. The
+    model's mode is restored afterwards.
     """
-    if isinstance(data, data_mod.ImageDataset):
-        device = next(model.parameters()).device
-        data = data_mod.BatchLoader(data, batch_size, device=device)
+    data = data_mod.batches(data, batch_size, next(model.parameters()).device)
     was_training = model.training
     model.eval()
     total, loss, correct = 0, 0.0, {k: 0 for k in topk}

@@ -1,0 +1,27 @@
+"""Named parameter presets for the notebooks (``smoke`` for CI, ``default`` for a CPU, ``paper`` for a GPU).
+
+A notebook's ``parameters`` cell holds ``preset`` and ``overrides``; papermill sets them
+(``-p preset smoke`` or ``-y "overrides: {n_images: 2000}"``) and the notebook calls
+:func:`choose` with its three presets, so the stored notebook never needs editing.
+"""
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+PRESET_NAMES = ("smoke", "default", "paper")
+
+
+def choose(preset: str, overrides: dict[str, Any] | None = None, **presets: dict[str, Any]) -> SimpleNamespace:
+    """Pick ``presets[preset]`` and apply ``overrides`` (only keys the preset defines).
+
+    Raises ValueError for an unknown preset or an override of an undefined key.
+    """
+    if preset not in presets:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(presets)}")
+    values = dict(presets[preset])
+    unknown = set(overrides or {}) - set(values)
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {sorted(unknown)} in overrides; known: {sorted(values)}")
+    values.update(overrides or {})
+    return SimpleNamespace(**values)

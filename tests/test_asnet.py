@@ -1,0 +1,110 @@
+import pytest
+import torch
+
+from aslib import asnet, metrics
+from aslib.asnet import ASNet, FinetuneConfig, build_asnet, distillation_loss, soft_threshold_, split_model
+from aslib.data import ImageDataset
+from aslib.models import build
+from aslib.training import evaluate
+from conftest import needs
+
+
+def test_split_model_and_errors():
+    model = build("vgg19_bn")
+    pre, post = split_model(model, "conv5")
+    x = torch.randn(2, 3, 32, 32)
+    model.eval()
+    assert pre(x).shape == (2, 256, 8, 8)
+    assert torch.allclose(post(pre(x)), model(x))
+    with pytest.raises(KeyError, match="valid cut points"):
+        split_model(model, "conv42")
+    with pytest.raises(KeyError, match="valid cut points"):
+        split_model(model, "fc")
+    with pytest.raises(TypeError, match="not an nn.Sequential"):
+        split_model(torch.nn.Module(), "conv1")
+
+
+@needs("fashion_mnist")
+def test_linear_post_model_is_reproduced_exactly_with_r_equal_K(small_lenet):
+    """After fc1 the rest is linear in the activation. The cross-entropy gradients W^T (p - e_y) span the
+    (K-1)-dim space of logit differences, so the AS layer with r = K and a degree-1 PCE reproduce the
+    class probabilities exactly (logits up to a common shift)."""
+    from aslib import data
+
+    x, y = data.tensors("fashion_mnist", "train", n=1000, seed=1)
+    net, info = build_asnet(small_lenet, "fc1", (x, y), r=10, p=1, method="exact")
+    xt, _ = data.tensors("fashion_mnist", "test", n=300, seed=0)
+    with torch.no_grad():
+        assert torch.allclose(net(xt).log_softmax(1), small_lenet(xt).log_softmax(1), atol=1e-3)
+    assert info.r2 > 0.99 and info.terms == 11
+
+
+@needs("fashion_mnist")
+def test_build_asnet_errors(small_lenet):
+    from aslib import data
+
+    x, y = data.tensors("fashion_mnist", "train", n=100, seed=1)
+    with pytest.raises(ValueError, match="larger than the 500 neurons of layer 'fc1'"):
+        build_asnet(small_lenet, "fc1", (x, y), r=600, p=1, method="exact")
+    with pytest.raises(ValueError, match="p must be >= 1"):
+        build_asnet(small_lenet, "fc1", (x, y), r=5, p=0)
+    with pytest.raises(ValueError, match="has 1326 terms but only 100 samples.*at least 1326"):
+        build_asnet(small_lenet, "fc1", (x, y), r=50, p=2, method="exact")
+    with pytest.raises(KeyError, match="valid cut points"):
+        build_asnet(small_lenet, "fc9", (x, y), r=5)
+
+
+def test_model_whose_output_is_not_logits_is_rejected():
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3), torch.nn.Unflatten(1, (3, 1)))
+    with pytest.raises(ValueError, match="logits"):
+        build_asnet(model, "1", (torch.randn(20, 4), torch.randint(0, 3, (20,))), r=2, p=1, method="exact")
+
+
+def test_dense_asnet_complexity_matches_the_paper():
+    """method.md 4.2: full-width VGG-19-BN, r=50, p=2, paper's counting (conv+linear MACs, no basis)."""
+    original = metrics.complexity(build("vgg19_bn"), (3, 32, 32))
+    assert round(original["storage_mb"], 2) == 76.45 and round(original["paper_macs"] / 1e6, 2) == 398.14
+    expected = {"conv5": (5.30, 115.85, 14.43, 3.44), "conv6": (7.55, 153.60, 10.12, 2.59),
+                "conv7": (9.80, 191.35, 7.80, 2.08)}
+    for layer, (mb, macs, params_x, macs_x) in expected.items():
+        pre, _ = split_model(build("vgg19_bn"), layer)
+        neurons = pre(torch.zeros(1, 3, 32, 32)).numel()
+        net = ASNet.empty(pre, neurons, 50, 2, 10)
+        c = metrics.complexity(net, (3, 32, 32))
+        assert round(c["storage_mb"], 2) == mb
+        assert round(c["paper_macs"] / 1e6, 2) == macs
+        assert round(original["storage_mb"] / c["storage_mb"], 2) == params_x
+        assert round(original["paper_macs"] / c["paper_macs"], 2) == macs_x
+
+
+def test_distillation_loss_and_soft_threshold():
+    s, t, y = torch.randn(4, 3), torch.randn(4, 3), torch.tensor([0, 1, 2, 0])
+    ref = torch.nn.functional.kl_div(s.log_softmax(1), t.softmax(1), reduction="sum") / 4
+    assert torch.allclose(distillation_loss(s, t, y, 1.0, 1.0), ref, atol=1e-6)
+    assert torch.allclose(distillation_loss(s, t, y, 0.0, 1.0), torch.nn.functional.cross_entropy(s, y))
+    w = torch.tensor([-1.0, -0.05, 0.0, 0.05, 1.0])
+    soft_threshold_(w, 0.1)
+    assert torch.equal(w, torch.tensor([-0.9, 0.0, 0.0, 0.0, 0.9]))
+
+
+@needs("fashion_mnist")
+def test_finetune_improves_sparsifies_and_resumes(small_lenet, tmp_path):
+    from aslib import data
+
+    train = data.load("fashion_mnist", "train")
+    small = ImageDataset(train.images[:2000], train.targets[:2000], mean=train.mean, std=train.std,
+                         classes=train.classes, name=train.name, split="train", source="subset")
+    test = data.tensors("fashion_mnist", "test", n=500, seed=0)
+    net, _ = build_asnet(small_lenet, "conv2", data.tensors("fashion_mnist", "train", n=600, seed=2), r=8, p=2)
+    config = FinetuneConfig(kd_epochs=1, sparse_epochs=2, batch_size=100, kd_lr=(1e-3, 1e-3, 1e-3),
+                            sparse_lr=(1e-2, 1e-2, 1e-2), l1=2.0, l1_pre=2.0)
+    ckpt = tmp_path / "ft.pt"
+    first = asnet.finetune(net, small_lenet, small, test, FinetuneConfig(**{**config.__dict__, "sparse_epochs": 1}),
+                           checkpoint=ckpt, input_shape=(1, 28, 28), progress=False)
+    assert [r["phase"] for r in first] == ["start", "distill", "sparse"]
+    history = asnet.finetune(net, small_lenet, small, test, config, checkpoint=ckpt, input_shape=(1, 28, 28),
+                             progress=False)
+    assert [r["phase"] for r in history] == ["start", "distill", "sparse", "sparse"]
+    assert history[1]["test_accuracy"] >= history[0]["test_accuracy"] - 0.02
+    assert history[-1]["nonzero_params"] < 0.9 * history[0]["nonzero_params"]
+    assert evaluate(net, test)["accuracy"] == pytest.approx(history[-1]["test_accuracy"])
