@@ -38,10 +38,11 @@ def _check_finite(rows: torch.Tensor, what: str = "gradients") -> None:
                                  "and the inputs (e.g. a loss that overflows or an uninitialised layer).")
 
 
-def _top_right_singular(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Singular values ``(k,)`` (descending) and right singular vectors ``(n, k)`` of ``rows`` ``(p, n)``.
+def _top_right_singular(rows: torch.Tensor, k: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top ``k`` singular values ``(k,)`` (descending) and right singular vectors ``(n, k)`` of ``rows`` ``(p, n)``.
 
-    Uses the eigen-decomposition of the smaller Gram matrix (``p x p`` or ``n x n``).
+    Uses the eigen-decomposition of the smaller Gram matrix (``p x p`` or ``n x n``); with
+    ``k=None`` all nonzero ones.
     """
     p, n = rows.shape
     if p <= n:
@@ -49,12 +50,11 @@ def _top_right_singular(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
         evals, u = evals.flip(0).clamp_min(0), u.flip(1)
         sigma = evals.sqrt()
         keep = sigma > sigma.max() * 1e-7 if len(sigma) else sigma.bool()
-        sigma, u = sigma[keep], u[:, keep]
+        sigma, u = sigma[keep][:k], u[:, keep][:, :k]
         v = (rows.T @ u) / sigma
     else:
         evals, v = torch.linalg.eigh(rows.T @ rows)
-        evals, v = evals.flip(0).clamp_min(0), v.flip(1)
-        sigma = evals.sqrt()
+        sigma, v = evals.flip(0).clamp_min(0).sqrt()[:k], v.flip(1)[:, :k]
     return sigma, v
 
 
@@ -64,7 +64,7 @@ def shrink(sketch: torch.Tensor, ell: int) -> tuple[torch.Tensor, float]:
     Returns the new sketch ``(ell, n)`` (``sigma_i <- sqrt(sigma_i^2 - sigma_ell^2)``) and the
     subtracted energy ``delta = sigma_ell^2``.
     """
-    sigma, v = _top_right_singular(sketch)
+    sigma, v = _top_right_singular(sketch, ell)
     delta = float(sigma[ell - 1] ** 2) if len(sigma) >= ell else 0.0
     k = min(ell, len(sigma))
     shrunk = (sigma[:k] ** 2 - delta).clamp_min(0).sqrt()

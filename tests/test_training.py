@@ -1,0 +1,61 @@
+import pytest
+import torch
+
+from aslib import data, models, training
+from aslib.training import Recipe, evaluate, save_checkpoint
+from conftest import needs
+
+SMOKE = Recipe("lenet", "fashion_mnist", epochs=1, batch_size=256, lr=0.05, schedule="step")
+
+
+@needs("fashion_mnist")
+def test_short_training_reduces_loss_and_resumes_exactly(tmp_path):
+    torch.set_num_threads(1)
+    out = tmp_path / "lenet.pt"
+    meta = training.train(SMOKE, out, progress=False, max_batches=12)
+    assert not meta["done"] and (tmp_path / "lenet.pt.state.pt").exists()
+    resumed = training.train(SMOKE, out, progress=False, max_batches=12)
+    assert not resumed["done"]
+    state = torch.load(tmp_path / "lenet.pt.state.pt", weights_only=True)
+    assert state["position"] == 24 and state["epoch"] == 0
+    straight = tmp_path / "straight.pt"
+    training.train(SMOKE, straight, progress=False, max_batches=24)
+    ref = torch.load(tmp_path / "straight.pt.state.pt", weights_only=True)
+    for key in ref["model"]:
+        assert torch.allclose(state["model"][key], ref["model"][key], atol=1e-6), key
+    test = data.tensors("fashion_mnist", "test", n=1000)
+    untrained = evaluate(models.build("lenet"), test)["loss"]
+    model = models.build("lenet")
+    model.load_state_dict(state["model"])
+    assert evaluate(model, test)["loss"] < 0.7 * untrained
+
+
+def test_checkpoint_round_trip_weights_only(tmp_path):
+    model = models.build("resnet20", width=0.5).eval()
+    meta = {"arch": "resnet20", "arch_kwargs": {"width": 0.5}, "test_accuracy": 0.1}
+    save_checkpoint(model, meta, tmp_path / "m.pt")
+    loaded, loaded_meta = models.load_checkpoint(tmp_path / "m.pt")
+    x = torch.randn(2, 3, 32, 32)
+    assert torch.equal(loaded(x), model(x)) and loaded_meta == meta and not loaded.training
+    with pytest.raises(ValueError, match="arch"):
+        save_checkpoint(model, {}, tmp_path / "bad.pt")
+
+
+def test_unknown_recipe():
+    with pytest.raises(ValueError, match="unknown recipe"):
+        training.train("nope", "x.pt")
+
+
+@pytest.mark.parametrize("entry", models.zoo(), ids=lambda e: e["name"])
+def test_shipped_checkpoints_reproduce_their_accuracy(entry):
+    if not data.available(entry["dataset"]):
+        pytest.skip(f"{entry['dataset']} not available")
+    import hashlib
+
+    path = models.CHECKPOINT_DIR / f"{entry['name']}.pt"
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"]
+    assert path.stat().st_size < 10 * 2**20
+    model = models.pretrained(entry["name"])
+    assert not model.training
+    accuracy = evaluate(model, data.load(entry["dataset"], "test"))["accuracy"]
+    assert abs(accuracy - entry["test_accuracy"]) <= 0.003
