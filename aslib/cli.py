@@ -4,6 +4,9 @@
   (resumes when interrupted); ``--ship`` writes the checkpoint into the package and records it
   in the zoo manifest (command, data source, seed, epochs, wall time, accuracy, sha256).
 * ``zoo``: list the shipped checkpoints.
+* ``layer-study --model NAME --images N``: active neurons of every cut point of a zoo model (Markdown table).
+* ``attack-study --model NAME --xis 5 10 --samples 200 --repeats 3 [--classes 1]``: AS vs UAP vs random
+  noise sweep (Markdown table of means and standard deviations, rows as JSON with ``--json``).
 * ``report``: execute every notebook with papermill and collect the report (see :mod:`aslib.report`).
 """
 from __future__ import annotations
@@ -13,6 +16,7 @@ import hashlib
 import json
 import shlex
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -48,6 +52,62 @@ def ship(name: str, path: Path, meta: dict, command: str) -> dict:
     return entry
 
 
+def _zoo_model(args):
+    from .distributed import init_from_environment
+    from .models import pretrained
+
+    init_from_environment()
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = args.device or training.default_device()
+    entry = {e["name"]: e for e in zoo()}.get(args.model)
+    if entry is None:
+        raise SystemExit(f"unknown zoo model {args.model!r}; available: {[e['name'] for e in zoo()]}")
+    return pretrained(args.model, map_location=device), entry, device
+
+
+def _layer_study(args) -> None:
+    from . import data as data_mod
+    from .metrics import format_table
+    from .distributed import is_main_process
+    from .models import cut_points
+    from .subspace import layer_subspaces
+
+    model, entry, device = _zoo_model(args)
+    layers = args.layers or [n for n in cut_points(model) if n != "flatten"]
+    x, y = data_mod.tensors(entry["dataset"], "train", n=args.images, seed=0)
+    start = time.time()
+    result = layer_subspaces(model, layers, (x.to(device), y.to(device)), sketch_size=args.sketch,
+                             function=args.function, train_mode=args.train_mode, progress=True)
+    rows = result.table()
+    if not is_main_process():
+        return
+    print(format_table(rows, ["layer", "neurons", "samples", "directions", "captured", "active@0.9", "active@0.95", "active@0.99",
+                              "active_authors@0.95"]))
+    print(f"{args.model}: {len(layers)} layers from {args.images} images in {time.time() - start:.1f} s")
+
+
+def _attack_study(args) -> None:
+    from . import attacks
+    from . import data as data_mod
+    from .metrics import format_table
+
+    model, entry, device = _zoo_model(args)
+    train = data_mod.load(entry["dataset"], "train")
+    xt, yt = data_mod.tensors(entry["dataset"], "test", n=args.test_images, classes=args.classes, seed=0)
+    kwargs = {"uap": {"variant": args.uap_variant}}
+    if args.step_max is not None:
+        kwargs["as"] = {"step_max": args.step_max}
+    rows = attacks.noise_sweep(model, train, (xt.to(device), yt.to(device)), xis=args.xis, n_samples=args.samples,
+                               classes=args.classes, repeats=args.repeats, method_kwargs=kwargs, progress=True)
+    values = ["train_attack_ratio", "test_attack_ratio", "test_fooling_rate", "time_s"]
+    table = attacks.aggregate(rows, by=("xi", "method"), values=values)
+    print(format_table(table, ["xi", "method", "count"] + [f"{v}_{s}" for v in values for s in ("mean", "std")], 3))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m aslib.cli", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -60,6 +120,26 @@ def main(argv: list[str] | None = None) -> int:
     p_train.add_argument("--threads", type=int, help="torch CPU threads")
     p_train.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     sub.add_parser("zoo", help="list shipped checkpoints")
+    p_layer = sub.add_parser("layer-study", help="active neurons per layer of a zoo model")
+    p_layer.add_argument("--model", required=True)
+    p_layer.add_argument("--images", type=int, default=2000, help="training images")
+    p_layer.add_argument("--sketch", type=int, default=None, help="frequent-directions sketch size")
+    p_layer.add_argument("--layers", nargs="*", help="default: every cut point except flatten")
+    p_layer.add_argument("--function", default="loss", choices=["loss", "logit"])
+    p_layer.add_argument("--train-mode", action="store_true", help="batch-norm in train mode (the authors' setting)")
+    p_attack = sub.add_parser("attack-study", help="AS vs UAP vs random noise sweep")
+    p_attack.add_argument("--model", required=True)
+    p_attack.add_argument("--xis", type=float, nargs="+", default=[5, 6, 7, 8, 9, 10])
+    p_attack.add_argument("--samples", type=int, default=200, help="crafting samples per repeat")
+    p_attack.add_argument("--test-images", type=int, default=None, help="test images (default: the whole split)")
+    p_attack.add_argument("--repeats", type=int, default=3)
+    p_attack.add_argument("--classes", type=int, nargs="*", help="one-class study: e.g. --classes 1")
+    p_attack.add_argument("--step-max", type=float, default=None, help="AS first step (default xi^2)")
+    p_attack.add_argument("--uap-variant", default="original", choices=["original", "authors"])
+    p_attack.add_argument("--json", type=Path, help="write all rows to this file")
+    for p in (p_layer, p_attack):
+        p.add_argument("--threads", type=int)
+        p.add_argument("--device", default=None)
     p_report = sub.add_parser("report", help="execute the notebooks and write the report")
     p_report.add_argument("--out", type=Path, default=Path("report"))
     p_report.add_argument("--preset", default="default", help="default, smoke or paper")
@@ -80,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
         for entry in zoo():
             print(f"{entry['name']:28s} {entry['arch']:10s} {entry['dataset']:14s} "
                   f"acc {100 * entry['test_accuracy']:.2f}%  {entry['size_bytes'] / 2**20:.2f} MiB")
+    elif args.command == "layer-study":
+        _layer_study(args)
+    elif args.command == "attack-study":
+        _attack_study(args)
     elif args.command == "report":
         from .report import run_report
 

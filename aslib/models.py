@@ -211,6 +211,6 @@ def pretrained(name: str, map_location: str | torch.device = "cpu") -> nn.Sequen
     names = [entry["name"] for entry in zoo()]
     if name not in names:
         raise ValueError(f"no shipped checkpoint {name!r}; available: {names}. "
-                         "Train one with `python -m aslib.cli train --preset NAME`.")
+                         "Train one with `python -m aslib.cli train --recipe NAME --ship`.")
     model, _ = load_checkpoint(CHECKPOINT_DIR / f"{name}.pt", map_location)
     return model

@@ -44,17 +44,18 @@ def _top_right_singular(rows: torch.Tensor, k: int | None = None) -> tuple[torch
     Uses the eigen-decomposition of the smaller Gram matrix (``p x p`` or ``n x n``); with
     ``k=None`` all nonzero ones.
     """
+    rows = rows[rows.abs().amax(dim=1) > 0]
     p, n = rows.shape
     if p <= n:
-        evals, u = torch.linalg.eigh(rows @ rows.T)
+        evals, u = torch.linalg.eigh((rows @ rows.T).double())
         evals, u = evals.flip(0).clamp_min(0), u.flip(1)
         sigma = evals.sqrt()
         keep = sigma > sigma.max() * 1e-7 if len(sigma) else sigma.bool()
-        sigma, u = sigma[keep][:k], u[:, keep][:, :k]
+        sigma, u = sigma[keep][:k].to(rows.dtype), u[:, keep][:, :k].to(rows.dtype)
         v = (rows.T @ u) / sigma
     else:
-        evals, v = torch.linalg.eigh(rows.T @ rows)
-        sigma, v = evals.flip(0).clamp_min(0).sqrt()[:k], v.flip(1)[:, :k]
+        evals, v = torch.linalg.eigh((rows.T @ rows).double())
+        sigma, v = evals.flip(0).clamp_min(0).sqrt()[:k].to(rows.dtype), v.flip(1)[:, :k].to(rows.dtype)
     return sigma, v
 
 
@@ -201,6 +202,32 @@ class ActiveSubspace:
             raise ValueError("no gradient rows given: fit() needs at least one sample")
         return self.partial_fit(rows)
 
+    def state(self) -> dict:
+        """The estimator's data as plain tensors and numbers (to send between processes)."""
+        rows = self.sketch if self.method == "frequent_directions" and self._sketch is not None else (
+            self.gradients if self._rows else None)
+        return {"method": self.method, "rank": self.rank, "sketch_size": self.sketch_size, "dim": self.dim,
+                "n_samples": self.n_samples, "squared_norm_sum": self.squared_norm_sum, "shrinkage": self.shrinkage,
+                "rows": None if rows is None else rows.detach().cpu()}
+
+    @classmethod
+    def from_state(cls, state: dict, device: torch.device | str = "cpu") -> "ActiveSubspace":
+        """Rebuild an estimator from :meth:`state` (rows are re-inserted without further shrinking)."""
+        est = cls(state["method"], rank=state["rank"], sketch_size=state["sketch_size"])
+        if state["rows"] is None:
+            return est
+        rows = state["rows"].to(device)
+        est.dim = state["dim"]
+        if est.method == "frequent_directions":
+            est._sketch = rows.new_zeros(max(2 * est.ell, len(rows)), est.dim)
+            est._sketch[:len(rows)] = rows
+            est._filled = len(rows)
+        else:
+            est._rows = [rows]
+        est.n_samples, est.squared_norm_sum, est.shrinkage = (state["n_samples"], state["squared_norm_sum"],
+                                                              state["shrinkage"])
+        return est
+
     def merge(self, other: "ActiveSubspace") -> "ActiveSubspace":
         """Fold another estimator of the same method and dimension into this one (in place)."""
         if other.method != self.method:
@@ -337,8 +364,15 @@ class ActiveSubspace:
                 "distances": torch.tensor(dists)}
 
     def summary(self, deltas: tuple[float, ...] = (0.9, 0.95, 0.99), leading: int = 5) -> dict:
-        """Plain-dict summary: neurons, samples, active neurons per threshold, leading eigenvalues."""
-        out = {"neurons": self.dim, "samples": self.n_samples, "trace": self.trace}
+        """Plain-dict summary: neurons, samples, directions estimated, fraction of the trace they
+        capture, active neurons per threshold, leading eigenvalues.
+
+        A count equal to ``directions`` is a lower bound: the estimated spectrum (e.g. a shrunk
+        frequent-directions sketch, which captures ``captured`` of the trace) never reached the
+        threshold; use a larger ``sketch_size`` or ``method="exact"``.
+        """
+        out = {"neurons": self.dim, "samples": self.n_samples, "trace": self.trace,
+               "directions": len(self.eigenvalues), "captured": float(self.eigenvalues.sum()) / max(self.trace, 1e-300)}
         out.update({f"active@{d}": self.n_active(d) for d in deltas})
         out["active_authors@0.95"] = self.n_active_authors(0.95)
         out["leading_eigenvalues"] = [float(e) for e in self.eigenvalues[:leading]]
@@ -378,6 +412,8 @@ def layer_subspaces(model: torch.nn.Module, layers: Sequence[str] | str, data, *
         data: a dataset, an iterable of ``(x, y)`` batches, or a pair of tensors.
         method, rank, sketch_size: passed to :class:`ActiveSubspace` (one per layer).
         function: ``"loss"`` (cross-entropy), ``"logit"`` (minus true-class logit) or a callable.
+    Under ``torch.distributed`` each rank sketches its shard of ``data`` and the sketches are
+    merged (in rank order) so that every rank holds the same estimate.
     Returns:
         :class:`LayerAnalysis` mapping each layer to its fitted estimator.
     """
@@ -385,13 +421,24 @@ def layer_subspaces(model: torch.nn.Module, layers: Sequence[str] | str, data, *
 
     from .gradients import layer_gradients
 
+    from .distributed import all_gather, is_distributed, shard
+
     names = [layers] if isinstance(layers, str) else list(layers)
+    data = shard(data, batch_size)
     result = LayerAnalysis((n, ActiveSubspace(method, rank=rank, sketch_size=sketch_size)) for n in names)
     stream = layer_gradients(model, names, data, function=function, train_mode=train_mode,
                              batch_size=batch_size, max_batches=max_batches)
     for grads in tqdm(stream, disable=not progress, desc="gradients", leave=False):
         for name in names:
             result[name].partial_fit(grads[name])
+    if is_distributed():
+        device = next(model.parameters()).device
+        for name in names:
+            parts = all_gather(result[name].state())
+            merged = ActiveSubspace.from_state(parts[0], device)
+            for part in parts[1:]:
+                merged.merge(ActiveSubspace.from_state(part, device))
+            result[name] = merged
     return result
 
 
