@@ -10,6 +10,7 @@ from typing import Callable, Mapping, Sequence
 import matplotlib.pyplot as plt
 import torch
 
+from .attacks import eval_mode
 from .subspace import ActiveSubspace, count_active
 
 
@@ -23,7 +24,12 @@ def _interactive_or_static(draw: Callable, controls: dict, interactive: bool):
     except ImportError:
         return fig
     plt.close(fig)
-    return ipywidgets.interactive(lambda **kw: plt.show(draw(**kw)), **controls)
+
+    def redraw(**kwargs):
+        draw(**kwargs)
+        plt.show()
+
+    return ipywidgets.interactive(redraw, **controls)
 
 
 def spectrum_browser(subspaces: Mapping[str, ActiveSubspace], interactive: bool = True, top: int = 200):
@@ -67,7 +73,8 @@ def noise_slider(model: torch.nn.Module, image: torch.Tensor, direction: torch.T
     @torch.no_grad()
     def predict(xi: float):
         x = (image + xi * unit)[None]
-        prob = model.eval()(x).softmax(1)[0]
+        with eval_mode(model):
+            prob = model(x).softmax(1)[0]
         return x[0], int(prob.argmax()), float(prob.max())
 
     def draw(xi: float):
