@@ -19,7 +19,14 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .data import BatchLoader, Batches, ImageDataset, batches
+from .data import Batches, BatchLoader, ImageDataset, batches
+from .distributed import (
+    barrier,
+    is_main_process,
+    rank_and_world,
+    shard,
+    sum_across_ranks,
+)
 from .models import cut_points
 from .pce import HermiteBasis, Standardize, fit_least_squares, num_terms, r2_score
 from .subspace import ActiveSubspace, layer_subspaces
@@ -129,7 +136,7 @@ def build_asnet(model: nn.Module, layer: str, data: Batches, r: int = 50, p: int
         raise ValueError(f"r must be >= 1, got {r}")
     start = time.time()
     model = copy.deepcopy(model).eval()
-    device = next(model.parameters()).device
+    device, dtype = next(model.parameters()).device, next(model.parameters()).dtype
     pre, post = split_model(model, layer)
     if subspace is None:
         subspace = layer_subspaces(model, [layer], data, method=method, function=function, sketch_size=sketch_size,
@@ -140,22 +147,22 @@ def build_asnet(model: nn.Module, layer: str, data: Batches, r: int = 50, p: int
     if r > subspace.components.shape[1]:
         raise ValueError(f"r={r} but only {subspace.components.shape[1]} directions were estimated; "
                          "use a larger sketch_size or more samples")
-    components = subspace.components[:, :r].to(device)
+    components = subspace.components[:, :r].to(device, dtype)
     z, targets = _collect(pre, post, components, data, batch_size, max_batches, device)
     terms = num_terms(r, p)
     if len(z) < terms and ridge == 0:
         raise ValueError(f"the PCE with r={r}, p={p} has {terms} terms but only {len(z)} samples were given; "
                          f"pass at least {terms} samples (or ridge > 0)")
     standardize = Standardize.from_data(z)
-    basis = HermiteBasis(r, p).to(device)
+    basis = HermiteBasis(r, p).to(device, dtype)
     features = basis(standardize(z))
     weights = fit_least_squares(features, targets, ridge=ridge)
-    projection = nn.Linear(neurons, r, bias=False).to(device)
-    head = nn.Linear(terms, targets.shape[1], bias=False).to(device)
+    projection = nn.Linear(neurons, r, bias=False).to(device, dtype)
+    head = nn.Linear(terms, targets.shape[1], bias=False).to(device, dtype)
     with torch.no_grad():
         projection.weight.copy_(components.T)
         head.weight.copy_(weights.T)
-    asnet = ASNet(pre, projection, standardize.to(device), basis, head).eval()
+    asnet = ASNet(pre, projection, standardize.to(device, dtype), basis, head).eval()
     info = BuildInfo(layer, neurons, r, p, terms, len(z), r2_score(features @ weights, targets), subspace,
                      time.time() - start)
     return asnet, info
@@ -219,14 +226,27 @@ def finetune(asnet: ASNet, teacher: nn.Module, train_data: ImageDataset, test_da
     each resumed phase). Returns
     one row per epoch (phase, epoch, test accuracy, nonzero parameters and MACs when
     ``input_shape`` is given); the row with ``epoch == 0`` is the starting point.
+
+    Under ``torch.distributed`` (e.g. ``torchrun``) the ASNet is wrapped in
+    ``DistributedDataParallel`` and each rank trains on its share of every global batch of
+    ``config.batch_size`` (:class:`~aslib.data.BatchLoader` ``shard``); losses are weighted so that
+    the averaged gradient is the gradient of the global batch, as in one process. Batch-norm
+    layers of the pre-model use their rank's statistics (plain DDP). Test accuracy is computed
+    on disjoint test shards and summed; rank 0 writes the checkpoint and every rank resumes from it.
     """
     from .metrics import complexity
     from .training import evaluate
 
     device = next(asnet.parameters()).device
     teacher = teacher.eval()
+    rank, world = rank_and_world()
     loader = BatchLoader(train_data, config.batch_size, shuffle=True, augment=config.augment, seed=config.seed,
-                         device=device)
+                         device=device, shard=(rank, world))
+    model = asnet
+    if world > 1:
+        model = nn.parallel.DistributedDataParallel(asnet, device_ids=[device.index] if device.type == "cuda" else None)
+    progress = progress and is_main_process()
+    test_shard = shard(test_data, 500)
     phases = [("distill", config.kd_epochs, config.kd_lr), ("sparse", config.sparse_epochs, config.sparse_lr)]
     history: list[dict[str, Any]] = []
     path = Path(checkpoint) if checkpoint else None
@@ -236,7 +256,9 @@ def finetune(asnet: ASNet, teacher: nn.Module, train_data: ImageDataset, test_da
         history = state["history"]
 
     def measure(phase: str, epoch: int) -> dict[str, Any]:
-        row = {"phase": phase, "epoch": epoch, "test_accuracy": evaluate(asnet, test_data)["accuracy"]}
+        result = evaluate(asnet, test_shard)
+        correct, total = sum_across_ranks([result["accuracy"] * result["samples"], result["samples"]])
+        row = {"phase": phase, "epoch": epoch, "test_accuracy": correct / total}
         if input_shape is not None:
             c = complexity(asnet, input_shape)
             row.update({"nonzero_params": c["nonzero_params"], "sparse_macs": c["sparse_macs"],
@@ -261,7 +283,7 @@ def finetune(asnet: ASNet, teacher: nn.Module, train_data: ImageDataset, test_da
                                            leave=False)):
                 if config.max_batches is not None and b >= config.max_batches:
                     break
-                out = asnet(x)
+                out = model(x)
                 if phase == "distill":
                     with torch.no_grad():
                         target = teacher(x)
@@ -271,7 +293,7 @@ def finetune(asnet: ASNet, teacher: nn.Module, train_data: ImageDataset, test_da
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"non-finite loss in {phase} epoch {epoch + 1}; lower the learning rates")
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                (loss * (len(y) * world / _global_batch_size(loader, b))).backward()
                 opt.step()
                 if phase == "sparse":
                     _prox(asnet, opt, config)
@@ -281,9 +303,16 @@ def finetune(asnet: ASNet, teacher: nn.Module, train_data: ImageDataset, test_da
                 tqdm.write(f"{phase} epoch {epoch + 1}: " + ", ".join(
                     f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in history[-1].items()
                     if k not in ("phase", "epoch")))
-            if path is not None:
+            if path is not None and is_main_process():
                 atomic_save({"asnet": asnet.state_dict(), "history": history}, path)
+            barrier()
     return history
+
+
+def _global_batch_size(loader: BatchLoader, index: int) -> int:
+    """Size of the ``index``-th global batch of ``loader`` (before any rank's share is taken)."""
+    n = len(loader.indices)
+    return min(loader.batch_size, n - index * loader.batch_size)
 
 
 __all__ = ["ASNet", "BuildInfo", "FinetuneConfig", "build_asnet", "distillation_loss", "finetune",

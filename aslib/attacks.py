@@ -42,6 +42,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import data as data_mod
+from .distributed import all_gather, is_main_process, rank_and_world
 
 NORMS = ("l2", "linf")
 UAP_VARIANTS = ("original", "authors")
@@ -635,9 +636,12 @@ def _sweep(model: nn.Module, train_data: Any, test_data: Any, xis: Sequence[floa
     x_test, y_test = _draw(test_data, None, classes, 0, device)
     clean_test = _clean_predictions(model, x_test, batch_size)
     kwargs = method_kwargs or {}
-    rows = []
-    settings = [(r, n) for r in range(repeats) for n in ns]
-    for repeat, n in tqdm(settings, disable=not progress, desc="attacks"):
+    rank, world = rank_and_world()
+    settings = list(enumerate((r, n) for r in range(repeats) for n in ns))
+    done: dict[int, list[dict[str, Any]]] = {}
+    for position, (repeat, n) in tqdm(settings[rank::world], disable=not (progress and is_main_process()),
+                                      desc="attacks"):
+        rows = done.setdefault(position, [])
         x, y = _draw(train_data, n, classes, seed + repeat, device)
         clean = _clean_predictions(model, x, batch_size)
         for index, xi in enumerate(xis):
@@ -651,7 +655,8 @@ def _sweep(model: nn.Module, train_data: Any, test_data: Any, xis: Sequence[floa
                              "train_attack_ratio": train[0], "train_fooling_rate": train[1],
                              "test_attack_ratio": test[0], "test_fooling_rate": test[1],
                              "time_s": result.wall_time_s, "iterations": result.iterations})
-    return rows
+    merged = {position: rows for part in all_gather(done) for position, rows in part.items()}
+    return [row for position in sorted(merged) for row in merged[position]]
 
 
 def noise_sweep(model: nn.Module, train_data: Any, test_data: Any, xis: Sequence[float] = (5, 6, 7, 8, 9, 10),
@@ -672,6 +677,9 @@ def noise_sweep(model: nn.Module, train_data: Any, test_data: Any, xis: Sequence
         train_data, test_data: :class:`aslib.data.ImageDataset` or ``(x, y)`` tensors (normalised).
         method_kwargs: per-method keyword arguments, e.g. ``{"as": {"step_max": 3}, "uap": {"variant": "authors"}}``.
         bounds: optional clipping range for evaluation (see :func:`valid_bounds`).
+
+    Under ``torch.distributed`` the repeats are spread over the ranks and every rank returns the
+    whole table, in the order (and with the numbers) of a single-process run.
 
     Returns:
         One dict per repeat x xi x method with ``repeat, method, xi, n_samples, classes, norm,

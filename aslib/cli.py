@@ -7,6 +7,8 @@
 * ``layer-study --model NAME --images N``: active neurons of every cut point of a zoo model (Markdown table).
 * ``attack-study --model NAME --xis 5 10 --samples 200 --repeats 3 [--classes 1]``: AS vs UAP vs random
   noise sweep (Markdown table of means and standard deviations, rows as JSON with ``--json``).
+* ``asnet --model NAME --cut conv5 --dims 50 --degree 2 --out DIR``: build an ASNet from a zoo model and
+  fine-tune it (distillation, then l1-sparse retraining), resumable; prints the complexity table.
 * ``report``: execute every notebook with papermill and collect the report (see :mod:`aslib.report`).
 """
 from __future__ import annotations
@@ -69,8 +71,8 @@ def _zoo_model(args):
 
 def _layer_study(args) -> None:
     from . import data as data_mod
-    from .metrics import format_table
     from .distributed import is_main_process
+    from .metrics import format_table
     from .models import cut_points
     from .subspace import layer_subspaces
 
@@ -91,6 +93,7 @@ def _layer_study(args) -> None:
 def _attack_study(args) -> None:
     from . import attacks
     from . import data as data_mod
+    from .distributed import is_main_process
     from .metrics import format_table
 
     model, entry, device = _zoo_model(args)
@@ -101,11 +104,44 @@ def _attack_study(args) -> None:
         kwargs["as"] = {"step_max": args.step_max}
     rows = attacks.noise_sweep(model, train, (xt.to(device), yt.to(device)), xis=args.xis, n_samples=args.samples,
                                classes=args.classes, repeats=args.repeats, method_kwargs=kwargs, progress=True)
+    if not is_main_process():
+        return
     values = ["train_attack_ratio", "test_attack_ratio", "test_fooling_rate", "time_s"]
     table = attacks.aggregate(rows, by=("xi", "method"), values=values)
     print(format_table(table, ["xi", "method", "count"] + [f"{v}_{s}" for v in values for s in ("mean", "std")], 3))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
+
+
+def _asnet(args) -> None:
+    from . import data as data_mod
+    from .asnet import FinetuneConfig, build_asnet, finetune
+    from .distributed import is_main_process
+    from .metrics import complexity, format_table, reduction
+
+    model, entry, device = _zoo_model(args)
+    train = data_mod.load(entry["dataset"], "train")
+    x, y = data_mod.tensors(entry["dataset"], "train", n=args.images, seed=0)
+    test = data_mod.tensors(entry["dataset"], "test", n=args.test_images, seed=0)
+    test = (test[0].to(device), test[1].to(device))
+    net, info = build_asnet(model, args.cut, (x.to(device), y.to(device)), r=args.dims, p=args.degree,
+                            progress=is_main_process())
+    config = FinetuneConfig(kd_epochs=args.kd_epochs, sparse_epochs=args.sparse_epochs, batch_size=args.batch_size,
+                            kd_lr=tuple(args.kd_lr), sparse_lr=tuple(args.sparse_lr), l1=args.l1,
+                            l1_pre=args.l1_pre, max_batches=args.max_batches)
+    args.out.mkdir(parents=True, exist_ok=True)
+    shape = tuple(x.shape[1:])
+    history = finetune(net, model, train, test, config, checkpoint=args.out / "asnet_finetune.pt",
+                       input_shape=shape, progress=True)
+    if not is_main_process():
+        return
+    print(f"{args.model} cut at {args.cut}: r={info.r}, p={info.p}, {info.terms} PCE terms, "
+          f"R2 {info.r2:.3f} on {info.samples} images")
+    print(format_table(history, ["phase", "epoch", "test_accuracy", "nonzero_params", "sparse_macs"], 4))
+    rows = [{"model": name, **complexity(m, shape)} for name, m in (("original", model), ("ASNet", net))]
+    print(format_table(rows, ["model", "params", "nonzero_params", "storage_mb", "macs", "sparse_macs"], 2))
+    print("reduction:", {k: round(v, 2) for k, v in reduction(rows[0], rows[1]).items()})
+    (args.out / "history.json").write_text(json.dumps(history, indent=1))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,7 +173,23 @@ def main(argv: list[str] | None = None) -> int:
     p_attack.add_argument("--step-max", type=float, default=None, help="AS first step (default xi^2)")
     p_attack.add_argument("--uap-variant", default="original", choices=["original", "authors"])
     p_attack.add_argument("--json", type=Path, help="write all rows to this file")
-    for p in (p_layer, p_attack):
+    p_asnet = sub.add_parser("asnet", help="build and fine-tune an ASNet from a zoo model")
+    p_asnet.add_argument("--model", required=True)
+    p_asnet.add_argument("--cut", default="conv5")
+    p_asnet.add_argument("--dims", type=int, default=50, help="r, the number of active directions")
+    p_asnet.add_argument("--degree", type=int, default=2, help="p, the total PCE degree")
+    p_asnet.add_argument("--images", type=int, default=2000, help="training images for the AS and PCE fit")
+    p_asnet.add_argument("--test-images", type=int, default=None, help="test images (default: the whole split)")
+    p_asnet.add_argument("--kd-epochs", type=int, default=1)
+    p_asnet.add_argument("--sparse-epochs", type=int, default=2)
+    p_asnet.add_argument("--batch-size", type=int, default=300, help="global batch (split over torchrun ranks)")
+    p_asnet.add_argument("--max-batches", type=int, default=None, help="batches per epoch (default: all)")
+    p_asnet.add_argument("--kd-lr", type=float, nargs=3, default=[1e-3, 1e-4, 1e-4], metavar=("PRE", "AS", "PCE"))
+    p_asnet.add_argument("--sparse-lr", type=float, nargs=3, default=[1e-3, 1e-2, 1e-2], metavar=("PRE", "AS", "PCE"))
+    p_asnet.add_argument("--l1", type=float, default=0.03, help="l1 weight of the AS and PCE layers")
+    p_asnet.add_argument("--l1-pre", type=float, default=0.5, help="l1 weight of the pre-model convolutions")
+    p_asnet.add_argument("--out", type=Path, default=Path("asnet_run"), help="folder for the resumable checkpoint")
+    for p in (p_layer, p_attack, p_asnet):
         p.add_argument("--threads", type=int)
         p.add_argument("--device", default=None)
     p_report = sub.add_parser("report", help="execute the notebooks and write the report")
@@ -164,10 +216,15 @@ def main(argv: list[str] | None = None) -> int:
         _layer_study(args)
     elif args.command == "attack-study":
         _attack_study(args)
+    elif args.command == "asnet":
+        _asnet(args)
     elif args.command == "report":
         from .report import run_report
 
         run_report(args.out, preset=args.preset, force=args.force)
+    from .distributed import shutdown
+
+    shutdown()
     return 0
 
 

@@ -270,13 +270,24 @@ class BatchLoader:
     ``augment=True`` (training only) CIFAR batches get random crop (padding 4) and flips.
     ``indices`` restricts the loader to a subset (e.g. one rank's shard). Each epoch reshuffles
     with ``seed + epoch``; call :meth:`set_epoch` to choose the epoch.
+
+    ``shard=(rank, world)`` is the distributed sampler of data-parallel training: every rank
+    draws the same global batch of ``batch_size`` (same order, same augmentation) and keeps the
+    samples at positions ``rank, rank + world, ...``, so ``world`` ranks together see exactly the
+    batches of one process.
     """
 
     def __init__(self, dataset: ImageDataset, batch_size: int = 128, shuffle: bool = False,
                  augment: bool = False, seed: int = 0, indices: torch.Tensor | None = None,
-                 drop_last: bool = False, device: str | torch.device = "cpu"):
+                 drop_last: bool = False, device: str | torch.device = "cpu", shard: tuple[int, int] = (0, 1)):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        rank, world = shard
+        if not 0 <= rank < world:
+            raise ValueError(f"shard must be (rank, world) with 0 <= rank < world, got {shard}")
+        if world > batch_size:
+            raise ValueError(f"batch_size {batch_size} is smaller than the {world} ranks; use batch_size >= {world}")
+        self.shard = (rank, world)
         self.dataset, self.batch_size, self.shuffle = dataset, batch_size, shuffle
         self.augment = augment and SPECS.get(dataset.name, SPECS["cifar10"]).augment
         self.seed, self.epoch, self.drop_last, self.device = seed, 0, drop_last, torch.device(device)
@@ -298,6 +309,8 @@ class BatchLoader:
             images = self.dataset.images[index]
             if self.augment:
                 images = augment_batch(images, generator)
+            rank, world = self.shard
+            images, index = images[rank::world], index[rank::world]
             yield (self.dataset.normalize(images.to(self.device, non_blocking=True)),
                    self.dataset.targets[index].to(self.device, non_blocking=True))
 

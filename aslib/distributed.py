@@ -64,6 +64,28 @@ def all_gather(obj: Any) -> list[Any]:
     return out
 
 
+def sum_across_ranks(values: list[float]) -> list[float]:
+    """Element-wise sum of ``values`` over all ranks (``values`` unchanged without a process group)."""
+    if not is_distributed():
+        return list(values)
+    device = "cuda" if dist.get_backend() == "nccl" else "cpu"
+    total = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(total)
+    return total.cpu().tolist()
+
+
+def shutdown() -> None:
+    """Destroy the default process group if one is initialised (call once at the end of a run)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def barrier() -> None:
+    """Wait for all ranks (no-op without a process group)."""
+    if is_distributed():
+        dist.barrier()
+
+
 def is_main_process() -> bool:
     """True on rank 0 (or without a process group): the rank that writes files and prints."""
     return rank_and_world()[0] == 0

@@ -419,9 +419,8 @@ def layer_subspaces(model: torch.nn.Module, layers: Sequence[str] | str, data, *
     """
     from tqdm.auto import tqdm
 
-    from .gradients import layer_gradients
-
     from .distributed import all_gather, is_distributed, shard
+    from .gradients import layer_gradients
 
     names = [layers] if isinstance(layers, str) else list(layers)
     data = shard(data, batch_size)

@@ -41,8 +41,8 @@ class Recipe:
 
 
 RECIPES: dict[str, Recipe] = {
-    "vgg19_bn_w025_cifar10": Recipe("vgg19_bn", "cifar10", {"width": 0.25}, epochs=30, lr=0.1),
-    "resnet20_cifar10": Recipe("resnet20", "cifar10", epochs=24, lr=0.2, weight_decay=5e-4),
+    "vgg19_bn_w025_cifar10": Recipe("vgg19_bn", "cifar10", {"width": 0.25}, epochs=60, lr=0.1),
+    "resnet20_cifar10": Recipe("resnet20", "cifar10", epochs=60, lr=0.2, weight_decay=5e-4),
     "lenet_fashion_mnist": Recipe("lenet", "fashion_mnist", epochs=8, lr=0.05, weight_decay=5e-4),
     "smoke_lenet_fashion_mnist": Recipe("lenet", "fashion_mnist", epochs=1, lr=0.05),
     # GPU presets of the paper's networks (documented, not shipped).
@@ -76,7 +76,7 @@ def seed_everything(seed: int) -> None:
 @torch.no_grad()
 def evaluate(model: nn.Module, data: data_mod.Batches, batch_size: int = 500, topk: tuple[int, ...] = (1,),
              progress: bool = False) -> dict[str, float]:
-    """Mean cross-entropy and top-k accuracy (fractions in [0, 1]) of ``model`` in eval mode.
+    """Mean cross-entropy, top-k accuracy (fractions in [0, 1]) and sample count of ``model`` in eval mode.
 
     ``data`` is a dataset, an iterable of ``(images, labels)`` batches or a pair of tensors. The
     model's mode is restored afterwards.
@@ -97,7 +97,7 @@ def evaluate(model: nn.Module, data: data_mod.Batches, batch_size: int = 500, to
         model.train(was_training)
     if total == 0:
         raise ValueError("evaluate() got no data")
-    out = {"loss": loss / total, "accuracy": correct[topk[0]] / total}
+    out = {"loss": loss / total, "accuracy": correct[topk[0]] / total, "samples": total}
     out.update({f"top{k}": correct[k] / total for k in topk})
     return out
 

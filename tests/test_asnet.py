@@ -1,12 +1,19 @@
 import pytest
 import torch
+from conftest import needs
 
 from aslib import asnet, metrics
-from aslib.asnet import ASNet, FinetuneConfig, build_asnet, distillation_loss, soft_threshold_, split_model
+from aslib.asnet import (
+    ASNet,
+    FinetuneConfig,
+    build_asnet,
+    distillation_loss,
+    soft_threshold_,
+    split_model,
+)
 from aslib.data import ImageDataset
 from aslib.models import build
 from aslib.training import evaluate
-from conftest import needs
 
 
 def test_split_model_and_errors():

@@ -4,9 +4,9 @@ import time
 import numpy as np
 import pytest
 import torch
+from conftest import needs
 
 from aslib import data
-from conftest import needs
 
 
 @needs("mnist")

@@ -9,8 +9,14 @@ import pytest
 import torch
 from numpy.polynomial import hermite_e
 
-from aslib.pce import (HermiteBasis, Standardize, fit_least_squares, num_terms, r2_score,
-                       total_degree_indices)
+from aslib.pce import (
+    HermiteBasis,
+    Standardize,
+    fit_least_squares,
+    num_terms,
+    r2_score,
+    total_degree_indices,
+)
 
 
 def reference_psi(x: np.ndarray, k: int) -> np.ndarray:

@@ -6,7 +6,13 @@ from hypothesis import strategies as st
 
 from aslib.gradients import layer_gradients, resolve_layers
 from aslib.models import build
-from aslib.subspace import ActiveSubspace, count_active, frequent_directions_bound, layer_subspaces, subspace_distance
+from aslib.subspace import (
+    ActiveSubspace,
+    count_active,
+    frequent_directions_bound,
+    layer_subspaces,
+    subspace_distance,
+)
 
 
 def ridge_gradients(m=400, n=40, r=3, seed=0):

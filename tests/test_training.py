@@ -1,9 +1,9 @@
 import pytest
 import torch
+from conftest import needs
 
 from aslib import data, models, training
 from aslib.training import Recipe, evaluate, save_checkpoint
-from conftest import needs
 
 SMOKE = Recipe("lenet", "fashion_mnist", epochs=1, batch_size=256, lr=0.05, schedule="step")
 
