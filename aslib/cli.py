@@ -128,7 +128,7 @@ def _asnet(args) -> None:
                             progress=is_main_process())
     config = FinetuneConfig(kd_epochs=args.kd_epochs, sparse_epochs=args.sparse_epochs, batch_size=args.batch_size,
                             kd_lr=tuple(args.kd_lr), sparse_lr=tuple(args.sparse_lr), l1=args.l1,
-                            l1_pre=args.l1_pre, max_batches=args.max_batches)
+                            l1_pre=args.l1_pre, max_batches=args.max_batches or None)
     args.out.mkdir(parents=True, exist_ok=True)
     shape = tuple(x.shape[1:])
     history = finetune(net, model, train, test, config, checkpoint=args.out / "asnet_finetune.pt",
@@ -178,15 +178,15 @@ def main(argv: list[str] | None = None) -> int:
     p_asnet.add_argument("--cut", default="conv5")
     p_asnet.add_argument("--dims", type=int, default=50, help="r, the number of active directions")
     p_asnet.add_argument("--degree", type=int, default=2, help="p, the total PCE degree")
-    p_asnet.add_argument("--images", type=int, default=2000, help="training images for the AS and PCE fit")
+    p_asnet.add_argument("--images", type=int, default=10000, help="training images for the AS and PCE fit")
     p_asnet.add_argument("--test-images", type=int, default=None, help="test images (default: the whole split)")
-    p_asnet.add_argument("--kd-epochs", type=int, default=1)
+    p_asnet.add_argument("--kd-epochs", type=int, default=2)
     p_asnet.add_argument("--sparse-epochs", type=int, default=2)
     p_asnet.add_argument("--batch-size", type=int, default=300, help="global batch (split over torchrun ranks)")
-    p_asnet.add_argument("--max-batches", type=int, default=None, help="batches per epoch (default: all)")
-    p_asnet.add_argument("--kd-lr", type=float, nargs=3, default=[1e-3, 1e-4, 1e-4], metavar=("PRE", "AS", "PCE"))
-    p_asnet.add_argument("--sparse-lr", type=float, nargs=3, default=[1e-3, 1e-2, 1e-2], metavar=("PRE", "AS", "PCE"))
-    p_asnet.add_argument("--l1", type=float, default=0.03, help="l1 weight of the AS and PCE layers")
+    p_asnet.add_argument("--max-batches", type=int, default=40, help="batches per epoch (0: all)")
+    p_asnet.add_argument("--kd-lr", type=float, nargs=3, default=[1e-4, 1e-4, 1e-4], metavar=("PRE", "AS", "PCE"))
+    p_asnet.add_argument("--sparse-lr", type=float, nargs=3, default=[1e-4, 1e-2, 1e-2], metavar=("PRE", "AS", "PCE"))
+    p_asnet.add_argument("--l1", type=float, default=0.02, help="l1 weight of the AS and PCE layers")
     p_asnet.add_argument("--l1-pre", type=float, default=0.5, help="l1 weight of the pre-model convolutions")
     p_asnet.add_argument("--out", type=Path, default=Path("asnet_run"), help="folder for the resumable checkpoint")
     for p in (p_layer, p_attack, p_asnet):
