@@ -625,6 +625,21 @@ def _classes_label(classes: Sequence[int] | None) -> str:
     return "all" if classes is None else ",".join(map(str, classes))
 
 
+def _spread(settings: Sequence[Any], run: Callable[[Any], list[dict[str, Any]]], progress: bool,
+            desc: str) -> list[dict[str, Any]]:
+    """Rows of ``run(setting)`` for every setting, in settings order.
+
+    Under ``torch.distributed`` rank ``k`` runs settings ``k, k + world, ...`` and the rows are
+    gathered, so every rank returns the table of a single-process run.
+    """
+    rank, world = rank_and_world()
+    done = {position: run(settings[position])
+            for position in tqdm(range(rank, len(settings), world), disable=not (progress and is_main_process()),
+                                 desc=desc)}
+    merged = {position: rows for part in all_gather(done) for position, rows in part.items()}
+    return [row for position in sorted(merged) for row in merged[position]]
+
+
 def _sweep(model: nn.Module, train_data: Any, test_data: Any, xis: Sequence[float], ns: Sequence[int],
            classes: Sequence[int] | None, repeats: int, methods: Sequence[str], seed: int, norm: str,
            method_kwargs: dict[str, dict] | None, batch_size: int, bounds: tuple | None,
@@ -636,14 +651,12 @@ def _sweep(model: nn.Module, train_data: Any, test_data: Any, xis: Sequence[floa
     x_test, y_test = _draw(test_data, None, classes, 0, device)
     clean_test = _clean_predictions(model, x_test, batch_size)
     kwargs = method_kwargs or {}
-    rank, world = rank_and_world()
-    settings = list(enumerate((r, n) for r in range(repeats) for n in ns))
-    done: dict[int, list[dict[str, Any]]] = {}
-    for position, (repeat, n) in tqdm(settings[rank::world], disable=not (progress and is_main_process()),
-                                      desc="attacks"):
-        rows = done.setdefault(position, [])
+
+    def run(setting: tuple[int, int]) -> list[dict[str, Any]]:
+        repeat, n = setting
         x, y = _draw(train_data, n, classes, seed + repeat, device)
         clean = _clean_predictions(model, x, batch_size)
+        rows = []
         for index, xi in enumerate(xis):
             for method in methods:
                 result = craft(method, model, x, y, xi, norm, seed=seed + 1000 * repeat + index,
@@ -655,8 +668,9 @@ def _sweep(model: nn.Module, train_data: Any, test_data: Any, xis: Sequence[floa
                              "train_attack_ratio": train[0], "train_fooling_rate": train[1],
                              "test_attack_ratio": test[0], "test_fooling_rate": test[1],
                              "time_s": result.wall_time_s, "iterations": result.iterations})
-    merged = {position: rows for part in all_gather(done) for position, rows in part.items()}
-    return [row for position in sorted(merged) for row in merged[position]]
+        return rows
+
+    return _spread([(r, n) for r in range(repeats) for n in ns], run, progress, "attacks")
 
 
 def noise_sweep(model: nn.Module, train_data: Any, test_data: Any, xis: Sequence[float] = (5, 6, 7, 8, 9, 10),
@@ -715,28 +729,34 @@ def transfer_matrix(models: dict[str, nn.Module], train_data: Any, test_data: An
     differently normalised models, method.md 5.14). Summarise with
     ``pivot(rows, index="target", columns="source")`` (rows = evaluated model, columns = source).
 
+    Under ``torch.distributed`` the (repeat, source) pairs are spread over the ranks (see
+    :func:`noise_sweep`).
+
     Returns:
         One dict per repeat x source x target with ``repeat, source, target, method, xi, n_samples,
         classes, test_attack_ratio, test_fooling_rate, time_s``.
     """
     if not models:
         raise ValueError("models is empty: pass a dict name -> model")
-    rows = []
     tests = {}
     for name, model in models.items():
         x_test, y_test = _draw(test_data, None, classes, 0, _device(model))
         tests[name] = (x_test, y_test, _clean_predictions(model, x_test, batch_size))
-    settings = [(r, s) for r in range(repeats) for s in models]
-    for repeat, source in tqdm(settings, disable=not progress, desc="transfer"):
+
+    def run(setting: tuple[int, str]) -> list[dict[str, Any]]:
+        repeat, source = setting
         x, y = _draw(train_data, n_samples, classes, seed + repeat, _device(models[source]))
         result = craft(method, models[source], x, y, xi, norm, seed=seed + repeat, **(method_kwargs or {}))
+        rows = []
         for target, model in models.items():
             x_test, y_test, clean = tests[target]
             ratio, fooled = _rates(model, x_test, y_test, clean, result.vector.to(x_test.device), batch_size, bounds)
             rows.append({"repeat": repeat, "source": source, "target": target, "method": method, "xi": float(xi),
                          "n_samples": n_samples, "classes": _classes_label(classes),
                          "test_attack_ratio": ratio, "test_fooling_rate": fooled, "time_s": result.wall_time_s})
-    return rows
+        return rows
+
+    return _spread([(r, s) for r in range(repeats) for s in models], run, progress, "transfer")
 
 
 def _is_number(value: Any) -> bool:
