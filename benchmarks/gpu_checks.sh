@@ -5,7 +5,8 @@
 #
 # Both trainings run side by side on the one GPU (each is launch-bound at batch 128) and write their
 # checkpoints to $OUT; a run stopped by the time limit leaves its resumable `<name>.pt.state.pt`
-# there instead. Ship a finished checkpoint with `aslib.cli.ship` (see README, "Model zoo").
+# there instead: copy it to aslib/checkpoints/<name>.pt.state.pt and finish anywhere with
+# `python -m aslib.cli train --recipe <name> --ship` (it resumes from that state).
 set -uo pipefail
 OUT=${OUT:?set OUT to a results folder}
 TRAIN_S=${1:-360}
