@@ -1,6 +1,7 @@
 """Two CPU processes in a gloo group: merged subspaces, DDP fine-tuning and a spread-out attack study
 agree with one process."""
 import copy
+from contextlib import contextmanager
 
 import torch
 import torch.distributed as dist
@@ -21,10 +22,19 @@ def _model():
     return build("lenet").eval()
 
 
-def _worker(rank, world, init_file, out_file):
+@contextmanager
+def _gloo_group(rank, world, init_file):
+    """One single-threaded rank of a gloo process group, destroyed on exit."""
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
     try:
+        yield
+    finally:
+        dist.destroy_process_group()
+
+
+def _worker(rank, world, init_file, out_file):
+    with _gloo_group(rank, world, init_file):
         result = layer_subspaces(_model(), ["fc1"], _data(), sketch_size=16, batch_size=16)
         est = result["fc1"]
         if rank == 0:
@@ -33,8 +43,6 @@ def _worker(rank, world, init_file, out_file):
         others = [None] * world
         dist.all_gather_object(others, est.eigenvalues)
         assert all(torch.equal(o, est.eigenvalues) for o in others), "ranks disagree"
-    finally:
-        dist.destroy_process_group()
 
 
 def test_two_ranks_merge_within_the_frequent_directions_bound(tmp_path):
@@ -84,15 +92,11 @@ def _finetune(net, checkpoint):
 
 
 def _finetune_worker(rank, world, init_file, net, checkpoint, out_file):
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
     net = copy.deepcopy(net)  # spawn shares tensor storage between processes; each rank needs its own
-    try:
+    with _gloo_group(rank, world, init_file):
         history = _finetune(net, checkpoint)
         if rank == 0:
             torch.save({"state": net.state_dict(), "history": history}, out_file)
-    finally:
-        dist.destroy_process_group()
 
 
 def test_ddp_finetune_matches_one_process_with_the_same_global_batch(tmp_path):
@@ -125,17 +129,13 @@ def _study(progress=False):
 
 
 def _study_worker(rank, world, init_file, out_file):
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
-    try:
+    with _gloo_group(rank, world, init_file):
         rows = _study()
         gathered = [None] * world
         dist.all_gather_object(gathered, rows)
         assert all(g == rows for g in gathered), "every rank must hold the whole table"
         if rank == 0:
             torch.save(rows, out_file)
-    finally:
-        dist.destroy_process_group()
 
 
 def test_distributed_study_gives_the_single_process_table(tmp_path):
