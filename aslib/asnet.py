@@ -290,8 +290,9 @@ def finetune(asnet: ASNet, teacher: nn.Module, train_data: ImageDataset, test_da
                     loss = distillation_loss(out, target, y, config.alpha, config.temperature)
                 else:
                     loss = F.cross_entropy(out, y)
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(f"non-finite loss in {phase} epoch {epoch + 1}; lower the learning rates")
+                if sum_across_ranks([float(not torch.isfinite(loss))])[0]:  # every rank stops, none hangs
+                    raise FloatingPointError(f"non-finite loss in {phase} epoch {epoch + 1} (on at least one rank); "
+                                             "lower the learning rates")
                 opt.zero_grad(set_to_none=True)
                 (loss * (len(y) * world / _global_batch_size(loader, b))).backward()
                 opt.step()

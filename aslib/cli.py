@@ -46,6 +46,7 @@ def ship(name: str, path: Path, meta: dict, command: str) -> dict:
     entry = {"name": name, "arch": meta["arch"], "arch_kwargs": meta["arch_kwargs"], "dataset": meta["dataset"],
              "data_source": Path(meta["data_source"]).name, "command": command, "seed": meta["seed"],
              "epochs": meta["epochs"], "wall_time_s": meta["wall_time_s"], "device": meta["device"],
+             "precision": meta.get("precision", "float32"),
              "test_accuracy": meta["test_accuracy"], **extra,
              "parameters": sum(p.numel() for p in model.parameters()),
              "size_bytes": path.stat().st_size, "sha256": _sha256(path)}
@@ -85,8 +86,8 @@ def _layer_study(args) -> None:
     rows = result.table()
     if not is_main_process():
         return
-    print(format_table(rows, ["layer", "neurons", "samples", "directions", "captured", "active@0.9", "active@0.95", "active@0.99",
-                              "active_authors@0.95"]))
+    print(format_table(rows, ["layer", "neurons", "samples", "directions", "captured", "active@0.9", "active@0.95",
+                              "active@0.99", "active_authors@0.95"]))
     print(f"{args.model}: {len(layers)} layers from {args.images} images in {time.time() - start:.1f} s")
 
 
@@ -155,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     p_train.add_argument("--name", help="zoo name (default: the recipe name)")
     p_train.add_argument("--threads", type=int, help="torch CPU threads")
     p_train.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    p_train.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                         help="mixed precision: float16 on CUDA (default there), bfloat16 on a CPU (opt-in)")
     sub.add_parser("zoo", help="list shipped checkpoints")
     p_layer = sub.add_parser("layer-study", help="active neurons per layer of a zoo model")
     p_layer.add_argument("--model", required=True)
@@ -203,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
             torch.set_num_threads(args.threads)
         name = args.name or args.recipe
         out = args.out or (CHECKPOINT_DIR / f"{name}.pt" if args.ship else Path(f"{name}.pt"))
-        meta = training.train(args.recipe, out, device=args.device)
+        meta = training.train(args.recipe, out, device=args.device, amp=args.amp)
         print(json.dumps({k: v for k, v in meta.items() if k != "history"}, indent=2))
         if args.ship:
             command = "python -m aslib.cli " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))

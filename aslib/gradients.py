@@ -123,7 +123,8 @@ def layer_gradients(model: nn.Module, layers: Sequence[str] | str, data: Batches
                     raise ValueError(f"labels must be in [0, {logits.shape[1]}), got [{int(y.min())}, {int(y.max())}]")
                 values = fn(logits, y)
                 if values.shape != (len(x),):
-                    raise ValueError(f"the function must return one value per sample ({len(x)},), got {tuple(values.shape)}")
+                    raise ValueError(f"the function must return one value per sample ({len(x)},), "
+                                     f"got {tuple(values.shape)}")
                 names = list(modules)
                 grads = torch.autograd.grad(values.sum(), [store[n] for n in names], allow_unused=True)
             out = {}

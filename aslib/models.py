@@ -130,7 +130,8 @@ class ResNet(NamedSequential):
                 index += 1
                 layers.append((f"block{index}", BasicBlock(in_planes, p, 2 if stage > 0 and i == 0 else 1)))
                 in_planes = p
-        layers += [("pool", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()), ("fc", nn.Linear(in_planes, num_classes))]
+        layers += [("pool", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()),
+                   ("fc", nn.Linear(in_planes, num_classes))]
         super().__init__(OrderedDict(layers))
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):

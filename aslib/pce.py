@@ -128,7 +128,8 @@ class Standardize(nn.Module):
     def __init__(self, mean: torch.Tensor, std: torch.Tensor):
         super().__init__()
         if mean.dim() != 1 or mean.shape != std.shape:
-            raise ValueError(f"mean and std must be 1-D of equal length, got {tuple(mean.shape)} and {tuple(std.shape)}")
+            raise ValueError(f"mean and std must be 1-D of equal length, "
+                             f"got {tuple(mean.shape)} and {tuple(std.shape)}")
         if not bool((std > 0).all()):
             bad = (std <= 0).nonzero().flatten().tolist()
             raise ValueError(f"std must be > 0 everywhere; coordinates {bad[:10]} are not "

@@ -441,5 +441,5 @@ def layer_subspaces(model: torch.nn.Module, layers: Sequence[str] | str, data, *
     return result
 
 
-__all__ = ["ActiveSubspace", "LayerAnalysis", "layer_subspaces", "METHODS", "count_active", "frequent_directions_bound", "relative_energy", "shrink",
-           "subspace_distance"]
+__all__ = ["ActiveSubspace", "LayerAnalysis", "layer_subspaces", "METHODS", "count_active",
+           "frequent_directions_bound", "relative_energy", "shrink", "subspace_distance"]

@@ -135,8 +135,14 @@ def save_checkpoint(model: nn.Module, meta: dict[str, Any], path: str | Path) ->
 
 
 def train(recipe: Recipe | str, out: str | Path, root: str | None = None, device: str | torch.device | None = None,
-          save_every: float = 60.0, progress: bool = True, max_batches: int | None = None) -> dict[str, Any]:
+          save_every: float = 60.0, progress: bool = True, max_batches: int | None = None,
+          amp: bool | None = None) -> dict[str, Any]:
     """Train a recipe (or a name from :data:`RECIPES`) and write the final checkpoint to ``out``.
+
+    ``amp`` turns on mixed precision with channels-last images: float16 with a gradient scaler
+    on CUDA (the default there), bfloat16 on a CPU (opt-in; about 2x faster on CPUs with
+    AVX-512 BF16, measured 2.1x for the CIFAR VGG at width 1/4). Weights, optimiser state and
+    evaluation stay in float32.
 
     Resumes from ``<out>.state.pt`` when present. ``max_batches`` stops after that many
     optimiser steps in this call (for tests and time-boxed runs; the state is saved so the
@@ -159,12 +165,14 @@ def train(recipe: Recipe | str, out: str | Path, root: str | None = None, device
     kwargs.setdefault("num_classes", train_set.num_classes)
     model = build(recipe.arch, **kwargs).to(device)
     cuda = device.type == "cuda"
-    if cuda:
+    amp = cuda if amp is None else amp
+    amp_dtype = torch.float16 if cuda else torch.bfloat16
+    if amp:
         model = model.to(memory_format=torch.channels_last)
     loader = data_mod.BatchLoader(train_set, recipe.batch_size, shuffle=True, augment=True,
                                   seed=recipe.seed, drop_last=True, device=device)
     opt, sched = _optimizer(model, recipe, len(loader))
-    scaler = torch.amp.GradScaler("cuda", enabled=cuda)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp and cuda)
     epoch, position, elapsed, history = 0, 0, 0.0, []
     if state_path.exists():
         state = torch.load(state_path, map_location=device, weights_only=True)
@@ -188,9 +196,9 @@ def train(recipe: Recipe | str, out: str | Path, root: str | None = None, device
         for i, (x, y) in enumerate(loader):
             if i < position:
                 continue
-            if cuda:
+            if amp:
                 x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, enabled=cuda):
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp):
                 loss = F.cross_entropy(model(x), y, label_smoothing=recipe.label_smoothing)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
@@ -211,7 +219,8 @@ def train(recipe: Recipe | str, out: str | Path, root: str | None = None, device
         bar.close()
         if not stopped:
             test = evaluate(model, test_set, batch_size=500)
-            history.append({"epoch": epoch + 1, "train_loss": running / max(seen, 1), "test_accuracy": test["accuracy"]})
+            history.append({"epoch": epoch + 1, "train_loss": running / max(seen, 1),
+                            "test_accuracy": test["accuracy"]})
             if progress:
                 tqdm.write(f"epoch {epoch + 1}: train loss {running / max(seen, 1):.4f}, "
                            f"test accuracy {test['accuracy']:.4f}")
@@ -221,7 +230,8 @@ def train(recipe: Recipe | str, out: str | Path, root: str | None = None, device
     wall = elapsed + time.time() - start
     meta = {"arch": recipe.arch, "arch_kwargs": kwargs, "dataset": recipe.dataset, "data_source": train_set.source,
             "recipe_name": recipe_name, "recipe": asdict(recipe), "seed": recipe.seed, "epochs": epoch,
-            "wall_time_s": round(wall, 1), "history": history, "device": str(device), "done": not stopped}
+            "wall_time_s": round(wall, 1), "history": history, "device": str(device),
+            "precision": str(amp_dtype).removeprefix("torch.") if amp else "float32", "done": not stopped}
     if not stopped:
         meta["test_accuracy"] = evaluate(model, test_set)["accuracy"]
         save_checkpoint(model, meta, out)

@@ -88,7 +88,8 @@ def noise_slider(model: torch.nn.Module, image: torch.Tensor, direction: torch.T
     if interactive:
         try:
             import ipywidgets
-            slider = ipywidgets.FloatSlider(value=start if start is not None else xis[-1], min=0, max=max(xis), step=0.5)
+            slider = ipywidgets.FloatSlider(value=start if start is not None else xis[-1], min=0, max=max(xis),
+                                            step=0.5)
             return _interactive_or_static(draw, {"xi": slider}, True)
         except ImportError:
             pass

@@ -2,6 +2,8 @@
 agree with one process."""
 import copy
 from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -23,10 +25,11 @@ def _model():
 
 
 @contextmanager
-def _gloo_group(rank, world, init_file):
+def _gloo_group(rank, world, init_file, timeout_s=600):
     """One single-threaded rank of a gloo process group, destroyed on exit."""
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world,
+                            timeout=timedelta(seconds=timeout_s))
     try:
         yield
     finally:
@@ -116,6 +119,26 @@ def test_ddp_finetune_matches_one_process_with_the_same_global_batch(tmp_path):
         torch.testing.assert_close(ddp["state"][name], value, rtol=1e-4, atol=2e-5, msg=name)
     moved = max((single.state_dict()[k] - start[k]).abs().max().item() for k in start)
     assert moved > 1e-3, "fine-tuning should change the weights by much more than the tolerance"
+
+
+def _nan_on_rank_one_worker(rank, world, init_file, net, out_dir):
+    import aslib.asnet
+
+    net = copy.deepcopy(net)
+    if rank == 1:
+        aslib.asnet.distillation_loss = lambda *args, **kwargs: torch.tensor(float("nan"), requires_grad=True)
+    with _gloo_group(rank, world, init_file, timeout_s=60):
+        try:
+            _finetune(net, None)
+        except FloatingPointError as err:
+            (Path(out_dir) / f"rank{rank}.txt").write_text(str(err))
+
+
+def test_a_non_finite_loss_on_one_rank_stops_every_rank(tmp_path):
+    mp.spawn(_nan_on_rank_one_worker, args=(2, str(tmp_path / "init"), _asnet(), str(tmp_path)), nprocs=2,
+             join=True)
+    for rank in (0, 1):
+        assert "non-finite loss in distill epoch 1" in (tmp_path / f"rank{rank}.txt").read_text()
 
 
 def _study(progress=False):

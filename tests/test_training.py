@@ -30,6 +30,25 @@ def test_short_training_reduces_loss_and_resumes_exactly(tmp_path):
     assert evaluate(model, test)["loss"] < 0.7 * untrained
 
 
+@needs("fashion_mnist")
+def test_cpu_bfloat16_training_follows_float32(tmp_path):
+    """bfloat16 autocast on a CPU takes nearly the float32 steps and keeps float32 weights."""
+    torch.set_num_threads(1)
+    runs = {}
+    for amp in (False, True):
+        meta = training.train(SMOKE, tmp_path / f"amp{amp}.pt", device="cpu", progress=False, max_batches=12,
+                              amp=amp)
+        assert meta["precision"] == ("bfloat16" if amp else "float32")
+        runs[amp] = torch.load(tmp_path / f"amp{amp}.pt.state.pt", weights_only=True)["model"]
+    torch.manual_seed(SMOKE.seed)
+    start = models.build("lenet").state_dict()
+    for key, ref in runs[False].items():
+        if ref.is_floating_point() and ref.ndim > 1:
+            assert runs[True][key].dtype == torch.float32
+            step_fp32, step_bf16 = (ref - start[key]).flatten(), (runs[True][key] - start[key]).flatten()
+            assert torch.nn.functional.cosine_similarity(step_fp32, step_bf16, dim=0) > 0.99, key
+
+
 def test_checkpoint_round_trip_weights_only(tmp_path):
     model = models.build("resnet20", width=0.5).eval()
     meta = {"arch": "resnet20", "arch_kwargs": {"width": 0.5}, "test_accuracy": 0.1}
