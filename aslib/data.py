@@ -245,22 +245,35 @@ def tensors(name: str, split: str = "test", n: int | None = None, classes: Seque
     return ds.batch(subset_indices(ds.targets, n, classes, seed))
 
 
+def crop_flip_draws(batch_size: int, generator: torch.Generator, padding: int = 4
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Random offsets ``dy, dx`` in ``[0, 2 * padding]`` and flip flags, each ``(batch_size,)``."""
+    dy = torch.randint(0, 2 * padding + 1, (batch_size,), generator=generator)
+    dx = torch.randint(0, 2 * padding + 1, (batch_size,), generator=generator)
+    flip = torch.rand(batch_size, generator=generator) < 0.5
+    return dy, dx, flip
+
+
+def crop_flip(images: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, flip: torch.Tensor,
+              padding: int = 4) -> torch.Tensor:
+    """Crop ``(B, C, H, W)`` images, zero-padded by ``padding``, at offsets ``dy, dx`` ``(B,)``;
+    flip horizontally where ``flip`` ``(B,)`` is true."""
+    b, _, h, w = images.shape
+    padded = torch.nn.functional.pad(images, (padding,) * 4)
+    rows = (dy[:, None] + torch.arange(h)[None]).view(b, 1, h, 1)
+    cols = (dx[:, None] + torch.arange(w)[None]).view(b, 1, 1, w)
+    cols = torch.where(flip.view(b, 1, 1, 1), cols.flip(-1), cols)
+    batch = torch.arange(b).view(b, 1, 1, 1)
+    channel = torch.arange(images.shape[1]).view(1, -1, 1, 1)
+    return padded[batch, channel, rows, cols]
+
+
 def augment_batch(images: torch.Tensor, generator: torch.Generator, padding: int = 4) -> torch.Tensor:
     """Random crop with zero padding plus horizontal flip, for a ``uint8`` batch ``(B, C, H, W)``.
 
     Zero padding is applied to raw pixels, as ``torchvision.transforms.RandomCrop(32, 4)`` does.
     """
-    b, _, h, w = images.shape
-    padded = torch.nn.functional.pad(images, (padding,) * 4)
-    dy = torch.randint(0, 2 * padding + 1, (b,), generator=generator)
-    dx = torch.randint(0, 2 * padding + 1, (b,), generator=generator)
-    rows = (dy[:, None] + torch.arange(h)[None]).view(b, 1, h, 1)
-    cols = (dx[:, None] + torch.arange(w)[None]).view(b, 1, 1, w)
-    flip = torch.rand(b, generator=generator) < 0.5
-    cols = torch.where(flip.view(b, 1, 1, 1), cols.flip(-1), cols)
-    batch = torch.arange(b).view(b, 1, 1, 1)
-    channel = torch.arange(images.shape[1]).view(1, -1, 1, 1)
-    return padded[batch, channel, rows, cols]
+    return crop_flip(images, *crop_flip_draws(len(images), generator, padding), padding=padding)
 
 
 class BatchLoader:
@@ -272,9 +285,9 @@ class BatchLoader:
     with ``seed + epoch``; call :meth:`set_epoch` to choose the epoch.
 
     ``shard=(rank, world)`` is the distributed sampler of data-parallel training: every rank
-    draws the same global batch of ``batch_size`` (same order, same augmentation) and keeps the
-    samples at positions ``rank, rank + world, ...``, so ``world`` ranks together see exactly the
-    batches of one process.
+    draws the same global batch of ``batch_size`` (same order, same augmentation draws) and loads
+    and augments only the samples at positions ``rank, rank + world, ...``, so ``world`` ranks
+    together see exactly the batches of one process.
     """
 
     def __init__(self, dataset: ImageDataset, batch_size: int = 128, shuffle: bool = False,
@@ -306,11 +319,12 @@ class BatchLoader:
             else self.indices
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             index = order[start:start + self.batch_size]
-            images = self.dataset.images[index]
-            if self.augment:
-                images = augment_batch(images, generator)
+            draws = crop_flip_draws(len(index), generator) if self.augment else None
             rank, world = self.shard
-            images, index = images[rank::world], index[rank::world]
+            index = index[rank::world]
+            images = self.dataset.images[index]
+            if draws is not None:  # the whole global batch's draws, this rank's share of the work
+                images = crop_flip(images, *(d[rank::world] for d in draws))
             yield (self.dataset.normalize(images.to(self.device, non_blocking=True)),
                    self.dataset.targets[index].to(self.device, non_blocking=True))
 

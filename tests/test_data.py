@@ -87,6 +87,19 @@ def test_loader_batches_and_epochs():
     assert torch.allclose(x, (ds.images.float() / 255 - 0.5) / 0.25)
 
 
+def test_sharded_augmented_loaders_interleave_to_the_single_loader():
+    ds = data.ImageDataset(torch.randint(0, 255, (40, 3, 8, 8), dtype=torch.uint8), torch.arange(40) % 10,
+                           mean=(0.5,) * 3, std=(0.25,) * 3, classes=list("abcdefghij"), name="cifar10",
+                           split="train", source="t")
+    single = list(data.BatchLoader(ds, 12, shuffle=True, augment=True, seed=3))
+    shards = [list(data.BatchLoader(ds, 12, shuffle=True, augment=True, seed=3, shard=(r, 3))) for r in range(3)]
+    for b, (x, y) in enumerate(single):
+        for r in range(3):
+            assert torch.equal(shards[r][b][0], x[r::3]) and torch.equal(shards[r][b][1], y[r::3])
+    plain = [x for x, _ in data.BatchLoader(ds, 12, shuffle=True, seed=3)]
+    assert not torch.equal(plain[0], single[0][0]), "augmentation should change the images"
+
+
 def test_errors_for_unknown_and_missing(tmp_path):
     with pytest.raises(ValueError, match="unknown dataset"):
         data.load("imagenet")
