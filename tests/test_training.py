@@ -49,6 +49,32 @@ def test_cpu_bfloat16_training_follows_float32(tmp_path):
             assert torch.nn.functional.cosine_similarity(step_fp32, step_bf16, dim=0) > 0.99, key
 
 
+@needs("fashion_mnist")
+def test_weight_averaging_phase_averages_epoch_ends_and_resumes_exactly(tmp_path):
+    """One main epoch, then two SWA epochs: the result is the mean of the weights at the ends of
+    epochs 2 and 3 (LeNet has no batch norm), also when stopped and resumed across the phases."""
+    torch.set_num_threads(1)
+    recipe = Recipe("lenet", "fashion_mnist", epochs=1, batch_size=1000, lr=0.05, schedule="step",
+                    swa_epochs=2, swa_lr=0.02)
+    steps = 60  # batches per epoch
+    chain = tmp_path / "chain.pt"
+    ends = []
+    for budget in (2 * steps, steps):  # stop at the ends of epochs 2 and 3, before their averaging
+        meta = training.train(recipe, chain, progress=False, max_batches=budget)
+        state = torch.load(tmp_path / "chain.pt.state.pt", weights_only=True)
+        assert not meta["done"] and state["phase"] == "swa"
+        ends.append(state["model"])
+    meta = training.train(recipe, chain, progress=False)
+    assert meta["done"] and [row["phase"] for row in meta["history"]] == ["main", "swa", "swa"]
+    averaged, _ = models.load_checkpoint(chain)
+    training.train(recipe, tmp_path / "straight.pt", progress=False)
+    straight, _ = models.load_checkpoint(tmp_path / "straight.pt")
+    for key, value in averaged.state_dict().items():
+        torch.testing.assert_close(value, (ends[0][key] + ends[1][key]) / 2, msg=key)
+        torch.testing.assert_close(value, straight.state_dict()[key], rtol=0, atol=1e-6, msg=key)
+    assert not torch.allclose(ends[0]["fc2.weight"], ends[1]["fc2.weight"], atol=1e-3)
+
+
 def test_checkpoint_round_trip_weights_only(tmp_path):
     model = models.build("resnet20", width=0.5).eval()
     meta = {"arch": "resnet20", "arch_kwargs": {"width": 0.5}, "test_accuracy": 0.1}
