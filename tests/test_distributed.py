@@ -132,6 +132,7 @@ def _nan_on_rank_one_worker(rank, world, init_file, net, out_dir):
             _finetune(net, None)
         except FloatingPointError as err:
             (Path(out_dir) / f"rank{rank}.txt").write_text(str(err))
+        dist.barrier()  # both ranks are done with the group before either tears it down
 
 
 def test_a_non_finite_loss_on_one_rank_stops_every_rank(tmp_path):
