@@ -48,6 +48,13 @@ class Recipe:
     swa_epochs: int = 0
     swa_lr: float = 0.01
 
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(f"a recipe needs epochs >= 1 and batch_size >= 1, got {self.epochs} and {self.batch_size}")
+        if self.swa_epochs < 0 or (self.swa_epochs and self.swa_lr <= 0):
+            raise ValueError(f"swa_epochs must be >= 0 (0 turns weight averaging off) and swa_lr > 0, "
+                             f"got {self.swa_epochs} and {self.swa_lr}")
+
 
 RECIPES: dict[str, Recipe] = {
     "vgg19_bn_w025_cifar10": Recipe("vgg19_bn", "cifar10", {"width": 0.25}, epochs=120, lr=0.1,
@@ -191,9 +198,13 @@ def train(recipe: Recipe | str, out: str | Path, root: str | None = None, device
     if state is not None:
         model.load_state_dict(state["model"])
         epoch, position, elapsed, history = state["epoch"], state["position"], state["elapsed"], state["history"]
-    phase = "swa" if epoch >= recipe.epochs else "main"
-    opt, sched = _optimizer(model, recipe, len(loader), phase)
-    averaged = swa_utils.AveragedModel(model) if phase == "swa" else None
+
+    def start_phase(name: str):
+        """Fresh optimiser and schedule for phase ``name``, plus the running average in ``"swa"``."""
+        return (name, *_optimizer(model, recipe, len(loader), name),
+                swa_utils.AveragedModel(model) if name == "swa" else None)
+
+    phase, opt, sched, averaged = start_phase("swa" if epoch >= recipe.epochs else "main")
     if state is not None and state.get("phase", "main") == phase:  # else: the SWA phase starts afresh
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
@@ -211,9 +222,7 @@ def train(recipe: Recipe | str, out: str | Path, root: str | None = None, device
     total_epochs = recipe.epochs + recipe.swa_epochs
     while epoch < total_epochs and not stopped:
         if epoch >= recipe.epochs and phase == "main":
-            phase = "swa"
-            opt, sched = _optimizer(model, recipe, len(loader), phase)
-            averaged = swa_utils.AveragedModel(model)
+            phase, opt, sched, averaged = start_phase("swa")
         loader.set_epoch(epoch)
         model.train()
         running, seen = 0.0, 0

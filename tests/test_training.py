@@ -97,6 +97,15 @@ def test_checkpoint_round_trip_weights_only(tmp_path):
         save_checkpoint(model, {}, tmp_path / "bad.pt")
 
 
+def test_recipe_rejects_bad_settings():
+    with pytest.raises(ValueError, match="swa_epochs must be >= 0"):
+        Recipe("lenet", "fashion_mnist", swa_epochs=-1)
+    with pytest.raises(ValueError, match="swa_lr > 0"):
+        Recipe("lenet", "fashion_mnist", swa_epochs=2, swa_lr=0.0)
+    with pytest.raises(ValueError, match="epochs >= 1"):
+        Recipe("lenet", "fashion_mnist", epochs=0)
+
+
 def test_unknown_recipe():
     with pytest.raises(ValueError, match="unknown recipe"):
         training.train("nope", "x.pt")
