@@ -1,4 +1,4 @@
-"""ASNet (method.md 2): pre-model -> active-subspace layer -> polynomial chaos head.
+"""ASNet: pre-model -> active-subspace layer -> polynomial chaos head.
 
 ``build_asnet`` implements steps 1-2 of Algorithm 3.1: one pass over the data estimates the
 active subspace of the cut layer (gradients of the loss by default), a second pass collects the
@@ -19,18 +19,12 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .data import Batches, BatchLoader, ImageDataset, batches
-from .distributed import (
-    barrier,
-    is_main_process,
-    rank_and_world,
-    shard,
-    sum_across_ranks,
-)
+from ._utils import atomic_save, model_device, model_mode
+from .data import Batches, BatchLoader, ImageDataset, batches, local_share
+from .distributed import barrier, is_main_process, rank_and_world, sum_across_ranks
 from .models import cut_points
 from .pce import HermiteBasis, Standardize, fit_least_squares, num_terms, r2_score
 from .subspace import ActiveSubspace, layer_subspaces
-from .training import atomic_save
 
 
 def split_model(model: nn.Module, layer: str) -> tuple[nn.Sequential, nn.Sequential]:
@@ -63,10 +57,10 @@ class ASNet(nn.Module):
         self.pre, self.projection, self.standardize, self.basis, self.head = pre, projection, standardize, basis, head
 
     @classmethod
-    def empty(cls, pre: nn.Module, neurons: int, r: int, p: int, num_classes: int) -> "ASNet":
+    def empty(cls, pre: nn.Module, neurons: int, rank: int, degree: int, num_classes: int) -> "ASNet":
         """An ASNet with the given sizes and untrained AS/PCE weights (e.g. to load a state dict)."""
-        return cls(pre, nn.Linear(neurons, r, bias=False), Standardize(torch.zeros(r), torch.ones(r)),
-                   HermiteBasis(r, p), nn.Linear(num_terms(r, p), num_classes, bias=False))
+        return cls(pre, nn.Linear(neurons, rank, bias=False), Standardize(torch.zeros(rank), torch.ones(rank)),
+                   HermiteBasis(rank, degree), nn.Linear(num_terms(rank, degree), num_classes, bias=False))
 
     def active_variables(self, x: torch.Tensor) -> torch.Tensor:
         """Standardised active variables ``(B, r)``."""
@@ -86,8 +80,8 @@ class BuildInfo:
 
     layer: str
     neurons: int
-    r: int
-    p: int
+    rank: int
+    degree: int
     terms: int
     samples: int
     r2: float
@@ -113,7 +107,7 @@ def _collect(pre: nn.Module, post: nn.Module, components: torch.Tensor, data: Ba
     return torch.cat(zs), torch.cat(logits)
 
 
-def build_asnet(model: nn.Module, layer: str, data: Batches, r: int = 50, p: int = 2, *,
+def build_asnet(model: nn.Module, layer: str, data: Batches, *, rank: int = 50, degree: int = 2,
                 method: str = "frequent_directions", function="loss", sketch_size: int | None = None,
                 ridge: float = 0.0, batch_size: int = 128, max_batches: int | None = None,
                 subspace: ActiveSubspace | None = None, progress: bool = False) -> tuple[ASNet, BuildInfo]:
@@ -123,54 +117,55 @@ def build_asnet(model: nn.Module, layer: str, data: Batches, r: int = 50, p: int
         model: trained sequential classifier (not modified; its pre-model is copied).
         layer: cut point (``aslib.models.cut_points(model)``).
         data: training data (dataset, ``(x, y)`` batches or a tensor pair) used for both passes.
-        r: number of active directions (AS layer width); p: total PCE degree.
+        rank: number of active directions ``r`` (AS layer width); degree: total PCE degree ``p``.
         method, function, sketch_size: active-subspace estimation (see :func:`layer_subspaces`).
         ridge: optional ridge penalty of the least-squares fit.
         subspace: a precomputed estimator for this layer (skips step 1).
     Returns:
         ``(asnet in eval mode, BuildInfo)``.
     """
-    if p < 1:
-        raise ValueError(f"PCE degree p must be >= 1, got {p}")
-    if r < 1:
-        raise ValueError(f"r must be >= 1, got {r}")
+    if degree < 1:
+        raise ValueError(f"PCE degree p must be >= 1, got degree={degree}")
+    if rank < 1:
+        raise ValueError(f"the number of active directions r must be >= 1, got rank={rank}")
     start = time.time()
     model = copy.deepcopy(model).eval()
-    device, dtype = next(model.parameters()).device, next(model.parameters()).dtype
+    device, dtype = model_device(model), next(model.parameters()).dtype
     pre, post = split_model(model, layer)
     if subspace is None:
         subspace = layer_subspaces(model, [layer], data, method=method, function=function, sketch_size=sketch_size,
                                    batch_size=batch_size, max_batches=max_batches, progress=progress)[layer]
     neurons = subspace.dim
-    if r > neurons:
-        raise ValueError(f"r={r} is larger than the {neurons} neurons of layer {layer!r}; choose r <= {neurons}")
-    if r > subspace.components.shape[1]:
-        raise ValueError(f"r={r} but only {subspace.components.shape[1]} directions were estimated; "
+    if rank > neurons:
+        raise ValueError(f"rank={rank} is larger than the {neurons} neurons of layer {layer!r}; "
+                         f"choose rank <= {neurons}")
+    if rank > subspace.components.shape[1]:
+        raise ValueError(f"rank={rank} but only {subspace.components.shape[1]} directions were estimated; "
                          "use a larger sketch_size or more samples")
-    components = subspace.components[:, :r].to(device, dtype)
+    components = subspace.components[:, :rank].to(device, dtype)
     z, targets = _collect(pre, post, components, data, batch_size, max_batches, device)
-    terms = num_terms(r, p)
+    terms = num_terms(rank, degree)
     if len(z) < terms and ridge == 0:
-        raise ValueError(f"the PCE with r={r}, p={p} has {terms} terms but only {len(z)} samples were given; "
+        raise ValueError(f"the PCE with rank={rank}, degree={degree} has {terms} terms but only {len(z)} samples were given; "
                          f"pass at least {terms} samples (or ridge > 0)")
     standardize = Standardize.from_data(z)
-    basis = HermiteBasis(r, p).to(device, dtype)
+    basis = HermiteBasis(rank, degree).to(device, dtype)
     features = basis(standardize(z))
     weights = fit_least_squares(features, targets, ridge=ridge)
-    projection = nn.Linear(neurons, r, bias=False).to(device, dtype)
+    projection = nn.Linear(neurons, rank, bias=False).to(device, dtype)
     head = nn.Linear(terms, targets.shape[1], bias=False).to(device, dtype)
     with torch.no_grad():
         projection.weight.copy_(components.T)
         head.weight.copy_(weights.T)
     asnet = ASNet(pre, projection, standardize.to(device, dtype), basis, head).eval()
-    info = BuildInfo(layer, neurons, r, p, terms, len(z), r2_score(features @ weights, targets), subspace,
+    info = BuildInfo(layer, neurons, rank, degree, terms, len(z), r2_score(features @ weights, targets), subspace,
                      time.time() - start)
     return asnet, info
 
 
 @dataclass(frozen=True)
 class FinetuneConfig:
-    """Step 3 of Algorithm 3.1 (defaults: the paper's VGG-19 / CIFAR-10 run, method.md 2.4)."""
+    """Step 3 of Algorithm 3.1 (defaults: the paper's VGG-19 / CIFAR-10 run)."""
 
     kd_epochs: int = 20
     sparse_epochs: int = 100
@@ -233,12 +228,20 @@ def finetune(asnet: ASNet, teacher: nn.Module, train_data: ImageDataset, test_da
     the averaged gradient is the gradient of the global batch, as in one process. Batch-norm
     layers of the pre-model use their rank's statistics (plain DDP). Test accuracy is computed
     on disjoint test shards and summed; rank 0 writes the checkpoint and every rank resumes from it.
+
+    ``asnet`` is trained in place; the teacher is used in eval mode and left as it was passed in.
     """
+    with model_mode(teacher):
+        return _finetune(asnet, teacher, train_data, test_data, config, checkpoint, input_shape, progress)
+
+
+def _finetune(asnet: ASNet, teacher: nn.Module, train_data: ImageDataset, test_data: Batches,
+              config: FinetuneConfig, checkpoint: str | Path | None, input_shape: tuple[int, ...] | None,
+              progress: bool) -> list[dict[str, Any]]:
     from .metrics import complexity
     from .training import evaluate
 
-    device = next(asnet.parameters()).device
-    teacher = teacher.eval()
+    device = model_device(asnet)
     rank, world = rank_and_world()
     loader = BatchLoader(train_data, config.batch_size, shuffle=True, augment=config.augment, seed=config.seed,
                          device=device, shard=(rank, world))
@@ -246,7 +249,7 @@ def finetune(asnet: ASNet, teacher: nn.Module, train_data: ImageDataset, test_da
     if world > 1:
         model = nn.parallel.DistributedDataParallel(asnet, device_ids=[device.index] if device.type == "cuda" else None)
     progress = progress and is_main_process()
-    test_shard = shard(test_data, 500)
+    test_shard = local_share(test_data, 500)
     phases = [("distill", config.kd_epochs, config.kd_lr), ("sparse", config.sparse_epochs, config.sparse_lr)]
     history: list[dict[str, Any]] = []
     path = Path(checkpoint) if checkpoint else None

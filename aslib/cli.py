@@ -7,14 +7,13 @@
 * ``layer-study --model NAME --images N``: active neurons of every cut point of a zoo model (Markdown table).
 * ``attack-study --model NAME --xis 5 10 --samples 200 --repeats 3 [--classes 1]``: AS vs UAP vs random
   noise sweep (Markdown table of means and standard deviations, rows as JSON with ``--json``).
-* ``asnet --model NAME --cut conv5 --dims 50 --degree 2 --out DIR``: build an ASNet from a zoo model and
+* ``asnet --model NAME --layer conv5 --rank 50 --degree 2 --out DIR``: build an ASNet from a zoo model and
   fine-tune it (distillation, then l1-sparse retraining), resumable; prints the complexity table.
 * ``report``: execute every notebook with papermill and collect the report (see :mod:`aslib.report`).
 """
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shlex
 import sys
@@ -23,59 +22,31 @@ from pathlib import Path
 
 import torch
 
-from . import training
-from .models import CHECKPOINT_DIR, zoo
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def ship(name: str, path: Path, meta: dict, command: str) -> dict:
-    """Record a finished checkpoint in ``aslib/checkpoints/manifest.json`` and return its entry."""
-    manifest_path = CHECKPOINT_DIR / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"models": []}
-    from . import data as data_mod
-    from .models import load_checkpoint
-
-    model, _ = load_checkpoint(path)
-    extra = {}
-    if meta["dataset"] == "cifar10" and data_mod.available("cifar10_lossless"):
-        extra["test_accuracy_cifar10_lossless_subset"] = training.evaluate(
-            model, data_mod.load("cifar10_lossless", "test"))["accuracy"]
-    entry = {"name": name, "arch": meta["arch"], "arch_kwargs": meta["arch_kwargs"], "dataset": meta["dataset"],
-             "data_source": Path(meta["data_source"]).name, "command": command, "seed": meta["seed"],
-             "epochs": meta["epochs"], "wall_time_s": meta["wall_time_s"], "device": meta["device"],
-             "precision": meta.get("precision", "float32"),
-             "test_accuracy": meta["test_accuracy"], **extra,
-             "parameters": sum(p.numel() for p in model.parameters()),
-             "size_bytes": path.stat().st_size, "sha256": _sha256(path)}
-    manifest["models"] = [m for m in manifest["models"] if m["name"] != name] + [entry]
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
-    return entry
+from . import training, zoo
+from ._utils import default_device
 
 
 def _zoo_model(args):
     from .distributed import init_from_environment
-    from .models import pretrained
 
     init_from_environment()
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = args.device or training.default_device()
-    entry = {e["name"]: e for e in zoo()}.get(args.model)
-    if entry is None:
-        raise SystemExit(f"unknown zoo model {args.model!r}; available: {[e['name'] for e in zoo()]}")
-    return pretrained(args.model, map_location=device), entry, device
+    device = args.device or default_device()
+    try:
+        entry = zoo.entry(args.model)
+    except ValueError as err:
+        raise SystemExit(f"unknown zoo model: {err}") from None
+    return zoo.pretrained(args.model, map_location=device), entry, device
 
 
 def _layer_study(args) -> None:
     from . import data as data_mod
     from .distributed import is_main_process
-    from .metrics import format_table
     from .models import cut_points
     from .subspace import layer_subspaces
+    from .tables import format_table
 
     model, entry, device = _zoo_model(args)
     layers = args.layers or [n for n in cut_points(model) if n != "flatten"]
@@ -92,10 +63,10 @@ def _layer_study(args) -> None:
 
 
 def _attack_study(args) -> None:
-    from . import attacks
     from . import data as data_mod
     from .distributed import is_main_process
-    from .metrics import format_table
+    from .studies import noise_sweep
+    from .tables import aggregate, format_table
 
     model, entry, device = _zoo_model(args)
     train = data_mod.load(entry["dataset"], "train")
@@ -103,12 +74,12 @@ def _attack_study(args) -> None:
     kwargs = {"uap": {"variant": args.uap_variant}}
     if args.step_max is not None:
         kwargs["as"] = {"step_max": args.step_max}
-    rows = attacks.noise_sweep(model, train, (xt.to(device), yt.to(device)), xis=args.xis, n_samples=args.samples,
+    rows = noise_sweep(model, train, (xt.to(device), yt.to(device)), xis=args.xis, n_samples=args.samples,
                                classes=args.classes, repeats=args.repeats, method_kwargs=kwargs, progress=True)
     if not is_main_process():
         return
     values = ["train_attack_ratio", "test_attack_ratio", "test_fooling_rate", "time_s"]
-    table = attacks.aggregate(rows, by=("xi", "method"), values=values)
+    table = aggregate(rows, by=("xi", "method"), values=values)
     print(format_table(table, ["xi", "method", "count"] + [f"{v}_{s}" for v in values for s in ("mean", "std")], 3))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
@@ -118,14 +89,15 @@ def _asnet(args) -> None:
     from . import data as data_mod
     from .asnet import FinetuneConfig, build_asnet, finetune
     from .distributed import is_main_process
-    from .metrics import complexity, format_table, reduction
+    from .metrics import complexity, reduction
+    from .tables import format_table
 
     model, entry, device = _zoo_model(args)
     train = data_mod.load(entry["dataset"], "train")
     x, y = data_mod.tensors(entry["dataset"], "train", n=args.images, seed=0)
     test = data_mod.tensors(entry["dataset"], "test", n=args.test_images, seed=0)
     test = (test[0].to(device), test[1].to(device))
-    net, info = build_asnet(model, args.cut, (x.to(device), y.to(device)), r=args.dims, p=args.degree,
+    net, info = build_asnet(model, args.layer, (x.to(device), y.to(device)), rank=args.rank, degree=args.degree,
                             progress=is_main_process())
     config = FinetuneConfig(kd_epochs=args.kd_epochs, sparse_epochs=args.sparse_epochs, batch_size=args.batch_size,
                             kd_lr=tuple(args.kd_lr), sparse_lr=tuple(args.sparse_lr), l1=args.l1,
@@ -136,7 +108,7 @@ def _asnet(args) -> None:
                        input_shape=shape, progress=True)
     if not is_main_process():
         return
-    print(f"{args.model} cut at {args.cut}: r={info.r}, p={info.p}, {info.terms} PCE terms, "
+    print(f"{args.model} cut at {args.layer}: r={info.rank}, p={info.degree}, {info.terms} PCE terms, "
           f"R2 {info.r2:.3f} on {info.samples} images")
     print(format_table(history, ["phase", "epoch", "test_accuracy", "nonzero_params", "sparse_macs"], 4))
     rows = [{"model": name, **complexity(m, shape)} for name, m in (("original", model), ("ASNet", net))]
@@ -178,8 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     p_attack.add_argument("--json", type=Path, help="write all rows to this file")
     p_asnet = sub.add_parser("asnet", help="build and fine-tune an ASNet from a zoo model")
     p_asnet.add_argument("--model", required=True)
-    p_asnet.add_argument("--cut", default="conv5")
-    p_asnet.add_argument("--dims", type=int, default=50, help="r, the number of active directions")
+    p_asnet.add_argument("--layer", default="conv5", help="cut point (a name from aslib.models.cut_points)")
+    p_asnet.add_argument("--rank", type=int, default=50, help="r, the number of active directions")
     p_asnet.add_argument("--degree", type=int, default=2, help="p, the total PCE degree")
     p_asnet.add_argument("--images", type=int, default=10000, help="training images for the AS and PCE fit")
     p_asnet.add_argument("--test-images", type=int, default=None, help="test images (default: the whole split)")
@@ -205,14 +177,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.threads:
             torch.set_num_threads(args.threads)
         name = args.name or args.recipe
-        out = args.out or (CHECKPOINT_DIR / f"{name}.pt" if args.ship else Path(f"{name}.pt"))
+        out = args.out or (zoo.CHECKPOINT_DIR / f"{name}.pt" if args.ship else Path(f"{name}.pt"))
         meta = training.train(args.recipe, out, device=args.device, amp=args.amp)
         print(json.dumps({k: v for k, v in meta.items() if k != "history"}, indent=2))
         if args.ship:
             command = "python -m aslib.cli " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
-            print(json.dumps(ship(name, out, meta, command), indent=2))
+            print(json.dumps(zoo.ship(name, out, meta, command), indent=2))
     elif args.command == "zoo":
-        for entry in zoo():
+        for entry in zoo.entries():
             print(f"{entry['name']:28s} {entry['arch']:10s} {entry['dataset']:14s} "
                   f"acc {100 * entry['test_accuracy']:.2f}%  {entry['size_bytes'] / 2**20:.2f} MiB")
     elif args.command == "layer-study":

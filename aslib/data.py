@@ -29,6 +29,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .distributed import check_shard, current_shard, share, share_of_iterable
+
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2023, 0.1994, 0.2010)
 MNIST_MEAN = (0.1307,)
@@ -284,7 +286,7 @@ class BatchLoader:
     ``indices`` restricts the loader to a subset (e.g. one rank's shard). Each epoch reshuffles
     with ``seed + epoch``; call :meth:`set_epoch` to choose the epoch.
 
-    ``shard=(rank, world)`` is the distributed sampler of data-parallel training: every rank
+    ``shard=(rank, world)`` (see :mod:`aslib.distributed`) is the distributed sampler of data-parallel training: every rank
     draws the same global batch of ``batch_size`` (same order, same augmentation draws) and loads
     and augments only the samples at positions ``rank, rank + world, ...``, so ``world`` ranks
     together see exactly the batches of one process.
@@ -295,9 +297,7 @@ class BatchLoader:
                  drop_last: bool = False, device: str | torch.device = "cpu", shard: tuple[int, int] = (0, 1)):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        rank, world = shard
-        if not 0 <= rank < world:
-            raise ValueError(f"shard must be (rank, world) with 0 <= rank < world, got {shard}")
+        rank, world = check_shard(shard)
         if world > batch_size:
             raise ValueError(f"batch_size {batch_size} is smaller than the {world} ranks; use batch_size >= {world}")
         self.shard = (rank, world)
@@ -320,11 +320,10 @@ class BatchLoader:
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             index = order[start:start + self.batch_size]
             draws = crop_flip_draws(len(index), generator) if self.augment else None
-            rank, world = self.shard
-            index = index[rank::world]
+            index = share(index, self.shard)
             images = self.dataset.images[index]
             if draws is not None:  # the whole global batch's draws, this rank's share of the work
-                images = crop_flip(images, *(d[rank::world] for d in draws))
+                images = crop_flip(images, *(share(d, self.shard) for d in draws))
             yield (self.dataset.normalize(images.to(self.device, non_blocking=True)),
                    self.dataset.targets[index].to(self.device, non_blocking=True))
 
@@ -362,3 +361,16 @@ def batches(data: Batches, batch_size: int = 128, device: torch.device | str | N
         data = [(x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, len(x), batch_size)]
     for x, y in data:
         yield (x, y) if device is None else (x.to(device), y.to(device))
+
+
+def local_share(data: Batches, batch_size: int = 128, shard: tuple[int, int] | None = None) -> Batches:
+    """This rank's share of ``data`` (:func:`aslib.distributed.share`): every ``world``-th sample of a
+    dataset or tensor pair, every ``world``-th batch of any other iterable; ``data`` itself in one process."""
+    shard = check_shard(shard or current_shard())
+    if shard[1] == 1:
+        return data
+    if isinstance(data, ImageDataset):
+        return BatchLoader(data, batch_size, indices=share(torch.arange(len(data)), shard))
+    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], torch.Tensor):
+        return share(data[0], shard), share(data[1], shard)
+    return share_of_iterable(data, shard)

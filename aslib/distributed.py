@@ -1,18 +1,31 @@
 """Data-parallel helpers on ``torch.distributed`` (gloo on CPU, nccl on GPU), used under ``torchrun``.
 
 Public functions of the kit detect an initialised process group and then work on their rank's
-shard of the data; results that must agree across ranks are combined with collectives so that
+share of the work; results that must agree across ranks are combined with collectives so that
 every rank holds the same answer. Without a process group everything runs in one process.
+
+**One sharding concept.** A *shard* is a pair ``(rank, world)``; the share of rank ``k`` of any
+sequence is the items at positions ``k, k + world, k + 2 world, ...`` (:func:`share`). The kit
+uses it everywhere work is split:
+
+* analysis (:func:`aslib.data.local_share`): the samples of a dataset or tensor pair, or the
+  batches of an iterable, for :func:`aslib.subspace.layer_subspaces`;
+* training (:class:`aslib.data.BatchLoader` ``shard=``): the samples of every global batch, so
+  that the ranks together see exactly the batches of one process;
+* studies (:mod:`aslib.studies`): the settings (repeat, sample size, source model) of a sweep,
+  whose rows are then gathered in single-process order.
+
+This module imports nothing else from the kit: it sits below :mod:`aslib.data`.
 """
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator, Sequence, TypeVar
 
 import torch
 import torch.distributed as dist
 
-from .data import BatchLoader, ImageDataset
+T = TypeVar("T")
 
 
 def is_distributed() -> bool:
@@ -36,22 +49,31 @@ def init_from_environment() -> bool:
     return True
 
 
-def shard(data: Any, batch_size: int = 128) -> Any:
-    """This rank's share of ``data``: every ``world``-th sample (tensor pair / dataset) or batch (iterable)."""
-    rank, world = rank_and_world()
-    if world == 1:
-        return data
-    if isinstance(data, ImageDataset):
-        return BatchLoader(data, batch_size, indices=torch.arange(rank, len(data), world))
-    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], torch.Tensor):
-        return data[0][rank::world], data[1][rank::world]
-    return _every_nth(data, rank, world)
+def current_shard() -> tuple[int, int]:
+    """The shard ``(rank, world)`` of this process (``(0, 1)`` without a process group)."""
+    return rank_and_world()
 
 
-def _every_nth(batches: Iterable, rank: int, world: int):
-    for i, batch in enumerate(batches):
+def check_shard(shard: tuple[int, int]) -> tuple[int, int]:
+    """Validate a shard ``(rank, world)`` with ``0 <= rank < world``; returns it as ints."""
+    rank, world = shard
+    if not 0 <= rank < world:
+        raise ValueError(f"shard must be (rank, world) with 0 <= rank < world, got {shard}")
+    return int(rank), int(world)
+
+
+def share(items: Sequence[T] | torch.Tensor, shard: tuple[int, int] | None = None) -> Sequence[T] | torch.Tensor:
+    """The share of ``shard`` (default: this process) of a sequence or tensor: ``items[rank::world]``."""
+    rank, world = check_shard(shard or current_shard())
+    return items if world == 1 else items[rank::world]
+
+
+def share_of_iterable(items: Iterable[T], shard: tuple[int, int] | None = None) -> Iterator[T]:
+    """The items at positions ``rank, rank + world, ...`` of an iterable (e.g. a stream of batches)."""
+    rank, world = check_shard(shard or current_shard())
+    for i, item in enumerate(items):
         if i % world == rank:
-            yield batch
+            yield item
 
 
 def all_gather(obj: Any) -> list[Any]:

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._utils import NonFiniteError, model_device, model_mode
 from .data import Batches, batches
 
 ScalarFunction = Union[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]
@@ -55,21 +56,6 @@ def resolve_layers(model: nn.Module, layers: Sequence[str] | str) -> dict[str, n
 
 
 @contextmanager
-def analysis_mode(model: nn.Module, train_mode: bool = False):
-    """Put ``model`` in eval (or train) mode and restore its mode and buffers on exit."""
-    was_training = model.training
-    buffers = {k: v.detach().clone() for k, v in model.named_buffers()}
-    model.train(train_mode)
-    try:
-        yield model
-    finally:
-        model.train(was_training)
-        with torch.no_grad():
-            for k, v in model.named_buffers():
-                v.copy_(buffers[k])
-
-
-@contextmanager
 def capture_outputs(modules: dict[str, nn.Module | None]):
     """Record the forward output of each module in a dict ``name -> tensor`` (hooks removed on exit)."""
     store: dict[str, torch.Tensor] = {}
@@ -101,13 +87,13 @@ def layer_gradients(model: nn.Module, layers: Sequence[str] | str, data: Batches
 
     With ``return_activations=True`` the dict also holds ``"<layer>:activation"`` ``(B, n_layer)``
     and ``":logits"`` ``(B, K)``. Gradients are on the model's device, flattened per sample.
-    Raises FloatingPointError on NaN/inf gradients and ValueError on empty data.
+    Raises :class:`~aslib.NonFiniteError` on NaN/inf gradients and ValueError on empty data.
     """
     modules = resolve_layers(model, layers)
     fn = per_sample_function(function)
-    device = next(model.parameters()).device
+    device = model_device(model)
     seen = 0
-    with analysis_mode(model, train_mode), capture_outputs(modules) as store:
+    with model_mode(model, train_mode), capture_outputs(modules) as store:
         for i, (x, y) in enumerate(batches(data, batch_size, device)):
             if max_batches is not None and i >= max_batches:
                 break
@@ -133,7 +119,7 @@ def layer_gradients(model: nn.Module, layers: Sequence[str] | str, data: Batches
                     raise RuntimeError(f"the function does not depend on layer {name!r}")
                 g = g.detach().flatten(1)
                 if not torch.isfinite(g).all():
-                    raise FloatingPointError(f"NaN or inf gradients at layer {name!r} in batch {i}; "
+                    raise NonFiniteError(f"NaN or inf gradients at layer {name!r} in batch {i}; "
                                              "check the inputs and the model's weights")
                 out[name] = g
                 if return_activations:
@@ -144,3 +130,14 @@ def layer_gradients(model: nn.Module, layers: Sequence[str] | str, data: Batches
             yield out
     if seen == 0:
         raise ValueError("no data: the data source yielded no batch")
+
+
+def input_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, function: ScalarFunction = "loss",
+                    batch_size: int = 128) -> torch.Tensor:
+    """Per-sample gradients of ``function`` with respect to the input: rows of an ``(N, d)`` matrix.
+
+    ``x`` ``(N, *shape)`` (normalised units), ``y`` ``(N,)``; ``d = prod(shape)``. The input-layer
+    case of :func:`layer_gradients` (the gradients of the universal attack), eval mode.
+    """
+    return torch.cat([grads["input"] for grads in layer_gradients(model, ["input"], (x, y), function=function,
+                                                                   batch_size=batch_size)])

@@ -1,4 +1,4 @@
-"""Storage and multiply-accumulate (MAC) counts, reduction ratios and markdown tables.
+"""Storage and multiply-accumulate (MAC) counts and reduction ratios (tables live in :mod:`aslib.tables`).
 
 Counting rules (method.md 4.2 and 5, item 10), for **one sample**:
 
@@ -19,13 +19,13 @@ Counting rules (method.md 4.2 and 5, item 10), for **one sample**:
 from __future__ import annotations
 
 import numbers
-from contextlib import contextmanager
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from ._utils import model_mode, moved
 from .pce import HermiteBasis
 
 BYTES_PER_PARAM = 4
@@ -110,30 +110,6 @@ def reduction(original: Mapping[str, Any], reduced: Mapping[str, Any]) -> dict[s
     }
 
 
-def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], digits: int = 2) -> str:
-    """Markdown table of ``rows`` restricted to ``columns``.
-
-    Floats are printed with ``digits`` decimals, ints with thousands separators, anything else with ``str``.
-    """
-    for i, row in enumerate(rows):
-        absent = [c for c in columns if c not in row]
-        if absent:
-            raise ValueError(f"row {i} has no column {absent}; available: {sorted(row)}")
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(_format_cell(row[c], digits) for c in columns) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def _format_cell(value: Any, digits: int) -> str:
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
-
-
 def _check_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
     shape = tuple(input_shape) if isinstance(input_shape, Sequence) else ()
     if not shape or not all(isinstance(s, numbers.Integral) and s > 0 for s in shape):
@@ -163,7 +139,7 @@ def _count_macs(model: nn.Module, shape: tuple[int, ...]) -> tuple[int, int, int
     handles += [m.register_forward_hook(basis_hook) for m in model.modules() if isinstance(m, HermiteBasis)]
     counter = FlopCounterMode(display=False)
     try:
-        with _eval_mode(model), torch.no_grad(), counter:
+        with model_mode(model), torch.no_grad(), counter:
             model(dummy)
     except RuntimeError as err:
         raise ValueError(f"forward of a dummy input of shape {tuple(dummy.shape)} failed ({err}); "
@@ -176,13 +152,4 @@ def _count_macs(model: nn.Module, shape: tuple[int, ...]) -> tuple[int, int, int
     return dense, sparse_macs, basis_macs
 
 
-@contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[None]:
-    """Every submodule in eval mode inside; each one's own training flag restored after."""
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield
-    finally:
-        for module, mode in modes:
-            module.training = mode
+__getattr__ = moved("aslib.metrics", {"format_table": "aslib.tables"})

@@ -10,19 +10,19 @@ them. Names follow the paper's counting:
 * ResNet: ``stem`` (conv + BN + ReLU), then ``block1 ... block{3n}``, then ``pool``, ``flatten``, ``fc``.
 * LeNet: ``conv1``, ``conv2`` (conv + ReLU + max-pool), ``flatten``, ``fc1`` (+ ReLU), ``fc2``.
 
-:func:`pretrained` loads a checkpoint shipped inside the package (``aslib/checkpoints``).
+Shipped checkpoints live in :mod:`aslib.zoo` (``aslib.zoo.pretrained``; ``aslib.models.pretrained``
+still works and is the same function).
 """
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ._utils import moved
 
 VGG_CONFIGS: dict[int, list[int | str]] = {
     11: [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
@@ -184,34 +184,5 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-CHECKPOINT_DIR = Path(str(resources.files("aslib") / "checkpoints"))
-
-
-def zoo() -> list[dict[str, Any]]:
-    """The shipped checkpoints: one dict per model with accuracy, size, data and recipe."""
-    manifest = CHECKPOINT_DIR / "manifest.json"
-    if not manifest.exists():
-        return []
-    return json.loads(manifest.read_text())["models"]
-
-
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Sequential, dict]:
-    """Rebuild a model from a checkpoint written by :func:`aslib.training.save_checkpoint`.
-
-    Loads with ``weights_only=True`` (no arbitrary unpickling). Returns ``(model in eval mode, metadata)``.
-    """
-    state = torch.load(path, map_location=map_location, weights_only=True)
-    meta = state["meta"]
-    model = build(meta["arch"], **meta["arch_kwargs"])
-    model.load_state_dict(state["model"])
-    return model.eval(), meta
-
-
-def pretrained(name: str, map_location: str | torch.device = "cpu") -> nn.Sequential:
-    """An eval-mode model from a checkpoint shipped with the package (see :func:`zoo`)."""
-    names = [entry["name"] for entry in zoo()]
-    if name not in names:
-        raise ValueError(f"no shipped checkpoint {name!r}; available: {names}. "
-                         "Train one with `python -m aslib.cli train --recipe NAME --ship`.")
-    model, _ = load_checkpoint(CHECKPOINT_DIR / f"{name}.pt", map_location)
-    return model
+__getattr__ = moved("aslib.models", {"pretrained": "aslib.zoo", "load_checkpoint": "aslib.zoo",
+                                    "CHECKPOINT_DIR": "aslib.zoo", "zoo": "aslib.zoo:entries"})

@@ -27,51 +27,46 @@ from typing import Literal, Sequence
 
 import torch
 
+from ._utils import NonFiniteError
+from .frequent_directions import frequent_directions_bound, shrink, top_right_singular
+
 Method = Literal["exact", "randomized", "frequent_directions"]
 METHODS = ("exact", "randomized", "frequent_directions")
 
 
-def _check_finite(rows: torch.Tensor, what: str = "gradients") -> None:
-    if not torch.isfinite(rows).all():
-        bad = (~torch.isfinite(rows)).any(dim=1).nonzero().flatten().tolist()
-        raise FloatingPointError(f"{what} contain NaN or inf values in rows {bad[:10]}; check the model "
-                                 "and the inputs (e.g. a loss that overflows or an uninitialised layer).")
+def top_directions(rows: torch.Tensor, k: int | None = None, method: Method = "exact", *, seed: int = 0,
+                   oversample: int = 10, power_iters: int = 4,
+                   rank_hint: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top ``k`` singular values ``(k,)`` and right singular vectors ``(n, k)`` of ``rows`` ``(m, n)``.
 
+    The one solver behind :class:`ActiveSubspace` and the attack direction of
+    :func:`aslib.attacks.as_attack` (the top input-layer active direction). Computed in the
+    rows' dtype and on their device:
 
-def _top_right_singular(rows: torch.Tensor, k: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top ``k`` singular values ``(k,)`` (descending) and right singular vectors ``(n, k)`` of ``rows`` ``(p, n)``.
+    * ``"exact"``: :func:`torch.linalg.svd`;
+    * ``"randomized"``: :func:`torch.svd_lowrank` with ``(k or rank_hint or all) + oversample``
+      columns and ``power_iters`` power iterations, seeded with ``seed`` (global RNG untouched);
+    * ``"frequent_directions"``: the rows are a sketch; eigen-decomposition of its small Gram
+      matrix (:func:`aslib.frequent_directions.top_right_singular`).
 
-    Uses the eigen-decomposition of the smaller Gram matrix (``p x p`` or ``n x n``); with
-    ``k=None`` all nonzero ones.
+    ``k=None`` returns every direction the method provides. Signs are arbitrary.
     """
-    rows = rows[rows.abs().amax(dim=1) > 0]
-    p, n = rows.shape
-    if p <= n:
-        evals, u = torch.linalg.eigh((rows @ rows.T).double())
-        evals, u = evals.flip(0).clamp_min(0), u.flip(1)
-        sigma = evals.sqrt()
-        keep = sigma > sigma.max() * 1e-7 if len(sigma) else sigma.bool()
-        sigma, u = sigma[keep][:k].to(rows.dtype), u[:, keep][:, :k].to(rows.dtype)
-        v = (rows.T @ u) / sigma
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
+    if rows.ndim != 2 or rows.shape[0] == 0:
+        raise ValueError(f"rows must be a non-empty (m, n) matrix, got {tuple(rows.shape)}")
+    if method == "exact":
+        _, sigma, vh = torch.linalg.svd(rows, full_matrices=False)
+        v = vh.T
+    elif method == "randomized":
+        q = min(min(rows.shape), (k or rank_hint or min(rows.shape)) + oversample)
+        with torch.random.fork_rng(devices=[rows.device] if rows.device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            _, sigma, v = torch.svd_lowrank(rows, q=q, niter=power_iters)
     else:
-        evals, v = torch.linalg.eigh((rows.T @ rows).double())
-        sigma, v = evals.flip(0).clamp_min(0).sqrt()[:k].to(rows.dtype), v.flip(1)[:, :k].to(rows.dtype)
-    return sigma, v
-
-
-def shrink(sketch: torch.Tensor, ell: int) -> tuple[torch.Tensor, float]:
-    """One Frequent-Directions shrinkage of ``sketch`` ``(p, n)`` to at most ``ell - 1`` nonzero rows.
-
-    Returns the new sketch ``(ell, n)`` (``sigma_i <- sqrt(sigma_i^2 - sigma_ell^2)``) and the
-    subtracted energy ``delta = sigma_ell^2``.
-    """
-    sigma, v = _top_right_singular(sketch, ell)
-    delta = float(sigma[ell - 1] ** 2) if len(sigma) >= ell else 0.0
-    k = min(ell, len(sigma))
-    shrunk = (sigma[:k] ** 2 - delta).clamp_min(0).sqrt()
-    out = sketch.new_zeros(ell, sketch.shape[1])
-    out[:k] = shrunk[:, None] * v[:, :k].T
-    return out, delta
+        sigma, v = top_right_singular(rows)
+    k = len(sigma) if k is None else min(k, len(sigma))
+    return sigma[:k], v[:, :k]
 
 
 def subspace_distance(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -148,7 +143,10 @@ class ActiveSubspace:
             raise ValueError(f"gradients must be (m, n) or (m, *layer_shape), got shape {tuple(gradients.shape)}")
         if self.dim is not None and rows.shape[1] != self.dim:
             raise ValueError(f"gradients have {rows.shape[1]} columns but this estimator holds {self.dim}")
-        _check_finite(rows)
+        if not bool(torch.isfinite(rows).all()):
+            bad = (~torch.isfinite(rows)).any(dim=1).nonzero().flatten().tolist()
+            raise NonFiniteError(f"gradients contain NaN or inf values in rows {bad[:10]}; check the model "
+                                 "and the inputs (e.g. a loss that overflows or an uninitialised layer).")
         if self.rank is not None and self.rank > rows.shape[1]:
             raise ValueError(f"rank {self.rank} is larger than the layer's {rows.shape[1]} neurons; "
                              f"choose rank <= {rows.shape[1]}")
@@ -278,17 +276,9 @@ class ActiveSubspace:
             raise RuntimeError("no data yet: call fit() or partial_fit() with at least one gradient row")
         if self._result is not None:
             return self._result
-        if self.method == "exact":
-            _, sigma, vh = torch.linalg.svd(self.gradients, full_matrices=False)
-            v = vh.T
-        elif self.method == "randomized":
-            g = self.gradients
-            q = min(min(g.shape), (self.rank or min(g.shape)) + self.oversample)
-            with torch.random.fork_rng(devices=[g.device] if g.device.type == "cuda" else []):
-                torch.manual_seed(self.seed)
-                _, sigma, v = torch.svd_lowrank(g, q=q, niter=self.power_iters)
-        else:
-            sigma, v = _top_right_singular(self.sketch)
+        rows = self.sketch if self.method == "frequent_directions" else self.gradients
+        sigma, v = top_directions(rows, None, self.method, seed=self.seed, oversample=self.oversample,
+                                  power_iters=self.power_iters, rank_hint=self.rank)
         k = len(sigma) if self.rank is None else min(self.rank, len(sigma))
         self._result = (sigma[:k] ** 2 / self.n_samples, v[:, :k])
         return self._result
@@ -308,17 +298,17 @@ class ActiveSubspace:
         """Exact ``trace(C)`` = mean squared gradient norm over all samples seen."""
         return self.squared_norm_sum / max(self.n_samples, 1)
 
-    def transform(self, activations: torch.Tensor, r: int | None = None) -> torch.Tensor:
-        """Active variables ``z = V_1^T x`` ``(B, r)`` for activations ``(B, n)`` or ``(B, *layer_shape)``."""
+    def transform(self, activations: torch.Tensor, rank: int | None = None) -> torch.Tensor:
+        """Active variables ``z = V_1^T x`` ``(B, rank)`` for activations ``(B, n)`` or ``(B, *layer_shape)``."""
         v = self.components
-        r = v.shape[1] if r is None else r
-        if r > v.shape[1]:
-            raise ValueError(f"r={r} but only {v.shape[1]} directions were estimated; "
-                             f"refit with rank >= {r} (layer has {self.dim} neurons)")
+        rank = v.shape[1] if rank is None else rank
+        if rank > v.shape[1]:
+            raise ValueError(f"rank={rank} but only {v.shape[1]} directions were estimated; "
+                             f"refit with rank >= {rank} (layer has {self.dim} neurons)")
         x = activations.flatten(1)
         if x.shape[1] != self.dim:
             raise ValueError(f"activations have {x.shape[1]} features, the subspace was fitted on {self.dim}")
-        return x @ v[:, :r].to(x.dtype)
+        return x @ v[:, :rank].to(x.dtype)
 
     def n_active(self, delta: float = 0.95, convention: Literal["code", "paper"] = "code") -> int:
         """Number of active neurons (Definition 3.1, see the module docstring), 1-based."""
@@ -329,9 +319,9 @@ class ActiveSubspace:
         eig = self.eigenvalues
         return count_active(eig, float(eig.sum()), delta, "code") - 1
 
-    def bootstrap(self, n_boot: int = 200, r: int | None = None, level: float = 0.9,
+    def bootstrap(self, n_boot: int = 200, rank: int | None = None, level: float = 0.9,
                   seed: int = 0) -> dict[str, torch.Tensor]:
-        """Bootstrap intervals of the eigenvalues and of the distance of the r-dimensional subspace.
+        """Bootstrap intervals of the eigenvalues and of the distance of the ``rank``-dimensional subspace.
 
         Resamples the stored gradient rows with replacement ``n_boot`` times (exact/randomized
         methods). Returns ``eigenvalues_low``/``eigenvalues_high`` ``(k,)`` at the given two-sided
@@ -340,7 +330,7 @@ class ActiveSubspace:
         g = self.gradients
         m = len(g)
         k = min(m, g.shape[1])
-        r = r or min(k, self.rank or k)
+        r = rank or min(k, self.rank or k)
         generator = torch.Generator().manual_seed(seed)
         base = self.components[:, :r]
         gram_side = m <= g.shape[1]
@@ -379,14 +369,6 @@ class ActiveSubspace:
         return out
 
 
-def frequent_directions_bound(gradients: torch.Tensor, ell: int, k: int) -> float:
-    """The guarantee ``||G - G_k||_F^2 / (ell - k)`` for gradient rows ``(m, n)``."""
-    if not 0 <= k < ell:
-        raise ValueError(f"need 0 <= k < ell, got k={k}, ell={ell}")
-    sigma = torch.linalg.svdvals(gradients.double())
-    return float((sigma[k:] ** 2).sum() / (ell - k))
-
-
 def relative_energy(eigenvalues: torch.Tensor, total: float) -> torch.Tensor:
     """Cumulative fraction of ``total`` captured by the leading eigenvalues ``(k,)``."""
     return eigenvalues.double().cumsum(0) / total if total > 0 else torch.zeros_like(eigenvalues, dtype=torch.double)
@@ -419,11 +401,12 @@ def layer_subspaces(model: torch.nn.Module, layers: Sequence[str] | str, data, *
     """
     from tqdm.auto import tqdm
 
-    from .distributed import all_gather, is_distributed, shard
+    from .data import local_share
+    from .distributed import all_gather, is_distributed
     from .gradients import layer_gradients
 
     names = [layers] if isinstance(layers, str) else list(layers)
-    data = shard(data, batch_size)
+    data = local_share(data, batch_size)
     result = LayerAnalysis((n, ActiveSubspace(method, rank=rank, sketch_size=sketch_size)) for n in names)
     stream = layer_gradients(model, names, data, function=function, train_mode=train_mode,
                              batch_size=batch_size, max_batches=max_batches)
@@ -442,4 +425,4 @@ def layer_subspaces(model: torch.nn.Module, layers: Sequence[str] | str, data, *
 
 
 __all__ = ["ActiveSubspace", "LayerAnalysis", "layer_subspaces", "METHODS", "count_active",
-           "frequent_directions_bound", "relative_energy", "shrink", "subspace_distance"]
+           "frequent_directions_bound", "relative_energy", "shrink", "subspace_distance", "top_directions"]

@@ -10,7 +10,7 @@ from typing import Callable, Mapping, Sequence
 import matplotlib.pyplot as plt
 import torch
 
-from .attacks import eval_mode
+from ._utils import model_mode
 from .subspace import ActiveSubspace, count_active
 
 
@@ -73,7 +73,7 @@ def noise_slider(model: torch.nn.Module, image: torch.Tensor, direction: torch.T
     @torch.no_grad()
     def predict(xi: float):
         x = (image + xi * unit)[None]
-        with eval_mode(model):
+        with model_mode(model):
             prob = model(x).softmax(1)[0]
         return x[0], int(prob.argmax()), float(prob.max())
 

@@ -192,7 +192,7 @@ def main() -> None:
     checks.append(("AS ratio agrees", abs(r_ours - r_ref) <= args.tolerance))
 
     kwargs = {"variant": "authors", "max_passes": args.uap_passes, "target_fooling": 0.8}
-    exact, t_exact = timed(attacks.uap, model, x, y, args.xi, batch_size=1, **kwargs)
+    exact, t_exact = timed(attacks.uap, model, x, y, args.xi, minibatch=1, **kwargs)
     batched, t_batched = timed(attacks.uap, model, x, y, args.xi, **kwargs)
     ref_u, t_ref_u = timed(ref_uap_authors, model, x, y, args.xi, args.uap_passes)
     ratios = [attacks.attack_ratio(model, x_test, y_test, v) for v in (exact.vector, batched.vector, ref_u)]

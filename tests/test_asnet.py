@@ -39,7 +39,7 @@ def test_linear_post_model_is_reproduced_exactly_with_r_equal_K(small_lenet):
     from aslib import data
 
     x, y = data.tensors("fashion_mnist", "train", n=1000, seed=1)
-    net, info = build_asnet(small_lenet, "fc1", (x, y), r=10, p=1, method="exact")
+    net, info = build_asnet(small_lenet, "fc1", (x, y), rank=10, degree=1, method="exact")
     xt, _ = data.tensors("fashion_mnist", "test", n=300, seed=0)
     with torch.no_grad():
         assert torch.allclose(net(xt).log_softmax(1), small_lenet(xt).log_softmax(1), atol=1e-3)
@@ -52,23 +52,23 @@ def test_build_asnet_errors(small_lenet):
 
     x, y = data.tensors("fashion_mnist", "train", n=100, seed=1)
     with pytest.raises(ValueError, match="larger than the 500 neurons of layer 'fc1'"):
-        build_asnet(small_lenet, "fc1", (x, y), r=600, p=1, method="exact")
+        build_asnet(small_lenet, "fc1", (x, y), rank=600, degree=1, method="exact")
     with pytest.raises(ValueError, match="p must be >= 1"):
-        build_asnet(small_lenet, "fc1", (x, y), r=5, p=0)
+        build_asnet(small_lenet, "fc1", (x, y), rank=5, degree=0)
     with pytest.raises(ValueError, match="has 1326 terms but only 100 samples.*at least 1326"):
-        build_asnet(small_lenet, "fc1", (x, y), r=50, p=2, method="exact")
+        build_asnet(small_lenet, "fc1", (x, y), rank=50, degree=2, method="exact")
     with pytest.raises(KeyError, match="valid cut points"):
-        build_asnet(small_lenet, "fc9", (x, y), r=5)
+        build_asnet(small_lenet, "fc9", (x, y), rank=5)
 
 
 def test_model_whose_output_is_not_logits_is_rejected():
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3), torch.nn.Unflatten(1, (3, 1)))
     with pytest.raises(ValueError, match="logits"):
-        build_asnet(model, "1", (torch.randn(20, 4), torch.randint(0, 3, (20,))), r=2, p=1, method="exact")
+        build_asnet(model, "1", (torch.randn(20, 4), torch.randint(0, 3, (20,))), rank=2, degree=1, method="exact")
 
 
 def test_dense_asnet_complexity_matches_the_paper():
-    """method.md 4.2: full-width VGG-19-BN, r=50, p=2, paper's counting (conv+linear MACs, no basis)."""
+    """method.md 4.2: full-width VGG-19-BN, rank=50, degree=2, paper's counting (conv+linear MACs, no basis)."""
     original = metrics.complexity(build("vgg19_bn"), (3, 32, 32))
     assert round(original["storage_mb"], 2) == 76.45 and round(original["paper_macs"] / 1e6, 2) == 398.14
     expected = {"conv5": (5.30, 115.85, 14.43, 3.44), "conv6": (7.55, 153.60, 10.12, 2.59),
@@ -102,7 +102,7 @@ def test_finetune_improves_sparsifies_and_resumes(small_lenet, tmp_path):
     small = ImageDataset(train.images[:2000], train.targets[:2000], mean=train.mean, std=train.std,
                          classes=train.classes, name=train.name, split="train", source="subset")
     test = data.tensors("fashion_mnist", "test", n=500, seed=0)
-    net, _ = build_asnet(small_lenet, "conv2", data.tensors("fashion_mnist", "train", n=600, seed=2), r=8, p=2)
+    net, _ = build_asnet(small_lenet, "conv2", data.tensors("fashion_mnist", "train", n=600, seed=2), rank=8, degree=2)
     config = FinetuneConfig(kd_epochs=1, sparse_epochs=2, batch_size=100, kd_lr=(1e-3, 1e-3, 1e-3),
                             sparse_lr=(1e-2, 1e-2, 1e-2), l1=2.0, l1_pre=2.0)
     ckpt = tmp_path / "ft.pt"

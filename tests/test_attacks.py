@@ -70,7 +70,7 @@ def test_l2_projection_is_exact():
 
 def test_linf_projection_clamps():
     v = torch.tensor([-3.0, -0.5, 0.0, 0.7, 9.0])
-    assert torch.equal(attacks.project(v, 1.0, "linf"), torch.tensor([-1.0, -0.5, 0.0, 0.7, 1.0]))
+    assert torch.equal(attacks.project(v, 1.0, norm="linf"), torch.tensor([-1.0, -0.5, 0.0, 0.7, 1.0]))
 
 
 def test_deepfool_reaches_binary_linear_boundary():
@@ -145,8 +145,8 @@ def test_fixed_seeds_give_identical_vectors(lenet, crafting):
     first = attacks.as_attack(lenet, x, y, 3.0, max_iter=3)
     second = attacks.as_attack(lenet, x, y, 3.0, max_iter=3)
     assert torch.equal(first.vector, second.vector) and first.history == second.history
-    u1 = attacks.uap(lenet, x, y, 3.0, max_passes=1, batch_size=8, seed=5)
-    u2 = attacks.uap(lenet, x, y, 3.0, max_passes=1, batch_size=8, seed=5)
+    u1 = attacks.uap(lenet, x, y, 3.0, max_passes=1, minibatch=8, seed=5)
+    u2 = attacks.uap(lenet, x, y, 3.0, max_passes=1, minibatch=8, seed=5)
     assert torch.equal(u1.vector, u2.vector)
     r = attacks.random_perturbation((1, 28, 28), 3.0, seed=7)
     assert torch.equal(r, attacks.random_perturbation((1, 28, 28), 3.0, seed=7))
@@ -210,7 +210,7 @@ def test_mode_restored_after_error():
 def test_uap_variants_run_and_respect_the_norm(lenet, crafting, variant, norm):
     x, y = crafting[0][:24], crafting[1][:24]
     xi = 3.0 if norm == "l2" else 0.3
-    result = attacks.uap(lenet, x, y, xi, norm=norm, max_passes=2, variant=variant, batch_size=12)
+    result = attacks.uap(lenet, x, y, xi, norm=norm, max_passes=2, variant=variant, minibatch=12)
     size = result.vector.norm() if norm == "l2" else result.vector.abs().max()
     assert size.item() == pytest.approx(xi, rel=1e-5)
     assert result.method == "uap" and 1 <= result.iterations == len(result.history) <= 2
@@ -233,7 +233,7 @@ def sequential_uap(model, x, xi, order):
 
 def test_uap_with_batch_size_one_is_the_sequential_algorithm(lenet, crafting):
     x, y = crafting[0][:12], crafting[1][:12]
-    ours = attacks.uap(lenet, x, y, 2.0, max_passes=1, batch_size=1, seed=3, target_fooling=1.0)
+    ours = attacks.uap(lenet, x, y, 2.0, max_passes=1, minibatch=1, seed=3, target_fooling=1.0)
     order = torch.randperm(12, generator=torch.Generator().manual_seed(3))
     reference = sequential_uap(lenet, x, 2.0, order)
     assert torch.allclose(ours.vector, reference * 2.0 / reference.norm(), atol=1e-5)
@@ -284,7 +284,7 @@ def test_noise_sweep_rows_and_aggregate(lenet, crafting, held_out):
 def test_transfer_matrix_pivot(lenet, crafting, held_out):
     other = models.build("lenet").eval()
     rows = attacks.transfer_matrix({"a": lenet, "b": other}, crafting, (held_out[0][:50], held_out[1][:50]),
-                                   xi=3.0, n_samples=10, repeats=1, method_kwargs={"max_iter": 1})
+                                   xi=3.0, n_samples=10, repeats=1, method_kwargs={"as": {"max_iter": 1}})
     assert len(rows) == 4
     table = attacks.pivot(rows, index="target", columns="source")
     assert [row["target"] for row in table] == ["a", "b"] and set(table[0]) == {"target", "a", "b"}

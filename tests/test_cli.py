@@ -9,7 +9,7 @@ from aslib import cli
 
 @needs("fashion_mnist")
 def test_asnet_command_builds_finetunes_and_resumes(tmp_path, capsys):
-    args = ["asnet", "--model", "lenet_fashion_mnist", "--cut", "conv2", "--dims", "4", "--degree", "2",
+    args = ["asnet", "--model", "lenet_fashion_mnist", "--layer", "conv2", "--rank", "4", "--degree", "2",
             "--images", "300", "--test-images", "300", "--kd-epochs", "1", "--sparse-epochs", "1",
             "--batch-size", "50", "--max-batches", "2", "--threads", "1", "--out", str(tmp_path)]
     assert cli.main(args) == 0

@@ -82,7 +82,7 @@ def _asnet():
     from aslib.asnet import build_asnet
 
     train = _image_dataset(120, 1)
-    net, _ = build_asnet(_model(), "conv2", train.batch(torch.arange(120)), r=3, p=2, method="exact")
+    net, _ = build_asnet(_model(), "conv2", train.batch(torch.arange(120)), rank=3, degree=2, method="exact")
     return net
 
 
@@ -143,7 +143,7 @@ def test_a_non_finite_loss_on_one_rank_stops_every_rank(tmp_path):
 
 
 def _study(progress=False):
-    from aslib.attacks import noise_sweep
+    from aslib.studies import noise_sweep
 
     g = torch.Generator().manual_seed(5)
     train = (torch.randn(60, 1, 28, 28, generator=g), torch.randint(0, 10, (60,), generator=g))

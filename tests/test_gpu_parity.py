@@ -51,8 +51,8 @@ def test_layer_subspaces_parity(pair):
 
 def test_build_asnet_parity(pair):
     cpu, dev, x, y = pair
-    net_cpu, info_cpu = build_asnet(cpu, "conv2", (x, y), r=5, p=2, method="exact")
-    net_dev, info_dev = build_asnet(dev, "conv2", (x.to(DEVICE), y.to(DEVICE)), r=5, p=2, method="exact")
+    net_cpu, info_cpu = build_asnet(cpu, "conv2", (x, y), rank=5, degree=2, method="exact")
+    net_dev, info_dev = build_asnet(dev, "conv2", (x.to(DEVICE), y.to(DEVICE)), rank=5, degree=2, method="exact")
     assert info_dev.r2 == pytest.approx(info_cpu.r2, rel=1e-6)
     with torch.no_grad():
         torch.testing.assert_close(net_dev(x[:64].to(DEVICE)).cpu(), net_cpu(x[:64]), rtol=1e-6, atol=1e-6)

@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from aslib.metrics import complexity, complexity_table, format_table, reduction
+from aslib.metrics import complexity, complexity_table, reduction
+from aslib.tables import format_table
 from aslib.models import build
 from aslib.pce import HermiteBasis, Standardize
 

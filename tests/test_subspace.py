@@ -109,12 +109,12 @@ def test_transform_and_bootstrap():
     est = ActiveSubspace("exact", rank=3).fit(grads)
     x = torch.randn(5, 40, dtype=torch.float64)
     assert est.transform(x).shape == (5, 3)
-    boot = est.bootstrap(n_boot=30, r=3, seed=0)
+    boot = est.bootstrap(n_boot=30, rank=3, seed=0)
     assert (boot["eigenvalues_low"][:3] <= est.eigenvalues * 1.0001).all()
     assert (boot["eigenvalues_high"][:3] >= est.eigenvalues * 0.9999).all()
     assert boot["distances"].max() < 1e-8  # a noiseless ridge: every resample spans the same subspace
     noisy = grads + 0.3 * torch.randn_like(grads)
-    nb = ActiveSubspace("exact").fit(noisy).bootstrap(n_boot=30, r=3)
+    nb = ActiveSubspace("exact").fit(noisy).bootstrap(n_boot=30, rank=3)
     assert 1e-4 < float(nb["distances"].mean()) < 0.5
 
 

@@ -1,0 +1,100 @@
+"""Private plumbing shared by every module: model mode, atomic saves, devices, validators, moved names.
+
+Nothing here computes a result of the kit; each helper exists once so that every public
+function behaves the same way (mode restored the same way, the same error for the same mistake).
+"""
+from __future__ import annotations
+
+import importlib
+import math
+import numbers
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import torch
+from torch import nn
+
+
+class NonFiniteError(FloatingPointError, ValueError):
+    """A NaN or infinite value where numbers were expected (inputs, gradients, losses, features).
+
+    One type for the whole kit; it is both a :class:`FloatingPointError` and a :class:`ValueError`,
+    so code written against either keeps working.
+    """
+
+
+@contextmanager
+def model_mode(model: nn.Module, train: bool = False) -> Iterator[nn.Module]:
+    """Put every submodule of ``model`` in eval (or train) mode; restore each one's own mode and
+    every buffer (batch-norm running statistics) on exit, also when an error is raised."""
+    modes = [(module, module.training) for module in model.modules()]
+    buffers = [(buffer, buffer.detach().clone()) for buffer in model.buffers()]
+    model.train(train)
+    try:
+        yield model
+    finally:
+        for module, training in modes:
+            module.training = training
+        with torch.no_grad():
+            for buffer, saved in buffers:
+                buffer.copy_(saved)
+
+
+def atomic_save(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save`` to a temporary file then rename, so a crash never leaves a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def default_device() -> torch.device:
+    """``cuda`` when available, else ``cpu``."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Device of the model's first parameter (CPU for a model without parameters)."""
+    parameter = next(model.parameters(), None)
+    return parameter.device if parameter is not None else torch.device("cpu")
+
+
+def chunks(n: int, batch_size: int) -> Iterator[slice]:
+    """Consecutive slices of at most ``batch_size`` covering ``range(n)``."""
+    for start in range(0, n, batch_size):
+        yield slice(start, min(start + batch_size, n))
+
+
+def check_positive(name: str, value: Any, *, integer: bool = False, allow_zero: bool = False) -> None:
+    """Raise ValueError unless ``value`` is a finite real (an int when ``integer``) > 0 (>= 0 with ``allow_zero``)."""
+    kind = numbers.Integral if integer else numbers.Real
+    ok = isinstance(value, kind) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else ">= 1" if integer else "> 0"
+        raise ValueError(f"{name} must be {'an int' if integer else 'a finite number'} {bound}, got {value!r}")
+
+
+def check_finite(tensor: torch.Tensor, what: str, hint: str = "check the model and the inputs") -> None:
+    """Raise :class:`NonFiniteError` naming ``what`` when ``tensor`` holds NaN or inf."""
+    if not bool(torch.isfinite(tensor).all()):
+        raise NonFiniteError(f"{what} contain NaN or inf values; {hint}")
+
+
+def moved(module: str, new_homes: dict[str, str]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` that forwards the names in ``new_homes`` to where they moved.
+
+    ``new_homes`` maps an old name to ``"package.module"`` (same name there) or
+    ``"package.module:new_name"``: ``aslib.attacks.noise_sweep`` keeps working and *is*
+    ``aslib.studies.noise_sweep``. Any other unknown name raises the usual AttributeError.
+    """
+
+    def __getattr__(name: str) -> Any:
+        if name in new_homes:
+            home, _, new_name = new_homes[name].partition(":")
+            return getattr(importlib.import_module(home), new_name or name)
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+
+    return __getattr__

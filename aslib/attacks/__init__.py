@@ -1,0 +1,39 @@
+"""Universal attacks: the recursive active-subspace attack (Algorithm 4.1), UAP with DeepFool, and
+a random direction, with the measures that judge them.
+
+Units and conventions:
+
+* Every image tensor is in the dataset's *normalised* units, shape ``(N, C, H, W)`` (any
+  ``(N, *shape)`` works); a universal perturbation ``v`` has shape ``x.shape[1:]`` and is added to
+  every sample. The noise level ``xi`` is a norm of ``v`` in normalised units (l2 by default, as in
+  the paper; ``norm="linf"`` gives the l-infinity variant).
+* Every function puts the model in eval mode and restores each module's mode afterwards, also
+  on error; parameters and their ``.grad`` are never touched (gradients are taken with respect to
+  the inputs only). Computations are batched and run on the device of the inputs, which must be
+  the model's device.
+
+Where things live: :mod:`~aslib.attacks.common` (validation, projection, :class:`AttackResult`,
+the registry :data:`ATTACKS` and :func:`craft`), :mod:`~aslib.attacks.evaluation` (attack ratio,
+fooling rate, norms), :mod:`~aslib.attacks.active_subspace` (Algorithm 4.1),
+:mod:`~aslib.attacks.deepfool_batched`, :mod:`~aslib.attacks.universal` (UAP) and
+:mod:`~aslib.attacks.random_direction`. Sweeps and transfer studies are in :mod:`aslib.studies`
+(``aslib.attacks.noise_sweep`` and the other former names still work).
+"""
+from .._utils import moved
+from .active_subspace import as_attack, dominant_direction
+from .common import ATTACKS, NORMS, AttackResult, craft, project
+from .deepfool_batched import DEEPFOOL_MARGIN, DeepFoolResult, deepfool
+from .evaluation import attack_ratio, fooling_rate, perturbation_norms, valid_bounds
+from .random_direction import random_attack, random_perturbation
+from .universal import UAP_VARIANTS, uap
+
+METHODS = ("as", "uap", "random")
+"""The registered methods in the order the studies run them."""
+
+__all__ = ["ATTACKS", "AttackResult", "DEEPFOOL_MARGIN", "DeepFoolResult", "METHODS", "NORMS", "UAP_VARIANTS",
+           "as_attack", "attack_ratio", "craft", "deepfool", "dominant_direction", "fooling_rate",
+           "perturbation_norms", "project", "random_attack", "random_perturbation", "uap", "valid_bounds"]
+
+__getattr__ = moved("aslib.attacks", {"noise_sweep": "aslib.studies", "sample_sweep": "aslib.studies",
+                                      "transfer_matrix": "aslib.studies", "aggregate": "aslib.tables",
+                                      "pivot": "aslib.tables"})

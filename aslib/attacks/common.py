@@ -1,0 +1,174 @@
+"""What every attack shares: input validation, projection onto the noise ball, the result type and
+the registry of attacks (one signature for all).
+
+Every universal attack is registered under a method name and called as
+``fn(model, x, y, xi, *, norm, seed, batch_size, **options) -> AttackResult``:
+
+* ``x`` ``(N, C, H, W)`` crafting images in normalised units (any ``(N, *shape)`` works),
+  ``y`` ``(N,)`` true labels, ``xi`` the noise level (a norm of the vector in normalised units);
+* ``norm`` ``"l2"`` (the paper) or ``"linf"``; ``seed`` seeds whatever the method draws;
+  ``batch_size`` is the number of samples per forward/backward chunk (memory only: results do
+  not depend on it); ``options`` are the method's own settings.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+import torch
+from torch import nn
+
+from .._utils import chunks, model_mode
+
+NORMS = ("l2", "linf")
+
+
+@dataclass
+class AttackResult:
+    """A universal perturbation and how it was found.
+
+    Attributes:
+        vector: the perturbation, shape ``x.shape[1:]``, normalised units; rescaled to norm
+            exactly ``xi`` (in the attack's norm) unless it is all zeros.
+        history: per iteration, the crafting-set rate the method tracks: attack ratio of the
+            accepted candidate (AS), fooling rate after each pass (UAP), empty for random.
+        iterations: AS iterations or UAP passes run (0 for random).
+        wall_time_s: wall-clock seconds to craft the vector (``time.perf_counter``).
+        method: the registry name, ``"as"``, ``"uap"`` or ``"random"``.
+        xi, norm: the noise level and norm the vector was crafted for.
+    """
+
+    vector: torch.Tensor
+    history: list[float] = field(default_factory=list)
+    iterations: int = 0
+    wall_time_s: float = 0.0
+    method: str = ""
+    xi: float = 0.0
+    norm: str = "l2"
+
+
+class Attack(Protocol):
+    def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, *, norm: str = "l2",
+                 seed: int = 0, batch_size: int = 256, **options: Any) -> AttackResult: ...
+
+
+ATTACKS: dict[str, Attack] = {}
+"""The registry: method name -> attack function (filled by :func:`register`)."""
+
+
+def register(name: str) -> Callable[[Attack], Attack]:
+    """Decorator adding an attack to :data:`ATTACKS` under ``name``."""
+
+    def add(fn: Attack) -> Attack:
+        ATTACKS[name] = fn
+        return fn
+
+    return add
+
+
+def craft(method: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, *, norm: str = "l2",
+          seed: int = 0, batch_size: int = 256, **options: Any) -> AttackResult:
+    """Craft a universal vector with the registered ``method`` (``"as"``, ``"uap"``, ``"random"``)."""
+    if method not in ATTACKS:
+        raise ValueError(f"unknown method {method!r}; use one of {tuple(ATTACKS)}")
+    return ATTACKS[method](model, x, y, xi, norm=norm, seed=seed, batch_size=batch_size, **options)
+
+
+# ----------------------------------------------------------------------------------------------
+# validation
+
+def check_xi(xi: float) -> None:
+    if not isinstance(xi, numbers.Real) or not math.isfinite(xi) or xi <= 0:
+        raise ValueError(f"xi must be a finite number > 0 (a norm in normalised units), got {xi!r}")
+
+
+def check_norm(norm: str) -> None:
+    if norm not in NORMS:
+        raise ValueError(f"unknown norm {norm!r}; use 'l2' or 'linf'")
+
+
+def check_images(x: torch.Tensor) -> None:
+    if not isinstance(x, torch.Tensor) or x.ndim < 2:
+        got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"x must be a batch tensor (N, C, H, W) with N >= 1, got {got}; "
+                         "add a batch dimension with x.unsqueeze(0)")
+    if len(x) == 0:
+        raise ValueError("x is empty: pass at least one sample")
+
+
+def check_labels(x: torch.Tensor, y: torch.Tensor, num_classes: int) -> None:
+    if not isinstance(y, torch.Tensor) or y.ndim != 1:
+        got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+        raise ValueError(f"y must be a 1-D label tensor (N,), got {got}")
+    if len(y) != len(x):
+        raise ValueError(f"x has {len(x)} samples but y has {len(y)} labels; pass one label per sample")
+    if y.dtype.is_floating_point or y.dtype == torch.bool:
+        raise ValueError(f"y must hold integer class indices, got dtype {y.dtype}; use y.long()")
+    low, high = int(y.min()), int(y.max())
+    if low < 0 or high >= num_classes:
+        raise ValueError(f"labels must lie in [0, {num_classes - 1}] (the model has {num_classes} outputs), "
+                         f"got range [{low}, {high}]")
+
+
+def check_vector(x: torch.Tensor, v: torch.Tensor) -> None:
+    if tuple(v.shape) != tuple(x.shape[1:]):
+        raise ValueError(f"perturbation shape {tuple(v.shape)} does not match one sample {tuple(x.shape[1:])}; "
+                         "a universal perturbation has the shape of x[0]")
+
+
+def check_batch_size(batch_size: int) -> None:
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+
+
+@torch.no_grad()
+def num_classes(model: nn.Module, x: torch.Tensor) -> int:
+    """Number of model outputs K, from an eval-mode forward of one sample."""
+    with model_mode(model):
+        return model(x[:1]).shape[1]
+
+
+def validate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, norm: str, batch_size: int) -> None:
+    """The checks every attack runs on its data arguments and common options."""
+    check_images(x)
+    check_xi(xi)
+    check_norm(norm)
+    check_batch_size(batch_size)
+    check_labels(x, y, num_classes(model, x))
+
+
+# ----------------------------------------------------------------------------------------------
+# geometry and prediction
+
+def vector_norm(v: torch.Tensor, norm: str) -> torch.Tensor:
+    return v.abs().max() if norm == "linf" else v.norm()
+
+
+def project(v: torch.Tensor, xi: float, *, norm: str = "l2") -> torch.Tensor:
+    """Projection onto the ball ``{||v|| <= xi}``: l2 scales by ``min(1, xi/||v||)``, linf clamps to ``[-xi, xi]``."""
+    check_norm(norm)
+    if norm == "linf":
+        return v.clamp(-xi, xi)
+    length = v.norm()
+    return v * (xi / length) if length > xi else v
+
+
+def rescale(v: torch.Tensor, xi: float, norm: str) -> torch.Tensor:
+    """``xi * v / ||v||`` (the paper evaluates full-norm vectors); an all-zero ``v`` is returned as is."""
+    length = vector_norm(v, norm)
+    return v * (xi / length) if length > 0 else v
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, v: torch.Tensor | None = None, batch_size: int = 256,
+            bounds: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    """Predicted labels ``(N,)`` of ``x + v`` (optionally clipped to ``bounds``), batch by batch."""
+    labels = []
+    for part in chunks(len(x), batch_size):
+        inputs = x[part] if v is None else x[part] + v
+        if bounds is not None:
+            inputs = torch.maximum(torch.minimum(inputs, bounds[1]), bounds[0])
+        labels.append(model(inputs).argmax(1))
+    return torch.cat(labels)

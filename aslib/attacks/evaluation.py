@@ -1,0 +1,76 @@
+"""How strong a universal perturbation is: attack ratio, fooling rate, perturbation sizes, valid range.
+
+* **Attack ratio** = fraction of samples with ``argmax f(x+v) != y`` (true labels, so clean
+  errors count: the paper's measure). **Fooling rate** = fraction with
+  ``argmax f(x+v) != argmax f(x)``.
+* Nothing is clipped to the valid image range unless ``bounds`` is passed (the paper does not clip).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .. import data as data_mod
+from .._utils import model_mode
+from .common import check_batch_size, check_images, check_labels, check_vector, num_classes, predict
+
+
+def valid_bounds(dataset_name: str, device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The valid pixel range [0, 1] in normalised units: ``(lo, hi)``, each ``(C, 1, 1)``."""
+    spec = data_mod.SPECS[dataset_name]
+    mean = torch.tensor(spec.mean, device=device).view(-1, 1, 1)
+    std = torch.tensor(spec.std, device=device).view(-1, 1, 1)
+    return -mean / std, (1 - mean) / std
+
+
+def attack_ratio(model: nn.Module, x: torch.Tensor, y: torch.Tensor, v: torch.Tensor, *, batch_size: int = 256,
+                 bounds: tuple[torch.Tensor, torch.Tensor] | None = None) -> float:
+    """Fraction of samples with ``argmax f(x+v) != y`` (the paper's measure; clean errors count).
+
+    Args:
+        x: ``(N, C, H, W)`` normalised images; y: ``(N,)`` true labels; v: ``(C, H, W)``.
+        bounds: optional ``(lo, hi)`` ``(C, 1, 1)`` in normalised units (see :func:`valid_bounds`)
+            to clip ``x+v`` to the valid image range; None (the paper's setting) does not clip.
+    """
+    check_images(x)
+    check_vector(x, v)
+    check_batch_size(batch_size)
+    with model_mode(model):
+        check_labels(x, y, num_classes(model, x))
+        return (predict(model, x, v, batch_size, bounds) != y).float().mean().item()
+
+
+def fooling_rate(model: nn.Module, x: torch.Tensor, v: torch.Tensor, *, batch_size: int = 256,
+                 bounds: tuple[torch.Tensor, torch.Tensor] | None = None) -> float:
+    """Fraction of samples with ``argmax f(x+v) != argmax f(x)`` (clean inputs are not clipped)."""
+    check_images(x)
+    check_vector(x, v)
+    check_batch_size(batch_size)
+    with model_mode(model):
+        clean = predict(model, x, None, batch_size)
+        return (predict(model, x, v, batch_size, bounds) != clean).float().mean().item()
+
+
+def clean_predictions(model: nn.Module, x: torch.Tensor, *, batch_size: int = 256) -> torch.Tensor:
+    """Eval-mode predicted labels ``(N,)`` of the clean images ``x``."""
+    with model_mode(model):
+        return predict(model, x, None, batch_size)
+
+
+def rates(model: nn.Module, x: torch.Tensor, y: torch.Tensor, clean: torch.Tensor, v: torch.Tensor, *,
+          batch_size: int = 256, bounds: tuple | None = None) -> tuple[float, float]:
+    """(attack ratio, fooling rate) of ``v`` from one pass, given the clean predictions ``clean`` ``(N,)``."""
+    with model_mode(model):
+        predicted = predict(model, x, v, batch_size, bounds)
+    return (predicted != y).float().mean().item(), (predicted != clean).float().mean().item()
+
+
+def perturbation_norms(v: torch.Tensor, dataset_name: str) -> dict[str, float]:
+    """Sizes of a perturbation ``(C, H, W)`` given in normalised units.
+
+    Returns ``l2`` and ``linf`` in normalised units, and ``pixel_l2_255`` / ``pixel_linf_255``:
+    the norms of the pixel-space perturbation ``v * std`` expressed in 0..255 grey levels.
+    """
+    pixel = v.detach().cpu() * data_mod.pixel_scale(dataset_name) * 255
+    return {"l2": v.norm().item(), "linf": v.abs().max().item(),
+            "pixel_l2_255": pixel.norm().item(), "pixel_linf_255": pixel.abs().max().item()}

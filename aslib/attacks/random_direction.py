@@ -1,0 +1,34 @@
+"""The random-direction baseline: a random vector of the same norm as the attacks' vectors."""
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from .common import AttackResult, check_norm, check_xi, register, validate
+
+
+def random_perturbation(shape: Sequence[int], xi: float, *, norm: str = "l2", seed: int = 0,
+                        device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """A random vector of norm exactly ``xi``: Gaussian direction (l2) or ``xi`` times random signs (linf).
+
+    Drawn on the CPU with a seeded generator (identical on every device), then moved to ``device``.
+    """
+    check_xi(xi)
+    check_norm(norm)
+    generator = torch.Generator().manual_seed(seed)
+    gauss = torch.randn(tuple(shape), generator=generator, dtype=dtype)
+    v = xi * torch.where(gauss >= 0, 1.0, -1.0).to(dtype) if norm == "linf" else gauss * (xi / gauss.norm())
+    return v.to(device)
+
+
+@register("random")
+def random_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, *, norm: str = "l2",
+                  seed: int = 0, batch_size: int = 256) -> AttackResult:
+    """The random baseline with the attacks' signature: :func:`random_perturbation` of one sample's shape."""
+    validate(model, x, y, xi, norm, batch_size)
+    start = time.perf_counter()
+    v = random_perturbation(x.shape[1:], xi, norm=norm, seed=seed, device=x.device, dtype=x.dtype)
+    return AttackResult(v, [], 0, time.perf_counter() - start, "random", float(xi), norm)

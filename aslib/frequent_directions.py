@@ -1,0 +1,55 @@
+"""Frequent Directions (Liberty 2013; Ghashami et al. 2016): a streaming sketch of gradient rows.
+
+A sketch ``B`` of at most ``2 l`` rows summarises the rows ``G`` ``(m, n)`` seen so far: when it is
+full, :func:`shrink` subtracts the ``l``-th squared singular value from all of them, which keeps
+``||G^T G - B^T B||_2 <= ||G - G_k||_F^2 / (l - k)`` for every ``k < l``
+(:func:`frequent_directions_bound`). :class:`aslib.subspace.ActiveSubspace` drives the sketch;
+this module holds the linear algebra.
+"""
+from __future__ import annotations
+
+import torch
+
+
+def top_right_singular(rows: torch.Tensor, k: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top ``k`` singular values ``(k,)`` (descending) and right singular vectors ``(n, k)`` of ``rows`` ``(p, n)``.
+
+    Uses the eigen-decomposition of the smaller Gram matrix (``p x p`` or ``n x n``); with
+    ``k=None`` all nonzero ones.
+    """
+    rows = rows[rows.abs().amax(dim=1) > 0]
+    p, n = rows.shape
+    if p <= n:
+        evals, u = torch.linalg.eigh((rows @ rows.T).double())
+        evals, u = evals.flip(0).clamp_min(0), u.flip(1)
+        sigma = evals.sqrt()
+        keep = sigma > sigma.max() * 1e-7 if len(sigma) else sigma.bool()
+        sigma, u = sigma[keep][:k].to(rows.dtype), u[:, keep][:, :k].to(rows.dtype)
+        v = (rows.T @ u) / sigma
+    else:
+        evals, v = torch.linalg.eigh((rows.T @ rows).double())
+        sigma, v = evals.flip(0).clamp_min(0).sqrt()[:k].to(rows.dtype), v.flip(1)[:, :k].to(rows.dtype)
+    return sigma, v
+
+
+def shrink(sketch: torch.Tensor, ell: int) -> tuple[torch.Tensor, float]:
+    """One Frequent-Directions shrinkage of ``sketch`` ``(p, n)`` to at most ``ell - 1`` nonzero rows.
+
+    Returns the new sketch ``(ell, n)`` (``sigma_i <- sqrt(sigma_i^2 - sigma_ell^2)``) and the
+    subtracted energy ``delta = sigma_ell^2``.
+    """
+    sigma, v = top_right_singular(sketch, ell)
+    delta = float(sigma[ell - 1] ** 2) if len(sigma) >= ell else 0.0
+    k = min(ell, len(sigma))
+    shrunk = (sigma[:k] ** 2 - delta).clamp_min(0).sqrt()
+    out = sketch.new_zeros(ell, sketch.shape[1])
+    out[:k] = shrunk[:, None] * v[:, :k].T
+    return out, delta
+
+
+def frequent_directions_bound(gradients: torch.Tensor, ell: int, k: int) -> float:
+    """The guarantee ``||G - G_k||_F^2 / (ell - k)`` for gradient rows ``(m, n)``."""
+    if not 0 <= k < ell:
+        raise ValueError(f"need 0 <= k < ell, got k={k}, ell={ell}")
+    sigma = torch.linalg.svdvals(gradients.double())
+    return float((sigma[k:] ** 2).sum() / (ell - k))

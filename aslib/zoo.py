@@ -1,0 +1,98 @@
+"""The model zoo: checkpoints shipped inside the package, their manifest, loading and saving.
+
+``aslib/checkpoints/manifest.json`` records for every shipped checkpoint the exact command that
+made it, data source, seed, epochs, wall time, test accuracy, size and sha256. Checkpoints hold
+``{"model": state_dict, "meta": {...}}`` and always load with ``torch.load(..., weights_only=True)``
+(no arbitrary unpickling).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ._utils import atomic_save
+from .models import build
+
+CHECKPOINT_DIR = Path(str(resources.files("aslib") / "checkpoints"))
+MANIFEST = CHECKPOINT_DIR / "manifest.json"
+
+
+def entries() -> list[dict[str, Any]]:
+    """The shipped checkpoints: one dict per model with accuracy, size, data and recipe."""
+    if not MANIFEST.exists():
+        return []
+    return json.loads(MANIFEST.read_text())["models"]
+
+
+def entry(name: str) -> dict[str, Any]:
+    """The manifest entry of the shipped checkpoint ``name`` (ValueError listing the names if absent)."""
+    found = {e["name"]: e for e in entries()}
+    if name not in found:
+        raise ValueError(f"no shipped checkpoint {name!r}; available: {sorted(found)}. "
+                         "Train one with `python -m aslib.cli train --recipe NAME --ship`.")
+    return found[name]
+
+
+def save_checkpoint(model: nn.Module, meta: dict[str, Any], path: str | Path) -> None:
+    """Write ``{"model": state_dict, "meta": meta}``; ``meta`` must hold ``arch`` and ``arch_kwargs``."""
+    if "arch" not in meta or "arch_kwargs" not in meta:
+        raise ValueError("checkpoint metadata needs 'arch' and 'arch_kwargs' to rebuild the model")
+    atomic_save({"model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "meta": meta}, Path(path))
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Sequential, dict]:
+    """Rebuild a model from a checkpoint written by :func:`save_checkpoint`.
+
+    Loads with ``weights_only=True`` (no arbitrary unpickling). Returns ``(model in eval mode, metadata)``.
+    """
+    state = torch.load(path, map_location=map_location, weights_only=True)
+    meta = state["meta"]
+    model = build(meta["arch"], **meta["arch_kwargs"])
+    model.load_state_dict(state["model"])
+    return model.eval(), meta
+
+
+def pretrained(name: str, map_location: str | torch.device = "cpu") -> nn.Sequential:
+    """An eval-mode model from a checkpoint shipped with the package (see :func:`entries`)."""
+    entry(name)
+    model, _ = load_checkpoint(CHECKPOINT_DIR / f"{name}.pt", map_location)
+    return model
+
+
+def sha256(path: str | Path) -> str:
+    """Hex sha256 of a file."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def ship(name: str, path: str | Path, meta: dict[str, Any], command: str) -> dict[str, Any]:
+    """Record a finished checkpoint in the manifest (replacing an entry of the same name); returns the entry.
+
+    The entry holds the command, data source, seed, epochs, wall time, device, precision, test
+    accuracy (plus the lossless CIFAR-10 subset's for CIFAR-10 models), parameters, size and sha256.
+    """
+    from . import data as data_mod
+    from .training import evaluate
+
+    path = Path(path)
+    model, _ = load_checkpoint(path)
+    extra = {}
+    if meta["dataset"] == "cifar10" and data_mod.available("cifar10_lossless"):
+        extra["test_accuracy_cifar10_lossless_subset"] = evaluate(
+            model, data_mod.load("cifar10_lossless", "test"))["accuracy"]
+    record = {"name": name, "arch": meta["arch"], "arch_kwargs": meta["arch_kwargs"], "dataset": meta["dataset"],
+              "data_source": Path(meta["data_source"]).name, "command": command, "seed": meta["seed"],
+              "epochs": meta["epochs"], "wall_time_s": meta["wall_time_s"], "device": meta["device"],
+              "precision": meta.get("precision", "float32"),
+              "test_accuracy": meta["test_accuracy"], **extra,
+              "parameters": sum(p.numel() for p in model.parameters()),
+              "size_bytes": path.stat().st_size, "sha256": sha256(path)}
+    manifest = json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {"models": []}
+    manifest["models"] = [m for m in manifest["models"] if m["name"] != name] + [record]
+    MANIFEST.write_text(json.dumps(manifest, indent=2) + "\n")
+    return record
