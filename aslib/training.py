@@ -20,7 +20,7 @@ from torch.optim import swa_utils
 from tqdm.auto import tqdm
 
 from . import data as data_mod
-from ._utils import atomic_save, default_device, model_device, model_mode
+from ._utils import atomic_save, chunks, default_device, model_device, model_mode
 from .models import build
 from .zoo import save_checkpoint
 
@@ -272,3 +272,12 @@ def quick_lenet(n_images: int = 6000, seed: int = 0, root: str | None = None) ->
         loss.backward()
         opt.step()
     return model.eval()
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, x: torch.Tensor, *, batch_size: int = 500) -> torch.Tensor:
+    """Eval-mode logits ``(N, K)`` of the images ``x`` ``(N, *shape)``, computed batch by batch on the
+    model's device and returned on the CPU (every submodule's mode restored)."""
+    device = model_device(model)
+    with model_mode(model):
+        return torch.cat([model(x[part].to(device)).cpu() for part in chunks(len(x), batch_size)])

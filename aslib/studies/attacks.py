@@ -17,11 +17,13 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import data as data_mod
-from ._utils import model_device
-from .attacks import ATTACKS, METHODS, craft
-from .attacks.evaluation import clean_predictions, rates
-from .distributed import all_gather, is_main_process, share
+from .. import data as data_mod
+from .._utils import model_device
+from ..attacks import ATTACKS, METHODS, craft
+from ..attacks.evaluation import clean_predictions, rates
+from ..distributed import all_gather, is_main_process, share
+
+__all__ = ["noise_sweep", "sample_sweep", "transfer_matrix"]
 
 def _check_method_kwargs(method_kwargs: dict[str, dict] | None, methods: Sequence[str]) -> None:
     """``method_kwargs`` maps method names to their options, e.g. ``{"as": {"step_max": 3.0}}``."""

@@ -1,0 +1,101 @@
+"""What every notebook repeats, done once: set-up (preset, seed, device, zoo fallback) and
+show-and-record of tables, figures, widgets and values.
+
+A notebook starts with::
+
+    nb = aslib.nb.start("06_universal_attacks", preset, overrides, smoke=dict(...), default=dict(...),
+                        paper=dict(...))
+    cfg, device = nb.cfg, nb.device
+
+and then shows its results with :meth:`Notebook.table`, :meth:`Notebook.figure`,
+:meth:`Notebook.widget` and :meth:`Notebook.value`; with a ``key`` each one is also recorded for
+the report (:mod:`aslib.report`, active when the report runner executes the notebook).
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any, Mapping, Sequence
+
+import torch
+
+from . import presets, report, zoo
+from ._utils import default_device
+from .tables import format_table
+
+FALLBACK_MODEL = "vgg19_bn_w025_cifar10"
+"""The shipped network a notebook uses when its preset names a model that is not in the zoo."""
+
+
+@dataclass
+class Notebook:
+    """A running notebook: its name (the report's folder), parameters ``cfg`` and ``device``."""
+
+    name: str
+    cfg: SimpleNamespace
+    device: torch.device
+
+    def table(self, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None, *, digits: int = 2,
+              key: str | None = None, caption: str | None = None) -> str:
+        """Display ``rows`` as a Markdown table (all columns of the first row by default), with an
+        optional caption above; record it for the report under ``key``. Returns the Markdown."""
+        if not rows:
+            raise ValueError("no rows to show: the table is empty")
+        text = format_table(rows, list(columns or rows[0]), digits)
+        if caption:
+            text = f"{caption}\n\n{text}"
+        _display_markdown(text)
+        if key is not None:
+            report.record_table(self.name, key, text)
+        return text
+
+    def figure(self, fig: Any, key: str | None = None) -> None:
+        """Show a matplotlib figure; record it for the report under ``key``."""
+        import matplotlib.pyplot as plt
+
+        if key is not None:
+            report.record_figure(self.name, key, fig)
+        plt.show()
+
+    def widget(self, shown: Any) -> None:
+        """Show what an :mod:`aslib.widgets` explorer returned: a widget, or its static figure when headless."""
+        import matplotlib.pyplot as plt
+
+        if isinstance(shown, plt.Figure):
+            plt.show()
+        else:
+            from IPython.display import display
+
+            display(shown)
+
+    def value(self, key: str, value: Any) -> None:
+        """Print ``key: value`` and record the value for the report (next to the paper's claims)."""
+        print(f"{key}: {value}")
+        report.record_value(self.name, key, value)
+
+
+def start(name: str, preset: str, overrides: Mapping[str, Any] | None = None, *, seed: int = 0,
+          **preset_values: dict[str, Any]) -> Notebook:
+    """Set up a notebook: choose the preset's parameters (:func:`aslib.presets.choose`), seed torch,
+    pick the device (CUDA when available), and, when the parameters name a ``model`` that the zoo
+    does not ship, warn and fall back to :data:`FALLBACK_MODEL`. Prints what it chose."""
+    cfg = presets.choose(preset, dict(overrides or {}), **preset_values)
+    shipped = [e["name"] for e in zoo.entries()]
+    if getattr(cfg, "model", None) is not None and cfg.model not in shipped:
+        warnings.warn(f"{cfg.model!r} is not in the zoo (train it on a GPU with `python -m aslib.cli train --recipe "
+                      f"{cfg.model} --ship`); falling back to the shipped {FALLBACK_MODEL}")
+        cfg.model = FALLBACK_MODEL
+    torch.manual_seed(seed)
+    device = default_device()
+    print(f"preset {preset!r} on {device}: {vars(cfg)}")
+    return Notebook(name, cfg, device)
+
+
+def _display_markdown(text: str) -> None:
+    try:
+        from IPython.display import Markdown, display
+    except ImportError:
+        print(text)
+        return
+    display(Markdown(text))
