@@ -146,8 +146,8 @@ def build_asnet(model: nn.Module, layer: str, data: Batches, *, rank: int = 50, 
     z, targets = _collect(pre, post, components, data, batch_size, max_batches, device)
     terms = num_terms(rank, degree)
     if len(z) < terms and ridge == 0:
-        raise ValueError(f"the PCE with rank={rank}, degree={degree} has {terms} terms but only {len(z)} samples were given; "
-                         f"pass at least {terms} samples (or ridge > 0)")
+        raise ValueError(f"the PCE with rank={rank}, degree={degree} has {terms} terms but only {len(z)} samples "
+                         f"were given; pass at least {terms} samples (or ridge > 0)")
     standardize = Standardize.from_data(z)
     basis = HermiteBasis(rank, degree).to(device, dtype)
     features = basis(standardize(z))

@@ -286,8 +286,8 @@ class BatchLoader:
     ``indices`` restricts the loader to a subset (e.g. one rank's shard). Each epoch reshuffles
     with ``seed + epoch``; call :meth:`set_epoch` to choose the epoch.
 
-    ``shard=(rank, world)`` (see :mod:`aslib.distributed`) is the distributed sampler of data-parallel training: every rank
-    draws the same global batch of ``batch_size`` (same order, same augmentation draws) and loads
+    ``shard=(rank, world)`` (see :mod:`aslib.distributed`) is the distributed sampler of data-parallel
+    training: every rank draws the same global batch of ``batch_size`` (same order, same augmentation draws) and loads
     and augments only the samples at positions ``rank, rank + world, ...``, so ``world`` ranks
     together see exactly the batches of one process.
     """
