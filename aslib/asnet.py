@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._utils import atomic_save, model_device, model_mode
+from ._utils import NonFiniteError, atomic_save, model_device, model_mode
 from .data import Batches, BatchLoader, ImageDataset, batches, local_share
 from .distributed import barrier, is_main_process, rank_and_world, sum_across_ranks
 from .models import cut_points
@@ -294,7 +294,7 @@ def _finetune(asnet: ASNet, teacher: nn.Module, train_data: ImageDataset, test_d
                 else:
                     loss = F.cross_entropy(out, y)
                 if sum_across_ranks([float(not torch.isfinite(loss))])[0]:  # every rank stops, none hangs
-                    raise FloatingPointError(f"non-finite loss in {phase} epoch {epoch + 1} (on at least one rank); "
+                    raise NonFiniteError(f"non-finite loss in {phase} epoch {epoch + 1} (on at least one rank); "
                                              "lower the learning rates")
                 opt.zero_grad(set_to_none=True)
                 (loss * (len(y) * world / _global_batch_size(loader, b))).backward()

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ._utils import check_positive
 from .distributed import check_shard, current_shard, share, share_of_iterable
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
@@ -295,8 +296,7 @@ class BatchLoader:
     def __init__(self, dataset: ImageDataset, batch_size: int = 128, shuffle: bool = False,
                  augment: bool = False, seed: int = 0, indices: torch.Tensor | None = None,
                  drop_last: bool = False, device: str | torch.device = "cpu", shard: tuple[int, int] = (0, 1)):
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        check_positive("batch_size", batch_size, integer=True)
         rank, world = check_shard(shard)
         if world > batch_size:
             raise ValueError(f"batch_size {batch_size} is smaller than the {world} ranks; use batch_size >= {world}")

@@ -37,9 +37,9 @@ class Notebook:
     device: torch.device
 
     def table(self, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None, *, digits: int = 2,
-              key: str | None = None, caption: str | None = None) -> str:
+              key: str | None = None, caption: str | None = None) -> None:
         """Display ``rows`` as a Markdown table (all columns of the first row by default), with an
-        optional caption above; record it for the report under ``key``. Returns the Markdown."""
+        optional caption above (e.g. another table); record it for the report under ``key``."""
         if not rows:
             raise ValueError("no rows to show: the table is empty")
         text = format_table(rows, list(columns or rows[0]), digits)
@@ -48,7 +48,6 @@ class Notebook:
         _display_markdown(text)
         if key is not None:
             report.record_table(self.name, key, text)
-        return text
 
     def figure(self, fig: Any, key: str | None = None) -> None:
         """Show a matplotlib figure; record it for the report under ``key``."""

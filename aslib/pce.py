@@ -16,6 +16,8 @@ import numbers
 import torch
 from torch import nn
 
+from ._utils import check_finite
+
 
 def num_terms(dim: int, degree: int) -> int:
     """Number of multi-indices ``alpha in N^dim`` with ``|alpha| <= degree``: ``C(dim+degree, degree)``."""
@@ -170,8 +172,7 @@ def fit_least_squares(features: torch.Tensor, targets: torch.Tensor, ridge: floa
         raise ValueError(f"need at least N_b={n_b} samples for an unregularised fit, got n={n}; "
                          "pass more samples or ridge>0")
     for name, tensor in (("features", features), ("targets", targets)):
-        if not bool(torch.isfinite(tensor).all()):
-            raise ValueError(f"{name} contain NaN or inf; remove or fix those samples before fitting")
+        check_finite(tensor, name, "remove or fix those samples before fitting")
     a = features.to(torch.float64)
     b = targets.to(device=features.device, dtype=torch.float64)
     if ridge == 0:

@@ -2,8 +2,8 @@
 
 Notebooks record their key tables and figures with :func:`record_table` / :func:`record_figure`;
 when ``ASLIB_RESULTS`` is set (the report runner sets it) they are written there, otherwise
-recording does nothing. A notebook already executed with the same notebook content, preset
-and library version is skipped (its stamp file says so).
+recording does nothing. A notebook already executed with the same notebook content, preset,
+library source (every module and subpackage) and zoo manifest is skipped (its stamp file says so).
 """
 from __future__ import annotations
 
@@ -66,8 +66,10 @@ def _stamp(notebook: Path, preset: str) -> str:
     from . import __version__
 
     digest = hashlib.sha256(notebook.read_bytes())
-    for source in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(source.read_bytes())
+    package = Path(__file__).parent
+    for source in sorted([*package.rglob("*.py"), package / "checkpoints" / "manifest.json"]):
+        if source.exists():
+            digest.update(source.read_bytes())
     digest.update(f"{preset}:{__version__}".encode())
     return digest.hexdigest()
 

@@ -25,31 +25,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aslib import attacks, data, models
-
-
-def quick_lenet() -> nn.Module:
-    """A LeNet trained with Adam for one epoch on 6,000 Fashion-MNIST images (seeded)."""
-    torch.manual_seed(0)
-    x, y = data.tensors("fashion_mnist", "train", n=6000, seed=0)
-    model = models.build("lenet")
-    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
-    for i in range(0, len(x), 100):
-        loss = F.cross_entropy(model(x[i:i + 100]), y[i:i + 100])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return model.eval()
+from aslib import attacks, data, training, zoo
 
 
 def pick_model() -> tuple[str, nn.Module, str]:
     """(name, eval-mode model, dataset name)."""
-    shipped = {entry["name"] for entry in models.zoo()}
+    shipped = {entry["name"] for entry in zoo.entries()}
     if "vgg19_bn_w025_cifar10" in shipped:
-        return "vgg19_bn_w025_cifar10", models.pretrained("vgg19_bn_w025_cifar10"), "cifar10"
+        return "vgg19_bn_w025_cifar10", zoo.pretrained("vgg19_bn_w025_cifar10"), "cifar10"
     if "lenet_fashion_mnist" in shipped:
-        return "lenet_fashion_mnist", models.pretrained("lenet_fashion_mnist"), "fashion_mnist"
-    return "lenet (quick 1-epoch)", quick_lenet(), "fashion_mnist"
+        return "lenet_fashion_mnist", zoo.pretrained("lenet_fashion_mnist"), "fashion_mnist"
+    return "lenet (quick 1-epoch)", training.quick_lenet(), "fashion_mnist"
 
 
 # ---------------------------------------------------------------------------------------------

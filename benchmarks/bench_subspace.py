@@ -16,7 +16,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from aslib import data, models
+from aslib import data, models, zoo
 from aslib.gradients import layer_gradients
 from aslib.subspace import ActiveSubspace, layer_subspaces
 
@@ -56,7 +56,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = models.pretrained(args.model).to(args.device)
+    model = zoo.pretrained(args.model).to(args.device)
     layers = [n for n in models.cut_points(model) if n.startswith("conv")]
     x, y = data.tensors("cifar10", "train", n=args.n, seed=0)
     x, y = x.to(args.device), y.to(args.device)

@@ -1,17 +1,37 @@
-"""Shared fixtures: offline data location and a small LeNet trained once per session."""
+"""Shared fixtures: offline data location, the accelerator under test, and a small LeNet trained once per session.
+
+Tests marked ``gpu`` run on ``TEST_DEVICE`` (``$ASLIB_TEST_DEVICE``, default ``cuda``) and are
+skipped when that device is absent; ``ASLIB_TEST_DEVICE=cpu`` runs their code path on the CPU.
+"""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
 import pytest
-import torch
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 if "ASLIB_DATA" not in os.environ and SHARED.exists():
     os.environ["ASLIB_DATA"] = str(SHARED)
 
+import torch  # noqa: E402
+
 from aslib import data  # noqa: E402
+
+TEST_DEVICE = os.environ.get("ASLIB_TEST_DEVICE", "cuda")
+
+
+def _device_available(name: str) -> bool:
+    return torch.cuda.is_available() if name.startswith("cuda") else name == "cpu"
+
+
+def pytest_collection_modifyitems(config, items):
+    if _device_available(TEST_DEVICE):
+        return
+    skip = pytest.mark.skip(reason=f"gpu test: device {TEST_DEVICE!r} is not available (set ASLIB_TEST_DEVICE)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
 
 
 def needs(name: str):
@@ -24,15 +44,6 @@ def small_lenet():
     """A LeNet trained for one short epoch on 6,000 Fashion-MNIST images (seeded, a few seconds)."""
     if not data.available("fashion_mnist"):
         pytest.skip("fashion_mnist not available")
-    from aslib.models import build
+    from aslib.training import quick_lenet
 
-    torch.manual_seed(0)
-    x, y = data.tensors("fashion_mnist", "train", n=6000, seed=0)
-    model = build("lenet")
-    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
-    for i in range(0, len(x), 100):
-        loss = torch.nn.functional.cross_entropy(model(x[i:i + 100]), y[i:i + 100])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return model.eval()
+    return quick_lenet(6000, seed=0)

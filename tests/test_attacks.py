@@ -1,4 +1,5 @@
-"""Universal attacks: AS attack (Algorithm 4.1), DeepFool, UAP, evaluation and studies."""
+"""Universal attacks: AS attack (Algorithm 4.1), DeepFool, UAP, the random baseline and their evaluation."""
+import inspect
 import math
 
 import numpy as np
@@ -6,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from aslib import attacks, data, models
+from aslib import attacks, data, zoo
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -21,8 +22,8 @@ def one_thread():
 @pytest.fixture(scope="module")
 def lenet(request):
     """The shipped Fashion-MNIST LeNet when the zoo has it, else the session's quickly trained one."""
-    if "lenet_fashion_mnist" in [entry["name"] for entry in models.zoo()]:
-        return models.pretrained("lenet_fashion_mnist")
+    if "lenet_fashion_mnist" in [entry["name"] for entry in zoo.entries()]:
+        return zoo.pretrained("lenet_fashion_mnist")
     return request.getfixturevalue("small_lenet")
 
 
@@ -59,6 +60,33 @@ def test_as_attack_beats_random_direction_on_held_out_images(lenet, crafting, he
     assert ours > max(random) + 0.05
 
 
+def test_every_registered_attack_has_the_one_signature():
+    assert set(attacks.ATTACKS) == set(attacks.METHODS) == {"as", "uap", "random"}
+    for name, fn in attacks.ATTACKS.items():
+        params = list(inspect.signature(fn).parameters.values())
+        assert [p.name for p in params[:4]] == ["model", "x", "y", "xi"], name
+        keyword_only = {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY}
+        assert {"norm": "l2", "seed": 0, "batch_size": 256}.items() <= keyword_only.items(), name
+    model = nn.Linear(4, 3)
+    x, y = torch.randn(6, 4), torch.tensor([0, 1, 2, 0, 1, 2])
+    for name in attacks.ATTACKS:
+        result = attacks.craft(name, model, x, y, 1.5, seed=1, batch_size=4)
+        assert isinstance(result, attacks.AttackResult) and result.method == name
+        assert result.vector.norm().item() == pytest.approx(1.5, rel=1e-5)
+    with pytest.raises(ValueError, match="unknown method"):
+        attacks.craft("fgsm", model, x, y, 1.0)
+
+
+def test_results_do_not_depend_on_the_memory_chunk(lenet, crafting):
+    x, y = crafting[0][:40], crafting[1][:40]
+    for method in ("as", "uap"):
+        small = attacks.craft(method, lenet, x, y, 3.0, batch_size=7, max_passes=1) if method == "uap" else \
+            attacks.craft(method, lenet, x, y, 3.0, batch_size=7, max_iter=2)
+        large = attacks.craft(method, lenet, x, y, 3.0, batch_size=256, max_passes=1) if method == "uap" else \
+            attacks.craft(method, lenet, x, y, 3.0, batch_size=256, max_iter=2)
+        assert torch.allclose(small.vector, large.vector, atol=1e-5), method
+
+
 def test_l2_projection_is_exact():
     v = torch.randn(3, 4, 4, generator=torch.Generator().manual_seed(0))
     out = attacks.project(v * 10 / v.norm(), 2.5)
@@ -78,7 +106,9 @@ def test_deepfool_reaches_binary_linear_boundary():
     w, b = torch.randn(1, 20, generator=g, dtype=torch.float64), torch.randn(1, dtype=torch.float64)
     model = linear(torch.cat([w, -w]) / 2, torch.cat([b, -b]) / 2)  # logit gap f1 - f0 = -(w x + b)
     x = torch.randn(8, 20, generator=g, dtype=torch.float64)
-    r, iterations, converged = attacks.deepfool(model, x, overshoot=0.0)
+    result = attacks.deepfool(model, x, overshoot=0.0)
+    assert isinstance(result, attacks.DeepFoolResult)
+    r, iterations, converged = result
     distance = (x @ w.T + b).abs().squeeze(1) / w.norm()
     assert converged.all() and (iterations == 1).all()
     assert torch.allclose(r.norm(dim=1), distance + attacks.DEEPFOOL_MARGIN, atol=1e-10)
@@ -265,26 +295,3 @@ def test_perturbation_norms_and_bounds():
     assert lo.shape == hi.shape == (3, 1, 1)
     assert torch.allclose(lo.flatten() * std + mean, torch.zeros(3), atol=1e-6)
     assert torch.allclose(hi.flatten() * std + mean, torch.ones(3), atol=1e-6)
-
-
-def test_noise_sweep_rows_and_aggregate(lenet, crafting, held_out):
-    rows = attacks.noise_sweep(lenet, crafting, (held_out[0][:100], held_out[1][:100]), xis=(3.0, 4.0),
-                               n_samples=20, repeats=2, method_kwargs={"as": {"max_iter": 2},
-                                                                      "uap": {"max_passes": 1}})
-    assert len(rows) == 2 * 2 * 3
-    assert {"repeat", "method", "xi", "train_attack_ratio", "test_fooling_rate", "time_s"} <= set(rows[0])
-    summary = attacks.aggregate(rows, by=["method", "xi"])
-    assert len(summary) == 6 and all(row["count"] == 2 for row in summary)
-    assert {"test_attack_ratio_mean", "test_attack_ratio_std"} <= set(summary[0])
-    one_class = attacks.sample_sweep(lenet, crafting, held_out, ns=(5, 10), xi=3.0, classes=[1], repeats=1,
-                                     method_kwargs={"as": {"max_iter": 1}})
-    assert [row["n_samples"] for row in one_class] == [5, 10] and one_class[0]["classes"] == "1"
-
-
-def test_transfer_matrix_pivot(lenet, crafting, held_out):
-    other = models.build("lenet").eval()
-    rows = attacks.transfer_matrix({"a": lenet, "b": other}, crafting, (held_out[0][:50], held_out[1][:50]),
-                                   xi=3.0, n_samples=10, repeats=1, method_kwargs={"as": {"max_iter": 1}})
-    assert len(rows) == 4
-    table = attacks.pivot(rows, index="target", columns="source")
-    assert [row["target"] for row in table] == ["a", "b"] and set(table[0]) == {"target", "a", "b"}

@@ -170,3 +170,29 @@ def test_distributed_study_gives_the_single_process_table(tmp_path):
     assert len(rows) == len(single) == 3 * 2 * 2
     drop = lambda r: {k: v for k, v in r.items() if k != "time_s"}  # noqa: E731
     assert [drop(r) for r in rows] == [drop(r) for r in single]
+
+
+def test_one_sharding_concept_shares_samples_batches_and_settings():
+    from aslib.data import BatchLoader, ImageDataset, local_share
+    from aslib.distributed import share, share_of_iterable
+
+    items = list(range(10))
+    shares = [share(items, (rank, 3)) for rank in range(3)]
+    assert shares == [[0, 3, 6, 9], [1, 4, 7], [2, 5, 8]]
+    assert sorted(sum(shares, [])) == items and share(items) == items
+    assert list(share_of_iterable(iter("abcdefg"), (1, 2))) == ["b", "d", "f"]
+    x, y = _data()
+    part_x, part_y = local_share((x, y), shard=(1, 4))
+    assert torch.equal(part_x, x[1::4]) and torch.equal(part_y, y[1::4])
+    images = (x[:10] * 40 + 128).clamp(0, 255).to(torch.uint8)
+    ds = ImageDataset(images, y[:10], mean=(0.5,), std=(0.5,), classes=[str(i) for i in range(10)], name="mnist",
+                      split="train", source="test")
+    loader = local_share(ds, batch_size=4, shard=(0, 2))
+    assert isinstance(loader, BatchLoader) and loader.indices.tolist() == [0, 2, 4, 6, 8]
+    assert list(local_share([1, 2, 3, 4, 5], shard=(0, 2))) == [1, 3, 5]
+    try:
+        share(items, (3, 3))
+    except ValueError as err:
+        assert "0 <= rank < world" in str(err)
+    else:
+        raise AssertionError("an invalid shard must be rejected")

@@ -6,25 +6,16 @@ Each test runs the same float64 computation on the CPU and on ``ASLIB_TEST_DEVIC
 from __future__ import annotations
 
 import copy
-import os
 
 import pytest
 import torch
+from conftest import TEST_DEVICE as DEVICE
 
 from aslib import attacks, data, training
 from aslib.asnet import build_asnet
 from aslib.subspace import layer_subspaces, subspace_distance
 
-DEVICE = os.environ.get("ASLIB_TEST_DEVICE", "cuda")
-
-
-def _device_available(name: str) -> bool:
-    if name == "cuda":
-        return torch.cuda.is_available()
-    return name == "cpu"
-
-
-pytestmark = pytest.mark.skipif(not _device_available(DEVICE), reason=f"needs device {DEVICE!r}")
+pytestmark = pytest.mark.gpu
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import torch
 from torch import nn
 
 from aslib.metrics import complexity, complexity_table, reduction
-from aslib.tables import format_table
 from aslib.models import build
 from aslib.pce import HermiteBasis, Standardize
 
@@ -134,13 +133,3 @@ def test_bad_input_shape():
         complexity(nn.Linear(4, 2), (5,))
     with pytest.raises(ValueError, match="input_shapes lacks an entry"):
         complexity_table({"a": nn.Linear(4, 2)}, {})
-
-
-def test_format_table():
-    rows = [{"name": "AS layer", "params": 819200, "storage_mb": 3.125},
-            {"name": "total", "params": 1389068, "storage_mb": 5.2988}]
-    assert format_table(rows, ["name", "params", "storage_mb"]) == (
-        "| name | params | storage_mb |\n|---|---|---|\n"
-        "| AS layer | 819,200 | 3.12 |\n| total | 1,389,068 | 5.30 |")
-    with pytest.raises(ValueError, match="has no column"):
-        format_table(rows, ["macs_m"])

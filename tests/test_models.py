@@ -1,7 +1,6 @@
 import pytest
 import torch
 
-from aslib import models
 from aslib.models import build, count_parameters, cut_points
 
 
@@ -41,5 +40,3 @@ def test_unknown_names_raise():
         build("alexnet")
     with pytest.raises(ValueError, match="6n\\+2"):
         build("resnet21")
-    with pytest.raises(ValueError, match="no shipped checkpoint"):
-        models.pretrained("does_not_exist")

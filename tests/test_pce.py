@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import TEST_DEVICE
 from numpy.polynomial import hermite_e
 
 from aslib.pce import (
@@ -111,17 +112,17 @@ def test_macs_closed_form():
     assert HermiteBasis(2, 5).macs == 3 * 2 * 4 + num_terms(2, 5) * 1
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.gpu
 def test_cuda_parity():
     torch.manual_seed(3)
     x = torch.randn(32, 5, dtype=torch.float64)
     basis = HermiteBasis(5, 3)
-    gpu = basis.to("cuda")(x.cuda())
-    assert gpu.device.type == "cuda"
+    gpu = basis.to(TEST_DEVICE)(x.to(TEST_DEVICE))
+    assert gpu.device.type == torch.device(TEST_DEVICE).type
     torch.testing.assert_close(gpu.cpu(), HermiteBasis(5, 3)(x))
     y = torch.randn(32, 2, dtype=torch.float64)
-    w = fit_least_squares(gpu, y.cuda())
-    assert w.device.type == "cuda"
+    w = fit_least_squares(gpu, y.to(TEST_DEVICE))
+    assert w.device.type == torch.device(TEST_DEVICE).type
     torch.testing.assert_close(w.cpu(), fit_least_squares(HermiteBasis(5, 3)(x), y), rtol=1e-8, atol=1e-8)
 
 

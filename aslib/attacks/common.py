@@ -20,7 +20,7 @@ from typing import Any, Callable, Protocol
 import torch
 from torch import nn
 
-from .._utils import chunks, model_mode
+from .._utils import check_positive, chunks, model_mode
 
 NORMS = ("l2", "linf")
 
@@ -119,8 +119,7 @@ def check_vector(x: torch.Tensor, v: torch.Tensor) -> None:
 
 
 def check_batch_size(batch_size: int) -> None:
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    check_positive("batch_size", batch_size, integer=True)
 
 
 @torch.no_grad()

@@ -11,7 +11,7 @@ import time
 import torch
 from torch import nn
 
-from .._utils import model_mode
+from .._utils import check_positive, model_mode
 from .common import AttackResult, predict, project, register, rescale, validate
 from .deepfool_batched import check_deepfool_options, run_deepfool
 
@@ -84,8 +84,7 @@ def uap(model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, *, norm: 
         raise ValueError(f"unknown UAP variant {variant!r}; use 'original' or 'authors'")
     if max_passes < 1 or num_candidates < 2:
         raise ValueError(f"need max_passes >= 1 and num_candidates >= 2, got {max_passes} and {num_candidates}")
-    if minibatch < 1:
-        raise ValueError(f"minibatch must be >= 1 (1 = the sequential algorithm), got {minibatch}")
+    check_positive("minibatch (samples per DeepFool call; 1 = the sequential algorithm)", minibatch, integer=True)
     df_iter = (50 if variant == "original" else 10) if df_max_iter is None else df_max_iter
     check_deepfool_options(num_candidates, overshoot, df_iter)
     deepfool_args = (num_candidates, overshoot, df_iter)

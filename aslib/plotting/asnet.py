@@ -1,4 +1,99 @@
-"""Figures of ASNet building and compression."""
+"""Figures of ASNet building and compression (notebooks 04 and 05); every function returns the figure."""
 from __future__ import annotations
 
-__all__: list[str] = []
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import torch
+
+from .common import curves
+
+__all__ = ["active_variable_histograms", "finetune_curves", "hermite_curves", "rank_degree_curves", "tradeoff_curve"]
+
+
+def hermite_curves(xi: torch.Tensor, values: torch.Tensor):
+    """Univariate polynomials ``values`` ``(M, P)`` (column ``k`` = ``psi_k``) against the points ``xi`` ``(M,)``."""
+    if values.ndim != 2 or len(values) != len(xi):
+        raise ValueError(f"values must be (len(xi), P) = ({len(xi)}, P), got {tuple(values.shape)}")
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    for k in range(values.shape[1]):
+        ax.plot(xi, values[:, k], label=fr"$\psi_{k}$")
+    ax.set_ylim(-4, 4)
+    ax.set_xlabel(r"$\xi$")
+    ax.legend()
+    ax.set_title("orthonormal Hermite polynomials")
+    return fig
+
+
+def active_variable_histograms(z: torch.Tensor, indices: Sequence[int], *, bins: int = 40):
+    """Histograms of the standardised active variables ``z`` ``(N, r)`` at the 0-based ``indices``, each with
+    the standard normal density (dashed)."""
+    if z.ndim != 2 or not indices or not all(0 <= i < z.shape[1] for i in indices):
+        raise ValueError(f"need z of shape (N, r) and indices in [0, r); got {tuple(z.shape)} and {list(indices)}")
+    fig, axes = plt.subplots(1, len(indices), figsize=(10 * len(indices) / 3, 2.8), sharey=True, squeeze=False)
+    grid = torch.linspace(-4, 4, 200)
+    for ax, i in zip(axes[0], indices):
+        ax.hist(z[:, i].numpy(), bins=bins, density=True, alpha=0.6)
+        ax.plot(grid, torch.exp(-grid**2 / 2) / math.sqrt(2 * math.pi), "k--", lw=1)
+        ax.set_title(fr"$\tilde z_{{{i + 1}}}$ (test)")
+    fig.tight_layout()
+    return fig
+
+
+def rank_degree_curves(rows: Sequence[Mapping[str, Any]], *, original_accuracy: float, layer: str):
+    """Test accuracy and held-out R² against r, one line per p (rows of
+    :func:`aslib.studies.rank_degree_sweep`), with the original network's accuracy dashed."""
+    if not rows:
+        raise ValueError("no sweep rows to plot")
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
+    curves(rows, x="r", y="accuracy", group="p", ax=axes[0], title=f"ASNet before fine-tuning, cut {layer}",
+           ylabel="test accuracy")
+    axes[0].axhline(original_accuracy, color="k", ls="--", lw=1, label="original")
+    axes[0].legend(title="p")
+    curves(rows, x="r", y="R2 test", group="p", ax=axes[1], title="held-out $R^2$ of the logits", ylabel="$R^2$ (test)")
+    axes[1].legend(title="p")
+    fig.tight_layout()
+    return fig
+
+
+def finetune_curves(histories: Mapping[str, Sequence[Mapping[str, Any]]], *, original_accuracy: float,
+                    original_params: int, kd_epochs: int):
+    """Test accuracy and nonzero Conv/Linear weights (thousands, log scale) per epoch of
+    :func:`aslib.asnet.finetune`, one line per cut; the dotted line ends distillation."""
+    rows = [{"cut": layer, "step": step, "test_accuracy": row["test_accuracy"],
+             "nonzero_params_k": row["nonzero_params"] / 1e3}
+            for layer, history in histories.items() for step, row in enumerate(history)]
+    if not rows:
+        raise ValueError("no history rows to plot")
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    curves(rows, x="step", y="test_accuracy", group="cut", ax=axes[0], title="test accuracy", ylabel="accuracy")
+    axes[0].axhline(original_accuracy, color="k", ls="--", lw=1, label="original")
+    curves(rows, x="step", y="nonzero_params_k", group="cut", ax=axes[1],
+           title="nonzero Conv/Linear weights of the ASNet", ylabel="thousands")
+    axes[1].axhline(original_params / 1e3, color="k", ls="--", lw=1, label="original (all params)")
+    axes[1].set_yscale("log")
+    for ax in axes:
+        ax.axvline(kd_epochs + 0.5, color="grey", ls=":")
+        ax.set_xlabel("epoch (distillation, then sparse)")
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def tradeoff_curve(rows: Sequence[Mapping[str, Any]], *, original_accuracy: float, layer: str):
+    """Test accuracy against the nonzero-parameter reduction, one point per l1 scale (rows of
+    :func:`aslib.studies.l1_tradeoff`), with the original network's accuracy dashed."""
+    if not rows:
+        raise ValueError("no trade-off rows to plot")
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    ax.plot([t["nonzero params x"] for t in rows], [t["accuracy"] for t in rows], "o-")
+    for t in rows:
+        ax.annotate(f"x{t['scale']:g}", (t["nonzero params x"], t["accuracy"]), fontsize="small")
+    ax.axhline(original_accuracy, color="k", ls="--", lw=1, label="original")
+    ax.set_xlabel("nonzero parameter reduction vs original (x)")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(f"l1 trade-off at {layer}")
+    ax.legend()
+    return fig

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
+import matplotlib.pyplot as plt
 import torch
 
 from ..subspace import ActiveSubspace
-from .common import _axes
+from .common import _axes, curves
 
-__all__ = ["active_neurons", "eigenvalue_decay", "sufficient_summary"]
+__all__ = ["active_neurons", "counts_vs_images", "eigenvalue_decay", "error_and_bound", "sufficient_summary",
+           "sufficient_summary_2d"]
 
 
 def eigenvalue_decay(subspaces: Mapping[str, ActiveSubspace], bands: Mapping[str, dict] | None = None,
@@ -57,4 +59,49 @@ def sufficient_summary(z: torch.Tensor, values: torch.Tensor, ax=None, xlabel: s
     ax.set_xlabel(xlabel)
     ax.set_ylabel("function value")
     ax.set_title("Sufficient summary plot")
+    return fig
+
+
+def sufficient_summary_2d(z: torch.Tensor, values: torch.Tensor, title: str = "f over the two active variables"):
+    """Two panels: the values ``(m,)`` against ``z_1``, and coloured over ``(z_1, z_2)`` (``z`` ``(m, >= 2)``)."""
+    if z.ndim != 2 or z.shape[1] < 2 or len(z) != len(values):
+        raise ValueError(f"need z (m, >= 2) and values (m,), got {tuple(z.shape)} and {tuple(values.shape)}")
+    z, values = z.detach().cpu(), values.detach().cpu()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    sufficient_summary(z[:, 0], values, ax=axes[0])
+    points = axes[1].scatter(z[:, 0], z[:, 1], c=values, s=6, cmap="viridis")
+    axes[1].set_xlabel("$z_1$")
+    axes[1].set_ylabel("$z_2$")
+    axes[1].set_title(title)
+    fig.colorbar(points, ax=axes[1])
+    fig.tight_layout()
+    return fig
+
+
+def error_and_bound(rows: Sequence[dict], x: str, error: str, bound: str, ax=None,
+                    labels: tuple[str, str] = ("ridge-approximation error", "Poincaré bound (eigenvalue tail)"),
+                    xlabel: str = "r (number of active variables)", ylabel: str = "mean squared error"):
+    """An error and its upper bound against ``x`` on a log scale (columns ``x``, ``error``, ``bound`` of ``rows``)."""
+    if not rows:
+        raise ValueError("no rows to plot")
+    fig, ax = _axes(ax)
+    xs = [row[x] for row in rows]
+    ax.semilogy(xs, [row[error] for row in rows], "o-", label=labels[0])
+    ax.semilogy(xs, [row[bound] for row in rows], "s--", label=labels[1])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend()
+    return fig
+
+
+def counts_vs_images(rows: Sequence[dict], title: str = "", ax=None):
+    """Active-neuron counts against the number of images, one line per estimator, from the rows of
+    :func:`aslib.studies.count_reliability` (columns ``images m``, ``exact``, ``FD l=...``, ``FD l=..., authors``)."""
+    if not rows:
+        raise ValueError("no rows to plot")
+    names = [key for key in rows[0] if key == "exact" or (key.startswith("FD l=") and not key.endswith(" kept"))]
+    long = [{"m": row["images m"], "count": row[name],
+             "estimator": name.replace(", authors", ", authors' index")} for row in rows for name in names]
+    fig = curves(long, "m", "count", "estimator", ax=ax, title=title, ylabel="active neurons")
+    (ax or fig.axes[0]).legend(fontsize="x-small")
     return fig

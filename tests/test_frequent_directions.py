@@ -1,0 +1,57 @@
+"""Frequent Directions: the sketch guarantee, merging, and the small-Gram solver."""
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aslib.frequent_directions import frequent_directions_bound, shrink, top_right_singular
+from aslib.subspace import ActiveSubspace
+
+
+@settings(max_examples=25, deadline=None)
+@given(m=st.integers(5, 120), n=st.integers(2, 40), ell=st.integers(2, 20), batch=st.integers(1, 50),
+       seed=st.integers(0, 10_000), decay=st.floats(0.0, 3.0))
+def test_frequent_directions_guarantee(m, n, ell, batch, seed, decay):
+    g = torch.Generator().manual_seed(seed)
+    scales = torch.exp(-decay * torch.linspace(0, 1, n, dtype=torch.float64))
+    grads = torch.randn(m, n, generator=g, dtype=torch.float64) * scales
+    est = ActiveSubspace("frequent_directions", sketch_size=ell)
+    for i in range(0, m, batch):
+        est.partial_fit(grads[i:i + batch])
+    sketch = est.sketch
+    error = float(torch.linalg.matrix_norm(grads.T @ grads - sketch.T @ sketch, 2))
+    for k in range(ell):
+        assert error <= frequent_directions_bound(grads, ell, k) * (1 + 1e-9) + 1e-9
+    assert est.n_samples == m
+
+
+@settings(max_examples=15, deadline=None)
+@given(m1=st.integers(5, 80), m2=st.integers(5, 80), n=st.integers(2, 30), ell=st.integers(2, 12),
+       seed=st.integers(0, 10_000))
+def test_merge_stays_within_the_bound(m1, m2, n, ell, seed):
+    g = torch.Generator().manual_seed(seed)
+    grads = torch.randn(m1 + m2, n, generator=g, dtype=torch.float64)
+    left = ActiveSubspace("frequent_directions", sketch_size=ell).fit(grads[:m1])
+    right = ActiveSubspace("frequent_directions", sketch_size=ell).fit(grads[m1:])
+    merged = left.merge(right)
+    sketch = merged.sketch
+    error = float(torch.linalg.matrix_norm(grads.T @ grads - sketch.T @ sketch, 2))
+    assert error <= frequent_directions_bound(grads, ell, 0) * (1 + 1e-9) + 1e-9
+    assert merged.n_samples == m1 + m2
+    assert merged.trace == pytest.approx(float(grads.pow(2).sum()) / (m1 + m2))
+
+
+
+
+def test_shrink_subtracts_the_ell_th_energy_and_solver_matches_svd():
+    g = torch.Generator().manual_seed(1)
+    rows = torch.randn(12, 30, generator=g, dtype=torch.float64)
+    sigma, v = top_right_singular(rows)
+    reference = torch.linalg.svdvals(rows)
+    assert torch.allclose(sigma, reference, rtol=1e-10)
+    assert torch.allclose(v.T @ v, torch.eye(len(sigma), dtype=torch.float64), atol=1e-10)
+    shrunk, delta = shrink(rows, 5)
+    assert delta == pytest.approx(float(reference[4] ** 2))
+    kept = torch.linalg.svdvals(shrunk)
+    assert torch.allclose(kept[:4] ** 2, reference[:4] ** 2 - delta, rtol=1e-9)
+    assert kept[4:].abs().max() < 1e-6

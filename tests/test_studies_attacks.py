@@ -1,0 +1,283 @@
+"""The attack-study tables and figures of notebooks 06 and 07 (aslib.studies.attacks, aslib.plotting.attacks)."""
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from aslib import attacks, data, plotting, studies, tables, zoo  # noqa: E402
+from aslib.models import build  # noqa: E402
+from aslib.subspace import ActiveSubspace  # noqa: E402
+
+SHAPE = (1, 4, 4)  # one channel: the Fashion-MNIST normalisation applies
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Flatten(), nn.Linear(16, 8), nn.ReLU(), nn.Linear(8, 3)).eval()
+
+
+@pytest.fixture(scope="module")
+def pair():
+    generator = torch.Generator().manual_seed(1)
+    return torch.randn(30, *SHAPE, generator=generator), torch.randint(0, 3, (30,), generator=generator)
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def lenet(request):
+    """The shipped Fashion-MNIST LeNet when the zoo has it, else the session's quickly trained one."""
+    if "lenet_fashion_mnist" in [entry["name"] for entry in zoo.entries()]:
+        return zoo.pretrained("lenet_fashion_mnist")
+    return request.getfixturevalue("small_lenet")
+
+
+@pytest.fixture(scope="module")
+def crafting():
+    if not data.available("fashion_mnist"):
+        pytest.skip("fashion_mnist not available")
+    return data.tensors("fashion_mnist", "train", n=100, seed=1)
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    if not data.available("fashion_mnist"):
+        pytest.skip("fashion_mnist not available")
+    return data.tensors("fashion_mnist", "test", n=500, seed=0)
+
+
+def test_noise_sweep_rows_and_aggregate(lenet, crafting, held_out):
+    rows = studies.noise_sweep(lenet, crafting, (held_out[0][:100], held_out[1][:100]), xis=(3.0, 4.0),
+                               n_samples=20, repeats=2, method_kwargs={"as": {"max_iter": 2},
+                                                                      "uap": {"max_passes": 1}})
+    assert len(rows) == 2 * 2 * 3
+    assert {"repeat", "method", "xi", "train_attack_ratio", "test_fooling_rate", "time_s"} <= set(rows[0])
+    summary = tables.aggregate(rows, by=["method", "xi"])
+    assert len(summary) == 6 and all(row["count"] == 2 for row in summary)
+    assert {"test_attack_ratio_mean", "test_attack_ratio_std"} <= set(summary[0])
+    one_class = studies.sample_sweep(lenet, crafting, held_out, ns=(5, 10), xi=3.0, classes=[1], repeats=1,
+                                     method_kwargs={"as": {"max_iter": 1}})
+    assert [row["n_samples"] for row in one_class] == [5, 10] and one_class[0]["classes"] == "1"
+
+
+def test_transfer_matrix_pivot(lenet, crafting, held_out):
+    other = build("lenet").eval()
+    rows = studies.transfer_matrix({"a": lenet, "b": other}, crafting, (held_out[0][:50], held_out[1][:50]),
+                                   xi=3.0, n_samples=10, repeats=1, method_kwargs={"as": {"max_iter": 1}})
+    assert len(rows) == 4
+    table = tables.pivot(rows, index="target", columns="source")
+    assert [row["target"] for row in table] == ["a", "b"] and set(table[0]) == {"target", "a", "b"}
+
+
+def sweep_rows():
+    """Synthetic noise_sweep rows: 2 repeats x 2 xi x 3 methods, ratios known in closed form."""
+    rows = []
+    for repeat in range(2):
+        for xi in (5.0, 10.0):
+            for k, method in enumerate(("as", "uap", "random")):
+                base = xi / 20 - 0.1 * k
+                rows.append({"repeat": repeat, "method": method, "xi": xi, "n_samples": 10, "classes": "all",
+                             "norm": "l2", "train_attack_ratio": base + 0.1, "train_fooling_rate": base,
+                             "test_attack_ratio": base + 0.02 * repeat, "test_fooling_rate": base - 0.01,
+                             "time_s": 1.0 + repeat, "iterations": 3 + 2 * repeat})
+    return rows
+
+
+def test_craft_methods_gives_one_vector_of_norm_xi_per_method(model, pair):
+    results = studies.craft_methods(model, *pair, 2.0, method_kwargs={"as": {"max_iter": 2}})
+    assert list(results) == list(attacks.METHODS)
+    assert all(math.isclose(r.vector.norm().item(), 2.0, rel_tol=1e-4) for r in results.values())
+    assert results["as"].iterations <= 2
+    with pytest.raises(ValueError, match="method_kwargs"):
+        studies.craft_methods(model, *pair, 2.0, method_kwargs={"as_": {}})
+
+
+def test_demo_rows_match_the_measures(model, pair):
+    results = studies.craft_methods(model, *pair, 2.0, methods=("random",))
+    (row,) = studies.demo_rows(model, pair, pair, results, dataset="toy")
+    v = results["random"].vector
+    assert row["method"] == "random" and row["data"] == "toy"
+    assert row["train attack ratio"] == row["test attack ratio"] == attacks.attack_ratio(model, *pair, v)
+    assert row["test fooling rate"] == attacks.fooling_rate(model, pair[0], v)
+    with pytest.raises(ValueError, match="pair"):
+        studies.demo_rows(model, pair[0], pair, results, dataset="toy")
+
+
+def test_perturbation_size_rows_closed_form():
+    v = torch.zeros(SHAPE)
+    v[0, 0, 0] = 3.0
+    x = torch.zeros(5, *SHAPE)
+    (row,) = studies.perturbation_size_rows({"as": attacks.AttackResult(v)}, x, dataset="fashion_mnist")
+    std = float(data.pixel_scale("fashion_mnist").flatten()[0])
+    assert row["l2 (normalised)"] == row["linf (normalised)"] == 3.0
+    assert math.isclose(row["pixel l2 (0..255)"], 3 * std * 255, rel_tol=1e-5)
+    assert math.isclose(row["RMS per value (0..255)"], row["pixel l2 (0..255)"] / 4, rel_tol=1e-6)
+    image_l2 = (data.denormalize(x, "fashion_mnist") * 255).flatten(1).norm(dim=1).mean().item()
+    assert math.isclose(row["relative to mean image l2"], row["pixel l2 (0..255)"] / image_l2, rel_tol=1e-6)
+    with pytest.raises(ValueError):
+        studies.perturbation_size_rows({"as": attacks.AttackResult(v)}, x[:0], dataset="fashion_mnist")
+
+
+def test_sweep_table_shows_mean_and_std_per_xi():
+    table = studies.sweep_table(sweep_rows())
+    assert [line["xi"] for line in table] == ["5", "10"]
+    assert table[1]["AS train"] == "0.60 ± 0.00"
+    assert table[1]["AS test"] == f"0.51 ± {math.sqrt(0.0002):.2f}"
+    assert table[0]["AS time (s)"] == f"1.5 ± {math.sqrt(0.5):.1f}"
+    assert "random time (s)" not in table[0]
+    with pytest.raises(ValueError):
+        studies.sweep_table([])
+
+
+def test_wall_time_rows_leave_random_out():
+    rows = studies.wall_time_rows({"k": sweep_rows()}, titles={"k": "Toy"})
+    assert [(r["setting"], r["method"], r["vectors"]) for r in rows] == [("Toy", "AS", 4), ("Toy", "UAP", 4)]
+    assert rows[0]["iterations / passes"] == f"4.0 ± {math.sqrt(4 / 3 * 1):.1f}"
+
+
+def test_largest_xi_summary_and_claims():
+    means = studies.mean_test_ratios(sweep_rows(), 10.0)
+    assert means == pytest.approx({"as": 0.51, "uap": 0.41, "random": 0.31})
+    assert studies.mean_test_ratios(sweep_rows(), 7.0) == {}
+    (row,) = studies.largest_xi_rows({"k": means}, xi=10.0, titles={"k": "Toy"})
+    assert row["setting"] == "Toy"
+    assert row["AS - UAP"] == pytest.approx(0.1) and row["AS - random"] == pytest.approx(0.2)
+    claims = studies.attack_claims(means, means, clean_error={"cifar10": 0.1, "fashion_mnist": 0.2}, xi=10.0,
+                                   repeats=2, preset="smoke")
+    assert claims["attack_gap"].startswith("+0.10 (AS 0.51 vs UAP 0.41, xi=10")
+    assert "clean error 0.20" in claims["attack_vs_random"] and "preset smoke" in claims["attack_vs_random"]
+
+
+def test_transfer_table_adds_the_baselines(model, pair):
+    other = nn.Sequential(nn.Flatten(), nn.Linear(16, 3)).eval()
+    models = {"a": model, "b": other}
+    rows = [{"source": s, "target": t, "test_attack_ratio": 0.1 * i + 0.05 * r}
+            for r in range(2) for i, (s, t) in enumerate((s, t) for s in models for t in models)]
+    matrix = studies.transfer_table(rows, models, pair, xi=2.0, repeats=2)
+    assert [row["target"] for row in matrix] == ["a", "b"]
+    assert matrix[0]["a"] == pytest.approx(0.025) and matrix[0]["b"] == pytest.approx(0.225)
+    x, y = pair
+    for row in matrix:
+        target = models[row["target"]]
+        assert row["clean error"] == attacks.attack_ratio(target, x, y, torch.zeros_like(x[0]))
+        expected = sum(attacks.attack_ratio(target, x, y, attacks.random_perturbation(SHAPE, 2.0, seed=s))
+                       for s in range(2)) / 2
+        assert row["random"] == pytest.approx(expected)
+    with pytest.raises(ValueError):
+        studies.transfer_table(rows, {"a": model}, pair, xi=2.0, repeats=2)
+
+
+def test_sample_sweep_table_per_classes_and_n():
+    rows = [dict(r, classes=c, n_samples=n) for r in sweep_rows()[:1] for c in ("1", "all") for n in (10, 20)]
+    table = studies.sample_sweep_table(rows)
+    assert [(t["classes"], t["N"]) for t in table] == [("1", 10), ("1", 20), ("all", 10), ("all", 20)]
+    assert table[0]["train - test"] == pytest.approx(0.1)
+    assert table[0]["time (s)"] == "1.0 ± 0.0"
+
+
+def test_linf_budgets_and_table():
+    xis = studies.linf_budgets([8.0, 4.0], "cifar10")
+    largest = float(data.pixel_scale("cifar10").max())
+    assert xis == pytest.approx([8 / 255 / largest, 4 / 255 / largest])
+    assert (data.pixel_scale("cifar10") * xis[0] * 255 <= 8 + 1e-6).all()
+    with pytest.raises(ValueError):
+        studies.linf_budgets([0.0], "cifar10")
+    table = studies.linf_table(sweep_rows(), {5.0: 4.0, 10.0: 8.0})
+    assert [(t["eps (x/255)"], t["method"]) for t in table][:3] == [("4", "AS"), ("4", "random"), ("4", "UAP")]
+    assert table[0]["test fooling rate"] == "0.24 ± 0.00"
+
+
+def test_bound_rows_pair_each_row_with_its_clean_error():
+    rows = studies.bound_rows({"s": sweep_rows()[:2], "t": sweep_rows()[2:3]}, {"all": 0.3})
+    assert [(r["sweep"], r["method"]) for r in rows] == [("s", "AS"), ("s", "UAP"), ("t", "random")]
+    assert all(r["clean error"] == 0.3 and r["attack ratio - fooling rate"] == pytest.approx(0.01) for r in rows)
+    with pytest.raises(KeyError):
+        studies.bound_rows({"s": sweep_rows()}, {"1": 0.3})
+
+
+def test_clipping_rows_never_enlarge_the_perturbation(model, pair):
+    v = attacks.random_perturbation(SHAPE, 3.0, seed=0)
+    x = pair[0]
+    tight = (x.min().view(1, 1, 1), x.max().view(1, 1, 1))  # the smallest box that contains every x
+    (row,) = studies.clipping_rows(model, pair, {"random": v}, bounds=tight)
+    assert 0 < row["mean ||clip(x+v) - x|| / ||v||"] < 1
+    wide = (torch.full((1, 1, 1), -1e3), torch.full((1, 1, 1), 1e3))
+    (loose,) = studies.clipping_rows(model, pair, {"random": v}, bounds=wide)
+    assert loose["mean ||clip(x+v) - x|| / ||v||"] == pytest.approx(1.0)
+    assert loose["test attack ratio (clipped)"] == loose["test attack ratio (no clipping)"]
+
+
+def test_spectrum_rows_closed_form():
+    gradients = torch.zeros(4, 10, dtype=torch.float64)
+    gradients[:, :4] = torch.diag(torch.tensor([3.0, 2.0, 1.0, 1.0], dtype=torch.float64))  # C: 9, 4, 1, 1 / 4
+    (row,) = studies.spectrum_rows({"toy": ActiveSubspace("exact").fit(gradients)})
+    assert (row["d"], row["m"]) == (10, 4)
+    assert row["lambda_1 / trace"] == pytest.approx(9 / 15)
+    assert row["lambda_1 d / trace"] == pytest.approx(90 / 15)
+    assert (row["directions for 50%"], row["directions for 90%"], row["directions for 99%"]) == (1, 3, 4)
+    assert row["active (delta=0.95, code)"] == 3  # the code convention: energy > delta ** 2
+
+
+def test_eigen_directions_of_a_known_vector(model, pair):
+    gradients = torch.randn(40, 16, generator=torch.Generator().manual_seed(2))
+    subspace = ActiveSubspace("exact").fit(gradients)
+    v1 = 2.0 * subspace.components[:, 0].float().view(SHAPE)
+    study = studies.eigen_directions(model, subspace, pair, v1, xi=2.0, top_k=3, n_random=2)
+    assert len(study.eigen) == 3 and study.random.shape == (2,) and study.dim == 16 and study.n_eval == 30
+    assert study.cosine == pytest.approx(1.0, abs=1e-5)
+    assert study.captured[0] == pytest.approx(1.0, abs=1e-5)
+    assert study.eigen[0] >= study.recursive  # the better sign of the same vector
+    assert study.clean == attacks.attack_ratio(model, *pair, torch.zeros(SHAPE))
+    rows = studies.eigen_direction_rows(study)
+    assert [r["direction"] for r in rows] == ["v_1", "v_2", "v_3", "random (mean of 2)", "recursive AS vector",
+                                              "none (clean error)"]
+    assert rows[3]["lambda_k / trace"] == 1 / 16
+    with pytest.raises(ValueError, match="top_k"):
+        studies.eigen_directions(model, subspace, pair, v1, xi=2.0, top_k=0, n_random=2)
+
+
+def test_attack_figures(model, pair):
+    rows = sweep_rows()
+    fig = plotting.attack_ratio_grid({"a": rows, "b": rows}, titles={"a": "A"}, floors={"a": 0.1, "b": 0.2})
+    assert len(fig.axes) == 4 and fig.axes[0].get_title() == "A\ntrain"
+    with pytest.raises(ValueError):
+        plotting.attack_ratio_grid({}, titles={}, floors={})
+    results = studies.craft_methods(model, *pair, 2.0, method_kwargs={"as": {"max_iter": 2}, "uap": {"max_passes": 1}})
+    fig = plotting.attack_histories({"toy": results}, clean_error={"toy": 0.5}, titles={}, xi=2.0)
+    assert len(fig.axes[0].lines) == 3
+    assert len(plotting.perturbation_grid(results, title="toy", xi=2.0).axes) == 3
+    vectors = {"clean": torch.zeros(SHAPE), "AS": results["as"].vector}
+    fig = plotting.attacked_images(model, pair[0][:4], pair[1][:4], vectors, class_names=["a", "b", "c"],
+                                   to_display=lambda x: x.clamp(0, 1))
+    assert len(fig.axes) == 8 and fig.axes[0].get_title().startswith("clean: ")
+    with pytest.raises(ValueError):
+        plotting.attacked_images(model, pair[0][:4], pair[1][:3], vectors, class_names=["a", "b", "c"],
+                                 to_display=lambda x: x)
+
+
+def test_study_figures(model, pair):
+    from aslib.tables import aggregate
+
+    rows = [dict(r, classes=c, n_samples=n) for r in sweep_rows()[:1] for c in ("1", "all") for n in (10, 20)]
+    fig = plotting.sample_sweep_panels(aggregate(rows, by=("classes", "n_samples")), floors={"1": 0.1, "all": 0.2},
+                                       class_names=["zero", "one"])
+    assert [ax.get_title() for ax in fig.axes] == ["one-class (one)", "all-class"]
+    with pytest.raises(ValueError):
+        plotting.sample_sweep_panels([], floors={}, class_names=[])
+    fig = plotting.ratio_vs_fooling({"s": sweep_rows(), "t": sweep_rows()[:2]}, clean_error=0.2)
+    assert len(fig.axes[0].collections) == 2
+    subspace = ActiveSubspace("exact").fit(torch.randn(20, 16, generator=torch.Generator().manual_seed(3)))
+    study = studies.eigen_directions(model, subspace, pair, attacks.random_perturbation(SHAPE, 2.0), xi=2.0, top_k=2,
+                                     n_random=2)
+    assert len(plotting.eigen_direction_figure(study).axes) == 2

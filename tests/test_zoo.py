@@ -1,0 +1,38 @@
+"""The zoo: checkpoints round-trip with weights_only, shipped checkpoints reproduce their manifest."""
+import pytest
+import torch
+
+from aslib import data, models, zoo
+from aslib.models import build
+from aslib.training import evaluate
+
+
+def test_checkpoint_round_trip_weights_only(tmp_path):
+    model = build("resnet20", width=0.5).eval()
+    meta = {"arch": "resnet20", "arch_kwargs": {"width": 0.5}, "test_accuracy": 0.1}
+    zoo.save_checkpoint(model, meta, tmp_path / "m.pt")
+    loaded, loaded_meta = zoo.load_checkpoint(tmp_path / "m.pt")
+    x = torch.randn(2, 3, 32, 32)
+    assert torch.equal(loaded(x), model(x)) and loaded_meta == meta and not loaded.training
+    with pytest.raises(ValueError, match="arch"):
+        zoo.save_checkpoint(model, {}, tmp_path / "bad.pt")
+
+
+@pytest.mark.parametrize("entry", zoo.entries(), ids=lambda e: e["name"])
+def test_shipped_checkpoints_reproduce_their_accuracy(entry):
+    if not data.available(entry["dataset"]):
+        pytest.skip(f"{entry['dataset']} not available")
+    path = zoo.CHECKPOINT_DIR / f"{entry['name']}.pt"
+    assert zoo.sha256(path) == entry["sha256"]
+    assert path.stat().st_size < 10 * 2**20
+    model = zoo.pretrained(entry["name"])
+    assert not model.training
+    accuracy = evaluate(model, data.load(entry["dataset"], "test"))["accuracy"]
+    assert abs(accuracy - entry["test_accuracy"]) <= 0.003
+
+
+def test_unknown_names_and_the_old_home():
+    with pytest.raises(ValueError, match="no shipped checkpoint 'does_not_exist'; available"):
+        zoo.pretrained("does_not_exist")
+    assert models.pretrained is zoo.pretrained and models.zoo is zoo.entries
+    assert zoo.entry(zoo.entries()[0]["name"]) == zoo.entries()[0]
