@@ -181,7 +181,7 @@ class FinetuneConfig:
     max_batches: int | None = None
 
 
-def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor, alpha: float,
+def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor, *, alpha: float,
                       temperature: float) -> torch.Tensor:
     """``alpha T^2 KL(softmax(t/T) || softmax(s/T))`` (batchmean) ``+ (1 - alpha) CE(s, y)``."""
     kd = F.kl_div(F.log_softmax(student / temperature, 1), F.log_softmax(teacher / temperature, 1),
@@ -211,7 +211,7 @@ def _prox(asnet: ASNet, opt: torch.optim.Optimizer, cfg: FinetuneConfig) -> None
 
 
 def finetune(asnet: ASNet, teacher: nn.Module, train_data: ImageDataset, test_data: Batches,
-             config: FinetuneConfig = FinetuneConfig(), checkpoint: str | Path | None = None,
+             config: FinetuneConfig = FinetuneConfig(), *, checkpoint: str | Path | None = None,
              input_shape: tuple[int, ...] | None = None, progress: bool = True) -> list[dict[str, Any]]:
     """Step 3: distillation (Adam) then l1-proximal sparse retraining (SGD), epoch by epoch.
 
@@ -290,7 +290,7 @@ def _finetune(asnet: ASNet, teacher: nn.Module, train_data: ImageDataset, test_d
                 if phase == "distill":
                     with torch.no_grad():
                         target = teacher(x)
-                    loss = distillation_loss(out, target, y, config.alpha, config.temperature)
+                    loss = distillation_loss(out, target, y, alpha=config.alpha, temperature=config.temperature)
                 else:
                     loss = F.cross_entropy(out, y)
                 if sum_across_ranks([float(not torch.isfinite(loss))])[0]:  # every rank stops, none hangs

@@ -79,7 +79,7 @@ def capture_outputs(modules: dict[str, nn.Module | None]):
             h.remove()
 
 
-def layer_gradients(model: nn.Module, layers: Sequence[str] | str, data: Batches,
+def layer_gradients(model: nn.Module, layers: Sequence[str] | str, data: Batches, *,
                     function: ScalarFunction = "loss", train_mode: bool = False, batch_size: int = 128,
                     max_batches: int | None = None, return_activations: bool = False
                     ) -> Iterator[dict[str, torch.Tensor]]:

@@ -152,7 +152,7 @@ class Standardize(nn.Module):
         return (x - self.mean) / self.std
 
 
-def fit_least_squares(features: torch.Tensor, targets: torch.Tensor, ridge: float = 0.0) -> torch.Tensor:
+def fit_least_squares(features: torch.Tensor, targets: torch.Tensor, *, ridge: float = 0.0) -> torch.Tensor:
     """Weights ``W`` ``(N_b, K)`` minimising ``||features @ W - targets||^2 + ridge ||W||^2``.
 
     Args:

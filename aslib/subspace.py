@@ -115,7 +115,7 @@ class ActiveSubspace:
     gradient norm), ``n_samples``, ``dim``.
     """
 
-    def __init__(self, method: Method = "exact", rank: int | None = None, sketch_size: int | None = None,
+    def __init__(self, method: Method = "exact", *, rank: int | None = None, sketch_size: int | None = None,
                  oversample: int = 10, power_iters: int = 4, seed: int = 0):
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")

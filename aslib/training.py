@@ -87,7 +87,7 @@ def seed_everything(seed: int) -> None:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, data: data_mod.Batches, batch_size: int = 500, topk: tuple[int, ...] = (1,),
+def evaluate(model: nn.Module, data: data_mod.Batches, *, batch_size: int = 500, topk: tuple[int, ...] = (1,),
              progress: bool = False) -> dict[str, float]:
     """Mean cross-entropy, top-k accuracy (fractions in [0, 1]) and sample count of ``model`` in eval mode.
 
@@ -132,7 +132,7 @@ def _optimizer(model: nn.Module, recipe: Recipe, steps_per_epoch: int, phase: st
     return opt, sched
 
 
-def train(recipe: Recipe | str, out: str | Path, root: str | None = None, device: str | torch.device | None = None,
+def train(recipe: Recipe | str, out: str | Path, *, root: str | None = None, device: str | torch.device | None = None,
           save_every: float = 60.0, progress: bool = True, max_batches: int | None = None,
           amp: bool | None = None) -> dict[str, Any]:
     """Train a recipe (or a name from :data:`RECIPES`) and write the final checkpoint to ``out``.

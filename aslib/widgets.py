@@ -32,7 +32,7 @@ def _interactive_or_static(draw: Callable, controls: dict, interactive: bool):
     return ipywidgets.interactive(redraw, **controls)
 
 
-def spectrum_browser(subspaces: Mapping[str, ActiveSubspace], interactive: bool = True, top: int = 200):
+def spectrum_browser(subspaces: Mapping[str, ActiveSubspace], *, interactive: bool = True, top: int = 200):
     """Browse the eigenvalue spectrum of each layer with a threshold slider marking the active neurons."""
     names = list(subspaces)
 
@@ -61,7 +61,7 @@ def spectrum_browser(subspaces: Mapping[str, ActiveSubspace], interactive: bool 
 
 
 def noise_slider(model: torch.nn.Module, image: torch.Tensor, direction: torch.Tensor, classes: Sequence[str],
-                 to_display: Callable[[torch.Tensor], torch.Tensor], xis: Sequence[float] = (0, 2, 4, 6, 8, 10),
+                 *, to_display: Callable[[torch.Tensor], torch.Tensor], xis: Sequence[float] = (0, 2, 4, 6, 8, 10),
                  interactive: bool = True, start: float | None = None):
     """Show ``image + xi * direction / ||direction||`` and the model's prediction for a noise level xi.
 

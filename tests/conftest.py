@@ -47,3 +47,29 @@ def small_lenet():
     from aslib.training import quick_lenet
 
     return quick_lenet(6000, seed=0)
+
+
+@pytest.fixture(scope="session")
+def lenet(request):
+    """The shipped Fashion-MNIST LeNet when the zoo has it, else the session's quickly trained one."""
+    from aslib import zoo
+
+    if "lenet_fashion_mnist" in [entry["name"] for entry in zoo.entries()]:
+        return zoo.pretrained("lenet_fashion_mnist")
+    return request.getfixturevalue("small_lenet")
+
+
+@pytest.fixture(scope="session")
+def crafting():
+    """100 seeded Fashion-MNIST training images and labels (a crafting set)."""
+    if not data.available("fashion_mnist"):
+        pytest.skip("fashion_mnist not available")
+    return data.tensors("fashion_mnist", "train", n=100, seed=1)
+
+
+@pytest.fixture(scope="session")
+def held_out():
+    """500 seeded Fashion-MNIST test images and labels."""
+    if not data.available("fashion_mnist"):
+        pytest.skip("fashion_mnist not available")
+    return data.tensors("fashion_mnist", "test", n=500, seed=0)

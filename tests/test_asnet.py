@@ -87,8 +87,9 @@ def test_dense_asnet_complexity_matches_the_paper():
 def test_distillation_loss_and_soft_threshold():
     s, t, y = torch.randn(4, 3), torch.randn(4, 3), torch.tensor([0, 1, 2, 0])
     ref = torch.nn.functional.kl_div(s.log_softmax(1), t.softmax(1), reduction="sum") / 4
-    assert torch.allclose(distillation_loss(s, t, y, 1.0, 1.0), ref, atol=1e-6)
-    assert torch.allclose(distillation_loss(s, t, y, 0.0, 1.0), torch.nn.functional.cross_entropy(s, y))
+    assert torch.allclose(distillation_loss(s, t, y, alpha=1.0, temperature=1.0), ref, atol=1e-6)
+    plain = torch.nn.functional.cross_entropy(s, y)
+    assert torch.allclose(distillation_loss(s, t, y, alpha=0.0, temperature=1.0), plain)
     w = torch.tensor([-1.0, -0.05, 0.0, 0.05, 1.0])
     soft_threshold_(w, 0.1)
     assert torch.equal(w, torch.tensor([-0.9, 0.0, 0.0, 0.0, 0.9]))

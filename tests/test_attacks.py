@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from aslib import attacks, data, zoo
+from aslib import attacks, data
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -17,28 +17,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def lenet(request):
-    """The shipped Fashion-MNIST LeNet when the zoo has it, else the session's quickly trained one."""
-    if "lenet_fashion_mnist" in [entry["name"] for entry in zoo.entries()]:
-        return zoo.pretrained("lenet_fashion_mnist")
-    return request.getfixturevalue("small_lenet")
-
-
-@pytest.fixture(scope="module")
-def crafting():
-    if not data.available("fashion_mnist"):
-        pytest.skip("fashion_mnist not available")
-    return data.tensors("fashion_mnist", "train", n=100, seed=1)
-
-
-@pytest.fixture(scope="module")
-def held_out():
-    if not data.available("fashion_mnist"):
-        pytest.skip("fashion_mnist not available")
-    return data.tensors("fashion_mnist", "test", n=500, seed=0)
 
 
 def linear(weight, bias):

@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from aslib import attacks, data, plotting, studies, tables, zoo  # noqa: E402
+from aslib import attacks, data, plotting, studies, tables  # noqa: E402
 from aslib.models import build  # noqa: E402
 from aslib.subspace import ActiveSubspace  # noqa: E402
 
@@ -33,28 +33,6 @@ def pair():
 def close_figures():
     yield
     plt.close("all")
-
-
-@pytest.fixture(scope="module")
-def lenet(request):
-    """The shipped Fashion-MNIST LeNet when the zoo has it, else the session's quickly trained one."""
-    if "lenet_fashion_mnist" in [entry["name"] for entry in zoo.entries()]:
-        return zoo.pretrained("lenet_fashion_mnist")
-    return request.getfixturevalue("small_lenet")
-
-
-@pytest.fixture(scope="module")
-def crafting():
-    if not data.available("fashion_mnist"):
-        pytest.skip("fashion_mnist not available")
-    return data.tensors("fashion_mnist", "train", n=100, seed=1)
-
-
-@pytest.fixture(scope="module")
-def held_out():
-    if not data.available("fashion_mnist"):
-        pytest.skip("fashion_mnist not available")
-    return data.tensors("fashion_mnist", "test", n=500, seed=0)
 
 
 def test_noise_sweep_rows_and_aggregate(lenet, crafting, held_out):

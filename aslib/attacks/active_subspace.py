@@ -27,7 +27,7 @@ from .common import AttackResult, project, register, rescale, validate
 SOLVERS = ("exact", "randomized")
 
 
-def dominant_direction(grads: torch.Tensor, solver: str = "exact", seed: int = 0, oversample: int = 5,
+def dominant_direction(grads: torch.Tensor, *, solver: str = "exact", seed: int = 0, oversample: int = 5,
                        power_iters: int = 4) -> torch.Tensor:
     """Unit top right singular vector ``(d,)`` of the gradient matrix ``grads`` ``(m, d)``.
 
@@ -129,7 +129,7 @@ def as_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, *, 
         previous, best, v_best, stall, history = -1.0, -1.0, v, 0, []
         for iteration in range(max_iter):
             grads = input_gradients(model, x[correct] + v, y[correct], batch_size=batch_size)
-            d = dominant_direction(grads, solver, seed + iteration).view_as(v)
+            d = dominant_direction(grads, solver=solver, seed=seed + iteration).view_as(v)
             if norm == "linf":
                 d = d.sign()
             v, previous, correct = _line_search(model, x, y, v, d, xi, norm, step, backtracks, previous, batch_size)
