@@ -1,10 +1,12 @@
 """Studies: the experiments of the paper and beyond, as functions returning tidy tables (lists of dicts).
 
 Where each lives: :mod:`~aslib.studies.attacks` (noise and sample sweeps, transfer, and the
-attack studies of notebook 07), :mod:`~aslib.studies.asnet` (ASNet fits, compression and
-trade-offs) and :mod:`~aslib.studies.layers` (active subspaces across layers). Every name is
-also available from ``aslib.studies``.
+attack studies of notebook 07), :mod:`~aslib.studies.attack_tables` (the notebooks' tables of
+them), :mod:`~aslib.studies.asnet` (ASNet fits, compression and trade-offs) and
+:mod:`~aslib.studies.layers` (active subspaces across layers). Every name is also available
+from ``aslib.studies``.
 """
 from .asnet import *
+from .attack_tables import *
 from .attacks import *
 from .layers import *

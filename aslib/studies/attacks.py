@@ -1,12 +1,14 @@
-"""Attack studies: noise-level and sample-size sweeps and cross-model transfer (the paper's tables).
+"""Attack studies: noise-level and sample-size sweeps, cross-model transfer, clipping and the
+eigen-direction study (the paper's experiments and notebook 07's).
 
-Each study draws crafting sets without replacement and without augmentation (the authors drew
+Each sweep draws crafting sets without replacement and without augmentation (the authors drew
 with replacement, through the training augmentation), crafts vectors with the attacks of
 :mod:`aslib.attacks` and evaluates them on the crafting set and on held-out test images. It returns
 a tidy table: a list of plain dicts, one row per repeat x method x setting, which
-:func:`aslib.tables.aggregate` and :func:`aslib.tables.pivot` summarise. Under
-``torch.distributed`` the settings are spread over the ranks (:mod:`aslib.distributed`) and every
-rank returns the whole table, in single-process order.
+:func:`aslib.tables.aggregate` and :func:`aslib.tables.pivot` summarise (the notebooks' tables of
+these rows are in :mod:`aslib.studies.attack_tables`). Under ``torch.distributed`` the settings
+are spread over the ranks (:mod:`aslib.distributed`) and every rank returns the whole table, in
+single-process order.
 """
 from __future__ import annotations
 
@@ -20,20 +22,24 @@ from tqdm.auto import tqdm
 
 from .. import data as data_mod
 from .._utils import model_device
-from ..attacks import ATTACKS, METHODS, AttackResult, attack_ratio, craft, fooling_rate, perturbation_norms
-from ..attacks import random_perturbation
+from ..attacks import ATTACKS, METHODS, AttackResult, attack_ratio, craft, fooling_rate, random_perturbation
 from ..attacks.evaluation import clean_predictions, rates
 from ..distributed import all_gather, is_main_process, share
-from ..subspace import ActiveSubspace, relative_energy
-from ..tables import aggregate, mean_std, pivot
+from ..subspace import ActiveSubspace
 
-__all__ = ["METHOD_LABELS", "EigenDirections", "attack_claims", "bound_rows", "clipping_rows", "craft_methods",
-           "demo_rows", "eigen_direction_rows", "eigen_directions", "largest_xi_rows", "linf_budgets", "linf_table",
-           "mean_test_ratios", "noise_sweep", "perturbation_size_rows", "sample_sweep", "sample_sweep_table",
-           "spectrum_rows", "sweep_table", "transfer_matrix", "transfer_table", "wall_time_rows"]
+__all__ = ["METHOD_LABELS", "EigenDirections", "clipping_rows", "craft_methods", "eigen_directions", "linf_budgets",
+           "noise_sweep", "sample_sweep", "transfer_matrix"]
+
+Pair = tuple[torch.Tensor, torch.Tensor]
+"""An ``(x, y)`` pair: images ``(N, C, H, W)`` in normalised units and labels ``(N,)``."""
 
 METHOD_LABELS = {"as": "AS", "uap": "UAP", "random": "random"}
 """Display names of the attack methods in tables and figures."""
+
+
+def _label(method: str) -> str:
+    return METHOD_LABELS.get(method, method)
+
 
 def _check_method_kwargs(method_kwargs: dict[str, dict] | None, methods: Sequence[str]) -> None:
     """``method_kwargs`` maps method names to their options, e.g. ``{"as": {"step_max": 3.0}}``."""
@@ -200,14 +206,6 @@ def transfer_matrix(models: dict[str, nn.Module], train_data: Any, test_data: An
     return _spread([(r, s) for r in range(repeats) for s in models], run, progress, "transfer")
 
 
-# the tables of notebooks 06 and 07 (rows of plain dicts, shown with aslib.nb / aslib.tables)
-Pair = tuple[torch.Tensor, torch.Tensor]
-
-
-def _label(method: str) -> str:
-    return METHOD_LABELS.get(method, method)
-
-
 def _pair(name: str, value: Any) -> Pair:
     if not (isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(t, torch.Tensor) for t in value)):
         raise ValueError(f"{name} must be an (x, y) pair of tensors: images (N, C, H, W) and labels (N,)")
@@ -224,117 +222,6 @@ def craft_methods(model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float,
     return {m: craft(m, model, x, y, xi, norm=norm, seed=seed, **options.get(m, {})) for m in methods}
 
 
-def demo_rows(model: nn.Module, crafting: Pair, test: Pair, results: Mapping[str, AttackResult], *,
-              dataset: str) -> list[dict[str, Any]]:
-    """Per vector: iterations, wall time (s), crafting ("train") and test attack ratio, test fooling rate."""
-    (x, y), (x_t, y_t) = _pair("crafting", crafting), _pair("test", test)
-    return [{"data": dataset, "method": _label(m), "iterations": r.iterations, "wall time (s)": r.wall_time_s,
-             "train attack ratio": attack_ratio(model, x, y, r.vector),
-             "test attack ratio": attack_ratio(model, x_t, y_t, r.vector),
-             "test fooling rate": fooling_rate(model, x_t, r.vector)} for m, r in results.items()]
-
-
-def perturbation_size_rows(results: Mapping[str, AttackResult], x_test: torch.Tensor, *,
-                           dataset: str) -> list[dict[str, Any]]:
-    """Sizes of each vector: l2 / linf (normalised and 0..255), RMS per value, pixel l2 / mean image l2 of x_test."""
-    if x_test.ndim < 2 or len(x_test) == 0:
-        raise ValueError("x_test must be a non-empty batch of images (N, C, H, W)")
-    image_l2 = (data_mod.denormalize(x_test, dataset) * 255).flatten(1).norm(dim=1).mean().item()
-    d = x_test[0].numel()
-    rows = []
-    for m, r in results.items():
-        n = perturbation_norms(r.vector, dataset)
-        rows.append({"data": dataset, "method": _label(m), "l2 (normalised)": n["l2"], "linf (normalised)": n["linf"],
-                     "pixel l2 (0..255)": n["pixel_l2_255"], "pixel linf (0..255)": n["pixel_linf_255"],
-                     "RMS per value (0..255)": n["pixel_l2_255"] / d ** 0.5,
-                     "relative to mean image l2": n["pixel_l2_255"] / image_l2})
-    return rows
-
-
-def sweep_table(rows: Sequence[dict[str, Any]], *, methods: Sequence[str] = METHODS,
-                timed: Sequence[str] = ("as", "uap")) -> list[dict[str, Any]]:
-    """Per xi of a :func:`noise_sweep`: "mean ± std" train/test attack ratio per method, time (s) of ``timed``."""
-    if not rows:
-        raise ValueError("no sweep rows: run noise_sweep first")
-    summary = {(r["method"], r["xi"]): r for r in aggregate(rows, by=("method", "xi"))}
-    table = []
-    for xi in sorted({r["xi"] for r in rows}):
-        line = {"xi": f"{xi:g}"}
-        for split in ("train", "test"):
-            for m in methods:
-                line[f"{_label(m)} {split}"] = mean_std(summary[m, xi], f"{split}_attack_ratio")
-        for m in timed:
-            line[f"{_label(m)} time (s)"] = mean_std(summary[m, xi], "time_s", 1)
-        table.append(line)
-    return table
-
-
-def wall_time_rows(sweeps: Mapping[str, Sequence[dict[str, Any]]], *,
-                   titles: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
-    """"mean ± std" time per vector and iterations / passes per setting (key -> :func:`noise_sweep` rows) and method
-    (random left out)."""
-    rows = []
-    for key, sweep in sweeps.items():
-        for r in aggregate(sweep, by=("method",), values=["time_s", "iterations"]):
-            if r["method"] != "random":
-                rows.append({"setting": (titles or {}).get(key, key), "method": _label(r["method"]),
-                             "vectors": r["count"], "time per vector (s)": mean_std(r, "time_s", 1),
-                             "iterations / passes": mean_std(r, "iterations", 1)})
-    return rows
-
-
-def mean_test_ratios(rows: Sequence[dict[str, Any]], xi: float) -> dict[str, float]:
-    """Mean test attack ratio per method at noise level ``xi`` of a :func:`noise_sweep` (empty if none)."""
-    return {r["method"]: r["test_attack_ratio_mean"] for r in aggregate(rows, by=("method", "xi")) if r["xi"] == xi}
-
-
-def largest_xi_rows(test_means: Mapping[str, Mapping[str, float]], *, xi: float,
-                    titles: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
-    """AS, UAP and random test attack ratios per setting (from :func:`mean_test_ratios`) and the gaps."""
-    return [{"setting": (titles or {}).get(key, key), "xi": f"{xi:g}", "AS test": t["as"], "UAP test": t["uap"],
-             "random test": t["random"], "AS - UAP": t["as"] - t["uap"], "AS - random": t["as"] - t["random"]}
-            for key, t in test_means.items()]
-
-
-def attack_claims(cifar10: Mapping[str, float], fashion_mnist: Mapping[str, float], *,
-                  clean_error: Mapping[str, float], xi: float, repeats: int, preset: str) -> dict[str, str]:
-    """Claim texts ``attack_gap``, ``attack_vs_random`` from the all-class test means per method of both data sets."""
-    c10, fm = cifar10, fashion_mnist
-    gap = (f"{c10['as'] - c10['uap']:+.2f} (AS {c10['as']:.2f} vs UAP {c10['uap']:.2f}, xi={xi:g}, "
-           f"CIFAR-10 all-class test, {repeats} repeats, preset {preset}; Fashion-MNIST all-class "
-           f"{fm['as'] - fm['uap']:+.2f})")
-    random = (f"AS {c10['as']:.2f} / UAP {c10['uap']:.2f} vs random {c10['random']:.2f} (clean error "
-              f"{clean_error['cifar10']:.2f}), CIFAR-10 all-class test, xi={xi:g}; Fashion-MNIST: AS {fm['as']:.2f} / "
-              f"UAP {fm['uap']:.2f} vs random {fm['random']:.2f} (clean error {clean_error['fashion_mnist']:.2f}); "
-              f"{repeats} repeats, preset {preset}")
-    return {"attack_gap": gap, "attack_vs_random": random}
-
-
-def transfer_table(rows: Sequence[dict[str, Any]], models: Mapping[str, nn.Module], test: Pair, *, xi: float,
-                   repeats: int) -> list[dict[str, Any]]:
-    """The transfer matrix of :func:`transfer_matrix` rows (rows = target, columns = source, mean test
-    attack ratio), with each target's baselines on ``test``: ``random`` (mean over seeds
-    ``0..repeats-1`` of a random vector of norm ``xi``) and ``clean error``."""
-    x, y = _pair("test", test)
-    if set(r["target"] for r in rows) - set(models) or repeats < 1:
-        raise ValueError(f"every target needs a model in models and repeats >= 1 (got {repeats})")
-    matrix = pivot(rows, index="target", columns="source", value="test_attack_ratio")
-    for row in matrix:
-        target = models[row["target"]]
-        row["random"] = sum(attack_ratio(target, x, y, random_perturbation(x.shape[1:], xi, seed=s, device=x.device))
-                            for s in range(repeats)) / repeats
-        row["clean error"] = attack_ratio(target, x, y, torch.zeros_like(x[0]))
-    return matrix
-
-
-def sample_sweep_table(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per classes and N of a :func:`sample_sweep`: "mean ± std" attack ratios, train - test gap, time (s)."""
-    return [{"classes": r["classes"], "N": r["n_samples"], "train attack ratio": mean_std(r, "train_attack_ratio"),
-             "test attack ratio": mean_std(r, "test_attack_ratio"),
-             "train - test": r["train_attack_ratio_mean"] - r["test_attack_ratio_mean"],
-             "time (s)": mean_std(r, "time_s", 1)} for r in aggregate(rows, by=("classes", "n_samples"))]
-
-
 def linf_budgets(eps255: Sequence[float], dataset: str) -> list[float]:
     """l-infinity noise levels in normalised units for budgets of ``eps/255`` in pixel units: dividing by
     the largest channel std keeps every channel within budget."""
@@ -342,23 +229,6 @@ def linf_budgets(eps255: Sequence[float], dataset: str) -> list[float]:
         raise ValueError(f"budgets eps must be > 0 grey levels, got {list(eps255)}")
     largest = float(data_mod.pixel_scale(dataset).flatten().max())
     return [eps / 255 / largest for eps in eps255]
-
-
-def linf_table(rows: Sequence[dict[str, Any]], eps255: Mapping[float, float]) -> list[dict[str, Any]]:
-    """"mean ± std" per budget (``eps255``: xi -> grey levels) and method of an l-infinity :func:`noise_sweep`."""
-    return [{"eps (x/255)": f"{eps255[r['xi']]:g}", "xi (normalised)": r["xi"], "method": _label(r["method"]),
-             **{name.replace("_", " "): mean_std(r, name)
-                for name in ("train_attack_ratio", "test_attack_ratio", "test_fooling_rate")},
-             "time (s)": mean_std(r, "time_s", 1)}
-            for r in sorted(aggregate(rows, by=("method", "xi")), key=lambda r: (r["xi"], r["method"]))]
-
-
-def bound_rows(sweeps: Mapping[str, Sequence[dict[str, Any]]],
-               clean_error: Mapping[str, float]) -> list[dict[str, Any]]:
-    """A - F of every row of the named sweeps and the clean error of its ``classes`` ("all", "1", ...)."""
-    return [{"sweep": name, "classes": r["classes"], "method": _label(r["method"]),
-             "attack ratio - fooling rate": r["test_attack_ratio"] - r["test_fooling_rate"],
-             "clean error": clean_error[r["classes"]]} for name, rows in sweeps.items() for r in rows]
 
 
 def clipping_rows(model: nn.Module, test: Pair, vectors: Mapping[str, torch.Tensor], *,
@@ -376,22 +246,6 @@ def clipping_rows(model: nn.Module, test: Pair, vectors: Mapping[str, torch.Tens
                      "test attack ratio (clipped)": attack_ratio(model, x, y, v, bounds=bounds),
                      "fooling rate (clipped)": fooling_rate(model, x, v, bounds=bounds),
                      "mean ||clip(x+v) - x|| / ||v||": kept})
-    return rows
-
-
-def spectrum_rows(spectra: Mapping[str, ActiveSubspace], *, fractions: Sequence[float] = (0.5, 0.9, 0.99),
-                  delta: float = 0.95) -> list[dict[str, Any]]:
-    """Per spectrum: d, m, lambda_1 / trace, lambda_1 d / trace, directions per fraction of trace, active count."""
-    rows = []
-    for label, est in spectra.items():
-        energy = relative_energy(est.eigenvalues, est.trace)
-        lead = float(est.eigenvalues[0])
-        row = {"model": label, "d": est.dim, "m": est.n_samples, "lambda_1 / trace": lead / est.trace,
-               "lambda_1 d / trace": lead * est.dim / est.trace}
-        for frac in fractions:
-            row[f"directions for {frac:.0%}"] = int((energy < frac - 1e-12).sum()) + 1
-        row[f"active (delta={delta:g}, code)"] = est.n_active(delta)
-        rows.append(row)
     return rows
 
 
@@ -435,14 +289,3 @@ def eigen_directions(model: nn.Module, subspace: ActiveSubspace, test: Pair, vec
                            lambdas=[float(subspace.eigenvalues[k]) / subspace.trace for k in range(top_k)],
                            captured=((basis.T @ unit) ** 2).cumsum(0), cosine=abs(float(unit @ basis[:, 0])),
                            dim=subspace.dim, n_eval=len(y))
-
-
-def eigen_direction_rows(study: EigenDirections) -> list[dict[str, Any]]:
-    """Table of :func:`eigen_directions`: v_k, mean random (lambda / trace = 1/d), AS vector, clean error."""
-    column = "test attack ratio (best sign)"
-    rows = [{"direction": f"v_{k + 1}", "lambda_k / trace": lam, column: r}
-            for k, (lam, r) in enumerate(zip(study.lambdas, study.eigen))]
-    return rows + [{"direction": f"random (mean of {len(study.random)})", "lambda_k / trace": 1 / study.dim,
-                    column: float(study.random.mean())},
-                   {"direction": "recursive AS vector", "lambda_k / trace": "-", column: study.recursive},
-                   {"direction": "none (clean error)", "lambda_k / trace": 0.0, column: study.clean}]

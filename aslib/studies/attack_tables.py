@@ -1,0 +1,173 @@
+"""The notebooks' tables of attack studies: rows of plain dicts built from the rows and results of
+:mod:`aslib.studies.attacks` and :mod:`aslib.attacks`, shown with :mod:`aslib.nb` / :mod:`aslib.tables`."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from .. import data as data_mod
+from ..attacks import METHODS, AttackResult, attack_ratio, fooling_rate, perturbation_norms, random_perturbation
+from ..subspace import ActiveSubspace, relative_energy
+from ..tables import aggregate, mean_std, pivot
+from .attacks import EigenDirections, Pair, _label, _pair
+
+__all__ = ["attack_claims", "bound_rows", "demo_rows", "eigen_direction_rows", "largest_xi_rows",
+           "linf_table", "mean_test_ratios", "perturbation_size_rows", "sample_sweep_table", "spectrum_rows",
+           "sweep_table", "transfer_table", "wall_time_rows"]
+
+def demo_rows(model: nn.Module, crafting: Pair, test: Pair, results: Mapping[str, AttackResult], *,
+              dataset: str) -> list[dict[str, Any]]:
+    """Per vector: iterations, wall time (s), crafting ("train") and test attack ratio, test fooling rate."""
+    (x, y), (x_t, y_t) = _pair("crafting", crafting), _pair("test", test)
+    return [{"data": dataset, "method": _label(m), "iterations": r.iterations, "wall time (s)": r.wall_time_s,
+             "train attack ratio": attack_ratio(model, x, y, r.vector),
+             "test attack ratio": attack_ratio(model, x_t, y_t, r.vector),
+             "test fooling rate": fooling_rate(model, x_t, r.vector)} for m, r in results.items()]
+
+
+def perturbation_size_rows(results: Mapping[str, AttackResult], x_test: torch.Tensor, *,
+                           dataset: str) -> list[dict[str, Any]]:
+    """Sizes of each vector: l2 / linf (normalised and 0..255), RMS per value, pixel l2 / mean image l2 of x_test."""
+    if x_test.ndim < 2 or len(x_test) == 0:
+        raise ValueError("x_test must be a non-empty batch of images (N, C, H, W)")
+    image_l2 = (data_mod.denormalize(x_test, dataset) * 255).flatten(1).norm(dim=1).mean().item()
+    d = x_test[0].numel()
+    rows = []
+    for m, r in results.items():
+        n = perturbation_norms(r.vector, dataset)
+        rows.append({"data": dataset, "method": _label(m), "l2 (normalised)": n["l2"], "linf (normalised)": n["linf"],
+                     "pixel l2 (0..255)": n["pixel_l2_255"], "pixel linf (0..255)": n["pixel_linf_255"],
+                     "RMS per value (0..255)": n["pixel_l2_255"] / d ** 0.5,
+                     "relative to mean image l2": n["pixel_l2_255"] / image_l2})
+    return rows
+
+
+def sweep_table(rows: Sequence[dict[str, Any]], *, methods: Sequence[str] = METHODS,
+                timed: Sequence[str] = ("as", "uap")) -> list[dict[str, Any]]:
+    """Per xi of a :func:`noise_sweep`: "mean ± std" train/test attack ratio per method, time (s) of ``timed``."""
+    if not rows:
+        raise ValueError("no sweep rows: run noise_sweep first")
+    summary = {(r["method"], r["xi"]): r for r in aggregate(rows, by=("method", "xi"))}
+    table = []
+    for xi in sorted({r["xi"] for r in rows}):
+        line = {"xi": f"{xi:g}"}
+        for split in ("train", "test"):
+            for m in methods:
+                line[f"{_label(m)} {split}"] = mean_std(summary[m, xi], f"{split}_attack_ratio")
+        for m in timed:
+            line[f"{_label(m)} time (s)"] = mean_std(summary[m, xi], "time_s", 1)
+        table.append(line)
+    return table
+
+
+def wall_time_rows(sweeps: Mapping[str, Sequence[dict[str, Any]]], *,
+                   titles: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """"mean ± std" time per vector and iterations / passes per setting (key -> :func:`noise_sweep` rows) and method
+    (random left out)."""
+    rows = []
+    for key, sweep in sweeps.items():
+        for r in aggregate(sweep, by=("method",), values=["time_s", "iterations"]):
+            if r["method"] != "random":
+                rows.append({"setting": (titles or {}).get(key, key), "method": _label(r["method"]),
+                             "vectors": r["count"], "time per vector (s)": mean_std(r, "time_s", 1),
+                             "iterations / passes": mean_std(r, "iterations", 1)})
+    return rows
+
+
+def mean_test_ratios(rows: Sequence[dict[str, Any]], xi: float) -> dict[str, float]:
+    """Mean test attack ratio per method at noise level ``xi`` of a :func:`noise_sweep` (empty if none)."""
+    return {r["method"]: r["test_attack_ratio_mean"] for r in aggregate(rows, by=("method", "xi")) if r["xi"] == xi}
+
+
+def largest_xi_rows(test_means: Mapping[str, Mapping[str, float]], *, xi: float,
+                    titles: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """AS, UAP and random test attack ratios per setting (from :func:`mean_test_ratios`) and the gaps."""
+    return [{"setting": (titles or {}).get(key, key), "xi": f"{xi:g}", "AS test": t["as"], "UAP test": t["uap"],
+             "random test": t["random"], "AS - UAP": t["as"] - t["uap"], "AS - random": t["as"] - t["random"]}
+            for key, t in test_means.items()]
+
+
+def attack_claims(cifar10: Mapping[str, float], fashion_mnist: Mapping[str, float], *,
+                  clean_error: Mapping[str, float], xi: float, repeats: int, preset: str) -> dict[str, str]:
+    """Claim texts ``attack_gap``, ``attack_vs_random`` from the all-class test means per method of both data sets."""
+    c10, fm = cifar10, fashion_mnist
+    gap = (f"{c10['as'] - c10['uap']:+.2f} (AS {c10['as']:.2f} vs UAP {c10['uap']:.2f}, xi={xi:g}, "
+           f"CIFAR-10 all-class test, {repeats} repeats, preset {preset}; Fashion-MNIST all-class "
+           f"{fm['as'] - fm['uap']:+.2f})")
+    random = (f"AS {c10['as']:.2f} / UAP {c10['uap']:.2f} vs random {c10['random']:.2f} (clean error "
+              f"{clean_error['cifar10']:.2f}), CIFAR-10 all-class test, xi={xi:g}; Fashion-MNIST: AS {fm['as']:.2f} / "
+              f"UAP {fm['uap']:.2f} vs random {fm['random']:.2f} (clean error {clean_error['fashion_mnist']:.2f}); "
+              f"{repeats} repeats, preset {preset}")
+    return {"attack_gap": gap, "attack_vs_random": random}
+
+
+def transfer_table(rows: Sequence[dict[str, Any]], models: Mapping[str, nn.Module], test: Pair, *, xi: float,
+                   repeats: int) -> list[dict[str, Any]]:
+    """The transfer matrix of :func:`transfer_matrix` rows (rows = target, columns = source, mean test
+    attack ratio), with each target's baselines on ``test``: ``random`` (mean over seeds
+    ``0..repeats-1`` of a random vector of norm ``xi``) and ``clean error``."""
+    x, y = _pair("test", test)
+    if set(r["target"] for r in rows) - set(models) or repeats < 1:
+        raise ValueError(f"every target needs a model in models and repeats >= 1 (got {repeats})")
+    matrix = pivot(rows, index="target", columns="source", value="test_attack_ratio")
+    for row in matrix:
+        target = models[row["target"]]
+        row["random"] = sum(attack_ratio(target, x, y, random_perturbation(x.shape[1:], xi, seed=s, device=x.device))
+                            for s in range(repeats)) / repeats
+        row["clean error"] = attack_ratio(target, x, y, torch.zeros_like(x[0]))
+    return matrix
+
+
+def sample_sweep_table(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per classes and N of a :func:`sample_sweep`: "mean ± std" attack ratios, train - test gap, time (s)."""
+    return [{"classes": r["classes"], "N": r["n_samples"], "train attack ratio": mean_std(r, "train_attack_ratio"),
+             "test attack ratio": mean_std(r, "test_attack_ratio"),
+             "train - test": r["train_attack_ratio_mean"] - r["test_attack_ratio_mean"],
+             "time (s)": mean_std(r, "time_s", 1)} for r in aggregate(rows, by=("classes", "n_samples"))]
+
+
+def linf_table(rows: Sequence[dict[str, Any]], eps255: Mapping[float, float]) -> list[dict[str, Any]]:
+    """"mean ± std" per budget (``eps255``: xi -> grey levels) and method of an l-infinity :func:`noise_sweep`."""
+    return [{"eps (x/255)": f"{eps255[r['xi']]:g}", "xi (normalised)": r["xi"], "method": _label(r["method"]),
+             **{name.replace("_", " "): mean_std(r, name)
+                for name in ("train_attack_ratio", "test_attack_ratio", "test_fooling_rate")},
+             "time (s)": mean_std(r, "time_s", 1)}
+            for r in sorted(aggregate(rows, by=("method", "xi")), key=lambda r: (r["xi"], r["method"]))]
+
+
+def bound_rows(sweeps: Mapping[str, Sequence[dict[str, Any]]],
+               clean_error: Mapping[str, float]) -> list[dict[str, Any]]:
+    """A - F of every row of the named sweeps and the clean error of its ``classes`` ("all", "1", ...)."""
+    return [{"sweep": name, "classes": r["classes"], "method": _label(r["method"]),
+             "attack ratio - fooling rate": r["test_attack_ratio"] - r["test_fooling_rate"],
+             "clean error": clean_error[r["classes"]]} for name, rows in sweeps.items() for r in rows]
+
+
+def spectrum_rows(spectra: Mapping[str, ActiveSubspace], *, fractions: Sequence[float] = (0.5, 0.9, 0.99),
+                  delta: float = 0.95) -> list[dict[str, Any]]:
+    """Per spectrum: d, m, lambda_1 / trace, lambda_1 d / trace, directions per fraction of trace, active count."""
+    rows = []
+    for label, est in spectra.items():
+        energy = relative_energy(est.eigenvalues, est.trace)
+        lead = float(est.eigenvalues[0])
+        row = {"model": label, "d": est.dim, "m": est.n_samples, "lambda_1 / trace": lead / est.trace,
+               "lambda_1 d / trace": lead * est.dim / est.trace}
+        for frac in fractions:
+            row[f"directions for {frac:.0%}"] = int((energy < frac - 1e-12).sum()) + 1
+        row[f"active (delta={delta:g}, code)"] = est.n_active(delta)
+        rows.append(row)
+    return rows
+
+
+def eigen_direction_rows(study: EigenDirections) -> list[dict[str, Any]]:
+    """Table of :func:`eigen_directions`: v_k, mean random (lambda / trace = 1/d), AS vector, clean error."""
+    column = "test attack ratio (best sign)"
+    rows = [{"direction": f"v_{k + 1}", "lambda_k / trace": lam, column: r}
+            for k, (lam, r) in enumerate(zip(study.lambdas, study.eigen))]
+    return rows + [{"direction": f"random (mean of {len(study.random)})", "lambda_k / trace": 1 / study.dim,
+                    column: float(study.random.mean())},
+                   {"direction": "recursive AS vector", "lambda_k / trace": "-", column: study.recursive},
+                   {"direction": "none (clean error)", "lambda_k / trace": 0.0, column: study.clean}]
