@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 SHARED_DATA := $(abspath ../shared/data)
 export ASLIB_DATA ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),$(abspath data))
 
-.PHONY: setup report test unit smoke clean
+.PHONY: setup report test unit smoke clean vectors
 
 setup: $(VENV)/.installed
 
@@ -24,6 +24,21 @@ test: setup
 
 unit: setup
 	$(PY) -m pytest -q tests
+
+# The shipped universal vectors (aslib/checkpoints/vectors*.json/.pt): the paper's experiments, crafted
+# resumably (rerun after an interruption; finished vectors are skipped), most needed first.
+SHIP := $(PY) -m aslib.cli attack-study --ship --threads 2 --test-images 2000
+vectors: setup
+	$(SHIP) --model lenet_fashion_mnist --experiment allclass --xis 10 --repeats 10
+	$(SHIP) --model lenet_fashion_mnist --experiment oneclass --xis 10 --repeats 10
+	$(SHIP) --model vgg19_bn_w025_cifar10 --experiment allclass --xis 10 --repeats 10
+	$(SHIP) --model vgg19_bn_w025_cifar10 --experiment oneclass --xis 10 --repeats 10
+	$(SHIP) --model vgg19_bn_w025_cifar10 --experiment transfer --xis 10 --repeats 10
+	$(SHIP) --model resnet20_cifar10 --experiment transfer --xis 10 --repeats 10
+	$(SHIP) --model lenet_fashion_mnist --experiment allclass --xis 5 6 7 8 9 --repeats 5
+	$(SHIP) --model lenet_fashion_mnist --experiment oneclass --xis 5 6 7 8 9 --repeats 5
+	$(SHIP) --model vgg19_bn_w025_cifar10 --experiment allclass --xis 5 6 7 8 9 --repeats 5
+	$(SHIP) --model vgg19_bn_w025_cifar10 --experiment oneclass --xis 5 6 7 8 9 --repeats 5
 
 clean:
 	rm -rf report .pytest_cache

@@ -5,8 +5,10 @@
   in the zoo manifest (command, data source, seed, epochs, wall time, accuracy, sha256).
 * ``zoo``: list the shipped checkpoints.
 * ``layer-study --model NAME --images N``: active neurons of every cut point of a zoo model (Markdown table).
-* ``attack-study --model NAME --xis 5 10 --samples 200 --repeats 3 [--classes 1]``: AS vs UAP vs random
-  noise sweep (Markdown table of means and standard deviations, rows as JSON with ``--json``).
+* ``attack-study --model NAME --xis 5 10 --samples 200 --repeats 3 [--classes 1]``: AS vs UAP vs SGD-UAP vs
+  random noise sweep (Markdown table of means and standard deviations, rows as JSON with ``--json``);
+  with ``--ship [--experiment allclass|oneclass|transfer]`` it crafts the paper's experiment into the
+  package instead (resumable, :mod:`aslib.vectors`) and prints the shipped vectors' ratios.
 * ``asnet --model NAME --layer conv5 --rank 50 --degree 2 --out DIR``: build an ASNet from a zoo model and
   fine-tune it (distillation, then l1-sparse retraining), resumable; prints the complexity table.
 * ``report``: execute every notebook with papermill and collect the report (see :mod:`aslib.report`).
@@ -68,6 +70,9 @@ def _attack_study(args) -> None:
     from .studies import noise_sweep
     from .tables import aggregate, format_table
 
+    if args.ship:
+        _ship_vectors(args)
+        return
     model, entry, device = _zoo_model(args)
     train = data_mod.load(entry["dataset"], "train")
     xt, yt = data_mod.tensors(entry["dataset"], "test", n=args.test_images, classes=args.classes, seed=0)
@@ -83,6 +88,35 @@ def _attack_study(args) -> None:
     print(format_table(table, ["xi", "method", "count"] + [f"{v}_{s}" for v in values for s in ("mean", "std")], 3))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
+
+
+def _ship_vectors(args) -> None:
+    """``attack-study --ship``: craft the paper's experiment for a zoo model into the package (resumable),
+    then print the shipped vectors' crafting-set and test attack ratios."""
+    from . import data as data_mod
+    from . import vectors
+    from .attacks import attack_ratio
+    from .tables import aggregate, format_table
+
+    model, entry, device = _zoo_model(args)
+    command = "python -m aslib.cli " + " ".join(shlex.quote(a) for a in args.argv)
+    records = vectors.craft_vectors(args.model, xis=args.xis, repeats=args.repeats, experiment=args.experiment,
+                                    methods=args.methods, command=command, device=device)
+    spec = vectors.EXPERIMENTS[args.experiment]
+    xt, yt = (t.to(device) for t in data_mod.tensors(entry["dataset"], "test", n=args.test_images,
+                                                      classes=spec["classes"], seed=0))
+    rows = []
+    for method in args.methods:
+        for xi in args.xis:
+            shipped = vectors.shipped_vectors(args.model, method, xi, experiment=args.experiment)
+            chosen = [r for r in records if r["method"] == method and r["xi"] == float(xi)]
+            for record, v in zip(chosen, shipped):
+                rows.append({"xi": float(xi), "method": method, "train_attack_ratio": record["train_attack_ratio"],
+                             "test_attack_ratio": attack_ratio(model, xt, yt, v.to(device)),
+                             "time_s": record["wall_time_s"]})
+    values = ["train_attack_ratio", "test_attack_ratio", "time_s"]
+    table = aggregate(rows, by=("xi", "method"), values=values)
+    print(format_table(table, ["xi", "method", "count"] + [f"{v}_{s}" for v in values for s in ("mean", "std")], 3))
 
 
 def _asnet(args) -> None:
@@ -148,6 +182,12 @@ def main(argv: list[str] | None = None) -> int:
     p_attack.add_argument("--step-max", type=float, default=None, help="AS first step (default xi^2)")
     p_attack.add_argument("--uap-variant", default="original", choices=["original", "authors"])
     p_attack.add_argument("--json", type=Path, help="write all rows to this file")
+    p_attack.add_argument("--ship", action="store_true",
+                          help="craft the paper's experiment into the package (resumable; see aslib.vectors)")
+    p_attack.add_argument("--experiment", default="allclass", choices=["allclass", "oneclass", "transfer"],
+                          help="with --ship: the crafting sets (200 all-class, 100 / 50 images of class 1)")
+    p_attack.add_argument("--methods", nargs="+", default=["as", "uap", "sgd_uap", "random"],
+                          help="with --ship: the methods to craft")
     p_asnet = sub.add_parser("asnet", help="build and fine-tune an ASNet from a zoo model")
     p_asnet.add_argument("--model", required=True)
     p_asnet.add_argument("--layer", default="conv5", help="cut point (a name from aslib.models.cut_points)")
@@ -172,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     p_report.add_argument("--preset", default="default", help="default, smoke or paper")
     p_report.add_argument("--force", action="store_true", help="re-execute notebooks already up to date")
     args = parser.parse_args(argv)
+    args.argv = list(argv if argv is not None else sys.argv[1:])
 
     if args.command == "train":
         if args.threads:
@@ -181,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         meta = training.train(args.recipe, out, device=args.device, amp=args.amp)
         print(json.dumps({k: v for k, v in meta.items() if k != "history"}, indent=2))
         if args.ship:
-            command = "python -m aslib.cli " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+            command = "python -m aslib.cli " + " ".join(shlex.quote(a) for a in args.argv)
             print(json.dumps(zoo.ship(name, out, meta, command), indent=2))
     elif args.command == "zoo":
         for entry in zoo.entries():

@@ -67,7 +67,7 @@ def _stamp(notebook: Path, preset: str) -> str:
 
     digest = hashlib.sha256(notebook.read_bytes())
     package = Path(__file__).parent
-    for source in sorted([*package.rglob("*.py"), package / "checkpoints" / "manifest.json"]):
+    for source in sorted([*package.rglob("*.py"), *(package / "checkpoints").glob("*.json")]):
         if source.exists():
             digest.update(source.read_bytes())
     digest.update(f"{preset}:{__version__}".encode())

@@ -39,7 +39,7 @@ def test_as_attack_beats_random_direction_on_held_out_images(lenet, crafting, he
 
 
 def test_every_registered_attack_has_the_one_signature():
-    assert set(attacks.ATTACKS) == set(attacks.METHODS) == {"as", "uap", "random"}
+    assert set(attacks.ATTACKS) == set(attacks.METHODS) == {"as", "uap", "sgd_uap", "random"}
     for name, fn in attacks.ATTACKS.items():
         params = list(inspect.signature(fn).parameters.values())
         assert [p.name for p in params[:4]] == ["model", "x", "y", "xi"], name
@@ -273,3 +273,33 @@ def test_perturbation_norms_and_bounds():
     assert lo.shape == hi.shape == (3, 1, 1)
     assert torch.allclose(lo.flatten() * std + mean, torch.zeros(3), atol=1e-6)
     assert torch.allclose(hi.flatten() * std + mean, torch.ones(3), atol=1e-6)
+
+
+def test_authors_solver_is_one_power_step_of_a_seeded_gaussian():
+    g = torch.Generator().manual_seed(4)
+    grads = torch.randn(30, 12, generator=g, dtype=torch.float64)
+    ours = attacks.dominant_direction(grads, solver="authors", seed=7)
+    with torch.random.fork_rng():
+        torch.manual_seed(7)
+        omega = torch.randn(12, 1, dtype=torch.float64)
+    step = (grads.T @ (grads @ omega))[:, 0]
+    step = step / step.norm() * (1 if grads.sum(0) @ step >= 0 else -1)
+    assert torch.allclose(ours, step, atol=1e-10)
+    exact = attacks.dominant_direction(grads)
+    assert abs(float(ours @ exact)) < 0.999  # one power step is not the exact direction on a flat spectrum
+
+
+def test_sgd_uap_ascends_the_clamped_loss_within_the_ball(lenet, crafting, held_out):
+    result = attacks.sgd_uap(lenet, *crafting, 6.0, epochs=10, seed=2)
+    assert result.method == "sgd_uap" and result.iterations == 10 == len(result.history)
+    assert result.vector.norm().item() == pytest.approx(6.0, rel=1e-5)
+    again = attacks.sgd_uap(lenet, *crafting, 6.0, epochs=10, seed=2)
+    assert torch.equal(result.vector, again.vector)
+    x, y = held_out
+    random = max(attacks.attack_ratio(lenet, x, y, attacks.random_perturbation(x.shape[1:], 6.0, seed=s))
+                 for s in range(3))
+    assert attacks.attack_ratio(lenet, x, y, result.vector) > random + 0.05
+    linf = attacks.sgd_uap(lenet, *crafting, 0.3, norm="linf", epochs=1)
+    assert linf.vector.abs().max().item() == pytest.approx(0.3, rel=1e-5)
+    with pytest.raises(ValueError, match="epochs must be"):
+        attacks.sgd_uap(lenet, *crafting, 6.0, epochs=0)

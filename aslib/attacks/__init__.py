@@ -15,9 +15,11 @@ Units and conventions:
 Where things live: :mod:`~aslib.attacks.common` (validation, projection, :class:`AttackResult`,
 the registry :data:`ATTACKS` and :func:`craft`), :mod:`~aslib.attacks.evaluation` (attack ratio,
 fooling rate, norms), :mod:`~aslib.attacks.active_subspace` (Algorithm 4.1),
-:mod:`~aslib.attacks.deepfool_batched`, :mod:`~aslib.attacks.universal` (UAP) and
-:mod:`~aslib.attacks.random_direction`. Sweeps and transfer studies are in :mod:`aslib.studies`
-(``aslib.attacks.noise_sweep`` and the other former names still work).
+:mod:`~aslib.attacks.deepfool_batched`, :mod:`~aslib.attacks.universal` (UAP),
+:mod:`~aslib.attacks.sgd_uap` (SGD-UAP) and :mod:`~aslib.attacks.random_direction`. Sweeps and
+transfer studies are in :mod:`aslib.studies` (``aslib.attacks.noise_sweep`` and the other former
+names still work); vectors shipped with the package are in :mod:`aslib.vectors`
+(``aslib.attacks.shipped_vectors``).
 """
 from .._utils import moved
 from .active_subspace import as_attack, dominant_direction
@@ -25,15 +27,16 @@ from .common import ATTACKS, NORMS, AttackResult, craft, project
 from .deepfool_batched import DEEPFOOL_MARGIN, DeepFoolResult, deepfool
 from .evaluation import attack_ratio, fooling_rate, perturbation_norms, valid_bounds
 from .random_direction import random_attack, random_perturbation
+from .sgd_uap import sgd_uap
 from .universal import UAP_VARIANTS, uap
 
-METHODS = ("as", "uap", "random")
+METHODS = ("as", "uap", "sgd_uap", "random")
 """The registered methods in the order the studies run them."""
 
 __all__ = ["ATTACKS", "AttackResult", "DEEPFOOL_MARGIN", "DeepFoolResult", "METHODS", "NORMS", "UAP_VARIANTS",
            "as_attack", "attack_ratio", "craft", "deepfool", "dominant_direction", "fooling_rate",
-           "perturbation_norms", "project", "random_attack", "random_perturbation", "uap", "valid_bounds"]
+           "perturbation_norms", "project", "random_attack", "random_perturbation", "sgd_uap", "uap", "valid_bounds"]
 
 __getattr__ = moved("aslib.attacks", {"noise_sweep": "aslib.studies", "sample_sweep": "aslib.studies",
                                       "transfer_matrix": "aslib.studies", "aggregate": "aslib.tables",
-                                      "pivot": "aslib.tables"})
+                                      "pivot": "aslib.tables", "shipped_vectors": "aslib.vectors"})

@@ -24,7 +24,7 @@ from ..gradients import input_gradients
 from ..subspace import top_directions
 from .common import AttackResult, project, register, rescale, validate
 
-SOLVERS = ("exact", "randomized")
+SOLVERS = ("exact", "randomized", "authors")
 
 
 def dominant_direction(grads: torch.Tensor, *, solver: str = "exact", seed: int = 0, oversample: int = 5,
@@ -33,15 +33,21 @@ def dominant_direction(grads: torch.Tensor, *, solver: str = "exact", seed: int 
 
     Computed in float64 by :func:`aslib.subspace.top_directions`: ``solver="exact"`` is a full
     SVD, ``solver="randomized"`` a seeded ``torch.svd_lowrank`` with ``1 + oversample`` columns and
-    ``power_iters`` power iterations (for very large ``d``). Sign convention: the direction has a
-    non-negative inner product with the summed gradient, so ``+d`` increases the mean loss to first order.
+    ``power_iters`` power iterations (for very large ``d``), and ``solver="authors"`` the authors'
+    direction: a rank-1 randomized SVD without oversampling or power iterations, i.e. the
+    normalised ``G^T G w`` for a seeded Gaussian ``w`` (one power step). Sign convention: the
+    direction has a non-negative inner product with the summed gradient, so ``+d`` increases the
+    mean loss to first order.
     """
     if grads.ndim != 2 or grads.shape[0] == 0:
         raise ValueError(f"grads must be a non-empty (m, d) matrix, got {tuple(grads.shape)}")
     if solver not in SOLVERS:
-        raise ValueError(f"unknown solver {solver!r}; use 'exact' or 'randomized'")
+        raise ValueError(f"unknown solver {solver!r}; use one of {SOLVERS}")
     g = grads.double()
-    top = top_directions(g, 1, solver, seed=seed, oversample=oversample, power_iters=power_iters)[1][:, 0]
+    if solver == "authors":
+        oversample, power_iters = 0, 0
+    method = "exact" if solver == "exact" else "randomized"
+    top = top_directions(g, 1, method, seed=seed, oversample=oversample, power_iters=power_iters)[1][:, 0]
     if g.sum(0) @ top < 0:
         top = -top
     return top.to(grads.dtype)
@@ -109,7 +115,7 @@ def as_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, *, 
         step_max: first trial step; default ``xi**2`` (l2, as the authors) or ``2 * xi`` (linf,
             enough to flip any coordinate across the box).
         max_iter, patience, backtracks: iteration, no-progress and line-search limits.
-        solver: ``"exact"`` or ``"randomized"`` (see :func:`dominant_direction`).
+        solver: ``"exact"``, ``"randomized"`` or ``"authors"`` (see :func:`dominant_direction`).
 
     Returns:
         :class:`AttackResult` whose ``vector`` is the best ``v`` rescaled to norm exactly ``xi``

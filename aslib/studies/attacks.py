@@ -33,7 +33,7 @@ __all__ = ["METHOD_LABELS", "EigenDirections", "clipping_rows", "craft_methods",
 Pair = tuple[torch.Tensor, torch.Tensor]
 """An ``(x, y)`` pair: images ``(N, C, H, W)`` in normalised units and labels ``(N,)``."""
 
-METHOD_LABELS = {"as": "AS", "uap": "UAP", "random": "random"}
+METHOD_LABELS = {"as": "AS", "uap": "UAP", "sgd_uap": "SGD-UAP", "random": "random"}
 """Display names of the attack methods in tables and figures."""
 
 

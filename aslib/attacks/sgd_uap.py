@@ -1,0 +1,66 @@
+"""SGD-UAP (Shafahi, Najibi, Xu, Dickerson, Davis & Goldstein, "Universal adversarial training",
+AAAI 2020): stochastic gradient ascent of a clamped cross-entropy on one shared perturbation.
+
+Each step takes a mini-batch of crafting images, computes the gradient of the mean clamped loss
+``min(CE(f(x + v), y), clamp)`` with respect to ``v`` (clamping keeps samples that are already
+fooled from dominating), moves ``v`` by ``step_size`` along the normalised gradient (l2) or its
+sign (l-infinity) and projects back onto the ``xi`` ball. The final vector is rescaled to norm
+exactly ``xi``, as every attack of the kit.
+"""
+from __future__ import annotations
+
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .._utils import check_finite, check_positive, model_mode
+from .common import AttackResult, predict, project, register, rescale, validate
+
+
+@register("sgd_uap")
+def sgd_uap(model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, *, norm: str = "l2", seed: int = 0,
+            batch_size: int = 256, minibatch: int = 32, epochs: int = 10, step_size: float | None = None,
+            clamp: float = 10.0) -> AttackResult:
+    """Universal perturbation by mini-batch stochastic gradient ascent (SGD-UAP).
+
+    Args:
+        x: crafting images ``(N, C, H, W)``, normalised units; y: true labels ``(N,)``.
+        xi: noise level (norm of ``v`` in normalised units).
+        norm, seed, batch_size: as every attack; the seed shuffles the mini-batches of each epoch.
+        minibatch: samples per gradient step (an algorithmic setting, unlike ``batch_size``).
+        epochs: passes over the crafting set.
+        step_size: length of each step in the attack's norm; default ``xi / 4``.
+        clamp: upper bound of the per-sample cross-entropy (nats).
+
+    Returns:
+        :class:`AttackResult`; ``history`` holds the crafting-set attack ratio after each epoch and
+        ``iterations`` the number of epochs.
+    """
+    validate(model, x, y, xi, norm, batch_size)
+    check_positive("minibatch", minibatch, integer=True)
+    check_positive("epochs", epochs, integer=True)
+    check_positive("clamp", clamp)
+    step = xi / 4 if step_size is None else step_size
+    check_positive("step_size", step)
+    start = time.perf_counter()
+    x, y = x.detach(), y.detach()
+    generator = torch.Generator().manual_seed(seed)
+    with model_mode(model):
+        v, history = torch.zeros_like(x[0]), []
+        for _ in range(epochs):
+            for batch in torch.randperm(len(x), generator=generator).to(x.device).split(minibatch):
+                delta = v.clone().requires_grad_(True)
+                with torch.enable_grad():
+                    loss = F.cross_entropy(model(x[batch] + delta), y[batch], reduction="none").clamp(max=clamp)
+                    (grad,) = torch.autograd.grad(loss.mean(), delta)
+                check_finite(grad, "SGD-UAP gradients")
+                if norm == "linf":
+                    direction = grad.sign()
+                else:
+                    direction = grad / grad.norm().clamp_min(torch.finfo(grad.dtype).tiny)
+                v = project(v + step * direction, xi, norm=norm)
+            history.append((predict(model, x, v, batch_size) != y).float().mean().item())
+    return AttackResult(rescale(v, xi, norm), history, len(history), time.perf_counter() - start,
+                        "sgd_uap", float(xi), norm)

@@ -1,0 +1,183 @@
+"""Universal vectors shipped inside the package: crafting them (resumable), their manifest, loading them.
+
+Crafting a faithful vector takes up to a minute on a laptop CPU (the AS attack on the CIFAR-10
+VGG with its full iteration budget), so the kit crafts the paper's experiments once and ships
+the vectors; notebooks evaluate them live on held-out data and craft a few live ones beside them.
+
+Files (inside the package):
+
+* ``aslib/checkpoints/vectors.json``: the manifest, ``{"commands": [...], "records": [...]}`` with
+  one record per vector: id, zoo model, dataset, experiment, classes, method, xi, norm, repeat,
+  crafting-set size and indices, data and attack seeds, the method's options, iterations, wall
+  time, crafting-set attack ratio, torch version, threads, and the sha256 of the stored vector;
+* ``aslib/checkpoints/vectors_<model>.pt``: ``{record id: float16 vector (C, H, W)}``.
+
+Each record is reproducible from itself: the crafting set is ``train[crafting_indices]`` (drawn by
+:func:`aslib.data.subset_indices` with ``data_seed``), and the vector is
+``aslib.attacks.craft(method, model, x, y, xi, norm=norm, seed=attack_seed, **options)``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from . import data as data_mod
+from . import zoo
+from ._utils import atomic_save, default_device
+from .attacks import METHODS, attack_ratio, craft
+
+STORE = zoo.CHECKPOINT_DIR
+"""Folder of the manifest ``vectors.json`` and the files ``vectors_<model>.pt`` (the package's zoo folder)."""
+
+EXPERIMENTS = {"allclass": {"classes": None, "n_samples": 200}, "oneclass": {"classes": [1], "n_samples": 100},
+               "transfer": {"classes": [1], "n_samples": 50}}
+"""The paper's crafting sets: 200 images of all classes, 100 of class 1, 50 of class 1 (transfer study)."""
+
+
+def experiment_options(dataset: str, experiment: str, method: str) -> dict[str, Any]:
+    """The per-experiment settings of a method (the paper's): the AS attack's first step ``step_max``
+    is 3 for the CIFAR-10 one-class and transfer experiments and ``xi**2`` otherwise; every other
+    setting is the method's own default (full iteration, patience and line-search budgets)."""
+    if experiment not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {experiment!r}; choose one of {sorted(EXPERIMENTS)}")
+    if method == "as" and dataset.startswith("cifar") and experiment in ("oneclass", "transfer"):
+        return {"step_max": 3.0}
+    return {}
+
+
+def attack_seed(seed: int, repeat: int, xi: float) -> int:
+    """Seed of the attack for one repeat and noise level (independent of the grid of noise levels)."""
+    return seed + 1000 * repeat + int(round(100 * xi))
+
+
+def record_id(model: str, experiment: str, method: str, xi: float, repeat: int, norm: str = "l2") -> str:
+    return f"{model}/{experiment}/{method}/{norm}/xi{xi:g}/r{repeat}"
+
+
+def _vector_file(model: str) -> Path:
+    return STORE / f"vectors_{model}.pt"
+
+
+def _read_manifest() -> dict[str, Any]:
+    path = STORE / "vectors.json"
+    return json.loads(path.read_text()) if path.exists() else {"commands": [], "records": []}
+
+
+def _write_manifest(manifest: dict[str, Any]) -> None:
+    path = STORE / "vectors.json"
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(manifest, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def _digest(vector: torch.Tensor) -> str:
+    return hashlib.sha256(vector.detach().cpu().to(torch.float16).contiguous().numpy().tobytes()).hexdigest()
+
+
+def records(model: str | None = None, *, method: str | None = None, xi: float | None = None,
+            experiment: str | None = None, norm: str = "l2") -> list[dict[str, Any]]:
+    """Manifest records matching the given fields (all when None), sorted by repeat."""
+    rows = [r for r in _read_manifest()["records"]
+            if (model is None or r["model"] == model) and (method is None or r["method"] == method)
+            and (xi is None or r["xi"] == float(xi)) and (experiment is None or r["experiment"] == experiment)
+            and r["norm"] == norm]
+    return sorted(rows, key=lambda r: (r["model"], r["experiment"], r["method"], r["xi"], r["repeat"]))
+
+
+def shipped_vectors(model: str, method: str, xi: float, classes: Sequence[int] | None = None, *,
+                    experiment: str | None = None, norm: str = "l2") -> list[torch.Tensor]:
+    """The shipped vectors ``(C, H, W)`` (float32, normalised units) of a zoo model, method and noise level,
+    one per repeat in repeat order: all-class vectors when ``classes`` is None, else the one-class
+    experiment of those classes (or name the ``experiment``: ``"allclass"``, ``"oneclass"``, ``"transfer"``)."""
+    if experiment is None:
+        experiment = "allclass" if classes is None else "oneclass"
+    chosen = [r for r in records(model, method=method, xi=xi, experiment=experiment, norm=norm)
+              if classes is None or r["classes"] == list(classes)]
+    if not chosen:
+        available = sorted({(r["method"], r["xi"], r["experiment"]) for r in records(model, norm=norm)})
+        raise ValueError(f"no shipped {method!r} vectors for {model!r} at xi={xi:g} ({experiment}); shipped: "
+                         f"{available or 'none'}. Craft them with `python -m aslib.cli attack-study --model {model} "
+                         f"--xis {xi:g} --ship`.")
+    stored = torch.load(_vector_file(model), map_location="cpu", weights_only=True)
+    return [stored[r["id"]].float() for r in chosen]
+
+
+def crafting_set(record: dict[str, Any], root: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The crafting images ``(n, C, H, W)`` and labels ``(n,)`` of a record (normalised, CPU)."""
+    train = data_mod.load(record["dataset"], "train", root)
+    return train.batch(torch.tensor(record["crafting_indices"]))
+
+
+def recraft(record: dict[str, Any], device: torch.device | str = "cpu", root: str | None = None) -> torch.Tensor:
+    """Craft the vector of ``record`` again from its own fields; returns it in float32 ``(C, H, W)``."""
+    model = zoo.pretrained(record["model"], map_location=device)
+    x, y = crafting_set(record, root)
+    return craft(record["method"], model, x.to(device), y.to(device), record["xi"], norm=record["norm"],
+                 seed=record["attack_seed"], **record["options"]).vector.float().cpu()
+
+
+def craft_vectors(model: str, *, xis: Sequence[float], repeats: int, experiment: str = "allclass",
+                  methods: Sequence[str] = METHODS, norm: str = "l2", seed: int = 0, command: str = "",
+                  device: torch.device | str | None = None, progress: bool = True) -> list[dict[str, Any]]:
+    """Craft and ship the vectors of one experiment for a zoo model; resumable (a vector whose record
+    exists is skipped, and every new vector is written at once). Returns the records of this call's grid.
+
+    Repeat ``r`` draws its crafting set with ``data_seed = seed + r`` (the same set for every method
+    and noise level, so that methods can be compared pairwise); the attack seed is
+    :func:`attack_seed`. Options are :func:`experiment_options` (the paper's per-experiment settings).
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    entry, spec = zoo.entry(model), EXPERIMENTS.get(experiment)
+    if spec is None:
+        raise ValueError(f"unknown experiment {experiment!r}; choose one of {sorted(EXPERIMENTS)}")
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        raise ValueError(f"unknown methods {sorted(unknown)}; use some of {METHODS}")
+    device = torch.device(device) if device is not None else default_device()
+    net = zoo.pretrained(model, map_location=device)
+    train = data_mod.load(entry["dataset"], "train")
+    manifest = _read_manifest()
+    if command and command not in manifest["commands"]:
+        manifest["commands"].append(command)
+    done = {r["id"]: r for r in manifest["records"]}
+    path = _vector_file(model)
+    stored = torch.load(path, map_location="cpu", weights_only=True) if path.exists() else {}
+    out = []
+    for repeat in range(repeats):
+        index = data_mod.subset_indices(train.targets, spec["n_samples"], spec["classes"], seed + repeat)
+        x, y = (t.to(device) for t in train.batch(index))
+        for xi in xis:
+            for method in methods:
+                rid = record_id(model, experiment, method, xi, repeat, norm)
+                if rid in done and rid in stored:
+                    out.append(done[rid])
+                    continue
+                options = experiment_options(entry["dataset"], experiment, method)
+                result = craft(method, net, x, y, float(xi), norm=norm, seed=attack_seed(seed, repeat, xi), **options)
+                vector = result.vector.detach().cpu().to(torch.float16)
+                record = {"id": rid, "model": model, "dataset": entry["dataset"], "experiment": experiment,
+                          "classes": spec["classes"], "method": method, "xi": float(xi), "norm": norm,
+                          "repeat": repeat, "n_samples": spec["n_samples"], "data_seed": seed + repeat,
+                          "attack_seed": attack_seed(seed, repeat, xi), "options": options,
+                          "crafting_indices": index.tolist(), "iterations": result.iterations,
+                          "wall_time_s": round(result.wall_time_s, 3),
+                          "train_attack_ratio": attack_ratio(net, x, y, vector.float().to(device)),
+                          "torch": torch.__version__, "threads": torch.get_num_threads(), "device": str(device),
+                          "sha256": _digest(vector), "crafted": time.strftime("%Y-%m-%d %H:%M:%S")}
+                stored[rid] = vector
+                atomic_save(stored, path)
+                done[rid] = record
+                manifest["records"] = list(done.values())
+                _write_manifest(manifest)
+                out.append(record)
+                if progress:
+                    print(f"[vectors] {rid}: crafting-set attack ratio {record['train_attack_ratio']:.3f} "
+                          f"in {record['wall_time_s']:.1f} s", flush=True)
+    return out

@@ -1,0 +1,61 @@
+"""Shipped universal vectors: crafted resumably, loaded by model/method/xi, reproducible from their record."""
+import pytest
+import torch
+from conftest import needs
+
+from aslib import attacks, vectors
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    monkeypatch.setattr(vectors, "STORE", tmp_path)
+    return tmp_path
+
+
+def test_paper_settings_per_experiment():
+    assert vectors.EXPERIMENTS["allclass"] == {"classes": None, "n_samples": 200}
+    assert vectors.EXPERIMENTS["oneclass"]["n_samples"] == 100
+    assert vectors.experiment_options("cifar10", "oneclass", "as") == {"step_max": 3.0}
+    assert vectors.experiment_options("cifar10", "allclass", "as") == {}
+    assert vectors.experiment_options("fashion_mnist", "oneclass", "as") == {}
+    with pytest.raises(ValueError, match="unknown experiment"):
+        vectors.experiment_options("cifar10", "twoclass", "as")
+    assert vectors.attack_seed(0, 2, 7.5) == 2750
+
+
+@needs("fashion_mnist")
+def test_craft_vectors_is_resumable_and_loads_in_repeat_order(store, capsys):
+    kwargs = dict(xis=[4.0], experiment="oneclass", methods=["sgd_uap", "random"], device="cpu")
+    first = vectors.craft_vectors("lenet_fashion_mnist", repeats=2, **kwargs)
+    assert [(r["method"], r["repeat"]) for r in first] == [("sgd_uap", 0), ("random", 0), ("sgd_uap", 1),
+                                                           ("random", 1)]
+    assert all(r["classes"] == [1] and len(r["crafting_indices"]) == 100 for r in first)
+    assert first[0]["crafting_indices"] != first[2]["crafting_indices"]  # a new crafting set per repeat
+    capsys.readouterr()
+    again = vectors.craft_vectors("lenet_fashion_mnist", repeats=3, **kwargs)
+    assert again[:4] == first and capsys.readouterr().out.count("[vectors]") == 2  # only repeat 2 is new
+    shipped = vectors.shipped_vectors("lenet_fashion_mnist", "sgd_uap", 4.0, classes=[1])
+    assert len(shipped) == 3 and all(v.shape == (1, 28, 28) and v.dtype == torch.float32 for v in shipped)
+    assert shipped[0].norm().item() == pytest.approx(4.0, rel=1e-3)
+    with pytest.raises(ValueError, match="no shipped 'as' vectors"):
+        vectors.shipped_vectors("lenet_fashion_mnist", "as", 4.0, classes=[1])
+    assert attacks.shipped_vectors is vectors.shipped_vectors
+
+
+@needs("fashion_mnist")
+def test_a_shipped_vector_is_reproduced_from_its_record():
+    chosen = [r for r in vectors.records("lenet_fashion_mnist", method="as", xi=10.0, experiment="allclass")
+              if r["repeat"] == 0]
+    if not chosen:
+        pytest.skip("no shipped LeNet AS vector at xi=10")
+    record = chosen[0]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(record["threads"])
+    try:
+        vector = vectors.recraft(record)
+    finally:
+        torch.set_num_threads(threads)
+    stored = vectors.shipped_vectors("lenet_fashion_mnist", "as", 10.0)[0]
+    assert vectors._digest(vector) == record["sha256"] or torch.allclose(vector, stored, atol=2e-3)
+    cosine = torch.nn.functional.cosine_similarity(vector.flatten(), stored.flatten(), dim=0)
+    assert cosine > 0.9999
