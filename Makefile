@@ -31,6 +31,8 @@ SHIP := $(PY) -m aslib.cli attack-study --ship --threads 2 --test-images 2000
 vectors: setup
 	$(SHIP) --model lenet_fashion_mnist --experiment allclass --xis 10 --repeats 10
 	$(SHIP) --model lenet_fashion_mnist --experiment oneclass --xis 10 --repeats 10
+	$(SHIP) --model vgg19_bn_w025_cifar10 --experiment allclass --xis 10 --repeats 3
+	$(SHIP) --model vgg19_bn_w025_cifar10 --experiment oneclass --xis 10 --repeats 3
 	$(SHIP) --model vgg19_bn_w025_cifar10 --experiment allclass --xis 10 --repeats 10
 	$(SHIP) --model vgg19_bn_w025_cifar10 --experiment oneclass --xis 10 --repeats 10
 	$(SHIP) --model vgg19_bn_w025_cifar10 --experiment transfer --xis 10 --repeats 10

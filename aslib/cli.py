@@ -103,8 +103,9 @@ def _ship_vectors(args) -> None:
     records = vectors.craft_vectors(args.model, xis=args.xis, repeats=args.repeats, experiment=args.experiment,
                                     methods=args.methods, command=command, device=device)
     spec = vectors.EXPERIMENTS[args.experiment]
-    xt, yt = (t.to(device) for t in data_mod.tensors(entry["dataset"], "test", n=args.test_images,
-                                                      classes=spec["classes"], seed=0))
+    n_test = args.test_images if spec["classes"] is None else None  # one-class: every test image of the class
+    xt, yt = (t.to(device) for t in data_mod.tensors(entry["dataset"], "test", n=n_test, classes=spec["classes"],
+                                                      seed=0))
     rows = []
     for method in args.methods:
         for xi in args.xis:

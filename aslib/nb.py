@@ -30,11 +30,12 @@ FALLBACK_MODEL = "vgg19_bn_w025_cifar10"
 
 @dataclass
 class Notebook:
-    """A running notebook: its name (the report's folder), parameters ``cfg`` and ``device``."""
+    """A running notebook: its name (the report's folder), parameters ``cfg``, ``device`` and preset name."""
 
     name: str
     cfg: SimpleNamespace
     device: torch.device
+    preset: str = "default"
 
     def table(self, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None, *, digits: int = 2,
               key: str | None = None, caption: str | None = None) -> None:
@@ -68,6 +69,14 @@ class Notebook:
 
             display(shown)
 
+    def claim(self, claim_id: str, measured: float, *, n: int | None = None,
+              ci95: tuple[float, float] | None = None, source: str = "live", note: str = "") -> None:
+        """Print and record one of the paper's claims (:data:`aslib.report.CLAIMS`) for ``claims.json``."""
+        claim = report.record_claim(self.name, claim_id, measured=measured, preset=self.preset, n=n, ci95=ci95,
+                                    source=source, note=note)
+        ci = "" if ci95 is None else f", 95 % CI [{ci95[0]:.3f}, {ci95[1]:.3f}]"
+        print(f"{claim_id}: {measured:.4g} (paper: {claim['paper']}; n = {n}{ci}; {source}) {note}".rstrip())
+
     def value(self, key: str, value: Any) -> None:
         """Print ``key: value`` and record the value for the report (next to the paper's claims)."""
         print(f"{key}: {value}")
@@ -88,7 +97,7 @@ def start(name: str, preset: str, overrides: Mapping[str, Any] | None = None, *,
     torch.manual_seed(seed)
     device = default_device()
     print(f"preset {preset!r} on {device}: {vars(cfg)}")
-    return Notebook(name, cfg, device)
+    return Notebook(name, cfg, device, preset)
 
 
 def _display_markdown(text: str) -> None:

@@ -16,14 +16,23 @@ from typing import Any, Sequence
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 
-PAPER_CLAIMS = [
-    ("ASNet parameter reduction, VGG-19 CIFAR-10", "23.98x", "asnet_parameter_reduction"),
-    ("ASNet FLOPs (MACs) reduction, VGG-19 CIFAR-10", "7.30x", "asnet_macs_reduction"),
-    ("Active neurons at a layer of thousands of neurons", "several dozens", "active_neurons_claim"),
-    ("AS attack vs UAP attack ratio (test, largest xi)", "about +20 %", "attack_gap"),
-    ("AS and UAP far above a random direction", "yes", "attack_vs_random"),
-    ("Pretrained VGG-19-BN CIFAR-10 accuracy", "93.34 %", "vgg_accuracy"),
-]
+CLAIMS: dict[str, tuple[str, str]] = {
+    "attack_gap_cifar10_allclass_xi10": ("AS minus UAP test attack ratio, CIFAR-10 all-class, xi = 10",
+                                         "about +0.20"),
+    "attack_gap_cifar10_oneclass_xi10": ("AS minus UAP test attack ratio, CIFAR-10 one-class, xi = 10",
+                                         "about +0.20"),
+    "attack_gap_fmnist_allclass_xi10": ("AS minus UAP test attack ratio, Fashion-MNIST all-class, xi = 10",
+                                        "about +0.20"),
+    "attack_vs_random_cifar10_allclass_xi10": ("AS minus random test attack ratio, CIFAR-10 all-class, xi = 10",
+                                               "far above (> 0)"),
+    "active_neurons_conv5": ("Active neurons at conv5 of the CIFAR-10 VGG-19-BN (delta = 0.95)",
+                             "several dozens (of thousands of neurons)"),
+    "asnet_params_reduction": ("ASNet nonzero-parameter reduction, VGG-19-BN CIFAR-10", "23.98x"),
+    "asnet_macs_reduction": ("ASNet MAC reduction, VGG-19-BN CIFAR-10", "7.30x"),
+    "asnet_accuracy_drop": ("Original minus ASNet test accuracy (fraction), VGG-19-BN CIFAR-10", "small"),
+    "pretrained_accuracy_vgg": ("Test accuracy of the pretrained CIFAR-10 VGG-19-BN (fraction)", "0.9334"),
+}
+"""The paper's claims the kit measures: id -> (what is measured, the paper's value)."""
 
 
 def results_dir() -> Path | None:
@@ -53,6 +62,27 @@ def record_value(notebook: str, key: str, value: Any) -> None:
     path = _slot(notebook, key, ".json")
     if path is not None:
         path.write_text(json.dumps(value))
+
+
+def record_claim(notebook: str, claim_id: str, *, measured: float, preset: str, n: int | None = None,
+                 ci95: tuple[float, float] | None = None, source: str = "live", note: str = "") -> dict[str, Any]:
+    """Save one measured claim (an id of :data:`CLAIMS`) for ``report/claims.json``; returns the claim.
+
+    ``measured`` is a number, ``n`` the number of repeats (or images) behind it, ``ci95`` its 95 %
+    confidence interval when it has one, ``source`` how it was obtained (``"live"``, ``"shipped,
+    evaluated live"``, ...), ``note`` what the number is about (model, data, settings).
+    """
+    if claim_id not in CLAIMS:
+        raise ValueError(f"unknown claim {claim_id!r}; the report knows {sorted(CLAIMS)}")
+    what, paper = CLAIMS[claim_id]
+    claim = {"id": claim_id, "claim": what, "paper": paper, "measured": float(measured),
+             "ci95": None if ci95 is None else [float(ci95[0]), float(ci95[1])], "n": n, "source": source,
+             "preset": preset, "note": note, "notebook": notebook}
+    path = _slot(notebook, f"claims/{claim_id}", ".json")
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(claim))
+    return claim
 
 
 def record_figure(notebook: str, key: str, figure) -> None:
@@ -102,17 +132,38 @@ def execute(notebooks: Sequence[Path], out: Path, preset: str = "default", force
     return rows
 
 
+def collect_claims(results: Path) -> list[dict[str, Any]]:
+    """Every claim of :data:`CLAIMS` in order: the recorded one, or ``measured: None`` when no notebook
+    of this run measured it."""
+    found = {}
+    for path in sorted(results.glob("*/claims/*.json")):
+        claim = json.loads(path.read_text())
+        found[claim["id"]] = claim
+    return [found.get(cid, {"id": cid, "claim": what, "paper": paper, "measured": None, "ci95": None, "n": None,
+                            "source": "not measured in this run", "preset": None, "note": "", "notebook": None})
+            for cid, (what, paper) in CLAIMS.items()]
+
+
+def _claim_row(claim: dict[str, Any]) -> str:
+    measured = "not measured in this run" if claim["measured"] is None else f"{claim['measured']:.4g}"
+    ci = "" if claim["ci95"] is None else f"[{claim['ci95'][0]:.3f}, {claim['ci95'][1]:.3f}]"
+    cells = [claim["claim"], claim["paper"], measured, ci, "" if claim["n"] is None else str(claim["n"]),
+             claim["source"], claim["preset"] or "", claim["note"]]
+    return "| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |"
+
+
 def write_report(out: Path, timings: list[dict[str, Any]]) -> Path:
-    """Assemble ``out/report.md`` from the recorded tables, values and figures."""
+    """Assemble ``out/claims.json`` and ``out/report.md`` from the recorded claims, tables, values and figures."""
     results = out / "results"
+    claims = collect_claims(results)
+    (out / "claims.json").write_text(json.dumps(claims, indent=1) + "\n")
     lines = ["# aslib reproduction report", "",
-             "Every number below was measured by the notebooks of this run; the paper's figures come from its "
-             "abstract and from `shared/docs/method.md`.", "", "## Paper claims against this run", "",
-             "| claim | paper | measured here |", "|---|---|---|"]
-    for claim, paper, key in PAPER_CLAIMS:
-        found = sorted(results.glob(f"*/{key}.json"))
-        measured = json.loads(found[-1].read_text()) if found else "not measured in this run"
-        lines.append(f"| {claim} | {paper} | {measured} |")
+             "Every number below was measured by the notebooks of this run (`claims.json` holds the claims in "
+             "machine-readable form); the paper's values come from its abstract and text.", "",
+             "## Paper claims against this run", "",
+             "| claim | paper | measured | 95 % CI | n | source | preset | about |",
+             "|---|---|---|---|---|---|---|---|"]
+    lines += [_claim_row(claim) for claim in claims]
     lines += ["", "## Notebook run times", "", "| notebook | preset | seconds | skipped |", "|---|---|---|---|"]
     lines += [f"| {r['notebook']} | {r['preset']} | {r['seconds']} | {r['skipped']} |" for r in timings]
     for folder in sorted(p for p in results.glob("*") if p.is_dir()):

@@ -28,8 +28,22 @@ def test_attack_study_command_writes_rows(tmp_path):
     assert cli.main(["attack-study", "--model", "lenet_fashion_mnist", "--xis", "4", "--samples", "20",
                      "--test-images", "100", "--repeats", "1", "--threads", "1", "--json", str(out)]) == 0
     rows = json.loads(out.read_text())
-    assert sorted(r["method"] for r in rows) == ["as", "random", "uap"]
+    assert sorted(r["method"] for r in rows) == ["as", "random", "sgd_uap", "uap"]
     assert all(0.0 <= r["test_attack_ratio"] <= 1.0 for r in rows)
+
+
+@needs("fashion_mnist")
+def test_attack_study_ship_crafts_into_the_store_and_records_the_command(tmp_path, monkeypatch, capsys):
+    from aslib import vectors
+
+    monkeypatch.setattr(vectors, "STORE", tmp_path)
+    args = ["attack-study", "--model", "lenet_fashion_mnist", "--ship", "--experiment", "oneclass", "--xis", "3",
+            "--repeats", "2", "--methods", "sgd_uap", "random", "--threads", "1"]
+    assert cli.main(args) == 0
+    manifest = json.loads((tmp_path / "vectors.json").read_text())
+    assert manifest["commands"] == ["python -m aslib.cli " + " ".join(args)]
+    assert len(manifest["records"]) == 4 and (tmp_path / "vectors_lenet_fashion_mnist.pt").exists()
+    assert "| 3.000 | sgd_uap | 2 |" in capsys.readouterr().out
 
 
 def test_asnet_command_rejects_unknown_model():

@@ -40,3 +40,13 @@ def test_nothing_is_recorded_outside_the_report(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     nb.start("x", "smoke", None, smoke={}).table([{"a": 1}], key="t")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_claim_prints_and_records_with_the_preset(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ASLIB_RESULTS", str(tmp_path))
+    book = nb.start("06_test", "smoke", None, smoke={"n": 1})
+    book.claim("attack_gap_fmnist_allclass_xi10", 0.25, n=10, ci95=(0.2, 0.3), source="shipped, evaluated live")
+    assert "attack_gap_fmnist_allclass_xi10: 0.25 (paper: about +0.20; n = 10, 95 % CI [0.200, 0.300]" in \
+        capsys.readouterr().out
+    saved = json.loads((tmp_path / "06_test" / "claims" / "attack_gap_fmnist_allclass_xi10.json").read_text())
+    assert saved["preset"] == "smoke" and saved["ci95"] == [0.2, 0.3]

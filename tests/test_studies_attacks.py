@@ -2,6 +2,7 @@
 import math
 
 import matplotlib
+from conftest import needs
 
 matplotlib.use("Agg")
 
@@ -39,10 +40,10 @@ def test_noise_sweep_rows_and_aggregate(lenet, crafting, held_out):
     rows = studies.noise_sweep(lenet, crafting, (held_out[0][:100], held_out[1][:100]), xis=(3.0, 4.0),
                                n_samples=20, repeats=2, method_kwargs={"as": {"max_iter": 2},
                                                                       "uap": {"max_passes": 1}})
-    assert len(rows) == 2 * 2 * 3
+    assert len(rows) == 2 * 2 * 4
     assert {"repeat", "method", "xi", "train_attack_ratio", "test_fooling_rate", "time_s"} <= set(rows[0])
     summary = tables.aggregate(rows, by=["method", "xi"])
-    assert len(summary) == 6 and all(row["count"] == 2 for row in summary)
+    assert len(summary) == 8 and all(row["count"] == 2 for row in summary)
     assert {"test_attack_ratio_mean", "test_attack_ratio_std"} <= set(summary[0])
     one_class = studies.sample_sweep(lenet, crafting, held_out, ns=(5, 10), xi=3.0, classes=[1], repeats=1,
                                      method_kwargs={"as": {"max_iter": 1}})
@@ -131,10 +132,6 @@ def test_largest_xi_summary_and_claims():
     (row,) = studies.largest_xi_rows({"k": means}, xi=10.0, titles={"k": "Toy"})
     assert row["setting"] == "Toy"
     assert row["AS - UAP"] == pytest.approx(0.1) and row["AS - random"] == pytest.approx(0.2)
-    claims = studies.attack_claims(means, means, clean_error={"cifar10": 0.1, "fashion_mnist": 0.2}, xi=10.0,
-                                   repeats=2, preset="smoke")
-    assert claims["attack_gap"].startswith("+0.10 (AS 0.51 vs UAP 0.41, xi=10")
-    assert "clean error 0.20" in claims["attack_vs_random"] and "preset smoke" in claims["attack_vs_random"]
 
 
 def test_transfer_table_adds_the_baselines(model, pair):
@@ -233,8 +230,8 @@ def test_attack_figures(model, pair):
         plotting.attack_ratio_grid({}, titles={}, floors={})
     results = studies.craft_methods(model, *pair, 2.0, method_kwargs={"as": {"max_iter": 2}, "uap": {"max_passes": 1}})
     fig = plotting.attack_histories({"toy": results}, clean_error={"toy": 0.5}, titles={}, xi=2.0)
-    assert len(fig.axes[0].lines) == 3
-    assert len(plotting.perturbation_grid(results, title="toy", xi=2.0).axes) == 3
+    assert len(fig.axes[0].lines) == 4  # AS, UAP, SGD-UAP and the clean error
+    assert len(plotting.perturbation_grid(results, title="toy", xi=2.0).axes) == 4
     vectors = {"clean": torch.zeros(SHAPE), "AS": results["as"].vector}
     fig = plotting.attacked_images(model, pair[0][:4], pair[1][:4], vectors, class_names=["a", "b", "c"],
                                    to_display=lambda x: x.clamp(0, 1))
@@ -259,3 +256,29 @@ def test_study_figures(model, pair):
     study = studies.eigen_directions(model, subspace, pair, attacks.random_perturbation(SHAPE, 2.0), xi=2.0, top_k=2,
                                      n_random=2)
     assert len(plotting.eigen_direction_figure(study).axes) == 2
+
+
+def test_paired_gaps_use_only_common_repeats_and_the_gap_table():
+    rows = [{"method": m, "repeat": r, "test_attack_ratio": v} for m, r, v in
+            [("as", 0, 0.5), ("as", 1, 0.6), ("as", 2, 0.7), ("uap", 0, 0.3), ("uap", 1, 0.5), ("random", 2, 0.1)]]
+    gaps = studies.paired_gaps(rows, against=("uap", "random", "sgd_uap"))
+    assert set(gaps) == {"uap", "random"}
+    assert gaps["uap"].n == 2 and gaps["uap"].mean == pytest.approx(0.15)
+    assert gaps["random"].n == 1 and gaps["random"].low is None
+    table = studies.gap_table(gaps)
+    assert table[0]["difference"] == "AS - UAP" and table[1]["95 % CI"] == "n < 2"
+
+
+@needs("fashion_mnist")
+def test_shipped_study_evaluates_every_shipped_repeat(lenet, held_out):
+    from aslib import vectors
+
+    if not vectors.records("lenet_fashion_mnist", method="as", xi=10.0):
+        pytest.skip("no shipped LeNet vectors at xi=10")
+    rows = studies.shipped_study(lenet, "lenet_fashion_mnist", held_out, xi=10.0)
+    shipped = vectors.shipped_vectors("lenet_fashion_mnist", "as", 10.0)
+    as_rows = [r for r in rows if r["method"] == "as"]
+    assert len(as_rows) == len(shipped)
+    assert as_rows[0]["test_attack_ratio"] == pytest.approx(attacks.attack_ratio(lenet, *held_out, shipped[0]))
+    table = studies.shipped_table(rows)
+    assert {row["method"] for row in table} <= {"AS", "UAP", "SGD-UAP", "random"} and table[0]["n"] == len(shipped)

@@ -47,17 +47,18 @@ def attack_ratio_grid(sweeps: Mapping[str, Rows], *, titles: Mapping[str, str], 
 
 
 def attack_histories(results: Mapping[str, Mapping[str, AttackResult]], *, clean_error: Mapping[str, float],
-                     titles: Mapping[str, str], xi: float, methods: Sequence[str] = ("as", "uap")):
-    """Crafting-set history per iteration (AS attack ratio) or pass (UAP fooling rate), one panel per
-    data set of ``results`` (data set -> method -> result), with its test clean error dotted."""
+                     titles: Mapping[str, str], xi: float, methods: Sequence[str] = ("as", "uap", "sgd_uap")):
+    """Crafting-set history per iteration (AS attack ratio), pass (UAP fooling rate) or epoch (SGD-UAP
+    attack ratio), one panel per data set of ``results`` (data set -> method -> result), with its
+    test clean error dotted."""
     fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 3.2), squeeze=False)
     for ax, (ds, by_method) in zip(axes.flat, results.items()):
         for m in methods:
             h = by_method[m].history
             ax.plot(range(1, len(h) + 1), h, marker="o",
-                    label=f"{METHOD_LABELS.get(m, m)} ({'attack ratio' if m == 'as' else 'fooling rate'})")
+                    label=f"{METHOD_LABELS.get(m, m)} ({'fooling rate' if m == 'uap' else 'attack ratio'})")
         ax.axhline(clean_error[ds], color="gray", ls=":", label="clean error (test)")
-        ax.set_xlabel("iteration (AS) / pass (UAP)")
+        ax.set_xlabel("iteration (AS) / pass (UAP) / epoch (SGD-UAP)")
         ax.set_ylabel("crafting-set rate")
         ax.set_title(f"{titles.get(ds, ds)}, xi = {xi:g}")
         ax.legend(fontsize="small")
@@ -68,7 +69,8 @@ def attack_histories(results: Mapping[str, Mapping[str, AttackResult]], *, clean
 def perturbation_grid(results: Mapping[str, AttackResult], *, title: str, xi: float):
     """The vectors of ``results`` (method -> result) side by side as pictures (grey = no change)."""
     pictures = torch.stack([perturbation_image(r.vector) for r in results.values()])
-    fig = image_grid(pictures, [f"{METHOD_LABELS.get(m, m)} (xi = {xi:g})" for m in results], ncols=3, scale=2.2)
+    fig = image_grid(pictures, [f"{METHOD_LABELS.get(m, m)} (xi = {xi:g})" for m in results], ncols=len(results),
+                     scale=2.2)
     fig.suptitle(title, y=1.04)
     return fig
 

@@ -14,9 +14,9 @@ from ..subspace import ActiveSubspace, relative_energy
 from ..tables import aggregate, mean_std, pivot
 from .attacks import EigenDirections, Pair, _label, _pair
 
-__all__ = ["attack_claims", "bound_rows", "demo_rows", "eigen_direction_rows", "largest_xi_rows",
+__all__ = ["bound_rows", "demo_rows", "eigen_direction_rows", "gap_table", "largest_xi_rows",
            "linf_table", "mean_test_ratios", "perturbation_size_rows", "sample_sweep_table", "spectrum_rows",
-           "sweep_table", "transfer_table", "wall_time_rows"]
+           "shipped_table", "sweep_table", "transfer_table", "wall_time_rows"]
 
 def demo_rows(model: nn.Module, crafting: Pair, test: Pair, results: Mapping[str, AttackResult], *,
               dataset: str) -> list[dict[str, Any]]:
@@ -45,11 +45,15 @@ def perturbation_size_rows(results: Mapping[str, AttackResult], x_test: torch.Te
     return rows
 
 
-def sweep_table(rows: Sequence[dict[str, Any]], *, methods: Sequence[str] = METHODS,
-                timed: Sequence[str] = ("as", "uap")) -> list[dict[str, Any]]:
-    """Per xi of a :func:`noise_sweep`: "mean ± std" train/test attack ratio per method, time (s) of ``timed``."""
+def sweep_table(rows: Sequence[dict[str, Any]], *, methods: Sequence[str] | None = None,
+                timed: Sequence[str] = ("as", "uap", "sgd_uap")) -> list[dict[str, Any]]:
+    """Per xi of a :func:`noise_sweep`: "mean ± std" train/test attack ratio per method (default: the
+    methods of ``rows``, in :data:`aslib.attacks.METHODS` order) and the time (s) of ``timed``."""
     if not rows:
         raise ValueError("no sweep rows: run noise_sweep first")
+    present = {r["method"] for r in rows}
+    methods = [m for m in METHODS if m in present] if methods is None else methods
+    timed = [m for m in timed if m in present]
     summary = {(r["method"], r["xi"]): r for r in aggregate(rows, by=("method", "xi"))}
     table = []
     for xi in sorted({r["xi"] for r in rows}):
@@ -88,20 +92,6 @@ def largest_xi_rows(test_means: Mapping[str, Mapping[str, float]], *, xi: float,
     return [{"setting": (titles or {}).get(key, key), "xi": f"{xi:g}", "AS test": t["as"], "UAP test": t["uap"],
              "random test": t["random"], "AS - UAP": t["as"] - t["uap"], "AS - random": t["as"] - t["random"]}
             for key, t in test_means.items()]
-
-
-def attack_claims(cifar10: Mapping[str, float], fashion_mnist: Mapping[str, float], *,
-                  clean_error: Mapping[str, float], xi: float, repeats: int, preset: str) -> dict[str, str]:
-    """Claim texts ``attack_gap``, ``attack_vs_random`` from the all-class test means per method of both data sets."""
-    c10, fm = cifar10, fashion_mnist
-    gap = (f"{c10['as'] - c10['uap']:+.2f} (AS {c10['as']:.2f} vs UAP {c10['uap']:.2f}, xi={xi:g}, "
-           f"CIFAR-10 all-class test, {repeats} repeats, preset {preset}; Fashion-MNIST all-class "
-           f"{fm['as'] - fm['uap']:+.2f})")
-    random = (f"AS {c10['as']:.2f} / UAP {c10['uap']:.2f} vs random {c10['random']:.2f} (clean error "
-              f"{clean_error['cifar10']:.2f}), CIFAR-10 all-class test, xi={xi:g}; Fashion-MNIST: AS {fm['as']:.2f} / "
-              f"UAP {fm['uap']:.2f} vs random {fm['random']:.2f} (clean error {clean_error['fashion_mnist']:.2f}); "
-              f"{repeats} repeats, preset {preset}")
-    return {"attack_gap": gap, "attack_vs_random": random}
 
 
 def transfer_table(rows: Sequence[dict[str, Any]], models: Mapping[str, nn.Module], test: Pair, *, xi: float,
@@ -171,3 +161,21 @@ def eigen_direction_rows(study: EigenDirections) -> list[dict[str, Any]]:
                     column: float(study.random.mean())},
                    {"direction": "recursive AS vector", "lambda_k / trace": "-", column: study.recursive},
                    {"direction": "none (clean error)", "lambda_k / trace": 0.0, column: study.clean}]
+
+
+def shipped_table(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per method of a :func:`shipped_study`: vectors n, crafting-set ("train") and test attack ratio and
+    test fooling rate as "mean ± std", and the crafting time per vector (s)."""
+    if not rows:
+        raise ValueError("no shipped vectors evaluated: craft them with `python -m aslib.cli attack-study --ship`")
+    return [{"method": _label(r["method"]), "n": r["count"], "train attack ratio": mean_std(r, "train_attack_ratio"),
+             "test attack ratio": mean_std(r, "test_attack_ratio"),
+             "test fooling rate": mean_std(r, "test_fooling_rate"), "time per vector (s)": mean_std(r, "time_s", 1)}
+            for r in aggregate(rows, by=("method",))]
+
+
+def gap_table(gaps: Mapping[str, Any], *, method: str = "as") -> list[dict[str, Any]]:
+    """Rows ``method - other`` of :func:`paired_gaps`: mean, std, n and the paired 95 % interval."""
+    return [{"difference": f"{_label(method)} - {_label(other)}", "mean": est.mean, "std": est.std, "n": est.n,
+             "95 % CI": "n < 2" if est.low is None else f"[{est.low:.3f}, {est.high:.3f}]"}
+            for other, est in gaps.items()]

@@ -28,7 +28,7 @@ from ..distributed import all_gather, is_main_process, share
 from ..subspace import ActiveSubspace
 
 __all__ = ["METHOD_LABELS", "EigenDirections", "clipping_rows", "craft_methods", "eigen_directions", "linf_budgets",
-           "noise_sweep", "sample_sweep", "transfer_matrix"]
+           "noise_sweep", "paired_gaps", "sample_sweep", "shipped_study", "transfer_matrix"]
 
 Pair = tuple[torch.Tensor, torch.Tensor]
 """An ``(x, y)`` pair: images ``(N, C, H, W)`` in normalised units and labels ``(N,)``."""
@@ -289,3 +289,51 @@ def eigen_directions(model: nn.Module, subspace: ActiveSubspace, test: Pair, vec
                            lambdas=[float(subspace.eigenvalues[k]) / subspace.trace for k in range(top_k)],
                            captured=((basis.T @ unit) ** 2).cumsum(0), cosine=abs(float(unit @ basis[:, 0])),
                            dim=subspace.dim, n_eval=len(y))
+
+
+def shipped_study(model: nn.Module, model_name: str, test: Pair, *, xi: float, experiment: str = "allclass",
+                  methods: Sequence[str] = METHODS, batch_size: int = 256) -> list[dict[str, Any]]:
+    """The vectors shipped for ``model_name`` (:mod:`aslib.vectors`) evaluated live on ``test``.
+
+    One row per repeat x method: ``repeat, method, xi, experiment, n_samples, train_attack_ratio``
+    (the crafting-set ratio of the record), ``test_attack_ratio, test_fooling_rate`` (measured now on
+    ``test`` ``(x (N, C, H, W), y (N,))``, on the model's device), ``time_s`` and ``iterations`` of the
+    crafting. Methods with no shipped vector at ``xi`` are left out.
+    """
+    from .. import vectors
+
+    x_test, y_test = _pair("test", test)
+    device = model_device(model)
+    x_test, y_test = x_test.to(device), y_test.to(device)
+    clean = clean_predictions(model, x_test, batch_size=batch_size)
+    rows = []
+    for method in methods:
+        chosen = vectors.records(model_name, method=method, xi=xi, experiment=experiment)
+        if not chosen:
+            continue
+        shipped = vectors.shipped_vectors(model_name, method, xi, experiment=experiment)
+        for record, v in zip(chosen, shipped):
+            ratio, fooled = rates(model, x_test, y_test, clean, v.to(device), batch_size=batch_size)
+            rows.append({"repeat": record["repeat"], "method": method, "xi": float(xi), "experiment": experiment,
+                         "n_samples": record["n_samples"], "train_attack_ratio": record["train_attack_ratio"],
+                         "test_attack_ratio": ratio, "test_fooling_rate": fooled, "time_s": record["wall_time_s"],
+                         "iterations": record["iterations"]})
+    return rows
+
+
+def paired_gaps(rows: Sequence[dict[str, Any]], *, method: str = "as",
+                against: Sequence[str] = ("uap", "sgd_uap", "random"), value: str = "test_attack_ratio",
+                level: float = 0.95) -> dict[str, Any]:
+    """``method`` minus each of ``against`` over the repeats both have (the same crafting sets), as
+    :class:`aslib.stats.Estimate` (mean, std, n and the paired confidence interval); methods without
+    common repeats are left out."""
+    from ..stats import paired_difference
+
+    by = {(r["method"], r["repeat"]): float(r[value]) for r in rows}
+    gaps = {}
+    for other in against:
+        common = sorted(rep for (m, rep) in by if m == method and (other, rep) in by)
+        if common:
+            gaps[other] = paired_difference([by[method, rep] for rep in common], [by[other, rep] for rep in common],
+                                            level)
+    return gaps

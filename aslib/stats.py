@@ -1,0 +1,154 @@
+"""Uncertainty of the kit's claims: means with their standard deviation and Student-t confidence intervals,
+and paired differences (two methods measured on the same crafting sets).
+
+Plain Python floats in and out (a claim is computed from a handful of repeats). The Student-t
+quantile comes from the regularised incomplete beta function (continued fraction, Lentz's method)
+inverted by bisection, accurate to about 1e-10.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Sequence
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A mean over ``n`` repeats with its sample standard deviation (ddof 1) and a two-sided
+    confidence interval ``(low, high)`` at ``level`` (None when ``n < 2``)."""
+
+    mean: float
+    std: float
+    n: int
+    low: float | None
+    high: float | None
+    level: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        ci = "" if self.low is None else f", {100 * self.level:g} % CI [{self.low:.3f}, {self.high:.3f}]"
+        return f"{self.mean:.3f} ± {self.std:.3f} (n = {self.n}{ci})"
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    tiny, eps = 1e-300, 1e-15
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
+    d = 1 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 300):
+        for numerator in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+                          -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
+            d = 1 + numerator * d
+            d = 1 / (d if abs(d) > tiny else tiny)
+            c = 1 + numerator / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1) < eps:
+            break
+    return h
+
+
+def incomplete_beta(a: float, b: float, x: float) -> float:
+    """Regularised incomplete beta function ``I_x(a, b)`` for ``a, b > 0`` and ``0 <= x <= 1``."""
+    if not (a > 0 and b > 0 and 0 <= x <= 1):
+        raise ValueError(f"need a, b > 0 and 0 <= x <= 1, got a={a}, b={b}, x={x}")
+    if x in (0.0, 1.0):
+        return x
+    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    if x < (a + 1) / (a + b + 2):
+        return math.exp(log_front) * _betacf(a, b, x) / a
+    return 1 - math.exp(log_front) * _betacf(b, a, 1 - x) / b
+
+
+def t_cdf(t: float, df: float) -> float:
+    """Cumulative distribution function of Student's t with ``df > 0`` degrees of freedom."""
+    if df <= 0:
+        raise ValueError(f"degrees of freedom must be > 0, got {df}")
+    square = t * t
+    if square < df:  # small |t|: the complementary form keeps the precision near the median
+        tail = 0.5 * (1 - incomplete_beta(0.5, df / 2, square / (df + square)))
+    else:
+        tail = 0.5 * incomplete_beta(df / 2, 0.5, df / (df + square))
+    return 1 - tail if t > 0 else tail
+
+
+def t_quantile(p: float, df: float) -> float:
+    """The ``p``-quantile of Student's t with ``df`` degrees of freedom (``0 < p < 1``), by bisection."""
+    if not 0 < p < 1:
+        raise ValueError(f"p must be in (0, 1), got {p}")
+    low, high = -1.0, 1.0
+    while t_cdf(low, df) > p:
+        low *= 2
+    while t_cdf(high, df) < p:
+        high *= 2
+    for _ in range(200):
+        mid = (low + high) / 2
+        if t_cdf(mid, df) < p:
+            low = mid
+        else:
+            high = mid
+        if high - low < 1e-12 * max(1.0, abs(mid)):
+            break
+    return (low + high) / 2
+
+
+def estimate(values: Sequence[float], level: float = 0.95) -> Estimate:
+    """Mean, sample standard deviation and the Student-t confidence interval of the mean of ``values``."""
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    xs = [float(v) for v in values]
+    if not xs:
+        raise ValueError("no values: an estimate needs at least one repeat")
+    if not all(math.isfinite(v) for v in xs):
+        raise ValueError(f"values must be finite, got {xs}")
+    n, mean = len(xs), sum(xs) / len(xs)
+    if n < 2:
+        return Estimate(mean, 0.0, n, None, None, level)
+    std = math.sqrt(sum((v - mean) ** 2 for v in xs) / (n - 1))
+    half = t_quantile(0.5 + level / 2, n - 1) * std / math.sqrt(n)
+    return Estimate(mean, std, n, mean - half, mean + half, level)
+
+
+def paired_difference(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> Estimate:
+    """The mean of ``a[i] - b[i]`` over paired repeats (the same crafting set ``i``) with its interval."""
+    if len(a) != len(b):
+        raise ValueError(f"paired values need the same number of repeats, got {len(a)} and {len(b)}")
+    return estimate([x - y for x, y in zip(a, b)], level)
+
+
+def normal_quantile(p: float) -> float:
+    """The ``p``-quantile of the standard normal distribution (``0 < p < 1``), by bisection on ``erf``."""
+    if not 0 < p < 1:
+        raise ValueError(f"p must be in (0, 1), got {p}")
+    low, high = -40.0, 40.0
+    for _ in range(200):
+        mid = (low + high) / 2
+        if 0.5 * (1 + math.erf(mid / math.sqrt(2))) < p:
+            low = mid
+        else:
+            high = mid
+    return (low + high) / 2
+
+
+def proportion_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion ``successes / n`` (e.g. an accuracy on ``n`` test images)."""
+    if n < 1 or not 0 <= successes <= n:
+        raise ValueError(f"need 0 <= successes <= n and n >= 1, got {successes} of {n}")
+    z, p = normal_quantile(0.5 + level / 2), successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def difference_of_proportions(p1: float, p2: float, n1: int, n2: int, level: float = 0.95) -> tuple[float, float]:
+    """Normal (Wald) interval of ``p1 - p2`` for independent proportions on ``n1`` and ``n2`` samples.
+
+    On the same test images (paired) the true interval is narrower, so this one is conservative.
+    """
+    if n1 < 1 or n2 < 1:
+        raise ValueError(f"need n1, n2 >= 1, got {n1} and {n2}")
+    z = normal_quantile(0.5 + level / 2)
+    half = z * math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+    return p1 - p2 - half, p1 - p2 + half

@@ -1,0 +1,33 @@
+"""The report: claims recorded by notebooks become claims.json and the claims table; stamps see the whole package."""
+import json
+
+import pytest
+
+from aslib import report
+
+
+def test_claims_are_collected_in_order_and_rendered(tmp_path, monkeypatch):
+    results = tmp_path / "results"
+    monkeypatch.setenv("ASLIB_RESULTS", str(results))
+    report.record_claim("06_x", "attack_gap_cifar10_allclass_xi10", measured=0.12, preset="smoke", n=10,
+                        ci95=(0.05, 0.19), source="shipped, evaluated live", note="VGG | 2,000 images")
+    report.record_claim("02_x", "pretrained_accuracy_vgg", measured=0.87, preset="smoke", n=2000)
+    with pytest.raises(ValueError, match="unknown claim"):
+        report.record_claim("02_x", "made_up", measured=1.0, preset="smoke")
+    path = report.write_report(tmp_path, [])
+    claims = json.loads((tmp_path / "claims.json").read_text())
+    assert [c["id"] for c in claims] == list(report.CLAIMS)
+    gap = claims[0]
+    assert gap["measured"] == 0.12 and gap["ci95"] == [0.05, 0.19] and gap["n"] == 10 and gap["preset"] == "smoke"
+    missing = next(c for c in claims if c["id"] == "asnet_macs_reduction")
+    assert missing["measured"] is None and missing["source"] == "not measured in this run"
+    text = path.read_text()
+    assert "| 0.12 | [0.050, 0.190] | 10 | shipped, evaluated live | smoke | VGG / 2,000 images |" in text
+    assert "0.87" in text
+
+
+def test_stamp_changes_with_any_module_of_the_package(tmp_path):
+    notebook = tmp_path / "nb.ipynb"
+    notebook.write_text("{}")
+    assert report._stamp(notebook, "smoke") == report._stamp(notebook, "smoke")
+    assert report._stamp(notebook, "smoke") != report._stamp(notebook, "default")
