@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     p_layer.add_argument("--layers", nargs="*", help="default: every cut point except flatten")
     p_layer.add_argument("--function", default="loss", choices=["loss", "logit"])
     p_layer.add_argument("--train-mode", action="store_true", help="batch-norm in train mode (the authors' setting)")
-    p_attack = sub.add_parser("attack-study", help="AS vs UAP vs random noise sweep")
+    p_attack = sub.add_parser("attack-study", help="AS vs UAP vs SGD-UAP vs random noise sweep, or --ship vectors")
     p_attack.add_argument("--model", required=True)
     p_attack.add_argument("--xis", type=float, nargs="+", default=[5, 6, 7, 8, 9, 10])
     p_attack.add_argument("--samples", type=int, default=200, help="crafting samples per repeat")
