@@ -1,7 +1,7 @@
 """Datasets: offline ``.npz`` archives first, torchvision files second, a download last.
 
 Every dataset is held in memory as ``uint8`` images of shape ``(N, C, H, W)`` and normalised
-on access with the constants of the paper's code (method.md 2.5), so a sample is a float
+on access with the constants of the paper's code, so a sample is a float
 tensor ``(C, H, W)`` in *normalised* units and an ``int`` label.
 
 Where the data comes from (in order):

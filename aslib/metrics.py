@@ -1,6 +1,6 @@
 """Storage and multiply-accumulate (MAC) counts and reduction ratios (tables live in :mod:`aslib.tables`).
 
-Counting rules (method.md 4.2 and 5, item 10), for **one sample**:
+Counting rules, for **one sample**:
 
 * ``params``: all trainable parameters (BN affine parameters and biases included);
   ``storage_mb = params * 4 / 2**20`` (float32 bytes, MiB).

@@ -1,10 +1,10 @@
 """Polynomial chaos expansion (PCE): total-degree Hermite basis, least-squares fit, R^2.
 
-The ASNet head (method.md 2.1, eq. 3.10) maps the standardised active variables
+The ASNet head maps the standardised active variables
 ``zt in R^r`` to ``Phi(zt) = [phi_alpha(zt)]_{|alpha| <= p}`` and then linearly to the logits.
 Here ``phi_alpha(z) = prod_i psi_{alpha_i}(z_i)`` with the **orthonormal probabilists' Hermite
 polynomials** ``psi_k = He_k / sqrt(k!)``, so ``E[phi_a phi_b] = delta_ab`` for ``z ~ N(0, I)``.
-The authors use unnormalised physicists' Hermite polynomials instead (method.md 5, item 6);
+The authors use unnormalised physicists' Hermite polynomials instead;
 both span all polynomials of total degree ``<= p``, so the fitted function class is identical
 and only the coefficient scaling (and the conditioning of the fit) differs.
 """

@@ -1,4 +1,4 @@
-"""Active subspace estimation from gradient samples (method.md 1.1-1.3, Algorithm 3.2).
+"""Active subspace estimation from gradient samples.
 
 For a scalar function ``c`` of a layer activation ``x_l`` (``n`` neurons) and gradient samples
 ``g_j = grad c(x_l^(j))`` stacked as rows of ``G`` ``(m, n)``, the active subspace matrix is

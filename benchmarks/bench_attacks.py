@@ -3,8 +3,8 @@
 (a) AS attack (Algorithm 4.1): ``aslib.attacks.as_attack`` against a reference that builds the
     gradient matrix one sample at a time, takes numpy's SVD and evaluates the two signed
     candidates of every line-search trial in separate passes over the data (the structure of the
-    authors' code, method.md 3.2, with an exact SVD so that both compute the same thing).
-(b) UAP (authors' variant, method.md 3.3): ``aslib.attacks.uap(variant="authors")`` against a
+    authors' code, with an exact SVD so that both compute the same thing).
+(b) UAP (authors' variant): ``aslib.attacks.uap(variant="authors")`` against a
     reference looping over samples, DeepFool iterations and candidate classes (one backward per
     class and sample). ``batch_size=1`` is the same algorithm and must give the same vector;
     the default mini-batches give a different but comparable vector.

@@ -68,7 +68,7 @@ def test_model_whose_output_is_not_logits_is_rejected():
 
 
 def test_dense_asnet_complexity_matches_the_paper():
-    """method.md 4.2: full-width VGG-19-BN, rank=50, degree=2, paper's counting (conv+linear MACs, no basis)."""
+    """The paper's sizes: full-width VGG-19-BN, rank=50, degree=2, paper's counting (conv+linear MACs, no basis)."""
     original = metrics.complexity(build("vgg19_bn"), (3, 32, 32))
     assert round(original["storage_mb"], 2) == 76.45 and round(original["paper_macs"] / 1e6, 2) == 398.14
     expected = {"conv5": (5.30, 115.85, 14.43, 3.44), "conv6": (7.55, 153.60, 10.12, 2.59),

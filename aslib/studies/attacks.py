@@ -124,7 +124,7 @@ def noise_sweep(model: nn.Module, train_data: Any, test_data: Any, *, xis: Seque
 
     Each repeat ``r`` draws ``n_samples`` crafting images without replacement from ``train_data``
     (seed ``seed + r``; the authors drew with replacement and, on CIFAR, through the training
-    augmentation, method.md 5.13), restricted to ``classes`` when given (one-class attacks). Each
+    augmentation), restricted to ``classes`` when given (one-class attacks). Each
     method crafts a vector per noise level, evaluated on the crafting set and on all test images
     of ``classes``.
 
