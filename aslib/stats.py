@@ -8,8 +8,8 @@ inverted by bisection, accurate to about 1e-10.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Sequence
 
 
 @dataclass(frozen=True)
@@ -23,9 +23,6 @@ class Estimate:
     low: float | None
     high: float | None
     level: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
     def __str__(self) -> str:
         ci = "" if self.low is None else f", {100 * self.level:g} % CI [{self.low:.3f}, {self.high:.3f}]"
