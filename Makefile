@@ -37,6 +37,7 @@ vectors: setup
 	$(SHIP) --model vgg19_bn_w025_cifar10 --experiment oneclass --xis 10 --repeats 10
 	$(SHIP) --model vgg19_bn_w025_cifar10 --experiment transfer --xis 10 --repeats 10
 	$(SHIP) --model resnet20_cifar10 --experiment transfer --xis 10 --repeats 10
+	$(SHIP) --model vgg19_bn_w025_cifar10 --experiment allclass --xis 10 --repeats 10 --methods as --solver authors
 	$(SHIP) --model lenet_fashion_mnist --experiment allclass --xis 5 6 7 8 9 --repeats 5
 	$(SHIP) --model lenet_fashion_mnist --experiment oneclass --xis 5 6 7 8 9 --repeats 5
 	$(SHIP) --model vgg19_bn_w025_cifar10 --experiment allclass --xis 5 6 7 8 9 --repeats 5

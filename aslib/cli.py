@@ -8,7 +8,8 @@
 * ``attack-study --model NAME --xis 5 10 --samples 200 --repeats 3 [--classes 1]``: AS vs UAP vs SGD-UAP vs
   random noise sweep (Markdown table of means and standard deviations, rows as JSON with ``--json``);
   with ``--ship [--experiment allclass|oneclass|transfer]`` it crafts the paper's experiment into the
-  package instead (resumable, :mod:`aslib.vectors`) and prints the shipped vectors' ratios.
+  package instead (resumable, :mod:`aslib.vectors`) and prints the shipped vectors' ratios
+  (``--methods as --solver authors``: AS vectors of the authors' one-step solver, shipped as a variant).
 * ``asnet --model NAME --layer conv5 --rank 50 --degree 2 --out DIR``: build an ASNet from a zoo model and
   fine-tune it (distillation, then l1-sparse retraining), resumable; prints the complexity table.
 * ``report``: execute every notebook with papermill and collect the report (see :mod:`aslib.report`).
@@ -101,7 +102,8 @@ def _ship_vectors(args) -> None:
     model, entry, device = _zoo_model(args)
     command = "python -m aslib.cli " + " ".join(shlex.quote(a) for a in args.argv)
     records = vectors.craft_vectors(args.model, xis=args.xis, repeats=args.repeats, experiment=args.experiment,
-                                    methods=args.methods, command=command, device=device)
+                                    methods=args.methods, solver=args.solver, command=command, device=device)
+    variant = None if args.solver == "exact" else args.solver
     spec = vectors.EXPERIMENTS[args.experiment]
     n_test = args.test_images if spec["classes"] is None else None  # one-class: every test image of the class
     xt, yt = (t.to(device) for t in data_mod.tensors(entry["dataset"], "test", n=n_test, classes=spec["classes"],
@@ -109,7 +111,7 @@ def _ship_vectors(args) -> None:
     rows = []
     for method in args.methods:
         for xi in args.xis:
-            shipped = vectors.shipped_vectors(args.model, method, xi, experiment=args.experiment)
+            shipped = vectors.shipped_vectors(args.model, method, xi, experiment=args.experiment, variant=variant)
             chosen = [r for r in records if r["method"] == method and r["xi"] == float(xi)]
             for record, v in zip(chosen, shipped):
                 rows.append({"xi": float(xi), "method": method, "train_attack_ratio": record["train_attack_ratio"],
@@ -189,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
                           help="with --ship: the crafting sets (200 all-class, 100 / 50 images of class 1)")
     p_attack.add_argument("--methods", nargs="+", default=["as", "uap", "sgd_uap", "random"],
                           help="with --ship: the methods to craft")
+    p_attack.add_argument("--solver", default="exact", choices=["exact", "authors"],
+                          help="with --ship --methods as: the AS direction solver (authors: shipped as a variant)")
     p_asnet = sub.add_parser("asnet", help="build and fine-tune an ASNet from a zoo model")
     p_asnet.add_argument("--model", required=True)
     p_asnet.add_argument("--layer", default="conv5", help="cut point (a name from aslib.models.cut_points)")

@@ -56,8 +56,16 @@ def attack_seed(seed: int, repeat: int, xi: float) -> int:
     return seed + 1000 * repeat + int(round(100 * xi))
 
 
-def record_id(model: str, experiment: str, method: str, xi: float, repeat: int, norm: str = "l2") -> str:
-    return f"{model}/{experiment}/{method}/{norm}/xi{xi:g}/r{repeat}"
+SOLVER_VARIANTS = ("exact", "authors")
+"""Dominant-direction solvers the AS vectors are shipped with: ``"exact"`` (the default, record
+field ``variant`` absent) and ``"authors"`` (the authors' one-step randomized direction, record
+field ``variant = "authors"``; see :func:`aslib.attacks.dominant_direction`)."""
+
+
+def record_id(model: str, experiment: str, method: str, xi: float, repeat: int, norm: str = "l2",
+              variant: str | None = None) -> str:
+    name = method if variant is None else f"{method}-{variant}"
+    return f"{model}/{experiment}/{name}/{norm}/xi{xi:g}/r{repeat}"
 
 
 def _vector_file(model: str) -> Path:
@@ -81,27 +89,30 @@ def _digest(vector: torch.Tensor) -> str:
 
 
 def records(model: str | None = None, *, method: str | None = None, xi: float | None = None,
-            experiment: str | None = None, norm: str = "l2") -> list[dict[str, Any]]:
-    """Manifest records matching the given fields (all when None), sorted by repeat."""
+            experiment: str | None = None, norm: str = "l2", variant: str | None = None) -> list[dict[str, Any]]:
+    """Manifest records matching the given fields (any value when None), sorted by repeat; ``variant``
+    selects the solver variant of AS vectors (None: the default exact solver, see :data:`SOLVER_VARIANTS`)."""
     rows = [r for r in _read_manifest()["records"]
             if (model is None or r["model"] == model) and (method is None or r["method"] == method)
             and (xi is None or r["xi"] == float(xi)) and (experiment is None or r["experiment"] == experiment)
-            and r["norm"] == norm]
+            and r["norm"] == norm and r.get("variant") == variant]
     return sorted(rows, key=lambda r: (r["model"], r["experiment"], r["method"], r["xi"], r["repeat"]))
 
 
 def shipped_vectors(model: str, method: str, xi: float, classes: Sequence[int] | None = None, *,
-                    experiment: str | None = None, norm: str = "l2") -> list[torch.Tensor]:
+                    experiment: str | None = None, norm: str = "l2", variant: str | None = None) -> list[torch.Tensor]:
     """The shipped vectors ``(C, H, W)`` (float32, normalised units) of a zoo model, method and noise level,
     one per repeat in repeat order: all-class vectors when ``classes`` is None, else the one-class
-    experiment of those classes (or name the ``experiment``: ``"allclass"``, ``"oneclass"``, ``"transfer"``)."""
+    experiment of those classes (or name the ``experiment``: ``"allclass"``, ``"oneclass"``, ``"transfer"``);
+    ``variant="authors"``: AS vectors of the authors' solver (see :data:`SOLVER_VARIANTS`)."""
     if experiment is None:
         experiment = "allclass" if classes is None else "oneclass"
-    chosen = [r for r in records(model, method=method, xi=xi, experiment=experiment, norm=norm)
+    chosen = [r for r in records(model, method=method, xi=xi, experiment=experiment, norm=norm, variant=variant)
               if classes is None or r["classes"] == list(classes)]
     if not chosen:
         available = sorted({(r["method"], r["xi"], r["experiment"]) for r in records(model, norm=norm)})
-        raise ValueError(f"no shipped {method!r} vectors for {model!r} at xi={xi:g} ({experiment}); shipped: "
+        label = method if variant is None else f"{method} ({variant} solver)"
+        raise ValueError(f"no shipped {label!r} vectors for {model!r} at xi={xi:g} ({experiment}); shipped: "
                          f"{available or 'none'}. Craft them with `python -m aslib.cli attack-study --model {model} "
                          f"--xis {xi:g} --ship`.")
     stored = torch.load(_vector_file(model), map_location="cpu", weights_only=True)
@@ -123,17 +134,25 @@ def recraft(record: dict[str, Any], device: torch.device | str = "cpu", root: st
 
 
 def craft_vectors(model: str, *, xis: Sequence[float], repeats: int, experiment: str = "allclass",
-                  methods: Sequence[str] = METHODS, norm: str = "l2", seed: int = 0, command: str = "",
-                  device: torch.device | str | None = None, progress: bool = True) -> list[dict[str, Any]]:
+                  methods: Sequence[str] = METHODS, norm: str = "l2", seed: int = 0, solver: str = "exact",
+                  command: str = "", device: torch.device | str | None = None,
+                  progress: bool = True) -> list[dict[str, Any]]:
     """Craft and ship the vectors of one experiment for a zoo model; resumable (a vector whose record
     exists is skipped, and every new vector is written at once). Returns the records of this call's grid.
 
     Repeat ``r`` draws its crafting set with ``data_seed = seed + r`` (the same set for every method
     and noise level, so that methods can be compared pairwise); the attack seed is
-    :func:`attack_seed`. Options are :func:`experiment_options` (the paper's per-experiment settings).
+    :func:`attack_seed`. Options are :func:`experiment_options` (the paper's per-experiment settings);
+    ``solver`` (one of :data:`SOLVER_VARIANTS`) is the AS attack's dominant-direction solver, and a
+    non-default solver is shipped as a variant of the AS records (only ``methods=("as",)`` allowed).
     """
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
+    if solver not in SOLVER_VARIANTS:
+        raise ValueError(f"unknown solver {solver!r}; ship one of {SOLVER_VARIANTS}")
+    variant = None if solver == "exact" else solver
+    if variant is not None and tuple(methods) != ("as",):
+        raise ValueError(f"solver={solver!r} is an option of the AS attack only: pass methods=('as',)")
     entry, spec = zoo.entry(model), EXPERIMENTS.get(experiment)
     if spec is None:
         raise ValueError(f"unknown experiment {experiment!r}; choose one of {sorted(EXPERIMENTS)}")
@@ -155,11 +174,13 @@ def craft_vectors(model: str, *, xis: Sequence[float], repeats: int, experiment:
         x, y = (t.to(device) for t in train.batch(index))
         for xi in xis:
             for method in methods:
-                rid = record_id(model, experiment, method, xi, repeat, norm)
+                rid = record_id(model, experiment, method, xi, repeat, norm, variant)
                 if rid in done and rid in stored:
                     out.append(done[rid])
                     continue
                 options = experiment_options(entry["dataset"], experiment, method)
+                if variant is not None:
+                    options["solver"] = solver
                 result = craft(method, net, x, y, float(xi), norm=norm, seed=attack_seed(seed, repeat, xi), **options)
                 vector = result.vector.detach().cpu().to(torch.float16)
                 record = {"id": rid, "model": model, "dataset": entry["dataset"], "experiment": experiment,
@@ -167,10 +188,13 @@ def craft_vectors(model: str, *, xis: Sequence[float], repeats: int, experiment:
                           "repeat": repeat, "n_samples": spec["n_samples"], "data_seed": seed + repeat,
                           "attack_seed": attack_seed(seed, repeat, xi), "options": options,
                           "crafting_indices": index.tolist(), "iterations": result.iterations,
+                          "history": [round(h, 6) for h in result.history],
                           "wall_time_s": round(result.wall_time_s, 3),
                           "train_attack_ratio": attack_ratio(net, x, y, vector.float().to(device)),
                           "torch": torch.__version__, "threads": torch.get_num_threads(), "device": str(device),
                           "sha256": _digest(vector), "crafted": time.strftime("%Y-%m-%d %H:%M:%S")}
+                if variant is not None:
+                    record["variant"] = variant
                 stored[rid] = vector
                 atomic_save(stored, path)
                 done[rid] = record

@@ -59,3 +59,23 @@ def test_a_shipped_vector_is_reproduced_from_its_record():
     assert vectors._digest(vector) == record["sha256"] or torch.allclose(vector, stored, atol=2e-3)
     cosine = torch.nn.functional.cosine_similarity(vector.flatten(), stored.flatten(), dim=0)
     assert cosine > 0.9999
+
+
+@needs("fashion_mnist")
+def test_the_authors_solver_ships_as_a_variant_of_the_as_records(store):
+    kwargs = dict(xis=[4.0], experiment="oneclass", methods=["as"], device="cpu", repeats=1)
+    (record,) = vectors.craft_vectors("lenet_fashion_mnist", solver="authors", **kwargs)
+    assert record["id"].endswith("/as-authors/l2/xi4/r0") and record["variant"] == "authors"
+    assert record["options"]["solver"] == "authors"
+    assert len(record["history"]) == record["iterations"] >= 1 and max(record["history"]) <= 1
+    with pytest.raises(ValueError, match="no shipped 'as' vectors"):
+        vectors.shipped_vectors("lenet_fashion_mnist", "as", 4.0, classes=[1])
+    (exact,) = vectors.craft_vectors("lenet_fashion_mnist", **kwargs)
+    assert "variant" not in exact and exact["crafting_indices"] == record["crafting_indices"]
+    (authors_vector,) = vectors.shipped_vectors("lenet_fashion_mnist", "as", 4.0, classes=[1], variant="authors")
+    (exact_vector,) = vectors.shipped_vectors("lenet_fashion_mnist", "as", 4.0, classes=[1])
+    assert not torch.equal(authors_vector, exact_vector)
+    with pytest.raises(ValueError, match="AS attack only"):
+        vectors.craft_vectors("lenet_fashion_mnist", solver="authors", **{**kwargs, "methods": ["as", "uap"]})
+    with pytest.raises(ValueError, match="unknown solver"):
+        vectors.craft_vectors("lenet_fashion_mnist", solver="power", **kwargs)
