@@ -178,6 +178,8 @@ def test_random_perturbation_norms():
     (lambda m, x, y: attacks.uap(m, x, y, 1.0, variant="paper"), "variant"),
     (lambda m, x, y: attacks.attack_ratio(m, x, y, torch.zeros(3)), "shape"),
     (lambda m, x, y: attacks.as_attack(m, x * math.nan, y, 1.0), "NaN"),
+    (lambda m, x, y: attacks.as_attack(m, x, y, 1.0, precision="int8"), "unknown precision"),
+    (lambda m, x, y: attacks.uap(m, x, y, 1.0, precision="float16"), "needs a GPU"),
 ])
 def test_clear_errors(call, message):
     model = nn.Linear(4, 3)
@@ -303,3 +305,21 @@ def test_sgd_uap_ascends_the_clamped_loss_within_the_ball(lenet, crafting, held_
     assert linf.vector.abs().max().item() == pytest.approx(0.3, rel=1e-5)
     with pytest.raises(ValueError, match="epochs must be"):
         attacks.sgd_uap(lenet, *crafting, 6.0, epochs=0)
+
+
+def test_reduced_precision_evaluation_agrees_with_float32(lenet, crafting, held_out):
+    """bfloat16 line-search forwards: labels agree with float32 on almost every image, and the attack
+    stays as strong (the option changes only the evaluation forwards, never the gradients)."""
+    from aslib.attacks.common import predict
+
+    exact = attacks.as_attack(lenet, *crafting, 6.0, max_iter=8, patience=8)
+    fast = attacks.as_attack(lenet, *crafting, 6.0, max_iter=8, patience=8, precision="bfloat16")
+    x, y = held_out
+    for v in (None, exact.vector):
+        agreement = (predict(lenet, x, v, precision="bfloat16") == predict(lenet, x, v)).float().mean().item()
+        assert agreement >= 0.99
+    ratios = [attacks.attack_ratio(lenet, x, y, r.vector) for r in (exact, fast)]
+    assert abs(ratios[0] - ratios[1]) <= 0.05
+    assert fast.vector.dtype == torch.float32 and fast.vector.norm().item() == pytest.approx(6.0, rel=1e-4)
+    batched = attacks.uap(lenet, *crafting, 6.0, max_passes=1, precision="bfloat16")
+    assert batched.vector.norm().item() == pytest.approx(6.0, rel=1e-4)

@@ -282,3 +282,65 @@ def test_shipped_study_evaluates_every_shipped_repeat(lenet, held_out):
     assert as_rows[0]["test_attack_ratio"] == pytest.approx(attacks.attack_ratio(lenet, *held_out, shipped[0]))
     table = studies.shipped_table(rows)
     assert {row["method"] for row in table} <= {"AS", "UAP", "SGD-UAP", "random"} and table[0]["n"] == len(shipped)
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    from aslib import vectors
+
+    monkeypatch.setattr(vectors, "STORE", tmp_path)
+    return tmp_path
+
+
+@needs("fashion_mnist")
+def test_shipped_transfer_evaluates_each_source_vector_on_every_target(store, lenet, small_lenet, held_out):
+    from aslib import vectors
+
+    vectors.craft_vectors("lenet_fashion_mnist", xis=[3.0], repeats=2, experiment="transfer",
+                          methods=["sgd_uap", "random"], device="cpu", progress=False)
+    models = {"shipped": lenet, "quick": small_lenet}
+    rows = studies.shipped_transfer(models, {"shipped": "lenet_fashion_mnist"}, held_out, xi=3.0)
+    assert len(rows) == 2 * 2 * 2 and {r["target"] for r in rows} == {"shipped", "quick"}
+    v = vectors.shipped_vectors("lenet_fashion_mnist", "sgd_uap", 3.0, experiment="transfer")[1]
+    row = next(r for r in rows if (r["method"], r["repeat"], r["target"]) == ("sgd_uap", 1, "quick"))
+    assert row["test_attack_ratio"] == pytest.approx(attacks.attack_ratio(small_lenet, *held_out, v))
+    table = studies.shipped_transfer_table(rows)
+    assert sorted((t["target"], t["method"]) for t in table) == [("quick", "SGD-UAP"), ("quick", "random"),
+                                                                 ("shipped", "SGD-UAP"), ("shipped", "random")]
+    assert all(t["n"] == 2 and "±" in t["from shipped"] for t in table)
+    with pytest.raises(ValueError, match="source labels"):
+        studies.shipped_transfer(models, {"other": "lenet_fashion_mnist"}, held_out, xi=3.0)
+    with pytest.raises(ValueError, match="no shipped transfer vectors"):
+        studies.shipped_transfer_table([])
+
+
+@needs("fashion_mnist")
+def test_search_diagnostics_read_the_history_of_each_shipped_as_vector(store, lenet, held_out):
+    from aslib import vectors
+
+    (record,) = vectors.craft_vectors("lenet_fashion_mnist", xis=[3.0], repeats=1, experiment="oneclass",
+                                      methods=["as"], device="cpu", progress=False)
+    (row,) = studies.search_diagnostics(lenet, "lenet_fashion_mnist", held_out, xi=3.0, experiment="oneclass")
+    history = record["history"]
+    assert row["iterations"] == len(history) == record["iterations"]
+    assert history[row["best_iteration"] - 1] == max(history) and row["first_step"] == history[0]
+    assert 1 <= row["improvements"] <= row["best_iteration"]
+    # the AS attack stops after 10 non-improving iterations, after 100 iterations, or when all are fooled
+    expected = ("all fooled" if history[-1] >= 1 else "max_iter" if len(history) == 100 else "patience")
+    assert row["stop"] == expected
+    if expected == "patience":
+        assert len(history) - row["best_iteration"] == 10
+    shipped = vectors.shipped_vectors("lenet_fashion_mnist", "as", 3.0, classes=[1])[0]
+    assert row["test_attack_ratio"] == pytest.approx(attacks.attack_ratio(lenet, *held_out, shipped))
+    with pytest.raises(ValueError, match="search histories"):
+        studies.search_diagnostics(lenet, "lenet_fashion_mnist", held_out, xi=3.0, variant="authors")
+
+
+def test_vector_cosines_is_the_gram_matrix_of_unit_vectors():
+    a, b = torch.tensor([[3.0, 0.0]]), torch.tensor([[1.0, 1.0]])
+    cos = studies.vector_cosines([a, b, -a])
+    expected = torch.tensor([[1, 2 ** -0.5, -1], [2 ** -0.5, 1, -(2 ** -0.5)], [-1, -(2 ** -0.5), 1]],
+                            dtype=torch.float64)
+    assert torch.allclose(cos, expected)
+    with pytest.raises(ValueError, match="same shape"):
+        studies.vector_cosines([a, torch.zeros(3)])

@@ -23,7 +23,7 @@ names still work); vectors shipped with the package are in :mod:`aslib.vectors`
 """
 from .._utils import moved
 from .active_subspace import as_attack, dominant_direction
-from .common import ATTACKS, NORMS, AttackResult, craft, project
+from .common import ATTACKS, NORMS, PRECISIONS, AttackResult, craft, project
 from .deepfool_batched import DEEPFOOL_MARGIN, DeepFoolResult, deepfool
 from .evaluation import attack_ratio, fooling_rate, perturbation_norms, valid_bounds
 from .random_direction import random_attack, random_perturbation
@@ -33,7 +33,8 @@ from .universal import UAP_VARIANTS, uap
 METHODS = ("as", "uap", "sgd_uap", "random")
 """The registered methods in the order the studies run them."""
 
-__all__ = ["ATTACKS", "AttackResult", "DEEPFOOL_MARGIN", "DeepFoolResult", "METHODS", "NORMS", "UAP_VARIANTS",
+__all__ = ["ATTACKS", "AttackResult", "DEEPFOOL_MARGIN", "DeepFoolResult", "METHODS", "NORMS", "PRECISIONS",
+           "UAP_VARIANTS",
            "as_attack", "attack_ratio", "craft", "deepfool", "dominant_direction", "fooling_rate",
            "perturbation_norms", "project", "random_attack", "random_perturbation", "sgd_uap", "uap", "valid_bounds"]
 

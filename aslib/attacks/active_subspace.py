@@ -22,7 +22,7 @@ from torch import nn
 from .._utils import chunks, model_mode
 from ..gradients import input_gradients
 from ..subspace import top_directions
-from .common import AttackResult, project, register, rescale, validate
+from .common import AttackResult, check_precision, labels_of, project, register, rescale, validate
 
 SOLVERS = ("exact", "randomized", "authors")
 
@@ -55,18 +55,18 @@ def dominant_direction(grads: torch.Tensor, *, solver: str = "exact", seed: int 
 
 @torch.no_grad()
 def _candidate_predictions(model: nn.Module, x: torch.Tensor, candidates: torch.Tensor,
-                           batch_size: int) -> torch.Tensor:
+                           batch_size: int, precision: str) -> torch.Tensor:
     """Labels ``(k, N)`` of ``x + candidates[j]``; each chunk of samples is one forward for all k candidates."""
     k, labels = len(candidates), []
     for part in chunks(len(x), batch_size):
         inputs = (x[part].unsqueeze(0) + candidates.unsqueeze(1)).flatten(0, 1)
-        labels.append(model(inputs).argmax(1).view(k, -1))
+        labels.append(labels_of(model, inputs, precision).view(k, -1))
     return torch.cat(labels, dim=1)
 
 
 def _line_search(model: nn.Module, x: torch.Tensor, y: torch.Tensor, v: torch.Tensor, d: torch.Tensor,
                  xi: float, norm: str, step_max: float, backtracks: int, previous: float,
-                 batch_size: int) -> tuple[torch.Tensor, float, torch.Tensor]:
+                 batch_size: int, precision: str) -> tuple[torch.Tensor, float, torch.Tensor]:
     """Backtracking on step and sign; returns (new v, its attack ratio, mask of samples still correct).
 
     Trials ``P(v + s d)`` and ``P(v - s d)``, ``s = step_max, step_max/2, ...`` (``backtracks``
@@ -76,7 +76,7 @@ def _line_search(model: nn.Module, x: torch.Tensor, y: torch.Tensor, v: torch.Te
     step = step_max
     for _ in range(backtracks):
         trials = torch.stack([project(v + step * d, xi, norm=norm), project(v - step * d, xi, norm=norm)])
-        wrong = _candidate_predictions(model, x, trials, batch_size) != y
+        wrong = _candidate_predictions(model, x, trials, batch_size, precision) != y
         ratios = wrong.float().mean(1)
         pick = 0 if ratios[0] > ratios[1] else 1
         ratio = ratios[pick].item()
@@ -89,7 +89,7 @@ def _line_search(model: nn.Module, x: torch.Tensor, y: torch.Tensor, v: torch.Te
 @register("as")
 def as_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, *, norm: str = "l2", seed: int = 0,
               batch_size: int = 256, step_max: float | None = None, max_iter: int = 100, patience: int = 10,
-              backtracks: int = 10, solver: str = "exact") -> AttackResult:
+              backtracks: int = 10, solver: str = "exact", precision: str = "float32") -> AttackResult:
     """Recursive active-subspace universal attack (Algorithm 4.1).
 
     Starting from ``v = 0``, each iteration takes the cross-entropy input gradients at ``x + v``
@@ -116,12 +116,15 @@ def as_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, *, 
             enough to flip any coordinate across the box).
         max_iter, patience, backtracks: iteration, no-progress and line-search limits.
         solver: ``"exact"``, ``"randomized"`` or ``"authors"`` (see :func:`dominant_direction`).
+        precision: of the line-search forwards, ``"float32"`` or a reduced precision (see
+            :data:`aslib.attacks.PRECISIONS`); gradients are always float32.
 
     Returns:
         :class:`AttackResult` whose ``vector`` is the best ``v`` rescaled to norm exactly ``xi``
         and whose ``history`` holds the crafting-set attack ratio of the accepted ``v`` per iteration.
     """
     validate(model, x, y, xi, norm, batch_size)
+    check_precision(precision, x.device)
     if max_iter < 1 or patience < 1 or backtracks < 1:
         raise ValueError(f"max_iter, patience and backtracks must be >= 1, got {max_iter}, {patience}, {backtracks}")
     step = (xi ** 2 if norm == "l2" else 2 * xi) if step_max is None else step_max
@@ -138,7 +141,8 @@ def as_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, *, 
             d = dominant_direction(grads, solver=solver, seed=seed + iteration).view_as(v)
             if norm == "linf":
                 d = d.sign()
-            v, previous, correct = _line_search(model, x, y, v, d, xi, norm, step, backtracks, previous, batch_size)
+            v, previous, correct = _line_search(model, x, y, v, d, xi, norm, step, backtracks, previous, batch_size,
+                                                precision)
             history.append(previous)
             if previous > best:
                 best, v_best, stall = previous, v, 0

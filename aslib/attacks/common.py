@@ -23,6 +23,10 @@ from torch import nn
 from .._utils import check_positive, chunks, model_mode
 
 NORMS = ("l2", "linf")
+PRECISIONS = ("float32", "bfloat16", "float16")
+"""Precisions of the attacks' evaluation forwards (``precision=``): float32 (the default, exact)
+or autocast to bfloat16 / float16 with channels-last images, about 2x faster on CPUs with
+AVX-512 BF16 and on GPUs, at a measured prediction agreement with float32 (see the attack benchmark)."""
 
 
 @dataclass
@@ -118,6 +122,13 @@ def check_vector(x: torch.Tensor, v: torch.Tensor) -> None:
                          "a universal perturbation has the shape of x[0]")
 
 
+def check_precision(precision: str, device: torch.device) -> None:
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; use one of {PRECISIONS}")
+    if precision == "float16" and device.type == "cpu":
+        raise ValueError("precision='float16' needs a GPU; on a CPU use 'bfloat16' (fast on AVX-512 BF16 cores)")
+
+
 def check_batch_size(batch_size: int) -> None:
     check_positive("batch_size", batch_size, integer=True)
 
@@ -161,13 +172,26 @@ def rescale(v: torch.Tensor, xi: float, norm: str) -> torch.Tensor:
 
 
 @torch.no_grad()
+def labels_of(model: nn.Module, inputs: torch.Tensor, precision: str = "float32") -> torch.Tensor:
+    """Predicted labels ``(B,)`` of one batch ``inputs`` ``(B, C, H, W)``; a reduced ``precision``
+    runs the forward under autocast with channels-last images (float32 runs it as is)."""
+    if precision == "float32":
+        return model(inputs).argmax(1)
+    if inputs.ndim == 4:
+        inputs = inputs.contiguous(memory_format=torch.channels_last)
+    with torch.autocast(inputs.device.type, dtype=getattr(torch, precision)):
+        return model(inputs).argmax(1)
+
+
+@torch.no_grad()
 def predict(model: nn.Module, x: torch.Tensor, v: torch.Tensor | None = None, batch_size: int = 256,
-            bounds: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
-    """Predicted labels ``(N,)`` of ``x + v`` (optionally clipped to ``bounds``), batch by batch."""
+            bounds: tuple[torch.Tensor, torch.Tensor] | None = None, precision: str = "float32") -> torch.Tensor:
+    """Predicted labels ``(N,)`` of ``x + v`` (optionally clipped to ``bounds``), batch by batch
+    (``precision``: see :data:`PRECISIONS`)."""
     labels = []
     for part in chunks(len(x), batch_size):
         inputs = x[part] if v is None else x[part] + v
         if bounds is not None:
             inputs = torch.maximum(torch.minimum(inputs, bounds[1]), bounds[0])
-        labels.append(model(inputs).argmax(1))
+        labels.append(labels_of(model, inputs, precision))
     return torch.cat(labels)

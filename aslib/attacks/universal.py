@@ -12,23 +12,23 @@ import torch
 from torch import nn
 
 from .._utils import check_positive, model_mode
-from .common import AttackResult, predict, project, register, rescale, validate
+from .common import AttackResult, check_precision, predict, project, register, rescale, validate
 from .deepfool_batched import check_deepfool_options, run_deepfool
 
 UAP_VARIANTS = ("original", "authors")
 
 
 def _batch_original(model: nn.Module, x: torch.Tensor, clean: torch.Tensor, batch: torch.Tensor,
-                    v: torch.Tensor, xi: float, norm: str, deepfool_args: tuple) -> torch.Tensor:
+                    v: torch.Tensor, xi: float, norm: str, deepfool_args: tuple, precision: str) -> torch.Tensor:
     """One mini-batch of the original UAP: DeepFool on the unfooled samples at the current ``v``, folded in order."""
-    batch = batch[predict(model, x[batch], v) == clean[batch]]
+    batch = batch[predict(model, x[batch], v, precision=precision) == clean[batch]]
     if not len(batch):
         return v
     steps, _, converged = run_deepfool(model, x[batch] + v, *deepfool_args, norm)
     changed = False
     for i in converged.nonzero().flatten().tolist():
         sample = batch[i:i + 1]
-        if changed and predict(model, x[sample], v) != clean[sample]:
+        if changed and predict(model, x[sample], v, precision=precision) != clean[sample]:
             continue
         v, changed = project(v + steps[i], xi, norm=norm), True
     return v
@@ -48,7 +48,7 @@ def _batch_authors(model: nn.Module, x: torch.Tensor, batch: torch.Tensor, v: to
 def uap(model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, *, norm: str = "l2", seed: int = 0,
         batch_size: int = 256, minibatch: int = 32, max_passes: int = 10, target_fooling: float = 0.8,
         overshoot: float = 0.02, num_candidates: int = 10, df_max_iter: int | None = None,
-        variant: str = "original") -> AttackResult:
+        variant: str = "original", precision: str = "float32") -> AttackResult:
     """Universal adversarial perturbation, batched.
 
     ``variant="original"``: each pass visits the samples in a fresh seeded random order, in
@@ -75,11 +75,14 @@ def uap(model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, *, norm: 
         minibatch: samples per batched DeepFool call (an algorithmic setting, unlike ``batch_size``).
         max_passes: passes over the data; target_fooling: the stopping rate (0.8 = delta 0.2).
         overshoot, num_candidates, df_max_iter: DeepFool settings.
+        precision: of the forwards that check which samples are fooled, ``"float32"`` or a reduced
+            precision (see :data:`aslib.attacks.PRECISIONS`); DeepFool itself runs in float32.
 
     Returns:
         :class:`AttackResult`; ``history`` holds the stopping rate after each pass.
     """
     validate(model, x, y, xi, norm, batch_size)
+    check_precision(precision, x.device)
     if variant not in UAP_VARIANTS:
         raise ValueError(f"unknown UAP variant {variant!r}; use 'original' or 'authors'")
     if max_passes < 1 or num_candidates < 2:
@@ -92,17 +95,17 @@ def uap(model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, *, norm: 
     x, y = x.detach(), y.detach()
     generator = torch.Generator().manual_seed(seed)
     with model_mode(model):
-        clean = predict(model, x, None, batch_size)
+        clean = predict(model, x, None, batch_size, precision=precision)
         reference = clean if variant == "original" else y
         v, history = torch.zeros_like(x[0]), []
         for _ in range(max_passes):
             order = torch.randperm(len(x), generator=generator) if variant == "original" else torch.arange(len(x))
             for batch in order.to(x.device).split(minibatch):
                 if variant == "original":
-                    v = _batch_original(model, x, clean, batch, v, xi, norm, deepfool_args)
+                    v = _batch_original(model, x, clean, batch, v, xi, norm, deepfool_args, precision)
                 else:
                     v = _batch_authors(model, x, batch, v, xi, norm, deepfool_args)
-            history.append((predict(model, x, v, batch_size) != reference).float().mean().item())
+            history.append((predict(model, x, v, batch_size, precision=precision) != reference).float().mean().item())
             if history[-1] >= target_fooling:
                 break
     return AttackResult(rescale(v, xi, norm), history, len(history), time.perf_counter() - start,

@@ -16,7 +16,7 @@ from .attacks import EigenDirections, Pair, _label, _pair
 
 __all__ = ["bound_rows", "demo_rows", "eigen_direction_rows", "gap_table", "largest_xi_rows",
            "linf_table", "mean_test_ratios", "perturbation_size_rows", "sample_sweep_table", "spectrum_rows",
-           "shipped_table", "sweep_table", "transfer_table", "wall_time_rows"]
+           "shipped_table", "shipped_transfer_table", "sweep_table", "transfer_table", "wall_time_rows"]
 
 def demo_rows(model: nn.Module, crafting: Pair, test: Pair, results: Mapping[str, AttackResult], *,
               dataset: str) -> list[dict[str, Any]]:
@@ -172,6 +172,25 @@ def shipped_table(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
              "test attack ratio": mean_std(r, "test_attack_ratio"),
              "test fooling rate": mean_std(r, "test_fooling_rate"), "time per vector (s)": mean_std(r, "time_s", 1)}
             for r in aggregate(rows, by=("method",))]
+
+
+def shipped_transfer_table(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per target and method of a :func:`shipped_transfer`: the test attack ratio of each source's
+    vectors as "mean ± std" and the number of vectors per source (rows: evaluated model)."""
+    if not rows:
+        raise ValueError("no shipped transfer vectors: craft them with `python -m aslib.cli attack-study "
+                         "--experiment transfer --ship`")
+    sources = list(dict.fromkeys(r["source"] for r in rows))
+    table = []
+    for summary in aggregate(rows, by=("target", "method", "source"), values=("test_attack_ratio",)):
+        key = {"target": summary["target"], "method": _label(summary["method"])}
+        row = next((t for t in table if all(t[k] == v for k, v in key.items())), None)
+        if row is None:
+            row = {**key, **{f"from {s}": "-" for s in sources}, "n": summary["count"]}
+            table.append(row)
+        row[f"from {summary['source']}"] = mean_std(summary, "test_attack_ratio", 3)
+        row["n"] = min(row["n"], summary["count"])
+    return table
 
 
 def gap_table(gaps: Mapping[str, Any], *, method: str = "as") -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ single-process order.
 """
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,13 +23,15 @@ from tqdm.auto import tqdm
 
 from .. import data as data_mod
 from .._utils import model_device
-from ..attacks import ATTACKS, METHODS, AttackResult, attack_ratio, craft, fooling_rate, random_perturbation
+from ..attacks import (ATTACKS, METHODS, AttackResult, as_attack, attack_ratio, craft, fooling_rate,
+                       random_perturbation)
 from ..attacks.evaluation import clean_predictions, rates
 from ..distributed import all_gather, is_main_process, share
 from ..subspace import ActiveSubspace
 
 __all__ = ["METHOD_LABELS", "EigenDirections", "clipping_rows", "craft_methods", "eigen_directions", "linf_budgets",
-           "noise_sweep", "paired_gaps", "sample_sweep", "shipped_study", "transfer_matrix"]
+           "noise_sweep", "paired_gaps", "sample_sweep", "search_diagnostics", "shipped_study", "shipped_transfer",
+           "transfer_matrix", "vector_cosines"]
 
 Pair = tuple[torch.Tensor, torch.Tensor]
 """An ``(x, y)`` pair: images ``(N, C, H, W)`` in normalised units and labels ``(N,)``."""
@@ -319,6 +322,87 @@ def shipped_study(model: nn.Module, model_name: str, test: Pair, *, xi: float, e
                          "test_attack_ratio": ratio, "test_fooling_rate": fooled, "time_s": record["wall_time_s"],
                          "iterations": record["iterations"]})
     return rows
+
+
+def shipped_transfer(models: Mapping[str, nn.Module], names: Mapping[str, str], test: Pair, *, xi: float,
+                     methods: Sequence[str] = METHODS, batch_size: int = 256) -> list[dict[str, Any]]:
+    """The shipped ``"transfer"`` vectors of every source model evaluated live on every target model.
+
+    ``models`` maps labels to models (the targets), ``names`` some of those labels to zoo names
+    (the sources: their shipped vectors); ``test`` is ``(x (N, C, H, W), y (N,))``. One row per repeat x method x
+    source x target with ``repeat, method, source, target, xi, n_samples, test_attack_ratio,
+    test_fooling_rate``; methods a source has no vectors for are left out.
+    """
+    from .. import vectors
+
+    x_test, y_test = _pair("test", test)
+    if not names or set(names) - set(models):
+        raise ValueError(f"names maps source labels among the models' {sorted(models)} to zoo names, "
+                         f"got {dict(names)}")
+    tests = {}
+    for label, model in models.items():
+        x, y = x_test.to(model_device(model)), y_test.to(model_device(model))
+        tests[label] = (x, y, clean_predictions(model, x, batch_size=batch_size))
+    rows = []
+    for source, name in names.items():
+        for method in methods:
+            chosen = vectors.records(name, method=method, xi=xi, experiment="transfer")
+            if not chosen:
+                continue
+            for record, v in zip(chosen, vectors.shipped_vectors(name, method, xi, experiment="transfer")):
+                for target, model in models.items():
+                    x, y, clean = tests[target]
+                    ratio, fooled = rates(model, x, y, clean, v.to(x.device), batch_size=batch_size)
+                    rows.append({"repeat": record["repeat"], "method": method, "source": source, "target": target,
+                                 "xi": float(xi), "n_samples": record["n_samples"], "test_attack_ratio": ratio,
+                                 "test_fooling_rate": fooled})
+    return rows
+
+
+def search_diagnostics(model: nn.Module, model_name: str, test: Pair, *, xi: float, experiment: str = "allclass",
+                       variant: str | None = None, batch_size: int = 256) -> list[dict[str, Any]]:
+    """How the AS search of each shipped vector went, from the history in its record, with its test
+    attack ratio measured live on ``test`` ``(x (N, C, H, W), y (N,))``.
+
+    One row per repeat: ``repeat, solver, iterations, best_iteration`` (1-based iteration of the
+    best crafting-set ratio), ``improvements`` (iterations that raised the best ratio),
+    ``stop`` (``"patience"``, ``"max_iter"`` or ``"all fooled"``), ``first_step`` (crafting-set
+    ratio after iteration 1), ``train_attack_ratio`` and ``test_attack_ratio``.
+    """
+    from .. import vectors
+
+    chosen = vectors.records(model_name, method="as", xi=xi, experiment=experiment, variant=variant)
+    if not chosen or any("history" not in r for r in chosen):
+        raise ValueError(f"no shipped AS vectors with search histories for {model_name!r} at xi={xi:g} "
+                         f"({experiment}, solver {variant or 'exact'}): craft them with `python -m aslib.cli "
+                         f"attack-study --model {model_name} --experiment {experiment} --xis {xi:g} --ship`")
+    defaults = {k: p.default for k, p in inspect.signature(as_attack).parameters.items()}
+    x_test, y_test = (t.to(model_device(model)) for t in _pair("test", test))
+    shipped = vectors.shipped_vectors(model_name, "as", xi, experiment=experiment, variant=variant)
+    rows = []
+    for record, v in zip(chosen, shipped):
+        history = record["history"]
+        max_iter = record["options"].get("max_iter", defaults["max_iter"])
+        best, improvements = -1.0, 0
+        for h in history:
+            if h > best:
+                best, improvements = h, improvements + 1
+        stop = "all fooled" if history[-1] >= 1.0 else "max_iter" if len(history) >= max_iter else "patience"
+        rows.append({"repeat": record["repeat"], "solver": variant or "exact", "iterations": len(history),
+                     "best_iteration": history.index(max(history)) + 1, "improvements": improvements, "stop": stop,
+                     "first_step": history[0], "train_attack_ratio": record["train_attack_ratio"],
+                     "test_attack_ratio": attack_ratio(model, x_test, y_test, v.to(x_test.device),
+                                                       batch_size=batch_size)})
+    return rows
+
+
+def vector_cosines(vectors: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Pairwise cosine similarities ``(k, k)`` (float64) of ``k`` vectors of any common shape."""
+    if len(vectors) < 1 or any(v.shape != vectors[0].shape for v in vectors):
+        raise ValueError("pass at least one vector, all of the same shape")
+    flat = torch.stack([v.detach().flatten().double().cpu() for v in vectors])
+    flat = flat / flat.norm(dim=1, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
+    return flat @ flat.T
 
 
 def paired_gaps(rows: Sequence[dict[str, Any]], *, method: str = "as",
