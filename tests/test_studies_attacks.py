@@ -344,3 +344,18 @@ def test_vector_cosines_is_the_gram_matrix_of_unit_vectors():
     assert torch.allclose(cos, expected)
     with pytest.raises(ValueError, match="same shape"):
         studies.vector_cosines([a, torch.zeros(3)])
+
+
+def test_shipped_sweep_table_has_one_row_per_noise_level_with_paired_gaps():
+    rows = [{"method": m, "repeat": r, "xi": xi, "train_attack_ratio": 0.1 * r + base + 0.1,
+             "test_attack_ratio": 0.1 * r + base}
+            for xi in (5.0, 10.0) for r in range(3)
+            for m, base in (("as", 0.4 + xi / 100), ("uap", 0.2), ("random", 0.1))]
+    table = studies.shipped_sweep_table(rows)
+    assert [t["xi"] for t in table] == [5.0, 10.0] and all(t["n"] == 3 for t in table)
+    # AS - UAP is the same on every repeat: mean 0.25 at xi = 5 with a zero-width interval
+    assert table[0]["AS - UAP (test)"] == "+0.250 [+0.250, +0.250]"
+    assert table[1]["AS - random (test)"].startswith("+0.400") and "SGD-UAP test" not in table[1]
+    assert table[1]["AS test"] == "0.600 ± 0.100"
+    with pytest.raises(ValueError, match="no shipped vectors"):
+        studies.shipped_sweep_table([])

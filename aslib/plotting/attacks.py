@@ -14,7 +14,7 @@ from ..tables import aggregate
 from .common import curves, image_grid, perturbation_image
 
 __all__ = ["attack_histories", "attack_ratio_grid", "attacked_images", "eigen_direction_figure",
-           "perturbation_grid", "ratio_vs_fooling", "sample_sweep_panels"]
+           "perturbation_grid", "ratio_vs_fooling", "sample_sweep_panels", "search_figure"]
 
 Rows = Sequence[dict[str, Any]]
 
@@ -154,5 +154,35 @@ def eigen_direction_figure(study: EigenDirections):
     ax2.semilogy(ks, study.lambdas, "k.", alpha=0.5)
     ax2.set_ylabel("lambda_k / trace (dots)")
     ax.legend(fontsize="x-small", loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def search_figure(rows: Rows, cosines: torch.Tensor, *, title: str = ""):
+    """Left: the crafting-set attack ratio per iteration of every AS search in ``rows``
+    (:func:`aslib.studies.search_diagnostics`, one colour per solver, the best iteration marked);
+    middle: test against crafting-set attack ratio per vector; right: the pairwise cosines
+    ``(k, k)`` of the vectors (:func:`aslib.studies.vector_cosines`)."""
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(15, 3.8))
+    colours = {solver: f"C{i}" for i, solver in enumerate(dict.fromkeys(r["solver"] for r in rows))}
+    for r in rows:
+        h = r["history"]
+        left.plot(range(1, len(h) + 1), h, color=colours[r["solver"]], alpha=0.7, lw=1)
+        left.plot(r["best_iteration"], max(h), "o", color=colours[r["solver"]], ms=4)
+        middle.plot(r["train_attack_ratio"], r["test_attack_ratio"], "o", color=colours[r["solver"]])
+    for solver, colour in colours.items():
+        left.plot([], [], color=colour, label=f"{solver} solver")
+    left.set_xlabel("iteration")
+    left.set_ylabel("crafting-set attack ratio")
+    left.set_title(f"{title}: one curve per crafting set".strip(": "))
+    left.legend(fontsize="small")
+    middle.set_xlabel("crafting-set attack ratio")
+    middle.set_ylabel("test attack ratio")
+    middle.set_title("one point per vector")
+    image = right.imshow(cosines.numpy(), vmin=-1, vmax=1, cmap="RdBu_r")
+    right.set_title("cosine between vectors (repeats)")
+    right.set_xlabel("repeat")
+    right.set_ylabel("repeat")
+    fig.colorbar(image, ax=right)
     fig.tight_layout()
     return fig

@@ -12,11 +12,12 @@ from .. import data as data_mod
 from ..attacks import METHODS, AttackResult, attack_ratio, fooling_rate, perturbation_norms, random_perturbation
 from ..subspace import ActiveSubspace, relative_energy
 from ..tables import aggregate, mean_std, pivot
-from .attacks import EigenDirections, Pair, _label, _pair
+from .attacks import EigenDirections, Pair, _label, _pair, paired_gaps
 
 __all__ = ["bound_rows", "demo_rows", "eigen_direction_rows", "gap_table", "largest_xi_rows",
            "linf_table", "mean_test_ratios", "perturbation_size_rows", "sample_sweep_table", "spectrum_rows",
-           "shipped_table", "shipped_transfer_table", "sweep_table", "transfer_table", "wall_time_rows"]
+           "shipped_sweep_table", "shipped_table", "shipped_transfer_table", "sweep_table", "transfer_table",
+           "wall_time_rows"]
 
 def demo_rows(model: nn.Module, crafting: Pair, test: Pair, results: Mapping[str, AttackResult], *,
               dataset: str) -> list[dict[str, Any]]:
@@ -174,6 +175,27 @@ def shipped_table(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             for r in aggregate(rows, by=("method",))]
 
 
+def shipped_sweep_table(rows: Sequence[dict[str, Any]], *, method: str = "as",
+                        against: Sequence[str] = ("uap", "sgd_uap", "random")) -> list[dict[str, Any]]:
+    """Per noise level of a multi-xi :func:`shipped_study`: n, the crafting-set ("train") and test
+    attack ratio of every method as "mean ± std", and ``method`` minus each of ``against`` on the
+    test set as "mean [95 % CI]" (paired over the common repeats, :func:`paired_gaps`)."""
+    if not rows:
+        raise ValueError("no shipped vectors evaluated: craft them with `python -m aslib.cli attack-study --ship`")
+    table = []
+    for xi in sorted({r["xi"] for r in rows}):
+        level = [r for r in rows if r["xi"] == xi]
+        row: dict[str, Any] = {"xi": xi, "n": min(s["count"] for s in aggregate(level, by=("method",)))}
+        for s in aggregate(level, by=("method",)):
+            row[f"{_label(s['method'])} train"] = mean_std(s, "train_attack_ratio", 3)
+            row[f"{_label(s['method'])} test"] = mean_std(s, "test_attack_ratio", 3)
+        for other, est in paired_gaps(level, method=method, against=against).items():
+            interval = "" if est.low is None else f" [{est.low:+.3f}, {est.high:+.3f}]"
+            row[f"{_label(method)} - {_label(other)} (test)"] = f"{est.mean:+.3f}{interval}"
+        table.append(row)
+    return table
+
+
 def shipped_transfer_table(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per target and method of a :func:`shipped_transfer`: the test attack ratio of each source's
     vectors as "mean ± std" and the number of vectors per source (rows: evaluated model)."""
@@ -190,7 +212,10 @@ def shipped_transfer_table(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any
             table.append(row)
         row[f"from {summary['source']}"] = mean_std(summary, "test_attack_ratio", 3)
         row["n"] = min(row["n"], summary["count"])
-    return table
+    targets = list(dict.fromkeys(r["target"] for r in rows))
+    order = [_label(m) for m in METHODS]
+    return sorted(table, key=lambda t: (targets.index(t["target"]), order.index(t["method"])
+                                        if t["method"] in order else len(order)))
 
 
 def gap_table(gaps: Mapping[str, Any], *, method: str = "as") -> list[dict[str, Any]]:

@@ -30,8 +30,8 @@ from ..distributed import all_gather, is_main_process, share
 from ..subspace import ActiveSubspace
 
 __all__ = ["METHOD_LABELS", "EigenDirections", "clipping_rows", "craft_methods", "eigen_directions", "linf_budgets",
-           "noise_sweep", "paired_gaps", "sample_sweep", "search_diagnostics", "shipped_study", "shipped_transfer",
-           "transfer_matrix", "vector_cosines"]
+           "noise_sweep", "paired_gaps", "sample_sweep", "search_diagnostics", "search_summary", "shipped_study",
+           "shipped_transfer", "transfer_matrix", "vector_cosines"]
 
 Pair = tuple[torch.Tensor, torch.Tensor]
 """An ``(x, y)`` pair: images ``(N, C, H, W)`` in normalised units and labels ``(N,)``."""
@@ -294,14 +294,16 @@ def eigen_directions(model: nn.Module, subspace: ActiveSubspace, test: Pair, vec
                            dim=subspace.dim, n_eval=len(y))
 
 
-def shipped_study(model: nn.Module, model_name: str, test: Pair, *, xi: float, experiment: str = "allclass",
-                  methods: Sequence[str] = METHODS, batch_size: int = 256) -> list[dict[str, Any]]:
-    """The vectors shipped for ``model_name`` (:mod:`aslib.vectors`) evaluated live on ``test``.
+def shipped_study(model: nn.Module, model_name: str, test: Pair, *, xi: float | Sequence[float],
+                  experiment: str = "allclass", methods: Sequence[str] = METHODS,
+                  batch_size: int = 256) -> list[dict[str, Any]]:
+    """The vectors shipped for ``model_name`` (:mod:`aslib.vectors`) at the noise level(s) ``xi``
+    evaluated live on ``test``.
 
-    One row per repeat x method: ``repeat, method, xi, experiment, n_samples, train_attack_ratio``
-    (the crafting-set ratio of the record), ``test_attack_ratio, test_fooling_rate`` (measured now on
-    ``test`` ``(x (N, C, H, W), y (N,))``, on the model's device), ``time_s`` and ``iterations`` of the
-    crafting. Methods with no shipped vector at ``xi`` are left out.
+    One row per noise level x repeat x method: ``repeat, method, xi, experiment, n_samples,
+    train_attack_ratio`` (the crafting-set ratio of the record), ``test_attack_ratio,
+    test_fooling_rate`` (measured now on ``test`` ``(x (N, C, H, W), y (N,))``, on the model's
+    device), ``time_s`` and ``iterations`` of the crafting. Settings with no shipped vector are left out.
     """
     from .. import vectors
 
@@ -310,17 +312,19 @@ def shipped_study(model: nn.Module, model_name: str, test: Pair, *, xi: float, e
     x_test, y_test = x_test.to(device), y_test.to(device)
     clean = clean_predictions(model, x_test, batch_size=batch_size)
     rows = []
-    for method in methods:
-        chosen = vectors.records(model_name, method=method, xi=xi, experiment=experiment)
-        if not chosen:
-            continue
-        shipped = vectors.shipped_vectors(model_name, method, xi, experiment=experiment)
-        for record, v in zip(chosen, shipped):
-            ratio, fooled = rates(model, x_test, y_test, clean, v.to(device), batch_size=batch_size)
-            rows.append({"repeat": record["repeat"], "method": method, "xi": float(xi), "experiment": experiment,
-                         "n_samples": record["n_samples"], "train_attack_ratio": record["train_attack_ratio"],
-                         "test_attack_ratio": ratio, "test_fooling_rate": fooled, "time_s": record["wall_time_s"],
-                         "iterations": record["iterations"]})
+    for level in ([xi] if isinstance(xi, (int, float)) else xi):
+        for method in methods:
+            chosen = vectors.records(model_name, method=method, xi=level, experiment=experiment)
+            if not chosen:
+                continue
+            shipped = vectors.shipped_vectors(model_name, method, level, experiment=experiment)
+            for record, v in zip(chosen, shipped):
+                ratio, fooled = rates(model, x_test, y_test, clean, v.to(device), batch_size=batch_size)
+                rows.append({"repeat": record["repeat"], "method": method, "xi": float(level),
+                             "experiment": experiment, "n_samples": record["n_samples"],
+                             "train_attack_ratio": record["train_attack_ratio"], "test_attack_ratio": ratio,
+                             "test_fooling_rate": fooled, "time_s": record["wall_time_s"],
+                             "iterations": record["iterations"]})
     return rows
 
 
@@ -367,7 +371,8 @@ def search_diagnostics(model: nn.Module, model_name: str, test: Pair, *, xi: flo
     One row per repeat: ``repeat, solver, iterations, best_iteration`` (1-based iteration of the
     best crafting-set ratio), ``improvements`` (iterations that raised the best ratio),
     ``stop`` (``"patience"``, ``"max_iter"`` or ``"all fooled"``), ``first_step`` (crafting-set
-    ratio after iteration 1), ``train_attack_ratio`` and ``test_attack_ratio``.
+    ratio after iteration 1), ``train_attack_ratio``, ``test_attack_ratio`` and ``history`` (the
+    crafting-set ratio of the accepted vector per iteration).
     """
     from .. import vectors
 
@@ -392,8 +397,27 @@ def search_diagnostics(model: nn.Module, model_name: str, test: Pair, *, xi: flo
                      "best_iteration": history.index(max(history)) + 1, "improvements": improvements, "stop": stop,
                      "first_step": history[0], "train_attack_ratio": record["train_attack_ratio"],
                      "test_attack_ratio": attack_ratio(model, x_test, y_test, v.to(x_test.device),
-                                                       batch_size=batch_size)})
+                                                       batch_size=batch_size), "history": history})
     return rows
+
+
+def search_summary(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per solver of :func:`search_diagnostics` rows: n, test attack ratio mean ± std, min and max, the
+    Pearson correlation of the crafting-set and the test ratio over the crafting sets, mean
+    iterations, and how many searches stopped by patience, by the iteration limit or with all fooled."""
+    table = []
+    for solver in dict.fromkeys(r["solver"] for r in rows):
+        chosen = [r for r in rows if r["solver"] == solver]
+        test = torch.tensor([r["test_attack_ratio"] for r in chosen], dtype=torch.float64)
+        train = torch.tensor([r["train_attack_ratio"] for r in chosen], dtype=torch.float64)
+        corr = torch.corrcoef(torch.stack([train, test]))[0, 1].item() if len(chosen) > 2 else float("nan")
+        table.append({"solver": solver, "n": len(chosen), "test mean": test.mean().item(),
+                      "test std": test.std().item() if len(chosen) > 1 else 0.0, "test min": test.min().item(),
+                      "test max": test.max().item(), "corr(train, test)": corr,
+                      "mean iterations": sum(r["iterations"] for r in chosen) / len(chosen),
+                      **{f"stops: {reason}": sum(r["stop"] == reason for r in chosen)
+                         for reason in ("patience", "max_iter", "all fooled")}})
+    return table
 
 
 def vector_cosines(vectors: Sequence[torch.Tensor]) -> torch.Tensor:
