@@ -42,6 +42,20 @@ def model_mode(model: nn.Module, train: bool = False) -> Iterator[nn.Module]:
                 buffer.copy_(saved)
 
 
+def load_tensors(path: str | Path, what: str, map_location: str | torch.device = "cpu") -> Any:
+    """``torch.load(path, weights_only=True)`` with aslib's errors: a missing file raises
+    FileNotFoundError and a file that is not a tensor archive (truncated, corrupt, or holding
+    arbitrary Python objects) raises ValueError naming the file and ``what`` was expected."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} not found: {path}")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError, ... for bad files
+        raise ValueError(f"{path} is not a readable {what} (truncated, corrupt, or not written by aslib: "
+                         f"{type(error).__name__}); write it again with aslib, or restore the original file") from None
+
+
 def atomic_save(obj: Any, path: str | os.PathLike) -> None:
     """``torch.save`` to a temporary file then rename, so a crash never leaves a half-written file."""
     path = Path(path)

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._utils import NonFiniteError, atomic_save, model_device, model_mode
+from ._utils import NonFiniteError, atomic_save, check_positive, load_tensors, model_device, model_mode
 from .data import Batches, BatchLoader, ImageDataset, batches, local_share
 from .distributed import barrier, is_main_process, rank_and_world, sum_across_ranks
 from .models import cut_points
@@ -184,6 +184,9 @@ class FinetuneConfig:
 def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor, *, alpha: float,
                       temperature: float) -> torch.Tensor:
     """``alpha T^2 KL(softmax(t/T) || softmax(s/T))`` (batchmean) ``+ (1 - alpha) CE(s, y)``."""
+    check_positive("temperature", temperature)
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha weighs distillation against cross-entropy and must lie in [0, 1], got {alpha!r}")
     kd = F.kl_div(F.log_softmax(student / temperature, 1), F.log_softmax(teacher / temperature, 1),
                   reduction="batchmean", log_target=True)
     return alpha * temperature**2 * kd + (1 - alpha) * F.cross_entropy(student, labels)
@@ -191,7 +194,8 @@ def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, labels: torc
 
 @torch.no_grad()
 def soft_threshold_(weight: torch.Tensor, threshold: float) -> None:
-    """In place ``w <- sign(w) max(|w| - threshold, 0)`` (the l1 proximal step)."""
+    """In place ``w <- sign(w) max(|w| - threshold, 0)`` (the l1 proximal step, ``threshold >= 0``)."""
+    check_positive("threshold (l1 weight x learning rate)", threshold, allow_zero=True)
     weight.copy_(weight.sign() * (weight.abs() - threshold).clamp_min(0))
 
 
@@ -254,7 +258,7 @@ def _finetune(asnet: ASNet, teacher: nn.Module, train_data: ImageDataset, test_d
     history: list[dict[str, Any]] = []
     path = Path(checkpoint) if checkpoint else None
     if path is not None and path.exists():
-        state = torch.load(path, map_location=device, weights_only=True)
+        state = load_tensors(path, "ASNet fine-tuning checkpoint", device)
         asnet.load_state_dict(state["asnet"])
         history = state["history"]
 

@@ -37,10 +37,7 @@ def _zoo_model(args):
     if args.threads:
         torch.set_num_threads(args.threads)
     device = args.device or default_device()
-    try:
-        entry = zoo.entry(args.model)
-    except ValueError as err:
-        raise SystemExit(f"unknown zoo model: {err}") from None
+    entry = zoo.entry(args.model)
     return zoo.pretrained(args.model, map_location=device), entry, device
 
 
@@ -218,7 +215,18 @@ def main(argv: list[str] | None = None) -> int:
     p_report.add_argument("--force", action="store_true", help="re-execute notebooks already up to date")
     args = parser.parse_args(argv)
     args.argv = list(argv if argv is not None else sys.argv[1:])
+    try:
+        _dispatch(args)
+    except (ValueError, FileNotFoundError) as error:  # aslib's answer to bad input: one line, status 2
+        print(f"aslib {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    from .distributed import shutdown
 
+    shutdown()
+    return 0
+
+
+def _dispatch(args: argparse.Namespace) -> None:
     if args.command == "train":
         if args.threads:
             torch.set_num_threads(args.threads)
@@ -243,10 +251,6 @@ def main(argv: list[str] | None = None) -> int:
         from .report import run_report
 
         run_report(args.out, preset=args.preset, force=args.force)
-    from .distributed import shutdown
-
-    shutdown()
-    return 0
 
 
 if __name__ == "__main__":

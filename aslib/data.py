@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence, Union
@@ -143,12 +144,19 @@ def _cached_decode(archive: Path, split: str, npz) -> np.ndarray:
 
 
 def _from_archive(archive: Path, split: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    with np.load(archive) as npz:
-        if f"x_{split}" in npz.files:
-            pixels = npz[f"x_{split}"]
-        else:
-            pixels = _cached_decode(archive, split, npz)
-        return pixels, npz[f"y_{split}"], [str(c) for c in npz["classes"]]
+    """Pixels, labels and class names of one split of an ``.npz`` archive (format: data/README.md)."""
+    try:
+        with np.load(archive) as npz:
+            missing = {f"y_{split}", "classes"} - set(npz.files)
+            if f"x_{split}" not in npz.files and f"x_{split}_jpeg" not in npz.files:
+                missing.add(f"x_{split} or x_{split}_jpeg")
+            if missing:
+                raise ValueError(f"{archive} lacks the arrays {sorted(missing)}; see data/README.md for the format")
+            pixels = npz[f"x_{split}"] if f"x_{split}" in npz.files else _cached_decode(archive, split, npz)
+            return pixels, npz[f"y_{split}"], [str(c) for c in npz["classes"]]
+    except (zipfile.BadZipFile, EOFError, OSError) as error:
+        raise ValueError(f"{archive} is not a readable .npz archive (truncated or corrupt: {error}); "
+                         "download or copy it again") from None
 
 
 def _from_torchvision(spec: DatasetSpec, root: Path, split: str, download: bool):

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._utils import moved
+from ._utils import check_positive, moved
 
 VGG_CONFIGS: dict[int, list[int | str]] = {
     11: [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
@@ -43,6 +43,19 @@ class NamedSequential(nn.Sequential):
         return super().__getitem__(idx)
 
 
+def _check_shape_options(num_classes: int, width: float, in_channels: int, narrowest: int) -> None:
+    """The options every architecture shares: >= 2 classes, a width multiplier > 0 that leaves at
+    least one channel in the narrowest layer (``narrowest`` channels at width 1), >= 1 input channel."""
+    check_positive("in_channels", in_channels, integer=True)
+    check_positive("num_classes", num_classes, integer=True)
+    if num_classes < 2:
+        raise ValueError(f"num_classes must be >= 2 (a classifier), got {num_classes}")
+    check_positive("width", width)
+    if narrowest * width < 1:
+        raise ValueError(f"width {width!r} leaves less than one channel in the narrowest layer ({narrowest} "
+                         f"channels at width 1); use width >= 1/{narrowest}")
+
+
 class VGG(NamedSequential):
     """CIFAR VGG with the fully connected layers removed (one ``Linear(512*width, K)``).
 
@@ -59,8 +72,7 @@ class VGG(NamedSequential):
                  width: float = 1.0, in_channels: int = 3):
         if depth not in VGG_CONFIGS:
             raise ValueError(f"VGG depth must be one of {sorted(VGG_CONFIGS)}, got {depth}")
-        if width <= 0:
-            raise ValueError(f"width must be > 0, got {width}")
+        _check_shape_options(num_classes, width, in_channels, narrowest=64)
         layers: list[tuple[str, nn.Module]] = []
         config, channels, index = VGG_CONFIGS[depth], in_channels, 0
         for pos, item in enumerate(config):
@@ -120,6 +132,7 @@ class ResNet(NamedSequential):
     def __init__(self, depth: int = 20, num_classes: int = 10, width: float = 1.0, in_channels: int = 3):
         if (depth - 2) % 6 or depth < 8:
             raise ValueError(f"CIFAR ResNet depth must be 6n+2 (e.g. {RESNET_DEPTHS}), got {depth}")
+        _check_shape_options(num_classes, width, in_channels, narrowest=16)
         n = (depth - 2) // 6
         planes = [max(2, 2 * int(round(c * width / 2))) for c in (16, 32, 64)]
         layers: list[tuple[str, nn.Module]] = [("stem", nn.Sequential(
@@ -145,6 +158,7 @@ class LeNet(NamedSequential):
     """
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1):
+        _check_shape_options(num_classes, 1.0, in_channels, narrowest=20)
         super().__init__(OrderedDict([
             ("conv1", nn.Sequential(nn.Conv2d(in_channels, 20, 5), nn.ReLU(), nn.MaxPool2d(2))),
             ("conv2", nn.Sequential(nn.Conv2d(20, 50, 5), nn.ReLU(), nn.MaxPool2d(2))),

@@ -160,7 +160,8 @@ def fit_least_squares(features: torch.Tensor, targets: torch.Tensor, *, ridge: f
         targets: ``(n, K)`` regression targets (e.g. teacher logits).
         ridge: Tikhonov weight >= 0. ``0`` uses ``torch.linalg.lstsq``; ``> 0`` solves the normal
             equations ``(F^T F + ridge I) W = F^T Y`` by Cholesky, which also works for ``n < N_b``.
-    Computed in float64; returned in the features' dtype and device.
+    Computed in float64; returned in the features' dtype (the default float dtype for integer
+    features) and device.
     """
     if features.dim() != 2 or targets.dim() != 2 or features.shape[0] != targets.shape[0]:
         raise ValueError(f"expected features (n, N_b) and targets (n, K) with the same n, got "
@@ -180,7 +181,7 @@ def fit_least_squares(features: torch.Tensor, targets: torch.Tensor, *, ridge: f
     else:
         gram = a.T @ a + ridge * torch.eye(n_b, dtype=torch.float64, device=a.device)
         weights = torch.cholesky_solve(a.T @ b, torch.linalg.cholesky(gram))
-    return weights.to(features.dtype)
+    return weights.to(features.dtype if features.is_floating_point() else torch.get_default_dtype())
 
 
 def r2_score(pred: torch.Tensor, target: torch.Tensor) -> float:

@@ -138,7 +138,11 @@ class ActiveSubspace:
 
     # ------------------------------------------------------------------ data in
     def _check_rows(self, gradients: torch.Tensor) -> torch.Tensor:
+        if not isinstance(gradients, torch.Tensor):
+            raise ValueError(f"gradients must be a tensor (m, n), got {type(gradients).__name__}")
         rows = gradients.detach().flatten(1) if gradients.ndim > 2 else gradients.detach()
+        if not rows.is_floating_point():
+            rows = rows.to(torch.get_default_dtype())  # integer or boolean gradients are numbers
         if rows.ndim != 2:
             raise ValueError(f"gradients must be (m, n) or (m, *layer_shape), got shape {tuple(gradients.shape)}")
         if self.dim is not None and rows.shape[1] != self.dim:

@@ -20,7 +20,7 @@ from torch.optim import swa_utils
 from tqdm.auto import tqdm
 
 from . import data as data_mod
-from ._utils import atomic_save, chunks, default_device, model_device, model_mode
+from ._utils import atomic_save, check_positive, chunks, default_device, load_tensors, model_device, model_mode
 from .models import build
 from .zoo import save_checkpoint
 
@@ -99,6 +99,9 @@ def evaluate(model: nn.Module, data: data_mod.Batches, *, batch_size: int = 500,
     with model_mode(model):
         for x, y in tqdm(data, disable=not progress, desc="evaluate", leave=False):
             logits = model(x)
+            if len(y) and (int(y.min()) < 0 or int(y.max()) >= logits.shape[1]):
+                raise ValueError(f"labels must lie in [0, {logits.shape[1] - 1}] (the model has {logits.shape[1]} "
+                                 f"outputs), got range [{int(y.min())}, {int(y.max())}]")
             loss += F.cross_entropy(logits, y, reduction="sum").item()
             top = logits.topk(max(topk), dim=1).indices
             for k in topk:
@@ -147,6 +150,8 @@ def train(recipe: Recipe | str, out: str | Path, *, root: str | None = None, dev
     next call continues). Returns the metadata written with the model (``done`` is False if
     stopped early).
     """
+    if max_batches is not None:
+        check_positive("max_batches (optimiser steps in this call; None for no limit)", max_batches, integer=True)
     if isinstance(recipe, str):
         if recipe not in RECIPES:
             raise ValueError(f"unknown recipe {recipe!r}; available: {sorted(RECIPES)}")
@@ -171,7 +176,7 @@ def train(recipe: Recipe | str, out: str | Path, *, root: str | None = None, dev
                                   seed=recipe.seed, drop_last=True, device=device)
     scaler = torch.amp.GradScaler("cuda", enabled=amp and cuda)
     epoch, position, elapsed, history = 0, 0, 0.0, []
-    state = torch.load(state_path, map_location=device, weights_only=True) if state_path.exists() else None
+    state = load_tensors(state_path, "training state", device) if state_path.exists() else None
     if state is not None:
         model.load_state_dict(state["model"])
         epoch, position, elapsed, history = state["epoch"], state["position"], state["elapsed"], state["history"]

@@ -29,7 +29,7 @@ import torch
 
 from . import data as data_mod
 from . import zoo
-from ._utils import atomic_save, default_device
+from ._utils import atomic_save, default_device, load_tensors
 from .attacks import METHODS, attack_ratio, craft
 
 STORE = zoo.CHECKPOINT_DIR
@@ -115,7 +115,7 @@ def shipped_vectors(model: str, method: str, xi: float, classes: Sequence[int] |
         raise ValueError(f"no shipped {label!r} vectors for {model!r} at xi={xi:g} ({experiment}); shipped: "
                          f"{available or 'none'}. Craft them with `python -m aslib.cli attack-study --model {model} "
                          f"--xis {xi:g} --ship`.")
-    stored = torch.load(_vector_file(model), map_location="cpu", weights_only=True)
+    stored = load_tensors(_vector_file(model), "shipped vector file")
     return [stored[r["id"]].float() for r in chosen]
 
 
@@ -167,7 +167,7 @@ def craft_vectors(model: str, *, xis: Sequence[float], repeats: int, experiment:
         manifest["commands"].append(command)
     done = {r["id"]: r for r in manifest["records"]}
     path = _vector_file(model)
-    stored = torch.load(path, map_location="cpu", weights_only=True) if path.exists() else {}
+    stored = load_tensors(path, "shipped vector file") if path.exists() else {}
     out = []
     for repeat in range(repeats):
         index = data_mod.subset_indices(train.targets, spec["n_samples"], spec["classes"], seed + repeat)

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._utils import atomic_save
+from ._utils import atomic_save, load_tensors
 from .models import build
 
 CHECKPOINT_DIR = Path(str(resources.files("aslib") / "checkpoints"))
@@ -51,10 +51,17 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
     Loads with ``weights_only=True`` (no arbitrary unpickling). Returns ``(model in eval mode, metadata)``.
     """
-    state = torch.load(path, map_location=map_location, weights_only=True)
+    state = load_tensors(path, "aslib checkpoint ({'model': state_dict, 'meta': {...}})", map_location)
+    if not isinstance(state, dict) or not {"model", "meta"} <= set(state):
+        raise ValueError(f"{path} is a tensor file but not an aslib checkpoint: expected the keys 'model' and "
+                         "'meta' (write it with aslib.zoo.save_checkpoint)")
     meta = state["meta"]
     model = build(meta["arch"], **meta["arch_kwargs"])
-    model.load_state_dict(state["model"])
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as error:
+        raise ValueError(f"{path}: the weights do not fit the architecture {meta['arch']!r} "
+                         f"{meta['arch_kwargs']}: {str(error).splitlines()[0]}") from None
     return model.eval(), meta
 
 

@@ -46,6 +46,11 @@ def test_attack_study_ship_crafts_into_the_store_and_records_the_command(tmp_pat
     assert "| 3.000 | sgd_uap | 2 |" in capsys.readouterr().out
 
 
-def test_asnet_command_rejects_unknown_model():
-    with pytest.raises((SystemExit, KeyError, ValueError)):
-        cli.main(["asnet", "--model", "no_such_model"])
+@pytest.mark.parametrize("args, message", [
+    (["asnet", "--model", "no_such_model"], "no_such_model"),
+    (["attack-study", "--model", "lenet_fashion_mnist", "--repeats", "0", "--xis", "3"], "repeats"),
+])
+def test_user_errors_print_one_line_and_exit_with_status_2(args, message, capsys):
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err and "Traceback" not in err

@@ -19,7 +19,7 @@ import time
 import torch
 from torch import nn
 
-from .._utils import chunks, model_mode
+from .._utils import check_positive, chunks, model_mode
 from ..gradients import input_gradients
 from ..subspace import top_directions
 from .common import AttackResult, check_precision, labels_of, project, register, rescale, validate
@@ -128,8 +128,7 @@ def as_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, *, 
     if max_iter < 1 or patience < 1 or backtracks < 1:
         raise ValueError(f"max_iter, patience and backtracks must be >= 1, got {max_iter}, {patience}, {backtracks}")
     step = (xi ** 2 if norm == "l2" else 2 * xi) if step_max is None else step_max
-    if step <= 0:
-        raise ValueError(f"step_max must be > 0, got {step_max}")
+    check_positive("step_max (the first line-search step, normalised units)", step)
     start = time.perf_counter()
     x, y = x.detach(), y.detach()
     with model_mode(model):

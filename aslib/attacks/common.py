@@ -140,9 +140,23 @@ def num_classes(model: nn.Module, x: torch.Tensor) -> int:
         return model(x[:1]).shape[1]
 
 
+def check_model_inputs(model: nn.Module, x: torch.Tensor) -> None:
+    """``x`` must be on the model's device and in its floating dtype (say how to fix it, never cast silently)."""
+    parameter = next(iter(model.parameters()), None)
+    if parameter is None:
+        return
+    if x.device != parameter.device:
+        raise ValueError(f"x is on {x.device} but the model is on {parameter.device}; move one of them, e.g. "
+                         f"x.to({str(parameter.device)!r})")
+    if x.dtype != parameter.dtype:
+        raise ValueError(f"x has dtype {x.dtype} but the model's parameters are {parameter.dtype}; pass "
+                         f"x.to({parameter.dtype}) (images in normalised units)")
+
+
 def validate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, norm: str, batch_size: int) -> None:
     """The checks every attack runs on its data arguments and common options."""
     check_images(x)
+    check_model_inputs(model, x)
     check_xi(xi)
     check_norm(norm)
     check_batch_size(batch_size)
@@ -158,6 +172,7 @@ def vector_norm(v: torch.Tensor, norm: str) -> torch.Tensor:
 
 def project(v: torch.Tensor, xi: float, *, norm: str = "l2") -> torch.Tensor:
     """Projection onto the ball ``{||v|| <= xi}``: l2 scales by ``min(1, xi/||v||)``, linf clamps to ``[-xi, xi]``."""
+    check_xi(xi)
     check_norm(norm)
     if norm == "linf":
         return v.clamp(-xi, xi)

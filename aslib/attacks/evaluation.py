@@ -12,7 +12,7 @@ from torch import nn
 
 from .. import data as data_mod
 from .._utils import model_mode
-from .common import check_batch_size, check_images, check_labels, check_vector, num_classes, predict
+from .common import check_batch_size, check_images, check_labels, check_model_inputs, check_vector, num_classes, predict
 
 
 def valid_bounds(dataset_name: str, device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -33,6 +33,7 @@ def attack_ratio(model: nn.Module, x: torch.Tensor, y: torch.Tensor, v: torch.Te
             to clip ``x+v`` to the valid image range; None (the paper's setting) does not clip.
     """
     check_images(x)
+    check_model_inputs(model, x)
     check_vector(x, v)
     check_batch_size(batch_size)
     with model_mode(model):
@@ -44,6 +45,7 @@ def fooling_rate(model: nn.Module, x: torch.Tensor, v: torch.Tensor, *, batch_si
                  bounds: tuple[torch.Tensor, torch.Tensor] | None = None) -> float:
     """Fraction of samples with ``argmax f(x+v) != argmax f(x)`` (clean inputs are not clipped)."""
     check_images(x)
+    check_model_inputs(model, x)
     check_vector(x, v)
     check_batch_size(batch_size)
     with model_mode(model):

@@ -22,7 +22,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .. import data as data_mod
-from .._utils import model_device
+from .._utils import check_positive, model_device
 from ..attacks import (ATTACKS, METHODS, AttackResult, as_attack, attack_ratio, craft, fooling_rate,
                        random_perturbation)
 from ..attacks.evaluation import clean_predictions, rates
@@ -61,7 +61,9 @@ def _draw(data: Any, n: int | None, classes: Sequence[int] | None, seed: int,
     if isinstance(data, data_mod.ImageDataset):
         x, y = data.batch(data_mod.subset_indices(data.targets, n, classes, seed))
     else:
-        x_all, y_all = data
+        x_all, y_all = _pair("data", data)
+        if len(x_all) != len(y_all):
+            raise ValueError(f"the (x, y) pair has {len(x_all)} images but {len(y_all)} labels; one label per image")
         index = data_mod.subset_indices(y_all.cpu(), n, classes, seed)
         x, y = x_all[index.to(x_all.device)], y_all[index.to(y_all.device)]
     return x.to(device), y.to(device)
@@ -91,6 +93,10 @@ def _sweep(model: nn.Module, train_data: Any, test_data: Any, *, xis: Sequence[f
            method_kwargs: dict[str, dict] | None, batch_size: int, bounds: tuple | None,
            progress: bool) -> list[dict[str, Any]]:
     _check_method_kwargs(method_kwargs, methods)
+    check_positive("repeats", repeats, integer=True)
+    if not xis or not ns:
+        raise ValueError(f"the sweep needs at least one noise level and one sample count, got xis={list(xis)}, "
+                         f"ns={list(ns)}")
     device = model_device(model)
     x_test, y_test = _draw(test_data, None, classes, 0, device)
     clean_test = clean_predictions(model, x_test, batch_size=batch_size)
