@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import numbers
 import os
 import zipfile
 from dataclasses import dataclass
@@ -237,10 +238,16 @@ def subset_indices(targets: torch.Tensor, n: int | None = None, classes: Sequenc
     pool = torch.arange(len(targets))
     if classes is not None:
         classes_t = torch.as_tensor(list(classes), dtype=targets.dtype)
+        absent = sorted(set(classes_t.tolist()) - set(targets.unique().tolist()))
+        if absent:
+            raise ValueError(f"no samples of class(es) {absent}; the labels present are "
+                             f"{sorted(targets.unique().tolist())}")
         pool = pool[torch.isin(targets, classes_t)]
     if n is None:
         return pool
-    if n <= 0 or n > len(pool):
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"n is the number of samples to draw and must be an int >= 1 (None for all), got {n!r}")
+    if n > len(pool):
         raise ValueError(f"asked for n={n} samples but only {len(pool)} match classes={classes}")
     generator = torch.Generator().manual_seed(seed)
     return pool[torch.randperm(len(pool), generator=generator)[:n]].sort().values

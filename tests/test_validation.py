@@ -125,3 +125,15 @@ def test_truncated_or_incomplete_archives_name_the_file(tmp_path):
     good.write_bytes(good.read_bytes()[:100])
     with pytest.raises(ValueError, match="fashion_mnist.npz is not a readable .npz archive"):
         data.load("fashion_mnist", "train", root=tmp_path)
+
+
+@pytest.mark.parametrize("n, classes, message", [
+    (0, None, "int >= 1"), (2.5, None, "int >= 1"), (5, [12], r"no samples of class\(es\) \[12\]"),
+    (100, [1], "only 2 match"),
+])
+def test_subsets_say_what_cannot_be_drawn(n, classes, message):
+    from aslib import data
+
+    targets = torch.tensor([0, 1, 2, 0, 1, 2])
+    with pytest.raises(ValueError, match=message):
+        data.subset_indices(targets, n, classes)
