@@ -76,6 +76,11 @@ def model_device(model: nn.Module) -> torch.device:
     return parameter.device if parameter is not None else torch.device("cpu")
 
 
+def model_dtype(model: nn.Module) -> torch.dtype | None:
+    """Floating dtype of the model's first floating parameter (None for a model without one)."""
+    return next((p.dtype for p in model.parameters() if p.is_floating_point()), None)
+
+
 def chunks(n: int, batch_size: int) -> Iterator[slice]:
     """Consecutive slices of at most ``batch_size`` covering ``range(n)``."""
     for start in range(0, n, batch_size):

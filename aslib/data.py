@@ -364,9 +364,11 @@ def class_names(name: str, root: str | os.PathLike | None = None) -> list[str]:
 Batches = Union[ImageDataset, Iterable[tuple[torch.Tensor, torch.Tensor]], tuple[torch.Tensor, torch.Tensor]]
 
 
-def batches(data: Batches, batch_size: int = 128, device: torch.device | str | None = None
-            ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Iterate ``(x, y)`` batches from a dataset, a loader, or a pair of tensors, moved to ``device``."""
+def batches(data: Batches, batch_size: int = 128, device: torch.device | str | None = None,
+            dtype: torch.dtype | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Iterate ``(x, y)`` batches from a dataset, a loader, or a pair of tensors, moved to ``device``;
+    floating images are cast to ``dtype`` when given (the model's: float64 images of a float32 model
+    are the same images)."""
     if isinstance(data, ImageDataset):
         data = BatchLoader(data, batch_size)
     elif isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], torch.Tensor):
@@ -375,6 +377,8 @@ def batches(data: Batches, batch_size: int = 128, device: torch.device | str | N
             raise ValueError(f"{len(x)} inputs but {len(y)} labels")
         data = [(x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, len(x), batch_size)]
     for x, y in data:
+        if dtype is not None and x.is_floating_point():
+            x = x.to(dtype)
         yield (x, y) if device is None else (x.to(device), y.to(device))
 
 

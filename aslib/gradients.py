@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._utils import NonFiniteError, model_device, model_mode
+from ._utils import NonFiniteError, model_device, model_dtype, model_mode
 from .data import Batches, batches
 
 ScalarFunction = Union[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]
@@ -94,7 +94,7 @@ def layer_gradients(model: nn.Module, layers: Sequence[str] | str, data: Batches
     device = model_device(model)
     seen = 0
     with model_mode(model, train_mode), capture_outputs(modules) as store:
-        for i, (x, y) in enumerate(batches(data, batch_size, device)):
+        for i, (x, y) in enumerate(batches(data, batch_size, device, model_dtype(model))):
             if max_batches is not None and i >= max_batches:
                 break
             store.clear()

@@ -20,7 +20,8 @@ from torch.optim import swa_utils
 from tqdm.auto import tqdm
 
 from . import data as data_mod
-from ._utils import atomic_save, check_positive, chunks, default_device, load_tensors, model_device, model_mode
+from ._utils import (atomic_save, check_positive, chunks, default_device, load_tensors, model_device, model_dtype,
+                     model_mode)
 from .models import build
 from .zoo import save_checkpoint
 
@@ -94,7 +95,7 @@ def evaluate(model: nn.Module, data: data_mod.Batches, *, batch_size: int = 500,
     ``data`` is a dataset, an iterable of ``(images, labels)`` batches or a pair of tensors. The
     model's mode is restored afterwards.
     """
-    data = data_mod.batches(data, batch_size, model_device(model))
+    data = data_mod.batches(data, batch_size, model_device(model), model_dtype(model))
     total, loss, correct = 0, 0.0, {k: 0 for k in topk}
     with model_mode(model):
         for x, y in tqdm(data, disable=not progress, desc="evaluate", leave=False):
