@@ -99,6 +99,14 @@ def records(model: str | None = None, *, method: str | None = None, xi: float | 
     return sorted(rows, key=lambda r: (r["model"], r["experiment"], r["method"], r["xi"], r["repeat"]))
 
 
+def crafting_cost() -> dict[str, Any]:
+    """What the shipped vectors cost to craft, from their records (every solver variant included):
+    ``{"vectors": count, "hours": summed wall time (h), "machines": sorted "device, N threads" strings}``."""
+    chosen = _read_manifest()["records"]
+    return {"vectors": len(chosen), "hours": sum(r["wall_time_s"] for r in chosen) / 3600,
+            "machines": sorted({f"{r['device']}, {r['threads']} threads" for r in chosen})}
+
+
 def shipped_vectors(model: str, method: str, xi: float, classes: Sequence[int] | None = None, *,
                     experiment: str | None = None, norm: str = "l2", variant: str | None = None) -> list[torch.Tensor]:
     """The shipped vectors ``(C, H, W)`` (float32, normalised units) of a zoo model, method and noise level,

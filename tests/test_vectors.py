@@ -79,3 +79,14 @@ def test_the_authors_solver_ships_as_a_variant_of_the_as_records(store):
         vectors.craft_vectors("lenet_fashion_mnist", solver="authors", **{**kwargs, "methods": ["as", "uap"]})
     with pytest.raises(ValueError, match="unknown solver"):
         vectors.craft_vectors("lenet_fashion_mnist", solver="power", **kwargs)
+
+
+@needs("fashion_mnist")
+def test_crafting_cost_sums_every_record(store):
+    kwargs = dict(xis=[4.0], experiment="oneclass", device="cpu", repeats=1, progress=False)
+    records = vectors.craft_vectors("lenet_fashion_mnist", methods=["sgd_uap", "random"], **kwargs)
+    records += vectors.craft_vectors("lenet_fashion_mnist", methods=["as"], solver="authors", **kwargs)
+    cost = vectors.crafting_cost()
+    assert cost["vectors"] == 3
+    assert cost["hours"] == pytest.approx(sum(r["wall_time_s"] for r in records) / 3600)
+    assert cost["machines"] == [f"cpu, {torch.get_num_threads()} threads"]
