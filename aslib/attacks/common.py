@@ -20,7 +20,7 @@ from typing import Any, Callable, Protocol
 import torch
 from torch import nn
 
-from .._utils import check_positive, chunks, model_mode
+from .._utils import check_positive, chunks, model_device, model_dtype, model_mode
 
 NORMS = ("l2", "linf")
 PRECISIONS = ("float32", "bfloat16", "float16")
@@ -142,15 +142,16 @@ def num_classes(model: nn.Module, x: torch.Tensor) -> int:
 
 def check_model_inputs(model: nn.Module, x: torch.Tensor) -> None:
     """``x`` must be on the model's device and in its floating dtype (say how to fix it, never cast silently)."""
-    parameter = next(iter(model.parameters()), None)
-    if parameter is None:
+    dtype = model_dtype(model)
+    if dtype is None:
         return
-    if x.device != parameter.device:
-        raise ValueError(f"x is on {x.device} but the model is on {parameter.device}; move one of them, e.g. "
-                         f"x.to({str(parameter.device)!r})")
-    if x.dtype != parameter.dtype:
-        raise ValueError(f"x has dtype {x.dtype} but the model's parameters are {parameter.dtype}; pass "
-                         f"x.to({parameter.dtype}) (images in normalised units)")
+    device = model_device(model)
+    if x.device != device:
+        raise ValueError(f"x is on {x.device} but the model is on {device}; move one of them, e.g. "
+                         f"x.to({str(device)!r})")
+    if x.dtype != dtype:
+        raise ValueError(f"x has dtype {x.dtype} but the model's parameters are {dtype}; pass "
+                         f"x.to({dtype}) (images in normalised units)")
 
 
 def validate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, norm: str, batch_size: int) -> None:
