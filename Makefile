@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 SHARED_DATA := $(abspath ../shared/data)
 export ASLIB_DATA ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),$(abspath data))
 
-.PHONY: setup report test unit smoke clean vectors
+.PHONY: setup report test unit smoke clean vectors lab
 
 setup: $(VENV)/.installed
 
@@ -24,6 +24,10 @@ test: setup
 
 unit: setup
 	$(PY) -m pytest -q tests
+
+# JupyterLab on the notebooks, with the same data root as every other target.
+lab: setup
+	$(PY) -m jupyter lab --notebook-dir=notebooks
 
 # The shipped universal vectors (aslib/checkpoints/vectors*.json/.pt): the paper's experiments, crafted
 # resumably (rerun after an interruption; finished vectors are skipped), most needed first.

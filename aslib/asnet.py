@@ -9,7 +9,11 @@ the original network (KL with ``batchmean`` reduction), then l1-proximal sparse 
 from __future__ import annotations
 
 import copy
+import functools
+import itertools
+import math
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +27,7 @@ from ._utils import NonFiniteError, atomic_save, check_positive, load_tensors, m
 from .data import Batches, BatchLoader, ImageDataset, batches, local_share
 from .distributed import barrier, is_main_process, rank_and_world, sum_across_ranks
 from .models import cut_points
-from .pce import HermiteBasis, Standardize, fit_least_squares, num_terms, r2_score
+from .pce import HermiteBasis, NormalEquations, Standardize, num_terms
 from .subspace import ActiveSubspace, layer_subspaces
 
 
@@ -76,7 +80,12 @@ class ASNet(nn.Module):
 
 @dataclass
 class BuildInfo:
-    """What :func:`build_asnet` measured: the layer's subspace and the PCE fit quality."""
+    """What :func:`build_asnet` measured: the layer's subspace and the PCE fit quality.
+
+    ``samples`` counts the rows of the regression (images x passes); ``r2`` is the in-sample R²,
+    ``r2_heldout`` the cross-validated one of the chosen ``ridge_per_sample``, and ``ridge_scores``
+    one row per candidate ridge (``{"ridge per sample", "R2 held-out"}``).
+    """
 
     layer: str
     neurons: int
@@ -85,42 +94,92 @@ class BuildInfo:
     terms: int
     samples: int
     r2: float
-    subspace: ActiveSubspace
+    r2_heldout: float
+    ridge_per_sample: float
+    ridge_scores: list[dict[str, float]]
+    subspace: ActiveSubspace | None
     wall_time_s: float
 
 
+def _passes(data: Batches, passes: int, augment: bool, seed: int, batch_size: int, max_batches: int | None,
+            device, dtype) -> Iterator[Iterator[tuple[torch.Tensor, torch.Tensor]]]:
+    """One iterator of ``(x, y)`` batches per pass; a dataset is read in order, with fresh augmentation draws
+    (``seed + pass``) on every pass, so the ``j``-th sample of each pass is image ``j``."""
+    if not isinstance(data, ImageDataset) and (passes > 1 or augment):
+        raise ValueError("several passes and augmentation need an ImageDataset (aslib.data.load(...)); "
+                         f"got {type(data).__name__}: pass the dataset, or passes=1 and augment=False")
+    for index in range(passes):
+        source = data
+        if isinstance(data, ImageDataset):
+            source = BatchLoader(data, batch_size, augment=augment, seed=seed)
+            source.set_epoch(index)
+        yield itertools.islice(batches(source, batch_size, device, dtype), max_batches)
+
+
 @torch.no_grad()
-def _collect(pre: nn.Module, post: nn.Module, components: torch.Tensor, data: Batches, batch_size: int,
-             max_batches: int | None, device) -> tuple[torch.Tensor, torch.Tensor]:
-    zs, logits = [], []
-    for i, (x, _) in enumerate(batches(data, batch_size, device)):
-        if max_batches is not None and i >= max_batches:
-            break
-        act = pre(x)
-        out = post(act)
-        if out.ndim != 2:
-            raise ValueError(f"the model must output logits (B, K); got shape {tuple(out.shape)}")
-        zs.append(act.flatten(1) @ components)
-        logits.append(out)
-    if not zs:
+def _standardize(pre: nn.Module, components: torch.Tensor, stream) -> Standardize:
+    """Mean and population std of the active variables ``x_l V_1`` over one pass, in float64."""
+    count, total, squares = 0, 0.0, 0.0
+    for x, _ in stream:
+        z = (pre(x).flatten(1) @ components).double()
+        count, total, squares = count + len(z), total + z.sum(0), squares + (z * z).sum(0)
+    if count < 2:
+        raise ValueError("no data for the PCE regression (need at least 2 samples)")
+    mean = total / count
+    std = (squares / count - mean**2).clamp_min(0).sqrt()
+    return Standardize(mean.to(components.dtype), std.to(components.dtype))
+
+
+@torch.no_grad()
+def _normal_equations(pre: nn.Module, post: nn.Module, projection: nn.Module, basis: HermiteBasis,
+                      streams, folds: int, device) -> NormalEquations:
+    equations = None
+    for stream in streams:
+        position = 0
+        for x, _ in stream:
+            act = pre(x)
+            out = post(act)
+            if out.ndim != 2:
+                raise ValueError(f"the model must output logits (B, K); got shape {tuple(out.shape)}")
+            if equations is None:
+                equations = NormalEquations(basis.num_terms, out.shape[1], folds=folds, device=device)
+            fold = torch.arange(position, position + len(x), device=device) % folds
+            equations.add(basis(projection(act.flatten(1))), out, fold)
+            position += len(x)
+    if equations is None:
         raise ValueError("no data for the PCE regression")
-    return torch.cat(zs), torch.cat(logits)
+    return equations
 
 
 def build_asnet(model: nn.Module, layer: str, data: Batches, *, rank: int = 50, degree: int = 2,
                 method: str = "frequent_directions", function="loss", sketch_size: int | None = None,
-                ridge: float = 0.0, batch_size: int = 128, max_batches: int | None = None,
-                subspace: ActiveSubspace | None = None, progress: bool = False) -> tuple[ASNet, BuildInfo]:
-    """Steps 1-2 of Algorithm 3.1: AS layer from the gradients, PCE head fitted to the logits.
+                ridge_per_sample: float | Sequence[float] = 0.0, folds: int = 5, passes: int = 1,
+                augment: bool = False, seed: int = 0, batch_size: int = 128, max_batches: int | None = None,
+                subspace: ActiveSubspace | None = None, directions: torch.Tensor | None = None,
+                progress: bool = False) -> tuple[ASNet, BuildInfo]:
+    """Steps 1-2 of Algorithm 3.1: AS layer from the gradients, PCE head fitted to the logits, streamed.
+
+    Step 1 streams the gradients of one pass through the subspace estimator; step 2 makes one pass to
+    standardise the active variables ``z = V_1^T x_l`` and ``passes`` passes that accumulate the normal
+    equations of the PCE least squares (:class:`~aslib.pce.NormalEquations`, float64; memory independent
+    of the number of images), with every image in one of ``folds`` folds (``index % folds``).
 
     Args:
         model: trained sequential classifier (not modified; its pre-model is copied).
         layer: cut point (``aslib.models.cut_points(model)``).
-        data: training data (dataset, ``(x, y)`` batches or a tensor pair) used for both passes.
+        data: training data: a dataset (read in order; ``passes`` and ``augment`` apply), ``(x, y)``
+            batches or a tensor pair (one pass, no augmentation).
         rank: number of active directions ``r`` (AS layer width); degree: total PCE degree ``p``.
         method, function, sketch_size: active-subspace estimation (see :func:`layer_subspaces`).
-        ridge: optional ridge penalty of the least-squares fit.
+        ridge_per_sample: ridge penalty divided by the number of regression rows (the features have unit
+            second moments, so ``1e-3`` adds 0.1 % to the diagonal); with several values the one with the
+            best cross-validated R² is used.
+        passes, augment, seed: passes of the regression over a dataset, with the training augmentation
+            (random crop and flip; fresh draws ``seed + pass`` on every pass, pass 0 also feeds step 1).
+        max_batches: batches per pass (``None``: all).
         subspace: a precomputed estimator for this layer (skips step 1).
+        directions: ``(neurons, >= rank)`` orthonormal columns used instead of the active subspace (the
+            baselines of :mod:`aslib.asnet_recipes`; skips step 1, ``BuildInfo.subspace`` is ``None``).
     Returns:
         ``(asnet in eval mode, BuildInfo)``.
     """
@@ -128,44 +187,74 @@ def build_asnet(model: nn.Module, layer: str, data: Batches, *, rank: int = 50, 
         raise ValueError(f"PCE degree p must be >= 1, got degree={degree}")
     if rank < 1:
         raise ValueError(f"the number of active directions r must be >= 1, got rank={rank}")
+    check_positive("passes", passes, integer=True)
+    check_positive("folds", folds, integer=True)
+    ridges = [float(r) for r in (ridge_per_sample if isinstance(ridge_per_sample, Sequence) else [ridge_per_sample])]
+    if not ridges or any(not r >= 0 for r in ridges):
+        raise ValueError(f"ridge_per_sample must be >= 0 (one value or a non-empty list), got {ridge_per_sample!r}")
+    if len(ridges) > 1 and folds < 2:
+        raise ValueError(f"choosing among {len(ridges)} ridges needs cross-validation folds >= 2, got folds={folds}")
     start = time.time()
     model = copy.deepcopy(model).eval()
     device, dtype = model_device(model), next(model.parameters()).dtype
     pre, post = split_model(model, layer)
-    if subspace is None:
-        subspace = layer_subspaces(model, [layer], data, method=method, function=function, sketch_size=sketch_size,
-                                   batch_size=batch_size, max_batches=max_batches, progress=progress)[layer]
-    neurons = subspace.dim
+    stream = functools.partial(_passes, data, augment=augment, seed=seed, batch_size=batch_size,
+                               max_batches=max_batches, device=device, dtype=dtype)
+    if subspace is None and directions is None:
+        subspace = layer_subspaces(model, [layer], next(stream(1)), method=method, function=function,
+                                   sketch_size=sketch_size, batch_size=batch_size, progress=progress)[layer]
+    if subspace is not None and directions is not None:
+        raise ValueError("pass either subspace (an active-subspace estimator) or directions, not both")
+    found = subspace.components if directions is None else directions
+    neurons = found.shape[0]
     if rank > neurons:
         raise ValueError(f"rank={rank} is larger than the {neurons} neurons of layer {layer!r}; "
                          f"choose rank <= {neurons}")
-    if rank > subspace.components.shape[1]:
-        raise ValueError(f"rank={rank} but only {subspace.components.shape[1]} directions were estimated; "
+    if rank > found.shape[1]:
+        raise ValueError(f"rank={rank} but only {found.shape[1]} directions were given or estimated; "
                          "use a larger sketch_size or more samples")
-    components = subspace.components[:, :rank].to(device, dtype)
-    z, targets = _collect(pre, post, components, data, batch_size, max_batches, device)
-    terms = num_terms(rank, degree)
-    if len(z) < terms and ridge == 0:
-        raise ValueError(f"the PCE with rank={rank}, degree={degree} has {terms} terms but only {len(z)} samples "
-                         f"were given; pass at least {terms} samples (or ridge > 0)")
-    standardize = Standardize.from_data(z)
-    basis = HermiteBasis(rank, degree).to(device, dtype)
-    features = basis(standardize(z))
-    weights = fit_least_squares(features, targets, ridge=ridge)
+    components = found[:, :rank].to(device, dtype)
+    standardize = _standardize(pre, components, next(stream(1))).to(device)
     projection = nn.Linear(neurons, rank, bias=False).to(device, dtype)
-    head = nn.Linear(terms, targets.shape[1], bias=False).to(device, dtype)
     with torch.no_grad():
         projection.weight.copy_(components.T)
+    basis = HermiteBasis(rank, degree).to(device, dtype)
+    equations = _normal_equations(pre, post, nn.Sequential(projection, standardize), basis,
+                                  tqdm(stream(passes), total=passes, disable=not progress, desc="PCE passes",
+                                       leave=False), folds, device)
+    terms, n = basis.num_terms, equations.samples
+    if n < terms and min(ridges) == 0:
+        raise ValueError(f"the PCE with rank={rank}, degree={degree} has {terms} terms but only {n} samples "
+                         f"were given; pass at least {terms} samples (or ridge_per_sample > 0)")
+    scores = [{"ridge per sample": r, "R2 held-out": row["R2 held-out"]}
+              for r, row in zip(ridges, equations.cross_validate([r * n for r in ridges]))] if folds > 1 else []
+    best = max(scores, key=lambda row: row["R2 held-out"]) if scores else {"ridge per sample": ridges[0],
+                                                                          "R2 held-out": float("nan")}
+    weights = equations.solve(best["ridge per sample"] * n)
+    head = nn.Linear(terms, weights.shape[1], bias=False).to(device, dtype)
+    with torch.no_grad():
         head.weight.copy_(weights.T)
-    asnet = ASNet(pre, projection, standardize.to(device, dtype), basis, head).eval()
-    info = BuildInfo(layer, neurons, rank, degree, terms, len(z), r2_score(features @ weights, targets), subspace,
-                     time.time() - start)
+    asnet = ASNet(pre, projection, standardize, basis, head).eval()
+    info = BuildInfo(layer, neurons, rank, degree, terms, n, equations.r2(weights), best["R2 held-out"],
+                     best["ridge per sample"], scores, subspace, time.time() - start)
     return asnet, info
 
 
 @dataclass(frozen=True)
 class FinetuneConfig:
-    """Step 3 of Algorithm 3.1 (defaults: the paper's VGG-19 / CIFAR-10 run)."""
+    """Step 3 of Algorithm 3.1 (defaults: the paper's VGG-19 / CIFAR-10 run).
+
+    Phase ``distill``: ``kd_epochs`` of Adam on the distillation loss. Phase ``sparse``:
+    ``sparse_epochs`` of ``sparse_optimizer`` (``"sgd"``, with ``sparse_momentum``, or ``"adam"``) on
+    ``sparse_loss`` (``"ce"`` as the authors, or ``"distill"``), each step followed by the l1 proximal
+    step ``w <- sign(w) max(|w| - lr l1_e, 0)`` with ``l1_e = l1 * l1_growth**e`` in sparse epoch ``e``
+    (``l1_pre`` likewise for the pre-model's convolutions). With ``target_params`` the proximal step
+    stops once the ASNet's nonzero Conv/Linear weights are at most that many, and the zero pattern is
+    kept fixed for the rest of the phase. Learning rates per group (pre-model, AS, PCE) follow
+    ``schedule``: ``"harmonic"`` ``lr_0 / (e + 1)`` (the authors') or ``"cosine"``
+    ``lr_0 (1 + cos(pi e / E)) / 2`` within each phase. ``precision="bfloat16"`` runs the forward
+    passes (teacher and student) under autocast.
+    """
 
     kd_epochs: int = 20
     sparse_epochs: int = 100
@@ -176,9 +265,44 @@ class FinetuneConfig:
     temperature: float = 1.0
     l1: float = 0.2
     l1_pre: float = 0.2
+    l1_growth: float = 1.0
+    target_params: int | None = None
+    sparse_optimizer: str = "sgd"
+    sparse_momentum: float = 0.0
+    sparse_loss: str = "ce"
+    schedule: str = "harmonic"
+    precision: str = "float32"
     augment: bool = True
     seed: int = 0
     max_batches: int | None = None
+
+    def __post_init__(self) -> None:
+        choices = {"sparse_optimizer": ("sgd", "adam"), "sparse_loss": ("ce", "distill"),
+                   "schedule": ("harmonic", "cosine"), "precision": ("float32", "bfloat16")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"FinetuneConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        for name in ("kd_epochs", "sparse_epochs"):
+            check_positive(name, getattr(self, name), integer=True, allow_zero=True)
+        check_positive("batch_size", self.batch_size, integer=True)
+        for name in ("l1", "l1_pre", "sparse_momentum"):
+            check_positive(name, getattr(self, name), allow_zero=True)
+        check_positive("l1_growth", self.l1_growth)
+        if self.target_params is not None:
+            check_positive("target_params", self.target_params, integer=True)
+
+    def learning_rates(self, phase: str, epoch: int) -> tuple[float, float, float]:
+        """The (pre-model, AS, PCE) learning rates of ``epoch`` (0-based) of ``phase``."""
+        lrs, epochs = (self.kd_lr, self.kd_epochs) if phase == "distill" else (self.sparse_lr, self.sparse_epochs)
+        if self.schedule == "harmonic":
+            factor = 1 / (epoch + 1)
+        else:
+            factor = (1 + math.cos(math.pi * epoch / max(epochs, 1))) / 2
+        return tuple(lr * factor for lr in lrs)
+
+    def l1_scale(self, epoch: int) -> float:
+        """The factor ``l1_growth**epoch`` of the l1 strengths in sparse epoch ``epoch`` (0-based)."""
+        return self.l1_growth**epoch
 
 
 def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor, *, alpha: float,
@@ -199,32 +323,41 @@ def soft_threshold_(weight: torch.Tensor, threshold: float) -> None:
     weight.copy_(weight.sign() * (weight.abs() - threshold).clamp_min(0))
 
 
-def _param_groups(asnet: ASNet, lrs: tuple[float, float, float]) -> list[dict]:
+def _param_groups(asnet: nn.Module, lrs: tuple[float, float, float]) -> list[dict]:
+    if not isinstance(asnet, ASNet):  # a plain network (the pruning baseline): one group at the pre-model's rate
+        return [{"params": [p for p in asnet.parameters() if p.requires_grad], "lr": lrs[0], "name": "network"}]
     return [{"params": list(asnet.pre.parameters()), "lr": lrs[0], "name": "pre"},
             {"params": list(asnet.projection.parameters()), "lr": lrs[1], "name": "AS"},
             {"params": list(asnet.head.parameters()), "lr": lrs[2], "name": "PCE"}]
 
 
-def _prox(asnet: ASNet, opt: torch.optim.Optimizer, cfg: FinetuneConfig) -> None:
+def _prox(asnet: ASNet, opt: torch.optim.Optimizer, cfg: FinetuneConfig, scale: float) -> None:
     lr_pre, lr_as, lr_pce = (g["lr"] for g in opt.param_groups)
     for module in asnet.pre.modules():
         if isinstance(module, nn.Conv2d):
-            soft_threshold_(module.weight, lr_pre * cfg.l1_pre)
-    soft_threshold_(asnet.projection.weight, lr_as * cfg.l1)
-    soft_threshold_(asnet.head.weight, lr_pce * cfg.l1)
+            soft_threshold_(module.weight, lr_pre * cfg.l1_pre * scale)
+    soft_threshold_(asnet.projection.weight, lr_as * cfg.l1 * scale)
+    soft_threshold_(asnet.head.weight, lr_pce * cfg.l1 * scale)
 
 
-def finetune(asnet: ASNet, teacher: nn.Module, train_data: ImageDataset, test_data: Batches,
+def _sparse_weights(asnet: ASNet) -> list[torch.Tensor]:
+    """The weights the proximal step acts on: pre-model convolutions, AS layer, PCE layer."""
+    convs = [m.weight for m in asnet.pre.modules() if isinstance(m, nn.Conv2d)]
+    return convs + [asnet.projection.weight, asnet.head.weight]
+
+
+def finetune(asnet: ASNet | nn.Module, teacher: nn.Module, train_data: ImageDataset, test_data: Batches,
              config: FinetuneConfig = FinetuneConfig(), *, checkpoint: str | Path | None = None,
              input_shape: tuple[int, ...] | None = None, progress: bool = True) -> list[dict[str, Any]]:
     """Step 3: distillation (Adam) then l1-proximal sparse retraining (SGD), epoch by epoch.
 
-    Learning rates follow the authors' ``lr_e = lr_0 / (e + 1)`` within each phase. With
+    Learning rates follow ``config.schedule`` within each phase (:class:`FinetuneConfig`). With
     ``checkpoint`` the state is saved after every epoch and a rerun resumes after the last
     completed epoch (a rerun with more epochs extends the run; optimiser moments restart at
     each resumed phase). Returns
-    one row per epoch (phase, epoch, test accuracy, nonzero parameters and MACs when
-    ``input_shape`` is given); the row with ``epoch == 0`` is the starting point.
+    one row per epoch (phase, epoch, test accuracy, wall ``seconds``, nonzero parameters and MACs when
+    ``input_shape`` is given; in the sparse phase also the ``l1 scale`` and whether the zero pattern is
+    ``frozen``); the row with ``epoch == 0`` is the starting point.
 
     Under ``torch.distributed`` (e.g. ``torchrun``) the ASNet is wrapped in
     ``DistributedDataParallel`` and each rank trains on its share of every global batch of
@@ -234,15 +367,20 @@ def finetune(asnet: ASNet, teacher: nn.Module, train_data: ImageDataset, test_da
     on disjoint test shards and summed; rank 0 writes the checkpoint and every rank resumes from it.
 
     ``asnet`` is trained in place; the teacher is used in eval mode and left as it was passed in.
+    Any other network may be distilled the same way (``sparse_epochs=0``; one parameter group at the
+    pre-model's learning rate), e.g. a network pruned with ``torch.nn.utils.prune``, whose masks stay fixed.
     """
+    if not isinstance(asnet, ASNet) and config.sparse_epochs:
+        raise ValueError(f"the l1-sparse phase acts on an ASNet's layers; got a {type(asnet).__name__}: "
+                         "use sparse_epochs=0 to distil another network")
     with model_mode(teacher):
         return _finetune(asnet, teacher, train_data, test_data, config, checkpoint, input_shape, progress)
 
 
-def _finetune(asnet: ASNet, teacher: nn.Module, train_data: ImageDataset, test_data: Batches,
+def _finetune(asnet: nn.Module, teacher: nn.Module, train_data: ImageDataset, test_data: Batches,
               config: FinetuneConfig, checkpoint: str | Path | None, input_shape: tuple[int, ...] | None,
               progress: bool) -> list[dict[str, Any]]:
-    from .metrics import complexity
+    from .metrics import complexity, nonzero_weights
     from .training import evaluate
 
     device = model_device(asnet)
@@ -254,7 +392,7 @@ def _finetune(asnet: ASNet, teacher: nn.Module, train_data: ImageDataset, test_d
         model = nn.parallel.DistributedDataParallel(asnet, device_ids=[device.index] if device.type == "cuda" else None)
     progress = progress and is_main_process()
     test_shard = local_share(test_data, 500)
-    phases = [("distill", config.kd_epochs, config.kd_lr), ("sparse", config.sparse_epochs, config.sparse_lr)]
+    phases = [("distill", config.kd_epochs), ("sparse", config.sparse_epochs)]
     history: list[dict[str, Any]] = []
     path = Path(checkpoint) if checkpoint else None
     if path is not None and path.exists():
@@ -274,26 +412,35 @@ def _finetune(asnet: ASNet, teacher: nn.Module, train_data: ImageDataset, test_d
 
     if not history:
         history.append(measure("start", 0))
-    for index, (phase, epochs, lrs) in enumerate(phases):
+    bf16 = config.precision == "bfloat16"
+    for index, (phase, epochs) in enumerate(phases):
         done = [row["epoch"] for row in history if row["phase"] == phase]
-        later = any(row["phase"] == p for row in history for p, _, _ in phases[index + 1:])
-        if later:
+        if any(row["phase"] == p for row in history for p, _ in phases[index + 1:]):
             continue
-        groups = _param_groups(asnet, lrs)
-        opt = torch.optim.Adam(groups) if phase == "distill" else torch.optim.SGD(groups)
+        groups = _param_groups(asnet, config.learning_rates(phase, 0))
+        if phase == "distill" or config.sparse_optimizer == "adam":
+            opt = torch.optim.Adam(groups)
+        else:
+            opt = torch.optim.SGD(groups, momentum=config.sparse_momentum)
+        frozen = any(row.get("frozen") for row in history if row["phase"] == phase)
+        masks = [w != 0 for w in _sparse_weights(asnet)] if frozen else None
+        distill = phase == "distill" or config.sparse_loss == "distill"
         for epoch in range(max(done, default=0), epochs):
-            for group, lr in zip(opt.param_groups, lrs):
-                group["lr"] = lr / (epoch + 1)
+            started = time.time()
+            for group, lr in zip(opt.param_groups, config.learning_rates(phase, epoch)):
+                group["lr"] = lr
             loader.set_epoch(index * 10_000 + epoch)
             asnet.train()
             for b, (x, y) in enumerate(tqdm(loader, disable=not progress, desc=f"{phase} {epoch + 1}/{epochs}",
                                            leave=False)):
                 if config.max_batches is not None and b >= config.max_batches:
                     break
-                out = model(x)
-                if phase == "distill":
-                    with torch.no_grad():
-                        target = teacher(x)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                    out = model(x).float()
+                    if distill:
+                        with torch.no_grad():
+                            target = teacher(x).float()
+                if distill:
                     loss = distillation_loss(out, target, y, alpha=config.alpha, temperature=config.temperature)
                 else:
                     loss = F.cross_entropy(out, y)
@@ -303,10 +450,20 @@ def _finetune(asnet: ASNet, teacher: nn.Module, train_data: ImageDataset, test_d
                 opt.zero_grad(set_to_none=True)
                 (loss * (len(y) * world / _global_batch_size(loader, b))).backward()
                 opt.step()
-                if phase == "sparse":
-                    _prox(asnet, opt, config)
+                if phase != "sparse":
+                    continue
+                if masks is None:
+                    _prox(asnet, opt, config, config.l1_scale(epoch))
+                    if config.target_params is not None and nonzero_weights(asnet) <= config.target_params:
+                        masks = [w != 0 for w in _sparse_weights(asnet)]
+                else:
+                    with torch.no_grad():
+                        for weight, mask in zip(_sparse_weights(asnet), masks):
+                            weight.mul_(mask)
             asnet.eval()
-            history.append(measure(phase, epoch + 1))
+            history.append({**measure(phase, epoch + 1), "seconds": round(time.time() - started, 2)})
+            if phase == "sparse":
+                history[-1].update({"l1 scale": config.l1_scale(epoch), "frozen": masks is not None})
             if progress:
                 tqdm.write(f"{phase} epoch {epoch + 1}: " + ", ".join(
                     f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in history[-1].items()

@@ -1,8 +1,10 @@
 """Command line: ``python -m aslib.cli {train,zoo,report} ...``.
 
-* ``train --recipe NAME [--out PATH] [--ship]``: train a recipe from :data:`aslib.training.RECIPES`
-  (resumes when interrupted); ``--ship`` writes the checkpoint into the package and records it
-  in the zoo manifest (command, data source, seed, epochs, wall time, accuracy, sha256).
+* ``train --recipe NAME [--out PATH] [--ship]``: train a recipe from :data:`aslib.training.RECIPES`, or
+  build and fine-tune one of :data:`aslib.asnet_recipes.RECIPES` (resumes when interrupted; an ASNet
+  recipe works in the folder ``--work``, default ``./NAME.work``); ``--ship`` writes the checkpoint into
+  the package and records it in the zoo manifest (command, data source, seed, epochs, wall time,
+  accuracy, sha256).
 * ``zoo``: list the shipped checkpoints.
 * ``layer-study --model NAME --images N``: active neurons of every cut point of a zoo model (Markdown table).
 * ``attack-study --model NAME --xis 5 10 --samples 200 --repeats 3 [--classes 1]``: AS vs UAP vs SGD-UAP vs
@@ -17,6 +19,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shlex
 import sys
@@ -25,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from . import training, zoo
+from . import asnet_recipes, training, zoo
 from ._utils import default_device
 
 
@@ -121,29 +124,33 @@ def _ship_vectors(args) -> None:
 
 def _asnet(args) -> None:
     from . import data as data_mod
-    from .asnet import FinetuneConfig, build_asnet, finetune
+    from .asnet import build_asnet, finetune
     from .distributed import is_main_process
     from .metrics import complexity, reduction
     from .tables import format_table
 
     model, entry, device = _zoo_model(args)
     train = data_mod.load(entry["dataset"], "train")
-    x, y = data_mod.tensors(entry["dataset"], "train", n=args.images, seed=0)
     test = data_mod.tensors(entry["dataset"], "test", n=args.test_images, seed=0)
     test = (test[0].to(device), test[1].to(device))
-    net, info = build_asnet(model, args.layer, (x.to(device), y.to(device)), rank=args.rank, degree=args.degree,
+    batch = min(500, args.images)
+    net, info = build_asnet(model, args.layer, train, rank=args.rank, degree=args.degree, passes=args.passes,
+                            augment=True, batch_size=batch, max_batches=-(-args.images // batch),
+                            ridge_per_sample=list(asnet_recipes.ASNetRecipe(args.model, args.layer).ridges_per_sample),
                             progress=is_main_process())
-    config = FinetuneConfig(kd_epochs=args.kd_epochs, sparse_epochs=args.sparse_epochs, batch_size=args.batch_size,
-                            kd_lr=tuple(args.kd_lr), sparse_lr=tuple(args.sparse_lr), l1=args.l1,
-                            l1_pre=args.l1_pre, max_batches=args.max_batches or None)
+    base = asnet_recipes.RECIPE_FINETUNE
+    config = dataclasses.replace(base, kd_epochs=args.kd_epochs, sparse_epochs=args.sparse_epochs,
+                                 batch_size=args.batch_size, kd_lr=tuple(args.kd_lr), sparse_lr=tuple(args.sparse_lr),
+                                 l1=args.l1, l1_pre=args.l1_pre, max_batches=args.max_batches or None,
+                                 precision="bfloat16" if args.bf16 else "float32")
     args.out.mkdir(parents=True, exist_ok=True)
-    shape = tuple(x.shape[1:])
+    shape = tuple(train.images.shape[1:])
     history = finetune(net, model, train, test, config, checkpoint=args.out / "asnet_finetune.pt",
                        input_shape=shape, progress=True)
     if not is_main_process():
         return
     print(f"{args.model} cut at {args.layer}: r={info.rank}, p={info.degree}, {info.terms} PCE terms, "
-          f"R2 {info.r2:.3f} on {info.samples} images")
+          f"R2 {info.r2:.3f} in-sample, {info.r2_heldout:.3f} cross-validated, on {info.samples} rows")
     print(format_table(history, ["phase", "epoch", "test_accuracy", "nonzero_params", "sparse_macs"], 4))
     rows = [{"model": name, **complexity(m, shape)} for name, m in (("original", model), ("ASNet", net))]
     print(format_table(rows, ["model", "params", "nonzero_params", "storage_mb", "macs", "sparse_macs"], 2))
@@ -156,10 +163,11 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p_train = sub.add_parser("train", help="train a recipe (resumable)")
-    p_train.add_argument("--recipe", required=True, choices=sorted(training.RECIPES))
+    p_train.add_argument("--recipe", required=True, choices=sorted(training.RECIPES) + sorted(asnet_recipes.RECIPES))
     p_train.add_argument("--out", type=Path, help="checkpoint path (default: aslib/checkpoints/<name>.pt with --ship)")
     p_train.add_argument("--ship", action="store_true", help="write into the package zoo and its manifest")
     p_train.add_argument("--name", help="zoo name (default: the recipe name)")
+    p_train.add_argument("--work", type=Path, help="resumable working folder of an ASNet recipe (default: ./NAME.work)")
     p_train.add_argument("--threads", type=int, help="torch CPU threads")
     p_train.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     p_train.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
@@ -195,16 +203,21 @@ def main(argv: list[str] | None = None) -> int:
     p_asnet.add_argument("--layer", default="conv5", help="cut point (a name from aslib.models.cut_points)")
     p_asnet.add_argument("--rank", type=int, default=50, help="r, the number of active directions")
     p_asnet.add_argument("--degree", type=int, default=2, help="p, the total PCE degree")
-    p_asnet.add_argument("--images", type=int, default=10000, help="training images for the AS and PCE fit")
+    p_asnet.add_argument("--images", type=int, default=50000, help="training images for the AS and PCE fit (augmented)")
+    p_asnet.add_argument("--passes", type=int, default=1, help="augmented passes of the PCE regression")
     p_asnet.add_argument("--test-images", type=int, default=None, help="test images (default: the whole split)")
     p_asnet.add_argument("--kd-epochs", type=int, default=2)
     p_asnet.add_argument("--sparse-epochs", type=int, default=2)
     p_asnet.add_argument("--batch-size", type=int, default=300, help="global batch (split over torchrun ranks)")
     p_asnet.add_argument("--max-batches", type=int, default=40, help="batches per epoch (0: all)")
-    p_asnet.add_argument("--kd-lr", type=float, nargs=3, default=[1e-4, 1e-4, 1e-4], metavar=("PRE", "AS", "PCE"))
-    p_asnet.add_argument("--sparse-lr", type=float, nargs=3, default=[1e-4, 1e-2, 1e-2], metavar=("PRE", "AS", "PCE"))
-    p_asnet.add_argument("--l1", type=float, default=0.02, help="l1 weight of the AS and PCE layers")
-    p_asnet.add_argument("--l1-pre", type=float, default=0.5, help="l1 weight of the pre-model convolutions")
+    recipe = asnet_recipes.RECIPE_FINETUNE
+    groups = ("PRE", "AS", "PCE")
+    p_asnet.add_argument("--kd-lr", type=float, nargs=3, default=list(recipe.kd_lr), metavar=groups)
+    p_asnet.add_argument("--sparse-lr", type=float, nargs=3, default=list(recipe.sparse_lr), metavar=groups)
+    p_asnet.add_argument("--l1", type=float, default=recipe.l1, help="l1 weight of the AS and PCE layers")
+    p_asnet.add_argument("--l1-pre", type=float, default=recipe.l1_pre, help="l1 weight of the pre-model convolutions")
+    p_asnet.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True,
+                         help="bfloat16 autocast of the forward passes (default on)")
     p_asnet.add_argument("--out", type=Path, default=Path("asnet_run"), help="folder for the resumable checkpoint")
     for p in (p_layer, p_attack, p_asnet):
         p.add_argument("--threads", type=int)
@@ -232,7 +245,12 @@ def _dispatch(args: argparse.Namespace) -> None:
             torch.set_num_threads(args.threads)
         name = args.name or args.recipe
         out = args.out or (zoo.CHECKPOINT_DIR / f"{name}.pt" if args.ship else Path(f"{name}.pt"))
-        meta = training.train(args.recipe, out, device=args.device, amp=args.amp)
+        if args.recipe in asnet_recipes.RECIPES:
+            work = args.work or Path(f"{name}.work")
+            meta = asnet_recipes.run(args.recipe, work, device=args.device or "cpu")
+            out.write_bytes((work / "model.pt").read_bytes())
+        else:
+            meta = training.train(args.recipe, out, device=args.device, amp=args.amp)
         print(json.dumps({k: v for k, v in meta.items() if k != "history"}, indent=2))
         if args.ship:
             command = "python -m aslib.cli " + " ".join(shlex.quote(a) for a in args.argv)

@@ -25,7 +25,7 @@ import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence, Union
+from typing import Any, Iterable, Iterator, Sequence, Union
 
 import numpy as np
 import torch
@@ -62,11 +62,31 @@ SPECS: dict[str, DatasetSpec] = {
 SPLITS = ("train", "test")
 
 
+DEFAULT_DATA = Path(__file__).resolve().parents[1] / "data"
+"""The repository's ``data/`` folder, the data root when nothing else is set."""
+
+
 def data_root(root: str | os.PathLike | None = None) -> Path:
-    """The folder searched for datasets: ``root``, else ``$ASLIB_DATA``, else ``./data``."""
+    """The folder searched for datasets, whatever the working directory: ``root``, else ``$ASLIB_DATA``,
+    else the repository's ``data/`` (:data:`DEFAULT_DATA`). ``make`` sets ``ASLIB_DATA`` for every target
+    (the notebooks, papermill and JupyterLab inherit it)."""
     if root is not None:
         return Path(root)
-    return Path(os.environ.get("ASLIB_DATA", "data"))
+    return Path(os.environ.get("ASLIB_DATA", DEFAULT_DATA))
+
+
+def identity(root: str | os.PathLike | None = None) -> dict[str, dict[str, Any]]:
+    """What identifies the data archives under :func:`data_root`: per ``.npz`` file its size in bytes and
+    the sha256 of its first and last MiB (cheap, and any re-export or truncation changes it)."""
+    found = {}
+    for path in sorted(data_root(root).glob("*.npz")):
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            head = handle.read(2**20)
+            handle.seek(max(size - 2**20, 0))
+            digest = hashlib.sha256(head + handle.read()).hexdigest()
+        found[path.name] = {"bytes": size, "sha256_head_tail": digest}
+    return found
 
 
 def cache_dir() -> Path:

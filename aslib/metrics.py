@@ -35,6 +35,11 @@ _COUNTED_OPS = frozenset({torch.ops.aten.mm, torch.ops.aten.addmm,
 _WEIGHTED = (nn.modules.conv._ConvNd, nn.Linear)
 
 
+def nonzero_weights(model: nn.Module) -> int:
+    """Nonzero entries of the Conv/Linear weights of ``model`` (the ``nonzero_params`` of :func:`complexity`)."""
+    return sum(int(torch.count_nonzero(m.weight)) for m in model.modules() if isinstance(m, _WEIGHTED))
+
+
 def complexity(model: nn.Module, input_shape: tuple[int, ...], *, sparse: bool = False,
                count_basis: bool = True) -> dict[str, Any]:
     """Parameters, storage (MB) and MACs of ``model`` for one sample of shape ``input_shape``.
@@ -54,7 +59,7 @@ def complexity(model: nn.Module, input_shape: tuple[int, ...], *, sparse: bool =
     shape = _check_shape(input_shape)
     weights = [m.weight for m in model.modules() if isinstance(m, _WEIGHTED)]
     params = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    nonzero = sum(int(torch.count_nonzero(w)) for w in weights)
+    nonzero = nonzero_weights(model)
     dense, sparse_macs, basis = _count_macs(model, shape)
     extra = basis if count_basis else 0
     result: dict[str, Any] = {

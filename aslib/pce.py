@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -182,6 +183,116 @@ def fit_least_squares(features: torch.Tensor, targets: torch.Tensor, *, ridge: f
         gram = a.T @ a + ridge * torch.eye(n_b, dtype=torch.float64, device=a.device)
         weights = torch.cholesky_solve(a.T @ b, torch.linalg.cholesky(gram))
     return weights.to(features.dtype if features.is_floating_point() else torch.get_default_dtype())
+
+
+class NormalEquations:
+    """Streamed least squares: ``F^T F``, ``F^T Y`` and the target moments, accumulated in float64.
+
+    Memory is ``folds * N_b * (N_b + K)`` numbers whatever the number of samples. Every sample
+    belongs to one of ``folds`` disjoint folds (:meth:`add` takes the fold of each row), so
+    :meth:`cross_validate` scores a ridge penalty on held-out rows exactly, from the statistics
+    alone: the fit on all folds but ``k`` predicts fold ``k`` with residual
+    ``Y_k^T Y_k - 2 tr(W^T F_k^T Y_k) + tr(W^T F_k^T F_k W)``.
+
+    Args:
+        terms: number of features ``N_b``; outputs: number of targets ``K``; folds: >= 1
+            (>= 2 for :meth:`cross_validate`); device: where the statistics live.
+    """
+
+    def __init__(self, terms: int, outputs: int, *, folds: int = 5, device: torch.device | str = "cpu"):
+        for name, value in (("terms", terms), ("outputs", outputs), ("folds", folds)):
+            if not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        kw = {"dtype": torch.float64, "device": device}
+        self.gram = torch.zeros(folds, terms, terms, **kw)
+        self.cross = torch.zeros(folds, terms, outputs, **kw)
+        self.target_sum = torch.zeros(folds, outputs, **kw)
+        self.target_squares = torch.zeros(folds, outputs, **kw)
+        self.counts = torch.zeros(folds, dtype=torch.int64, device=device)
+
+    @property
+    def samples(self) -> int:
+        """Rows accumulated so far."""
+        return int(self.counts.sum())
+
+    def add(self, features: torch.Tensor, targets: torch.Tensor, fold: torch.Tensor | int = 0) -> None:
+        """Accumulate rows ``features`` ``(B, N_b)`` and ``targets`` ``(B, K)``; ``fold`` is an int or an
+        int tensor ``(B,)`` of fold indices (e.g. ``image_index % folds``, so that augmented copies of
+        an image stay in one fold)."""
+        folds, terms, outputs = self.cross.shape
+        if features.dim() != 2 or features.shape[1] != terms or targets.shape != (features.shape[0], outputs):
+            raise ValueError(f"expected features (B, {terms}) and targets (B, {outputs}), got "
+                             f"{tuple(features.shape)} and {tuple(targets.shape)}")
+        for name, tensor in (("features", features), ("targets", targets)):
+            check_finite(tensor, name, "remove or fix those samples before fitting")
+        fold = torch.as_tensor(fold, device=self.counts.device).expand(features.shape[0])
+        if fold.min() < 0 or fold.max() >= folds:
+            raise ValueError(f"fold indices must lie in [0, {folds}), got values in "
+                             f"[{int(fold.min())}, {int(fold.max())}]")
+        a = features.to(self.gram.device, torch.float64)
+        b = targets.to(self.gram.device, torch.float64)
+        for k in fold.unique().tolist():
+            rows = fold == k
+            ak, bk = a[rows], b[rows]
+            self.gram[k] += ak.T @ ak
+            self.cross[k] += ak.T @ bk
+            self.target_sum[k] += bk.sum(0)
+            self.target_squares[k] += (bk * bk).sum(0)
+            self.counts[k] += int(rows.sum())
+
+    def solve(self, ridge: float = 0.0, *, exclude: int | None = None) -> torch.Tensor:
+        """Weights ``(N_b, K)`` (float64) minimising ``||F W - Y||^2 + ridge ||W||^2`` over all folds
+        except ``exclude``; ``ridge = 0`` needs at least ``N_b`` rows (linearly independent features)."""
+        if ridge < 0 or not math.isfinite(ridge):
+            raise ValueError(f"ridge must be a finite number >= 0, got {ridge!r}")
+        keep = [k for k in range(len(self.counts)) if k != exclude]
+        n = int(self.counts[keep].sum())
+        terms = self.gram.shape[1]
+        if ridge == 0 and n < terms:
+            raise ValueError(f"need at least N_b={terms} samples for an unregularised fit, got n={n}; "
+                             "accumulate more samples or pass ridge > 0")
+        gram = self.gram[keep].sum(0) + ridge * torch.eye(terms, dtype=torch.float64, device=self.gram.device)
+        factor, info = torch.linalg.cholesky_ex(gram)
+        if int(info) != 0:
+            raise ValueError(f"the normal equations are singular (n={n}, N_b={terms}): the features are linearly "
+                             "dependent on these samples; accumulate more samples or pass ridge > 0")
+        return torch.cholesky_solve(self.cross[keep].sum(0), factor)
+
+    def residual(self, weights: torch.Tensor, fold: int | None = None) -> torch.Tensor:
+        """Sum of squared residuals ``(K,)`` of ``weights`` ``(N_b, K)`` on one fold (all folds if ``None``)."""
+        keep = list(range(len(self.counts))) if fold is None else [fold]
+        gram, cross = self.gram[keep].sum(0), self.cross[keep].sum(0)
+        w = weights.to(gram)
+        return self.target_squares[keep].sum(0) - 2 * (w * cross).sum(0) + (w * (gram @ w)).sum(0)
+
+    def total(self) -> torch.Tensor:
+        """Total sum of squares ``(K,)`` of the targets about their mean."""
+        n = self.samples
+        return self.target_squares.sum(0) - self.target_sum.sum(0) ** 2 / n
+
+    def r2(self, weights: torch.Tensor) -> float:
+        """In-sample R² of ``weights`` over all rows (as :func:`r2_score`)."""
+        return _mean_r2(self.residual(weights), self.total())
+
+    def cross_validate(self, ridges: Sequence[float]) -> list[dict[str, float]]:
+        """Held-out R² of each ridge penalty: fit on all folds but one, predict that fold, pool the
+        residuals of the folds (the R² of the out-of-fold predictions, as :func:`r2_score`)."""
+        if len(self.counts) < 2 or int((self.counts > 0).sum()) < 2:
+            raise ValueError("cross-validation needs at least two non-empty folds; build with folds >= 2")
+        if not ridges:
+            raise ValueError("no ridge penalties given; pass e.g. ridges=[0, 1e-3 * samples]")
+        rows = []
+        for ridge in ridges:
+            res = sum(self.residual(self.solve(ridge, exclude=k), k) for k in range(len(self.counts))
+                      if self.counts[k] > 0)
+            rows.append({"ridge": float(ridge), "R2 held-out": _mean_r2(res, self.total())})
+        return rows
+
+
+def _mean_r2(residual: torch.Tensor, total: torch.Tensor) -> float:
+    constant = total <= 0
+    scores = torch.where(constant, (residual <= 0).to(torch.float64), 1 - residual / torch.where(constant, 1.0, total))
+    return float(scores.mean())
 
 
 def r2_score(pred: torch.Tensor, target: torch.Tensor) -> float:

@@ -3,7 +3,8 @@
 Notebooks record their key tables and figures with :func:`record_table` / :func:`record_figure`;
 when ``ASLIB_RESULTS`` is set (the report runner sets it) they are written there, otherwise
 recording does nothing. A notebook already executed with the same notebook content, preset,
-library source (every module and subpackage) and zoo manifest is skipped (its stamp file says so).
+library source (every module and subpackage), shipped checkpoints and manifests and data archives is
+skipped (its stamp file says so).
 """
 from __future__ import annotations
 
@@ -96,13 +97,18 @@ def record_figure(notebook: str, key: str, figure) -> None:
 
 
 def _stamp(notebook: Path, preset: str) -> str:
+    """Hash of what a notebook's results depend on: the notebook, the preset, the library source, every
+    shipped checkpoint and manifest, and the identity of the data archives (:func:`aslib.data.identity`)."""
     from . import __version__
+    from .data import identity
 
     digest = hashlib.sha256(notebook.read_bytes())
     package = Path(__file__).parent
-    for source in sorted([*package.rglob("*.py"), *(package / "checkpoints").glob("*.json")]):
+    checkpoints = package / "checkpoints"
+    for source in sorted([*package.rglob("*.py"), *checkpoints.glob("*.json"), *checkpoints.glob("*.pt")]):
         if source.exists():
             digest.update(source.read_bytes())
+    digest.update(json.dumps(identity(), sort_keys=True).encode())
     digest.update(f"{preset}:{__version__}".encode())
     return digest.hexdigest()
 

@@ -23,6 +23,12 @@ CHECKPOINT_DIR = Path(str(resources.files("aslib") / "checkpoints"))
 MANIFEST = CHECKPOINT_DIR / "manifest.json"
 
 
+COMPRESSED_FIELDS = ("base_model", "base_test_accuracy", "build", "nonzero_params", "macs", "sparse_macs",
+                     "params_x", "macs_x", "nonzero_params_x", "sparse_macs_x")
+"""The manifest fields of a shipped ASNet or pruned network beyond those of a network (see :func:`ship`;
+``build`` only for an ASNet)."""
+
+
 def entries() -> list[dict[str, Any]]:
     """The shipped checkpoints: one dict per model with accuracy, size, data and recipe."""
     if not MANIFEST.exists():
@@ -46,7 +52,7 @@ def save_checkpoint(model: nn.Module, meta: dict[str, Any], path: str | Path) ->
     atomic_save({"model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "meta": meta}, Path(path))
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Sequential, dict]:
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
     """Rebuild a model from a checkpoint written by :func:`save_checkpoint`.
 
     Loads with ``weights_only=True`` (no arbitrary unpickling). Returns ``(model in eval mode, metadata)``.
@@ -56,7 +62,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise ValueError(f"{path} is a tensor file but not an aslib checkpoint: expected the keys 'model' and "
                          "'meta' (write it with aslib.zoo.save_checkpoint)")
     meta = state["meta"]
-    model = build(meta["arch"], **meta["arch_kwargs"])
+    model = _rebuild(meta["arch"], meta["arch_kwargs"])
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as error:
@@ -65,8 +71,19 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return model.eval(), meta
 
 
-def pretrained(name: str, map_location: str | torch.device = "cpu") -> nn.Sequential:
-    """An eval-mode model from a checkpoint shipped with the package (see :func:`entries`)."""
+def _rebuild(arch: str, kwargs: dict[str, Any]) -> nn.Module:
+    """An untrained model of the checkpoint's architecture; ``"asnet"`` is an ASNet cut from its base."""
+    if arch != "asnet":
+        return build(arch, **kwargs)
+    from .asnet import ASNet, split_model
+
+    pre, _ = split_model(build(kwargs["base_arch"], **kwargs["base_kwargs"]), kwargs["layer"])
+    return ASNet.empty(pre, kwargs["neurons"], kwargs["rank"], kwargs["degree"], kwargs["num_classes"])
+
+
+def pretrained(name: str, map_location: str | torch.device = "cpu") -> nn.Module:
+    """An eval-mode model from a checkpoint shipped with the package (see :func:`entries`): a network
+    (``nn.Sequential``) or, for a name containing ``asnet``, an :class:`~aslib.asnet.ASNet`."""
     entry(name)
     model, _ = load_checkpoint(CHECKPOINT_DIR / f"{name}.pt", map_location)
     return model
@@ -81,7 +98,10 @@ def ship(name: str, path: str | Path, meta: dict[str, Any], command: str) -> dic
     """Record a finished checkpoint in the manifest (replacing an entry of the same name); returns the entry.
 
     The entry holds the command, data source, seed, epochs, wall time, device, precision, test
-    accuracy (plus the lossless CIFAR-10 subset's for CIFAR-10 models), parameters, size and sha256.
+    accuracy (plus the lossless CIFAR-10 subset's for CIFAR-10 models), parameters, size and sha256;
+    an ASNet's (or a pruned network's) entry also its base model and its accuracy, ``method`` (the
+    projection, or ``"magnitude_pruning"``), the build, nonzero parameters, dense and sparse MACs and
+    the reductions against the base network.
     """
     from . import data as data_mod
     from .training import evaluate
@@ -99,6 +119,9 @@ def ship(name: str, path: str | Path, meta: dict[str, Any], command: str) -> dic
               "test_accuracy": meta["test_accuracy"], **extra,
               "parameters": sum(p.numel() for p in model.parameters()),
               "size_bytes": path.stat().st_size, "sha256": sha256(path)}
+    if "nonzero_params" in meta:  # an ASNet or a pruned network from aslib.asnet_recipes
+        record.update({key: meta[key] for key in COMPRESSED_FIELDS if key in meta})
+        record["method"] = meta["recipe"].get("projection", "magnitude_pruning")
     manifest = json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {"models": []}
     manifest["models"] = [m for m in manifest["models"] if m["name"] != name] + [record]
     MANIFEST.write_text(json.dumps(manifest, indent=2) + "\n")

@@ -116,3 +116,64 @@ def test_finetune_improves_sparsifies_and_resumes(small_lenet, tmp_path):
     assert history[1]["test_accuracy"] >= history[0]["test_accuracy"] - 0.02
     assert history[-1]["nonzero_params"] < 0.9 * history[0]["nonzero_params"]
     assert evaluate(net, test)["accuracy"] == pytest.approx(history[-1]["test_accuracy"])
+
+
+@needs("fashion_mnist")
+def test_streamed_build_equals_the_in_memory_least_squares_and_picks_the_best_ridge(small_lenet):
+    """Oracle: the head of the streamed build is the (ridge) least-squares fit of the teacher's logits on the
+    ASNet's own basis values, computed in memory; the chosen ridge has the best cross-validated R²."""
+    from aslib import data
+    from aslib.pce import fit_least_squares, r2_score
+
+    x, y = data.tensors("fashion_mnist", "train", n=600, seed=3)
+    ridges = [0.0, 1e-2, 10.0]
+    net, info = build_asnet(small_lenet, "conv2", (x, y), rank=6, degree=2, ridge_per_sample=ridges, folds=3,
+                            batch_size=128)
+    assert info.samples == 600 and [row["ridge per sample"] for row in info.ridge_scores] == ridges
+    best = max(info.ridge_scores, key=lambda row: row["R2 held-out"])
+    assert info.ridge_per_sample == best["ridge per sample"] and info.r2_heldout == best["R2 held-out"]
+    with torch.no_grad():
+        features = net.basis(net.active_variables(x)).double()
+        teacher = small_lenet(x).double()
+    expected = fit_least_squares(features, teacher, ridge=info.ridge_per_sample * 600)
+    torch.testing.assert_close(net.head.weight.T.double(), expected, rtol=1e-4, atol=1e-5)
+    assert info.r2 == pytest.approx(r2_score(features @ expected, teacher), abs=1e-6)
+    z = net.active_variables(x)  # standardised over the data it was built on
+    torch.testing.assert_close(z.mean(0), torch.zeros(6), atol=1e-4, rtol=0)
+    torch.testing.assert_close(z.std(0, correction=0), torch.ones(6), atol=1e-4, rtol=0)
+
+
+@needs("fashion_mnist")
+def test_build_passes_over_a_dataset_count_every_pass_and_repeat_exactly(small_lenet):
+    from aslib import data
+
+    train = data.load("fashion_mnist", "train")
+    small = ImageDataset(train.images[:700], train.targets[:700], mean=train.mean, std=train.std,
+                         classes=train.classes, name=train.name, split="train", source="subset")
+    one, info = build_asnet(small_lenet, "conv2", small, rank=4, degree=2, passes=2, batch_size=200)
+    two, again = build_asnet(small_lenet, "conv2", small, rank=4, degree=2, passes=2, batch_size=200)
+    assert info.samples == again.samples == 1400
+    assert torch.equal(one.head.weight, two.head.weight)
+    directions = torch.linalg.qr(torch.randn(800, 4, generator=torch.Generator().manual_seed(0))).Q
+    fixed, fixed_info = build_asnet(small_lenet, "conv2", small, rank=4, degree=2, directions=directions)
+    assert torch.equal(fixed.projection.weight, directions.T) and fixed_info.subspace is None
+    with pytest.raises(ValueError, match="need an ImageDataset"):
+        build_asnet(small_lenet, "conv2", (small.images[:300].float(), small.targets[:300]), rank=4, passes=2)
+    with pytest.raises(ValueError, match="either subspace .* or directions, not both"):
+        build_asnet(small_lenet, "conv2", small, rank=4, subspace=info.subspace, directions=directions)
+    with pytest.raises(ValueError, match="ridge_per_sample must be >= 0"):
+        build_asnet(small_lenet, "conv2", small, rank=4, ridge_per_sample=[-1.0])
+
+
+def test_finetune_config_schedules_and_validation():
+    cosine = FinetuneConfig(kd_epochs=4, kd_lr=(1.0, 2.0, 4.0), schedule="cosine", l1_growth=2.0)
+    assert cosine.learning_rates("distill", 0) == (1.0, 2.0, 4.0)
+    assert cosine.learning_rates("distill", 2) == pytest.approx((0.5, 1.0, 2.0))
+    assert FinetuneConfig(kd_lr=(1.0, 1.0, 1.0)).learning_rates("distill", 3) == (0.25, 0.25, 0.25)
+    assert cosine.l1_scale(3) == 8.0
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        FinetuneConfig(schedule="linear")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        FinetuneConfig(precision="float16")
+    with pytest.raises(ValueError, match="target_params"):
+        FinetuneConfig(target_params=0)

@@ -1,5 +1,6 @@
 import hashlib
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -126,3 +127,21 @@ def test_denormalize_roundtrip():
     std = torch.tensor(data.CIFAR_STD).view(-1, 1, 1)
     assert torch.allclose(data.denormalize((pixels - mean) / std, "cifar10"), pixels, atol=1e-6)
     assert np.allclose(data.pixel_scale("cifar10").flatten().numpy(), data.CIFAR_STD)
+
+
+def test_the_data_root_does_not_depend_on_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.delenv("ASLIB_DATA", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert data.data_root() == data.DEFAULT_DATA and data.DEFAULT_DATA.is_absolute()
+    assert data.DEFAULT_DATA.parent == Path(data.__file__).resolve().parents[1]
+    monkeypatch.setenv("ASLIB_DATA", str(tmp_path))
+    assert data.data_root() == tmp_path and data.data_root("elsewhere") == Path("elsewhere")
+
+
+def test_the_data_identity_changes_with_the_archive(tmp_path):
+    archive = tmp_path / "toy.npz"
+    archive.write_bytes(b"x" * 3_000_000)
+    first = data.identity(tmp_path)
+    assert first == data.identity(tmp_path) and first["toy.npz"]["bytes"] == 3_000_000
+    archive.write_bytes(b"x" * 2_999_999 + b"y")  # same size, last byte changed
+    assert data.identity(tmp_path) != first

@@ -12,6 +12,7 @@ from numpy.polynomial import hermite_e
 
 from aslib.pce import (
     HermiteBasis,
+    NormalEquations,
     Standardize,
     fit_least_squares,
     num_terms,
@@ -234,3 +235,58 @@ def test_standardize():
         Standardize.from_data(torch.stack([z[:, 0], torch.ones(500, dtype=torch.float64)], dim=1))
     with pytest.raises(ValueError, match=r"expects input of shape \(B, 4\), got \(2, 3\)"):
         layer(torch.zeros(2, 3, dtype=torch.float64))
+
+
+def _design(n=400, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 3, generator=g, dtype=torch.float64)
+    phi = HermiteBasis(3, 2)(x)
+    y = phi @ torch.randn(phi.shape[1], 2, generator=g, dtype=torch.float64) + 0.3 * torch.randn(n, 2, generator=g,
+                                                                                                 dtype=torch.float64)
+    return phi, y
+
+
+def test_normal_equations_streamed_in_batches_match_the_in_memory_fit():
+    phi, y = _design()
+    eq = NormalEquations(phi.shape[1], 2, folds=4)
+    for start in range(0, len(phi), 37):
+        rows = torch.arange(start, min(start + 37, len(phi)))
+        eq.add(phi[rows], y[rows], rows % 4)
+    assert eq.samples == len(phi)
+    for ridge in (0.0, 3.0):
+        w = eq.solve(ridge)
+        torch.testing.assert_close(w, fit_least_squares(phi, y, ridge=ridge), rtol=1e-9, atol=1e-9)
+    assert eq.r2(w) == pytest.approx(r2_score(phi @ w, y), abs=1e-10)
+
+
+def test_normal_equations_cross_validation_equals_explicit_out_of_fold_predictions():
+    phi, y = _design()
+    fold = torch.arange(len(phi)) % 5
+    eq = NormalEquations(phi.shape[1], 2, folds=5)
+    eq.add(phi, y, fold)
+    ridges = [0.0, 10.0, 1e4]
+    scores = eq.cross_validate(ridges)
+    for ridge, row in zip(ridges, scores):
+        pred = torch.empty_like(y)
+        for k in range(5):
+            held = fold == k
+            pred[held] = phi[held] @ fit_least_squares(phi[~held], y[~held], ridge=ridge)
+        assert row["R2 held-out"] == pytest.approx(r2_score(pred, y), abs=1e-9)
+    assert scores[2]["R2 held-out"] < scores[0]["R2 held-out"]  # a huge ridge shrinks W towards 0
+
+
+def test_normal_equations_reject_bad_input():
+    eq = NormalEquations(10, 2, folds=2)
+    with pytest.raises(ValueError, match=r"expected features \(B, 10\) and targets \(B, 2\)"):
+        eq.add(torch.randn(4, 9), torch.randn(4, 2))
+    with pytest.raises(ValueError, match=r"fold indices must lie in \[0, 2\)"):
+        eq.add(torch.randn(4, 10), torch.randn(4, 2), 2)
+    with pytest.raises(ValueError, match="need at least N_b=10 samples"):
+        eq.add(torch.randn(4, 10), torch.randn(4, 2))
+        eq.solve(0.0)
+    with pytest.raises(ValueError, match="at least two non-empty folds"):
+        eq.cross_validate([0.0])
+    with pytest.raises(ValueError, match="ridge must be a finite number >= 0"):
+        eq.solve(-1.0)
+    with pytest.raises(ValueError, match="terms must be an int >= 1"):
+        NormalEquations(0, 2)

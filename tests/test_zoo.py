@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from aslib import data, models, zoo
+from aslib.metrics import nonzero_weights
 from aslib.models import build
 from aslib.training import evaluate
 
@@ -29,6 +30,10 @@ def test_shipped_checkpoints_reproduce_their_accuracy(entry):
     assert not model.training
     accuracy = evaluate(model, data.load(entry["dataset"], "test"))["accuracy"]
     assert abs(accuracy - entry["test_accuracy"]) <= 0.003
+    if "nonzero_params" in entry:  # an ASNet or a pruned network: its sparsity is part of the claim
+        assert nonzero_weights(model) == entry["nonzero_params"]
+        assert entry["nonzero_params_x"] == pytest.approx(
+            zoo.entry(entry["base_model"])["parameters"] / entry["nonzero_params"], abs=1e-3)
 
 
 def test_unknown_names_and_the_old_home():

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .. import models
+from .. import models, stats
 from .._utils import chunks, model_device, model_mode
 from ..asnet import ASNet, BuildInfo, FinetuneConfig, build_asnet, finetune, split_model
 from ..data import Batches, ImageDataset
@@ -26,9 +26,10 @@ from ..pce import num_terms, r2_score
 from ..subspace import ActiveSubspace
 from ..training import evaluate, predict_logits
 
-__all__ = ["PAPER_MACS_X", "PAPER_PARAMS_X", "active_variables", "agreement", "budget_rows", "build_asnets",
-           "complexity_rows", "compression_rows", "dense_asnet", "fit_quality", "full_width_sizes", "l1_tradeoff",
-           "linear_reproduction", "rank_degree_sweep", "shrinkage_budget", "steps_per_epoch", "width_rows"]
+__all__ = ["PAPER_MACS_X", "PAPER_PARAMS_X", "accuracy_difference", "active_variables", "agreement", "budget_rows",
+           "build_asnets", "build_study", "complexity_rows", "compression_path", "compression_rows", "dense_asnet",
+           "fit_quality", "full_width_sizes", "l1_tradeoff", "linear_reproduction", "rank_degree_sweep", "shipped_rows",
+           "shrinkage_budget", "steps_per_epoch", "width_rows"]
 
 PAPER_PARAMS_X = 23.98
 """The abstract's parameter reduction of the sparse ASNet of VGG-19 on CIFAR-10 (original / nonzero)."""
@@ -273,6 +274,89 @@ def compression_rows(teacher: nn.Module, built: Mapping[str, ASNet], tuned: Mapp
     return rows, summary
 
 
+def build_study(model: nn.Module, layer: str, data: ImageDataset, test: TensorPair, *,
+                settings: Sequence[tuple[int, int, bool]], rank: int, degree: int,
+                ridge_per_sample: Sequence[float] = (0.0,), batch_size: int = 500,
+                subspace: ActiveSubspace | None = None, teacher_logits: torch.Tensor | None = None
+                ) -> tuple[tuple[ASNet, BuildInfo], list[dict[str, Any]]]:
+    """The PCE fit against its data: one ASNet per ``(images, passes, augment)`` setting, all with the same active
+    subspace (``subspace``, or the one estimated in the first setting's first pass), so only the regression
+    data change.
+
+    ``images`` are the first images of ``data`` (a multiple of ``batch_size``, at most ``len(data)``).
+    Rows: images, passes, augment, regression rows, ridge, R² in-sample / cross-validated / on ``test`` (the
+    original's logits) and the test accuracy before fine-tuning. Returns ``((asnet, info) of the first
+    setting, rows)``.
+    """
+    if not settings:
+        raise ValueError("no settings given; pass e.g. settings=[(10000, 1, False), (50000, 2, True)]")
+    for images, passes, _ in settings:
+        if images % batch_size or not 0 < images <= len(data) or passes < 1:
+            raise ValueError(f"each setting needs 0 < images <= {len(data)}, a multiple of batch_size={batch_size}, "
+                             f"and passes >= 1; got images={images}, passes={passes}")
+    if teacher_logits is None:
+        teacher_logits = predict_logits(model, test[0])
+    first, rows = None, []
+    for images, passes, augment in settings:
+        net, info = build_asnet(model, layer, data, rank=rank, degree=degree, passes=passes, augment=augment,
+                                ridge_per_sample=list(ridge_per_sample), batch_size=batch_size,
+                                max_batches=images // batch_size, subspace=subspace)
+        first, subspace = first or (net, info), subspace or info.subspace
+        quality = fit_quality(net, test, teacher_logits=teacher_logits)
+        rows.append({"images": images, "passes": passes, "augment": augment, "rows": info.samples,
+                     "ridge per sample": info.ridge_per_sample, "R2 train": info.r2, "R2 held-out": info.r2_heldout,
+                     "R2 test": quality["R2 test"], "accuracy": quality["accuracy"], "seconds": info.wall_time_s})
+    return first, rows
+
+
+def shipped_rows(names: Sequence[str], test: TensorPair, *, input_shape: tuple[int, ...]) -> list[dict[str, Any]]:
+    """Shipped compressed networks (zoo names, e.g. the ASNet and its baselines) evaluated live on ``test``,
+    beside what their manifest recorded: method, cut, epochs, wall time, live and recorded test accuracy,
+    live nonzero weights and the reductions against the base network (dense params / nonzeros, dense
+    MACs / sparse MACs)."""
+    from .. import zoo
+
+    if not names:
+        raise ValueError("no zoo names given; see aslib.zoo.entries()")
+    rows = []
+    for name in names:
+        entry = zoo.entry(name)
+        if "nonzero_params" not in entry:
+            raise ValueError(f"{name!r} is a network, not a compressed one (no nonzero_params in its manifest entry)")
+        net = zoo.pretrained(name, test[0].device)
+        base = complexity(zoo.pretrained(entry["base_model"]), input_shape)
+        live = complexity(net, input_shape)
+        red = reduction(base, live)
+        rows.append({"name": name, "method": entry["method"], "cut": entry["arch_kwargs"].get("layer", "-"),
+                     "epochs": entry["epochs"], "hours": entry["wall_time_s"] / 3600,
+                     "accuracy": evaluate(net, test)["accuracy"], "recorded accuracy": entry["test_accuracy"],
+                     "nonzero params": live["nonzero_params"], "nonzero params x": red["nonzero_params_x"],
+                     "sparse MACs x": red["sparse_macs_x"]})
+    return rows
+
+
+def accuracy_difference(model: nn.Module, other: nn.Module, test: TensorPair) -> stats.Estimate:
+    """Paired difference of test accuracy, ``model`` minus ``other``, over the same images ``test``:
+    mean, std and 95 % t-interval of the per-image difference of correctness (:func:`aslib.stats.paired_difference`)."""
+    right = [(predict_logits(m, test[0]).argmax(1) == test[1].to(test[0].device)).double().cpu().tolist()
+             for m in (model, other)]
+    return stats.paired_difference(right[0], right[1])
+
+
+def compression_path(history: Sequence[Mapping[str, Any]], *, original_params: int) -> list[dict[str, Any]]:
+    """The accuracy-compression curve along one :func:`~aslib.asnet.finetune` history: the dense ASNet at the
+    end of distillation, then every sparse epoch (its l1 ``scale``, whether the zero pattern was frozen), with
+    test accuracy and the nonzero-parameter reduction ``original_params / nonzero``."""
+    dense = [row for row in history if row["phase"] in ("start", "distill")][-1:]
+    sparse = [row for row in history if row["phase"] == "sparse"]
+    if not dense or "nonzero_params" not in dense[0]:
+        raise ValueError("the history needs rows with nonzero_params (finetune with input_shape=...)")
+    return [{"phase": row["phase"], "epoch": row["epoch"], "scale": row.get("l1 scale", 0.0),
+             "frozen": row.get("frozen", False), "accuracy": row["test_accuracy"],
+             "nonzero params": row["nonzero_params"], "nonzero params x": original_params / row["nonzero_params"]}
+            for row in dense + sparse]
+
+
 def steps_per_epoch(config: FinetuneConfig, n_images: int) -> int:
     """Optimiser steps of one fine-tuning epoch over ``n_images``: ``ceil(n / batch_size)``, capped at
     ``config.max_batches``."""
@@ -282,17 +366,19 @@ def steps_per_epoch(config: FinetuneConfig, n_images: int) -> int:
 
 
 def shrinkage_budget(config: FinetuneConfig, steps: int) -> dict[str, float]:
-    """``lambda * sum_t lr_t`` over the sparse phase of ``config`` with ``steps`` steps per epoch: the most a
-    weight without gradient signal is shrunk (weight units), per group ``budget pre`` / ``AS`` / ``PCE``.
+    """``sum_t lr_t lambda_t`` over the sparse phase of ``config`` with ``steps`` steps per epoch: the most a
+    weight without gradient signal is shrunk (weight units), per group ``budget pre`` / ``AS`` / ``PCE``
+    (the proximal steps stop earlier when ``config.target_params`` is reached).
 
-    With the schedule ``lr_e = lr_0 / (e + 1)`` this is ``lambda * steps * lr_0 * H_E`` over ``E`` epochs.
+    With the authors' schedule ``lr_e = lr_0 / (e + 1)`` and a constant ``lambda`` this is
+    ``lambda * steps * lr_0 * H_E`` over ``E`` epochs.
     """
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
-    harmonic = sum(1 / (e + 1) for e in range(config.sparse_epochs))
     strengths = (config.l1_pre, config.l1, config.l1)
-    return {f"budget {group}": lam * steps * lr * harmonic
-            for group, lam, lr in zip(("pre", "AS", "PCE"), strengths, config.sparse_lr)}
+    per_epoch = [(config.learning_rates("sparse", e), config.l1_scale(e)) for e in range(config.sparse_epochs)]
+    return {f"budget {group}": lam * steps * sum(lrs[g] * scale for lrs, scale in per_epoch)
+            for g, (group, lam) in enumerate(zip(("pre", "AS", "PCE"), strengths))}
 
 
 def budget_rows(settings: Mapping[str, tuple[FinetuneConfig, int]]) -> list[dict[str, Any]]:

@@ -1,0 +1,234 @@
+"""Named ASNet recipes: build a zoo network's ASNet on the augmented training set, fine-tune it, ship it.
+
+A recipe (:class:`ASNetRecipe`, named in :data:`RECIPES`) fixes everything that decides the
+result: the base network, cut, ``r``, ``p``, the directions of the projection, the streamed build
+(steps 1-2: :func:`~aslib.asnet.build_asnet` over ``build_passes`` augmented passes of the whole
+training split, ridge chosen by cross-validation) and the fine-tuning (step 3:
+:class:`~aslib.asnet.FinetuneConfig`, whose sparse phase stops shrinking at ``target_reduction``
+times fewer nonzero weights than the base network has parameters). :func:`run` executes it
+resumably in a folder (``build.pt``, then ``finetune.pt`` after every epoch) and writes the
+checkpoint that :func:`aslib.zoo.ship` records; ``python -m aslib.cli train --recipe NAME --ship``
+does both.
+
+The ``projection`` of a recipe is ``"active_subspace"`` (the ASNet), or, for the baselines at the
+same cut, rank, build data and fine-tuning budget, ``"pca"`` (the top principal directions of the
+activations at the cut, uncentred second moment, sketched by Frequent Directions over the same
+pass) or ``"random"`` (a seeded random orthonormal basis).
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import itertools
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.utils import prune
+
+from . import data as data_mod
+from . import zoo
+from ._utils import atomic_save, load_tensors
+from .asnet import ASNet, FinetuneConfig, build_asnet, finetune, split_model
+from .metrics import complexity, reduction
+from .subspace import ActiveSubspace
+from .training import evaluate, seed_everything
+
+PROJECTIONS = ("active_subspace", "pca", "random")
+
+RECIPE_FINETUNE = FinetuneConfig(
+    kd_epochs=50, sparse_epochs=30, batch_size=300, kd_lr=(1e-3, 1e-3, 1e-3), sparse_lr=(3e-4, 3e-4, 3e-4),
+    alpha=0.9, temperature=4.0, l1=0.05, l1_pre=0.0, l1_growth=1.5, sparse_optimizer="adam", sparse_loss="distill",
+    schedule="cosine", precision="bfloat16", augment=True, seed=0)
+"""The CPU fine-tuning of the shipped ASNets: 50 distillation epochs (Adam, cosine), then 30 sparse epochs
+(Adam + l1 proximal steps whose strength grows 1.5x per epoch until the nonzero target, then the zero
+pattern fixed), both on the distillation loss, bfloat16 autocast."""
+
+
+@dataclass(frozen=True)
+class ASNetRecipe:
+    """Everything that makes one shipped ASNet (see the module docstring); ``build_batches`` limits each
+    build pass to that many batches of 500 images (``None``: the whole training split)."""
+
+    base: str
+    layer: str
+    rank: int = 50
+    degree: int = 2
+    projection: str = "active_subspace"
+    build_passes: int = 2
+    ridges_per_sample: tuple[float, ...] = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)
+    target_reduction: float | None = 11.0
+    finetune: FinetuneConfig = field(default_factory=lambda: RECIPE_FINETUNE)
+    seed: int = 0
+    build_batches: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.projection not in PROJECTIONS:
+            raise ValueError(f"projection must be one of {PROJECTIONS}, got {self.projection!r}")
+        if self.target_reduction is not None and not self.target_reduction > 1:
+            raise ValueError(f"target_reduction must be > 1 (e.g. 11.0) or None, got {self.target_reduction!r}")
+
+
+@dataclass(frozen=True)
+class PruningRecipe:
+    """The baseline without an ASNet: the base network's Conv/Linear weights globally magnitude-pruned
+    (``torch.nn.utils.prune``) to ``params / target_reduction`` nonzeros, then distilled from the
+    unpruned network with the masks fixed, for ``kd_epochs + sparse_epochs`` epochs of ``finetune``
+    (the same budget as an ASNet recipe with that configuration)."""
+
+    base: str
+    target_reduction: float = 11.0
+    finetune: FinetuneConfig = field(default_factory=lambda: RECIPE_FINETUNE)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.target_reduction > 1:
+            raise ValueError(f"target_reduction must be > 1 (e.g. 11.0), got {self.target_reduction!r}")
+
+
+BASELINE_FINETUNE = dataclasses.replace(RECIPE_FINETUNE, kd_epochs=8, sparse_epochs=6)
+"""The shorter budget (14 epochs) at which the ASNet and its baselines are compared side by side."""
+
+_VGG = "vgg19_bn_w025_cifar10"
+RECIPES: dict[str, ASNetRecipe | PruningRecipe] = {
+    f"{_VGG}_asnet_conv5": ASNetRecipe(_VGG, "conv5"),
+    **{f"{_VGG}_{tag}_conv5_budget14": ASNetRecipe(_VGG, "conv5", projection=projection, finetune=BASELINE_FINETUNE)
+       for tag, projection in (("asnet", "active_subspace"), ("pca", "pca"), ("random", "random"))},
+    f"{_VGG}_pruned_budget14": PruningRecipe(_VGG, finetune=BASELINE_FINETUNE),
+}
+"""The shipped ASNet (``..._asnet_conv5``) and the equal-budget comparison of the active subspace with
+PCA and random projections and with magnitude pruning (``..._budget14``)."""
+
+
+def directions(model: nn.Module, layer: str, loader, recipe: ASNetRecipe) -> ActiveSubspace | torch.Tensor:
+    """The projection of ``recipe`` at ``layer``: an estimator for the PCA directions, a ``(n, r)``
+    orthonormal tensor for the random ones, ``None`` for the active subspace (``build_asnet`` estimates it)."""
+    if recipe.projection == "active_subspace":
+        return None
+    pre, _ = split_model(copy.deepcopy(model).eval(), layer)
+    if recipe.projection == "random":
+        neurons = pre(next(iter(loader))[0][:1]).numel()
+        gaussian = torch.randn(neurons, recipe.rank, generator=torch.Generator().manual_seed(recipe.seed))
+        return torch.linalg.qr(gaussian).Q
+    estimator = ActiveSubspace("frequent_directions", sketch_size=2 * recipe.rank)
+    with torch.no_grad():
+        for x, _ in loader:
+            estimator.partial_fit(pre(x).flatten(1))
+    return estimator
+
+
+def run(name_or_recipe: str | ASNetRecipe | PruningRecipe, out: str | Path, *, device: str | torch.device = "cpu",
+        progress: bool = True) -> dict[str, Any]:
+    """Execute a recipe in the folder ``out`` (resumable) and write ``out/model.pt`` (a zoo checkpoint).
+
+    A :class:`PruningRecipe` writes the pruned network there instead (same metadata, ``arch`` the base's).
+
+    Returns the checkpoint's metadata: base model, cut, r, p, projection, seed, the build's samples,
+    R² (in-sample and cross-validated) and ridge, epochs, wall time (build + fine-tuning, summed over
+    resumed calls), history, test accuracy on the whole test split, nonzero parameters, dense and sparse
+    MACs and the reductions against the base network.
+    """
+    name, recipe = (name_or_recipe, RECIPES[name_or_recipe]) if isinstance(name_or_recipe, str) \
+        else ("custom", name_or_recipe)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    seed_everything(recipe.seed)
+    device = torch.device(device)
+    entry = zoo.entry(recipe.base)
+    teacher = zoo.pretrained(recipe.base, device)
+    train = data_mod.load(entry["dataset"], "train")
+    test = data_mod.load(entry["dataset"], "test")
+    shape = tuple(train.images.shape[1:])
+    original = complexity(teacher, shape)
+    if isinstance(recipe, PruningRecipe):
+        return _run_pruning(name, recipe, out, teacher, entry, train, test, original)
+    build_path, tune_path = out / "build.pt", out / "finetune.pt"
+    if build_path.exists():
+        state = load_tensors(build_path, "ASNet build", device)
+        asnet = _empty(teacher, recipe, state["meta"]["neurons"], entry)
+        asnet.load_state_dict(state["asnet"])
+        build = state["meta"]
+    else:
+        start = time.time()
+        loader = data_mod.BatchLoader(train, 500, augment=True, seed=recipe.seed, device=device)
+        found = directions(teacher, recipe.layer, itertools.islice(loader, recipe.build_batches), recipe)
+        extra = {"directions": found} if isinstance(found, torch.Tensor) else {"subspace": found}
+        asnet, info = build_asnet(teacher, recipe.layer, train, rank=recipe.rank, degree=recipe.degree,
+                                  ridge_per_sample=list(recipe.ridges_per_sample), passes=recipe.build_passes,
+                                  augment=True, seed=recipe.seed, batch_size=500, max_batches=recipe.build_batches,
+                                  progress=progress, **extra)
+        build = {"neurons": info.neurons, "samples": info.samples, "r2_train": info.r2,
+                 "r2_heldout": info.r2_heldout, "ridge_per_sample": info.ridge_per_sample,
+                 "ridge_scores": info.ridge_scores, "test_accuracy": evaluate(asnet, test)["accuracy"],
+                 "wall_time_s": round(time.time() - start, 1)}
+        atomic_save({"asnet": asnet.state_dict(), "meta": build}, build_path)
+    config = recipe.finetune
+    if recipe.target_reduction is not None:
+        config = dataclasses.replace(config, target_params=math.floor(original["params"] / recipe.target_reduction))
+    history = finetune(asnet, teacher, train, test, config, checkpoint=tune_path, input_shape=shape,
+                       progress=progress)
+    result = complexity(asnet, shape)
+    meta = {"arch": "asnet", "arch_kwargs": _arch_kwargs(recipe, build["neurons"], entry),
+            "dataset": entry["dataset"], "data_source": train.source, "recipe_name": name,
+            "recipe": _plain(dataclasses.asdict(recipe)), "base_model": recipe.base, "seed": recipe.seed,
+            "epochs": config.kd_epochs + config.sparse_epochs, "build": build, "history": history,
+            "wall_time_s": round(build["wall_time_s"] + sum(row.get("seconds", 0.0) for row in history), 1),
+            "device": str(device), "precision": config.precision,
+            "test_accuracy": evaluate(asnet, test)["accuracy"], "base_test_accuracy": entry["test_accuracy"],
+            "nonzero_params": result["nonzero_params"], "params": result["params"], "macs": result["macs"],
+            "sparse_macs": result["sparse_macs"], **{k: round(v, 3) for k, v in reduction(original, result).items()}}
+    zoo.save_checkpoint(asnet, meta, out / "model.pt")
+    return meta
+
+
+def _run_pruning(name: str, recipe: PruningRecipe, out: Path, teacher: nn.Module, entry: dict[str, Any],
+                 train: data_mod.ImageDataset, test: data_mod.ImageDataset, original: dict[str, Any]) -> dict[str, Any]:
+    shape = tuple(train.images.shape[1:])
+    student = copy.deepcopy(teacher)
+    weights = [(m, "weight") for m in student.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    target = math.floor(original["params"] / recipe.target_reduction)
+    prune.global_unstructured(weights, pruning_method=prune.L1Unstructured,
+                              amount=sum(m.weight.numel() for m, _ in weights) - target)
+    config = dataclasses.replace(recipe.finetune, kd_epochs=recipe.finetune.kd_epochs + recipe.finetune.sparse_epochs,
+                                 sparse_epochs=0)
+    history = finetune(student, teacher, train, test, config, checkpoint=out / "finetune.pt", input_shape=shape,
+                       progress=False)
+    for module, attribute in weights:
+        prune.remove(module, attribute)
+    result = complexity(student, shape)
+    meta = {"arch": entry["arch"], "arch_kwargs": entry["arch_kwargs"], "dataset": entry["dataset"],
+            "data_source": train.source, "recipe_name": name, "recipe": _plain(dataclasses.asdict(recipe)),
+            "base_model": recipe.base, "seed": recipe.seed, "epochs": config.kd_epochs, "history": history,
+            "wall_time_s": round(sum(row.get("seconds", 0.0) for row in history), 1), "device": str(next(
+                student.parameters()).device), "precision": config.precision,
+            "test_accuracy": evaluate(student, test)["accuracy"], "base_test_accuracy": entry["test_accuracy"],
+            "nonzero_params": result["nonzero_params"], "params": result["params"], "macs": result["macs"],
+            "sparse_macs": result["sparse_macs"], **{k: round(v, 3) for k, v in reduction(original, result).items()}}
+    zoo.save_checkpoint(student, meta, out / "model.pt")
+    return meta
+
+
+def _arch_kwargs(recipe: ASNetRecipe, neurons: int, entry: dict[str, Any]) -> dict[str, Any]:
+    return {"base_arch": entry["arch"], "base_kwargs": entry["arch_kwargs"], "layer": recipe.layer,
+            "neurons": neurons, "rank": recipe.rank, "degree": recipe.degree,
+            "num_classes": entry["arch_kwargs"]["num_classes"]}
+
+
+def _empty(teacher: nn.Module, recipe: ASNetRecipe, neurons: int, entry: dict[str, Any]) -> ASNet:
+    pre, _ = split_model(copy.deepcopy(teacher), recipe.layer)
+    return ASNet.empty(pre, neurons, recipe.rank, recipe.degree, entry["arch_kwargs"]["num_classes"]).to(
+        next(teacher.parameters()).device)
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with tuples as lists (the manifest is JSON)."""
+    return json.loads(json.dumps(value))
+
+
+__all__ = ["ASNetRecipe", "BASELINE_FINETUNE", "PROJECTIONS", "PruningRecipe", "RECIPES", "RECIPE_FINETUNE",
+           "directions", "run"]

@@ -1,0 +1,62 @@
+"""Tests for aslib.asnet_recipes: a small recipe end to end, resumed, loaded back from its checkpoint."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from conftest import needs
+
+from aslib import asnet_recipes, zoo
+from aslib.asnet import ASNet
+from aslib.asnet_recipes import ASNetRecipe, RECIPE_FINETUNE
+from aslib.metrics import nonzero_weights
+
+TINY = dataclasses.replace(RECIPE_FINETUNE, kd_epochs=1, sparse_epochs=2, max_batches=3, l1=100.0, l1_growth=2.0,
+                           batch_size=100)
+
+
+def tiny(projection="active_subspace", target_reduction=None):
+    return ASNetRecipe("lenet_fashion_mnist", "conv2", rank=10, degree=2, projection=projection, build_passes=1,
+                       build_batches=4, target_reduction=target_reduction, finetune=TINY)
+
+
+@needs("fashion_mnist")
+@pytest.mark.parametrize("projection", asnet_recipes.PROJECTIONS)
+def test_a_recipe_runs_end_to_end_and_its_checkpoint_loads_back(tmp_path, projection):
+    meta = asnet_recipes.run(tiny(projection, target_reduction=14.0), tmp_path, progress=False)
+    assert meta["build"]["samples"] == 4 * 500
+    assert [row["phase"] for row in meta["history"]] == ["start", "distill", "sparse", "sparse"]
+    model, stored = zoo.load_checkpoint(tmp_path / "model.pt")
+    assert isinstance(model, ASNet) and stored["arch"] == "asnet"
+    assert nonzero_weights(model) == meta["nonzero_params"] <= meta["params"]
+    base_params = sum(p.numel() for p in zoo.pretrained("lenet_fashion_mnist").parameters())
+    assert base_params // 15 < meta["nonzero_params"] <= base_params // 14  # it stopped at the target
+    assert meta["history"][-1]["frozen"]
+
+
+@needs("fashion_mnist")
+def test_a_rerun_resumes_from_the_working_folder(tmp_path):
+    first = asnet_recipes.run(tiny(), tmp_path, progress=False)
+    state = torch.load(tmp_path / "finetune.pt", weights_only=True)
+    again = asnet_recipes.run(tiny(), tmp_path, progress=False)  # nothing left to do: same result
+    assert again["history"] == first["history"] == state["history"]
+    assert again["test_accuracy"] == first["test_accuracy"]
+
+
+def test_bad_recipes_are_refused():
+    with pytest.raises(ValueError, match="projection must be one of"):
+        ASNetRecipe("lenet_fashion_mnist", "fc1", projection="svd")
+    with pytest.raises(ValueError, match="target_reduction must be > 1"):
+        ASNetRecipe("lenet_fashion_mnist", "fc1", target_reduction=0.5)
+
+
+@needs("fashion_mnist")
+def test_the_pruning_baseline_keeps_its_masks_through_distillation(tmp_path):
+    recipe = asnet_recipes.PruningRecipe("lenet_fashion_mnist", target_reduction=10.0,
+                                         finetune=dataclasses.replace(TINY, sparse_epochs=1))
+    meta = asnet_recipes.run(recipe, tmp_path, progress=False)
+    model, stored = zoo.load_checkpoint(tmp_path / "model.pt")
+    base_params = sum(p.numel() for p in zoo.pretrained("lenet_fashion_mnist").parameters())
+    assert stored["arch"] == "lenet" and [row["phase"] for row in meta["history"]] == ["start", "distill", "distill"]
+    assert nonzero_weights(model) == meta["nonzero_params"] == base_params // 10  # exactly the target, kept
