@@ -25,6 +25,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -97,16 +98,19 @@ BASELINE_FINETUNE = dataclasses.replace(RECIPE_FINETUNE, kd_epochs=8, sparse_epo
 _VGG = "vgg19_bn_w025_cifar10"
 RECIPES: dict[str, ASNetRecipe | PruningRecipe] = {
     f"{_VGG}_asnet_conv5": ASNetRecipe(_VGG, "conv5"),
+    f"{_VGG}_asnet_conv6": ASNetRecipe(_VGG, "conv6"),
     **{f"{_VGG}_{tag}_conv5_budget14": ASNetRecipe(_VGG, "conv5", projection=projection, finetune=BASELINE_FINETUNE)
        for tag, projection in (("asnet", "active_subspace"), ("pca", "pca"), ("random", "random"))},
     f"{_VGG}_pruned_budget14": PruningRecipe(_VGG, finetune=BASELINE_FINETUNE),
 }
-"""The shipped ASNet (``..._asnet_conv5``) and the equal-budget comparison of the active subspace with
-PCA and random projections and with magnitude pruning (``..._budget14``)."""
+"""The shipped ASNets (``..._asnet_conv5``, ``..._asnet_conv6``) and the equal-budget comparison of the
+active subspace with PCA and random projections and with magnitude pruning (``..._budget14``)."""
 
 
-def directions(model: nn.Module, layer: str, loader, recipe: ASNetRecipe) -> ActiveSubspace | torch.Tensor:
-    """The projection of ``recipe`` at ``layer``: an estimator for the PCA directions, a ``(n, r)``
+def directions(model: nn.Module, layer: str, loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
+               recipe: ASNetRecipe) -> ActiveSubspace | torch.Tensor | None:
+    """The projection of ``recipe`` at ``layer`` from the ``(x, y)`` batches of ``loader``: an estimator whose
+    components are the PCA directions (Frequent Directions on the activations ``(B, n)``), a ``(n, r)``
     orthonormal tensor for the random ones, ``None`` for the active subspace (``build_asnet`` estimates it)."""
     if recipe.projection == "active_subspace":
         return None

@@ -6,7 +6,10 @@
   the package and records it in the zoo manifest (command, data source, seed, epochs, wall time,
   accuracy, sha256).
 * ``zoo``: list the shipped checkpoints.
-* ``layer-study --model NAME --images N``: active neurons of every cut point of a zoo model (Markdown table).
+* ``layer-study --model NAME --images N``: active neurons of every cut point of a model (Markdown table).
+  ``--model`` of ``layer-study``, ``attack-study`` and ``asnet`` is a zoo name, the path of a kit
+  checkpoint, or ``torchvision:NAME`` with ``--dataset`` and a state dict ``--weights FILE`` (random
+  weights without it).
 * ``attack-study --model NAME --xis 5 10 --samples 200 --repeats 3 [--classes 1]``: AS vs UAP vs SGD-UAP vs
   random noise sweep (Markdown table of means and standard deviations, rows as JSON with ``--json``);
   with ``--ship [--experiment allclass|oneclass|transfer]`` it crafts the paper's experiment into the
@@ -32,7 +35,9 @@ from . import asnet_recipes, training, zoo
 from ._utils import default_device
 
 
-def _zoo_model(args):
+def _model(args):
+    """``(model, dataset name, device)`` from ``--model`` (a zoo name, a kit checkpoint path or
+    ``torchvision:NAME``), ``--weights`` and ``--dataset`` (:func:`aslib.zoo.resolve`)."""
     from .distributed import init_from_environment
 
     init_from_environment()
@@ -40,8 +45,8 @@ def _zoo_model(args):
     if args.threads:
         torch.set_num_threads(args.threads)
     device = args.device or default_device()
-    entry = zoo.entry(args.model)
-    return zoo.pretrained(args.model, map_location=device), entry, device
+    model, dataset = zoo.resolve(args.model, weights=args.weights, dataset=args.dataset, map_location=device)
+    return model, dataset, device
 
 
 def _layer_study(args) -> None:
@@ -51,9 +56,9 @@ def _layer_study(args) -> None:
     from .subspace import layer_subspaces
     from .tables import format_table
 
-    model, entry, device = _zoo_model(args)
+    model, dataset, device = _model(args)
     layers = args.layers or [n for n in cut_points(model) if n != "flatten"]
-    x, y = data_mod.tensors(entry["dataset"], "train", n=args.images, seed=0)
+    x, y = data_mod.tensors(dataset, "train", n=args.images, seed=0)
     start = time.time()
     result = layer_subspaces(model, layers, (x.to(device), y.to(device)), sketch_size=args.sketch,
                              function=args.function, train_mode=args.train_mode, progress=True)
@@ -74,9 +79,9 @@ def _attack_study(args) -> None:
     if args.ship:
         _ship_vectors(args)
         return
-    model, entry, device = _zoo_model(args)
-    train = data_mod.load(entry["dataset"], "train")
-    xt, yt = data_mod.tensors(entry["dataset"], "test", n=args.test_images, classes=args.classes, seed=0)
+    model, dataset, device = _model(args)
+    train = data_mod.load(dataset, "train")
+    xt, yt = data_mod.tensors(dataset, "test", n=args.test_images, classes=args.classes, seed=0)
     kwargs = {"uap": {"variant": args.uap_variant}}
     if args.step_max is not None:
         kwargs["as"] = {"step_max": args.step_max}
@@ -99,14 +104,14 @@ def _ship_vectors(args) -> None:
     from .attacks import attack_ratio
     from .tables import aggregate, format_table
 
-    model, entry, device = _zoo_model(args)
+    model, dataset, device = _model(args)
     command = "python -m aslib.cli " + " ".join(shlex.quote(a) for a in args.argv)
     records = vectors.craft_vectors(args.model, xis=args.xis, repeats=args.repeats, experiment=args.experiment,
                                     methods=args.methods, solver=args.solver, command=command, device=device)
     variant = None if args.solver == "exact" else args.solver
     spec = vectors.EXPERIMENTS[args.experiment]
     n_test = args.test_images if spec["classes"] is None else None  # one-class: every test image of the class
-    xt, yt = (t.to(device) for t in data_mod.tensors(entry["dataset"], "test", n=n_test, classes=spec["classes"],
+    xt, yt = (t.to(device) for t in data_mod.tensors(dataset, "test", n=n_test, classes=spec["classes"],
                                                       seed=0))
     rows = []
     for method in args.methods:
@@ -129,9 +134,12 @@ def _asnet(args) -> None:
     from .metrics import complexity, reduction
     from .tables import format_table
 
-    model, entry, device = _zoo_model(args)
-    train = data_mod.load(entry["dataset"], "train")
-    test = data_mod.tensors(entry["dataset"], "test", n=args.test_images, seed=0)
+    model, dataset, device = _model(args)
+    if not isinstance(model, torch.nn.Sequential):
+        raise ValueError(f"{args.model} is a {type(model).__name__}, not an nn.Sequential: ASNet cuts sequential "
+                         "models (layer-study and attack-study take any model)")
+    train = data_mod.load(dataset, "train")
+    test = data_mod.tensors(dataset, "test", n=args.test_images, seed=0)
     test = (test[0].to(device), test[1].to(device))
     batch = min(500, args.images)
     net, info = build_asnet(model, args.layer, train, rank=args.rank, degree=args.degree, passes=args.passes,
@@ -222,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     for p in (p_layer, p_attack, p_asnet):
         p.add_argument("--threads", type=int)
         p.add_argument("--device", default=None)
+        p.add_argument("--weights", type=Path, help="with --model torchvision:NAME: a state-dict file")
+        p.add_argument("--dataset", help="the dataset of a torchvision model or of a checkpoint that names none")
     p_report = sub.add_parser("report", help="execute the notebooks and write the report")
     p_report.add_argument("--out", type=Path, default=Path("report"))
     p_report.add_argument("--preset", default="default", help="default, smoke or paper")

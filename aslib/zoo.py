@@ -89,6 +89,52 @@ def pretrained(name: str, map_location: str | torch.device = "cpu") -> nn.Module
     return model
 
 
+TORCHVISION_PREFIX = "torchvision:"
+
+
+def resolve(spec: str, *, weights: str | Path | None = None, dataset: str | None = None,
+            map_location: str | torch.device = "cpu") -> tuple[nn.Module, str]:
+    """A model in eval mode and its dataset name from any of three specs (the CLI's ``--model``):
+
+    * a zoo name (:func:`entries`); its dataset comes from the manifest;
+    * the path of a kit checkpoint (:func:`save_checkpoint`); its dataset from its metadata, else ``dataset``;
+    * ``"torchvision:NAME"``: ``torchvision.models.get_model(NAME, num_classes=...)`` for ``dataset``
+      (required), with the state dict in the file ``weights`` (loaded with ``weights_only=True``) or,
+      without one, its random initialisation.
+    """
+    from .data import SPECS
+
+    if spec.startswith(TORCHVISION_PREFIX):
+        import torchvision
+
+        if dataset not in SPECS:
+            raise ValueError(f"a torchvision model needs its dataset: pass one of {sorted(SPECS)} "
+                             f"(--dataset on the command line), got {dataset!r}")
+        name = spec[len(TORCHVISION_PREFIX):]
+        if name not in torchvision.models.list_models():
+            raise ValueError(f"{name!r} is not a torchvision model; choose one of torchvision.models.list_models(), "
+                             "e.g. torchvision:resnet18")
+        model = torchvision.models.get_model(name, weights=None, num_classes=SPECS[dataset].num_classes)
+        if weights is not None:
+            state = load_tensors(weights, f"state dict of torchvision {name}", map_location)
+            try:
+                model.load_state_dict(state)
+            except (RuntimeError, TypeError, AttributeError) as error:
+                raise ValueError(f"{weights}: not a state dict of torchvision {name} with "
+                                 f"{SPECS[dataset].num_classes} classes: {str(error).splitlines()[0]}") from None
+        return model.to(map_location).eval(), dataset
+    if spec in {e["name"] for e in entries()}:
+        return pretrained(spec, map_location), entry(spec)["dataset"]
+    if Path(spec).is_file():
+        model, meta = load_checkpoint(spec, map_location)
+        found = meta.get("dataset", dataset)
+        if found is None:
+            raise ValueError(f"{spec}: its metadata names no dataset; pass dataset= (--dataset)")
+        return model, found
+    raise ValueError(f"unknown model {spec!r}: give a zoo name ({sorted(e['name'] for e in entries())}), the path "
+                     "of a kit checkpoint, or torchvision:NAME with a state-dict file")
+
+
 def sha256(path: str | Path) -> str:
     """Hex sha256 of a file."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()

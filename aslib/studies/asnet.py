@@ -64,7 +64,7 @@ def build_asnets(model: nn.Module, layers: Sequence[str], data: Batches, test: T
     """Build one ASNet per cut ``layer`` (steps 1-2 of Algorithm 3.1) and measure it.
 
     ``data`` feeds :func:`~aslib.asnet.build_asnet` (both passes); ``test`` is an ``(images, labels)``
-    pair. ``options`` go to ``build_asnet`` (``function=``, ``ridge=`` ...). Returns
+    pair. ``options`` go to ``build_asnet`` (``function=``, ``ridge_per_sample=``, ``passes=`` ...). Returns
     ``({layer: (asnet, info)}, rows)`` with one row per layer: cut, neurons, r, p, terms, samples,
     in-sample and held-out R², original and ASNet test accuracy, agreement with the original's
     predictions and the build's wall time in seconds.
