@@ -4,8 +4,9 @@ One forward and one backward pass per batch give the gradients at every requeste
 the model in eval mode the function of the batch is the sum of per-sample values, so the
 gradient of the sum with respect to sample ``i``'s activation is sample ``i``'s own gradient.
 In train mode (``train_mode=True``, what the authors' code did) batch-norm couples the samples
-of a batch; the batch-norm running statistics are restored afterwards either way, as are the
-model's mode and its hooks, also when an error is raised.
+of a batch; the batch-norm running statistics are restored after every batch either way, as are the
+model's mode and its hooks, also when an error is raised: while :func:`layer_gradients` is suspended
+between batches the model is exactly as it was passed in.
 
 Layer names are the names of ``model.named_modules()`` (``"conv5"``, ``"block3"``, ``"fc1"`` ...)
 plus ``"input"`` for the input itself (the layer used by the universal attack).
@@ -93,43 +94,48 @@ def layer_gradients(model: nn.Module, layers: Sequence[str] | str, data: Batches
     fn = per_sample_function(function)
     device = model_device(model)
     seen = 0
-    with model_mode(model, train_mode), capture_outputs(modules) as store:
-        for i, (x, y) in enumerate(batches(data, batch_size, device, model_dtype(model))):
-            if max_batches is not None and i >= max_batches:
-                break
-            store.clear()
-            x = x.detach().requires_grad_("input" in modules)
-            if "input" in modules:
-                store["input"] = x
-            with torch.enable_grad():
-                logits = model(x)
-                if logits.ndim != 2:
-                    raise ValueError(f"model output must be logits (B, K), got shape {tuple(logits.shape)}")
-                if y.min() < 0 or y.max() >= logits.shape[1]:
-                    raise ValueError(f"labels must be in [0, {logits.shape[1]}), got [{int(y.min())}, {int(y.max())}]")
-                values = fn(logits, y)
-                if values.shape != (len(x),):
-                    raise ValueError(f"the function must return one value per sample ({len(x)},), "
-                                     f"got {tuple(values.shape)}")
-                names = list(modules)
-                grads = torch.autograd.grad(values.sum(), [store[n] for n in names], allow_unused=True)
-            out = {}
-            for name, g in zip(names, grads):
-                if g is None:
-                    raise RuntimeError(f"the function does not depend on layer {name!r}")
-                g = g.detach().flatten(1)
-                if not torch.isfinite(g).all():
-                    raise NonFiniteError(f"NaN or inf gradients at layer {name!r} in batch {i}; "
-                                             "check the inputs and the model's weights")
-                out[name] = g
-                if return_activations:
-                    out[f"{name}:activation"] = store[name].detach().flatten(1)
-            if return_activations:
-                out[":logits"] = logits.detach()
-            seen += len(x)
-            yield out
+    for i, (x, y) in enumerate(batches(data, batch_size, device, model_dtype(model))):
+        if max_batches is not None and i >= max_batches:
+            break
+        with model_mode(model, train_mode), capture_outputs(modules) as store:  # restored before every yield
+            out = _batch_gradients(model, modules, fn, x, y, store, i, return_activations)
+        seen += len(x)
+        yield out
     if seen == 0:
         raise ValueError("no data: the data source yielded no batch")
+
+
+def _batch_gradients(model: nn.Module, modules: dict[str, nn.Module | None], fn, x: torch.Tensor, y: torch.Tensor,
+                     store: dict[str, torch.Tensor], index: int, return_activations: bool) -> dict[str, torch.Tensor]:
+    x = x.detach().requires_grad_("input" in modules)
+    if "input" in modules:
+        store["input"] = x
+    with torch.enable_grad():
+        logits = model(x)
+        if logits.ndim != 2:
+            raise ValueError(f"model output must be logits (B, K), got shape {tuple(logits.shape)}")
+        if y.min() < 0 or y.max() >= logits.shape[1]:
+            raise ValueError(f"labels must be in [0, {logits.shape[1]}), got [{int(y.min())}, {int(y.max())}]")
+        values = fn(logits, y)
+        if values.shape != (len(x),):
+            raise ValueError(f"the function must return one value per sample ({len(x)},), "
+                             f"got {tuple(values.shape)}")
+        names = list(modules)
+        grads = torch.autograd.grad(values.sum(), [store[n] for n in names], allow_unused=True)
+    out = {}
+    for name, g in zip(names, grads):
+        if g is None:
+            raise RuntimeError(f"the function does not depend on layer {name!r}")
+        g = g.detach().flatten(1)
+        if not torch.isfinite(g).all():
+            raise NonFiniteError(f"NaN or inf gradients at layer {name!r} in batch {index}; "
+                                 "check the inputs and the model's weights")
+        out[name] = g
+        if return_activations:
+            out[f"{name}:activation"] = store[name].detach().flatten(1)
+    if return_activations:
+        out[":logits"] = logits.detach()
+    return out
 
 
 def input_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, function: ScalarFunction = "loss",

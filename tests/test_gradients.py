@@ -40,6 +40,22 @@ def test_layer_gradients_restore_model_and_report_errors():
         list(layer_gradients(bad, ["conv1"], (x, y)))
 
 
+def test_a_suspended_generator_leaves_the_model_as_it_was_passed_in():
+    """Between two batches the caller holds the model: mode (every submodule), hooks and batch-norm
+    statistics are its own, and the gradients are those of a fresh call."""
+    model = build("vgg11_bn", width=0.125).train()
+    model.conv1[1].eval()  # a frozen batch norm inside a train-mode model
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    modes = {name: m.training for name, m in model.named_modules()}
+    x, y = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
+    stream = layer_gradients(model, ["conv2"], (x, y), train_mode=True, batch_size=4)
+    first = next(stream)
+    assert {name: m.training for name, m in model.named_modules()} == modes
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert not model.conv2._forward_hooks
+    second = next(stream)
+    fresh = list(layer_gradients(model, ["conv2"], (x, y), train_mode=True, batch_size=4))
+    assert torch.equal(first["conv2"], fresh[0]["conv2"]) and torch.equal(second["conv2"], fresh[1]["conv2"])
 
 
 def test_input_gradients_are_the_input_layer_case():
