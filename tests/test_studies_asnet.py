@@ -223,3 +223,52 @@ def test_plots_return_figures_and_reject_bad_input():
             plot([], original_accuracy=0.9, layer="conv5")
     with pytest.raises(ValueError):
         plots.finetune_curves({}, original_accuracy=0.9, original_params=1, kd_epochs=1)
+
+
+def test_shrinkage_budget_follows_the_cosine_schedule_and_the_l1_growth():
+    cfg = FinetuneConfig(sparse_epochs=2, sparse_lr=(1.0, 1.0, 1.0), l1=1.0, l1_pre=0.0, l1_growth=3.0,
+                         schedule="cosine")
+    budget = studies.shrinkage_budget(cfg, 4)  # epoch 0: lr 1, scale 1; epoch 1: lr (1 + cos(pi/2))/2 = 0.5, scale 3
+    assert budget["budget AS"] == pytest.approx(4 * (1.0 * 1 + 0.5 * 3))
+    assert budget["budget pre"] == 0.0
+
+
+def test_build_study_refits_the_head_on_other_data_with_the_same_subspace():
+    model = tiny_cnn()
+    data = image_set(600)
+    test = image_set(200, seed=1).batch(torch.arange(200))
+    (net, info), rows = studies.build_study(model, "conv1", data, test, settings=[(200, 1, False), (400, 2, False)],
+                                            rank=3, degree=2, batch_size=100)
+    assert [(r["images"], r["passes"], r["rows"]) for r in rows] == [(200, 1, 200), (400, 2, 800)]
+    assert info.samples == 200 and all(-1 < r["R2 test"] <= 1 for r in rows)
+    again, _ = build_asnet(model, "conv1", data, rank=3, degree=2, passes=2, max_batches=4, batch_size=100,
+                           subspace=info.subspace)
+    assert rows[1]["R2 train"] == pytest.approx(_.r2, abs=1e-9)  # the same fit as a direct call
+    with pytest.raises(ValueError, match="multiple of batch_size"):
+        studies.build_study(model, "conv1", data, test, settings=[(150, 1, False)], rank=3, degree=2, batch_size=100)
+
+
+def test_compression_path_reads_a_history():
+    history = [{"phase": "start", "epoch": 0, "test_accuracy": 0.5, "nonzero_params": 100},
+               {"phase": "distill", "epoch": 1, "test_accuracy": 0.8, "nonzero_params": 100},
+               {"phase": "sparse", "epoch": 1, "test_accuracy": 0.7, "nonzero_params": 40, "l1 scale": 1.0,
+                "frozen": False},
+               {"phase": "sparse", "epoch": 2, "test_accuracy": 0.75, "nonzero_params": 20, "l1 scale": 2.0,
+                "frozen": True}]
+    path = studies.compression_path(history, original_params=1000)
+    assert [(r["phase"], r["scale"], r["nonzero params x"], r["frozen"]) for r in path] == [
+        ("distill", 0.0, 10.0, False), ("sparse", 1.0, 25.0, False), ("sparse", 2.0, 50.0, True)]
+    with pytest.raises(ValueError, match="nonzero_params"):
+        studies.compression_path([{"phase": "start", "epoch": 0, "test_accuracy": 0.5}], original_params=10)
+
+
+def test_accuracy_difference_is_paired_over_the_same_images():
+    model = tiny_mlp()
+    x, _ = mlp_data(50)
+    y = predict_logits(model, x).argmax(1)  # the model is right everywhere
+    other = tiny_mlp(seed=1)
+    wrong = (predict_logits(other, x).argmax(1) != y).double()
+    diff = studies.accuracy_difference(model, other, (x, y))
+    assert diff.n == 50 and diff.mean == pytest.approx(float(wrong.mean()))
+    assert diff.std == pytest.approx(float(wrong.std()))
+    assert studies.accuracy_difference(model, model, (x, y)).mean == 0.0

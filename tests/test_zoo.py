@@ -41,3 +41,20 @@ def test_unknown_names_and_the_old_home():
         zoo.pretrained("does_not_exist")
     assert models.pretrained is zoo.pretrained and models.zoo is zoo.entries
     assert zoo.entry(zoo.entries()[0]["name"]) == zoo.entries()[0]
+
+
+def test_shipped_rows_evaluate_the_compressed_networks_live():
+    from aslib import studies
+
+    compressed = [e["name"] for e in zoo.entries() if "nonzero_params" in e]
+    if not compressed or not data.available("cifar10"):
+        pytest.skip("no compressed network shipped, or no CIFAR-10")
+    test = data.tensors("cifar10", "test", n=300, seed=0)
+    rows = studies.shipped_rows(compressed[:2], test, input_shape=(3, 32, 32))
+    for row in rows:
+        entry = zoo.entry(row["name"])
+        assert row["nonzero params"] == entry["nonzero_params"] and row["method"] == entry["method"]
+        assert row["nonzero params x"] == pytest.approx(entry["nonzero_params_x"], abs=1e-3)
+        assert abs(row["accuracy"] - entry["test_accuracy"]) < 0.1  # 300 of the 10,000 test images
+    with pytest.raises(ValueError, match="is a network, not a compressed one"):
+        studies.shipped_rows(["vgg19_bn_w025_cifar10"], test, input_shape=(3, 32, 32))
