@@ -254,10 +254,14 @@ def test_compression_path_reads_a_history():
                {"phase": "sparse", "epoch": 1, "test_accuracy": 0.7, "nonzero_params": 40, "l1 scale": 1.0,
                 "frozen": False},
                {"phase": "sparse", "epoch": 2, "test_accuracy": 0.75, "nonzero_params": 20, "l1 scale": 2.0,
+                "frozen": True},
+               {"phase": "sparse", "epoch": 3, "test_accuracy": 0.76, "nonzero_params": 20, "l1 scale": 4.0,
+                "frozen": True},
+               {"phase": "sparse", "epoch": 4, "test_accuracy": 0.78, "nonzero_params": 20, "l1 scale": 8.0,
                 "frozen": True}]
     path = studies.compression_path(history, original_params=1000)
-    assert [(r["phase"], r["scale"], r["nonzero params x"], r["frozen"]) for r in path] == [
-        ("distill", 0.0, 10.0, False), ("sparse", 1.0, 25.0, False), ("sparse", 2.0, 50.0, True)]
+    assert [(r["epoch"], r["scale"], r["nonzero params x"], r["frozen"]) for r in path] == [
+        (1, 0.0, 10.0, False), (1, 1.0, 25.0, False), (2, 2.0, 50.0, True), (4, 2.0, 50.0, True)]
     with pytest.raises(ValueError, match="nonzero_params"):
         studies.compression_path([{"phase": "start", "epoch": 0, "test_accuracy": 0.5}], original_params=10)
 

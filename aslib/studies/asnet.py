@@ -311,7 +311,8 @@ def build_study(model: nn.Module, layer: str, data: ImageDataset, test: TensorPa
 
 def shipped_rows(names: Sequence[str], test: TensorPair, *, input_shape: tuple[int, ...]) -> list[dict[str, Any]]:
     """Shipped compressed networks (zoo names, e.g. the ASNet and its baselines) evaluated live on ``test``,
-    beside what their manifest recorded: method, cut, epochs, wall time, live and recorded test accuracy,
+    beside what their manifest recorded: method, cut, epochs, wall time, the recorded test accuracy of the
+    build before fine-tuning (NaN for a pruned network), live and recorded test accuracy,
     live nonzero weights and the reductions against the base network (dense params / nonzeros, dense
     MACs / sparse MACs)."""
     from .. import zoo
@@ -329,6 +330,7 @@ def shipped_rows(names: Sequence[str], test: TensorPair, *, input_shape: tuple[i
         red = reduction(base, live)
         rows.append({"name": name, "method": entry["method"], "cut": entry["arch_kwargs"].get("layer", "-"),
                      "epochs": entry["epochs"], "hours": entry["wall_time_s"] / 3600,
+                     "recorded accuracy before fine-tuning": entry.get("build", {}).get("test_accuracy", math.nan),
                      "accuracy": evaluate(net, test)["accuracy"], "recorded accuracy": entry["test_accuracy"],
                      "nonzero params": live["nonzero_params"], "nonzero params x": red["nonzero_params_x"],
                      "sparse MACs x": red["sparse_macs_x"]})
@@ -345,12 +347,18 @@ def accuracy_difference(model: nn.Module, other: nn.Module, test: TensorPair) ->
 
 def compression_path(history: Sequence[Mapping[str, Any]], *, original_params: int) -> list[dict[str, Any]]:
     """The accuracy-compression curve along one :func:`~aslib.asnet.finetune` history: the dense ASNet at the
-    end of distillation, then every sparse epoch (its l1 ``scale``, whether the zero pattern was frozen), with
-    test accuracy and the nonzero-parameter reduction ``original_params / nonzero``."""
+    end of distillation, every sparse epoch while the l1 strength acts (its ``scale``), the epoch at which the
+    zero pattern was frozen and the last epoch (shown with the freezing scale), with test accuracy and the
+    nonzero-parameter reduction ``original_params / nonzero``."""
     dense = [row for row in history if row["phase"] in ("start", "distill")][-1:]
     sparse = [row for row in history if row["phase"] == "sparse"]
     if not dense or "nonzero_params" not in dense[0]:
         raise ValueError("the history needs rows with nonzero_params (finetune with input_shape=...)")
+    frozen = [i for i, row in enumerate(sparse) if row.get("frozen")]
+    if frozen:  # after the freeze the l1 strength no longer acts: the last epoch keeps the freezing scale
+        first = sparse[frozen[0]]
+        sparse = sparse[:frozen[0] + 1] + ([{**sparse[-1], "l1 scale": first.get("l1 scale", 0.0)}]
+                                           if frozen[0] + 1 < len(sparse) else [])
     return [{"phase": row["phase"], "epoch": row["epoch"], "scale": row.get("l1 scale", 0.0),
              "frozen": row.get("frozen", False), "accuracy": row["test_accuracy"],
              "nonzero params": row["nonzero_params"], "nonzero params x": original_params / row["nonzero_params"]}
