@@ -110,7 +110,7 @@ RECIPES: dict[str, ASNetRecipe | PruningRecipe] = {
        for tag, projection in (("asnet", "active_subspace"), ("pca", "pca"), ("random", "random"))},
     f"{_VGG}_pruned_budget14": PruningRecipe(_VGG, finetune=BASELINE_FINETUNE),
 }
-"""The shipped ASNet (``..._asnet_conv5``), the same recipe at cut conv6 (not shipped yet), and the
+"""The shipped ASNets (``..._asnet_conv5``, the same recipe at cut conv6 ``..._asnet_conv6``), and the
 equal-budget comparison of the active subspace with PCA and random projections and with magnitude
 pruning (``..._budget14``)."""
 
