@@ -113,6 +113,11 @@ RECIPES: dict[str, ASNetRecipe | PruningRecipe] = {
 """The shipped ASNets (``..._asnet_conv5``, the same recipe at cut conv6 ``..._asnet_conv6``), and the
 equal-budget comparison of the active subspace with PCA and random projections and with magnitude
 pruning (``..._budget14``)."""
+SHIPPED_ASNETS = [f"{_VGG}_asnet_conv5", f"{_VGG}_asnet_conv6"]
+"""The shipped ASNets, in the order notebook 05 shows them (the first carries the report's claims)."""
+BASELINES = [name for name in RECIPES if name.endswith("_budget14")]
+"""The equal-budget comparison: the ASNet first, then the PCA and random projections and the pruned VGG."""
+
 
 
 def directions(model: nn.Module, layer: str, loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
@@ -243,5 +248,5 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-__all__ = ["ASNetRecipe", "BASELINE_FINETUNE", "PROJECTIONS", "PruningRecipe", "RECIPES", "RECIPE_FINETUNE",
-           "directions", "run"]
+__all__ = ["ASNetRecipe", "BASELINES", "BASELINE_FINETUNE", "PROJECTIONS", "PruningRecipe", "RECIPES",
+           "RECIPE_FINETUNE", "SHIPPED_ASNETS", "directions", "run"]
