@@ -354,7 +354,8 @@ def finetune(asnet: ASNet | nn.Module, teacher: nn.Module, train_data: ImageData
     Learning rates follow ``config.schedule`` within each phase (:class:`FinetuneConfig`). With
     ``checkpoint`` the state is saved after every epoch and a rerun resumes after the last
     completed epoch (a rerun with more epochs extends the run; optimiser moments restart at
-    each resumed phase). Returns
+    each resumed phase), and the state at the end of each phase is kept beside it
+    (:func:`phase_checkpoint`). Returns
     one row per epoch (phase, epoch, test accuracy, wall ``seconds``, nonzero parameters and MACs when
     ``input_shape`` is given; in the sparse phase also the ``l1 scale`` and whether the zero pattern is
     ``frozen``); the row with ``epoch == 0`` is the starting point.
@@ -471,7 +472,17 @@ def _finetune(asnet: nn.Module, teacher: nn.Module, train_data: ImageDataset, te
             if path is not None and is_main_process():
                 atomic_save({"asnet": asnet.state_dict(), "history": history}, path)
             barrier()
+        if path is not None and epochs and is_main_process():
+            atomic_save({"asnet": asnet.state_dict(), "history": history}, phase_checkpoint(path, phase))
     return history
+
+
+def phase_checkpoint(checkpoint: str | Path, phase: str) -> Path:
+    """Where :func:`finetune` keeps the state at the end of ``phase`` next to ``checkpoint``
+    (``finetune.pt`` -> ``finetune_distill.pt``): copied to a new run's ``checkpoint``, it starts that
+    run's sparse phase from the same distilled ASNet."""
+    path = Path(checkpoint)
+    return path.with_name(f"{path.stem}_{phase}{path.suffix}")
 
 
 def _global_batch_size(loader: BatchLoader, index: int) -> int:
@@ -481,4 +492,4 @@ def _global_batch_size(loader: BatchLoader, index: int) -> int:
 
 
 __all__ = ["ASNet", "BuildInfo", "FinetuneConfig", "build_asnet", "distillation_loss", "finetune",
-           "soft_threshold_", "split_model"]
+           "phase_checkpoint", "soft_threshold_", "split_model"]

@@ -1,3 +1,6 @@
+import copy
+import shutil
+
 import pytest
 import torch
 from conftest import needs
@@ -11,6 +14,7 @@ from aslib.asnet import (
     soft_threshold_,
     split_model,
 )
+from aslib._utils import load_tensors
 from aslib.data import ImageDataset
 from aslib.models import build
 from aslib.training import evaluate
@@ -116,6 +120,17 @@ def test_finetune_improves_sparsifies_and_resumes(small_lenet, tmp_path):
     assert history[1]["test_accuracy"] >= history[0]["test_accuracy"] - 0.02
     assert history[-1]["nonzero_params"] < 0.9 * history[0]["nonzero_params"]
     assert evaluate(net, test)["accuracy"] == pytest.approx(history[-1]["test_accuracy"])
+    distilled = load_tensors(asnet.phase_checkpoint(ckpt, "distill"), "snapshot")
+    assert [r["phase"] for r in distilled["history"]] == ["start", "distill"]
+    branch = tmp_path / "branch.pt"
+    shutil.copy(asnet.phase_checkpoint(ckpt, "distill"), branch)
+    twin = copy.deepcopy(net)
+    again = asnet.finetune(twin, small_lenet, small, test, config, checkpoint=branch, input_shape=(1, 28, 28),
+                           progress=False)
+    assert [r["phase"] for r in again] == ["start", "distill", "sparse", "sparse"]
+    assert again[1] == history[1]
+    assert {k: again[2][k] for k in ("test_accuracy", "nonzero_params")} == \
+        {k: history[2][k] for k in ("test_accuracy", "nonzero_params")}
 
 
 @needs("fashion_mnist")
