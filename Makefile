@@ -5,25 +5,31 @@ PY := $(VENV)/bin/python
 SHARED_DATA := $(abspath ../shared/data)
 export ASLIB_DATA ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),$(abspath data))
 
-.PHONY: setup report test unit smoke clean vectors lab
+.PHONY: setup report test unit smoke clean vectors lab book
 
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	if [ "$$(uname -m)" = x86_64 ]; then $(VENV)/bin/pip install -q torch==2.14.1 torchvision==0.29.1; fi
-	$(VENV)/bin/pip install -q -e ".[notebooks,test]"
+	$(VENV)/bin/pip install -q -e ".[notebooks,test,book]"
 	touch $@
 
 report: setup
 	$(PY) -m aslib.cli report --out report
+	$(PY) -m aslib.cli notebook-table --folder smoke=report/smoke default=report --readme README.md
 
 test: setup
 	$(PY) -m aslib.cli report --preset smoke --out report/smoke --force
-	$(PY) -m pytest -q tests report/smoke/0*.ipynb --nbval-lax -p no:cacheprovider
+	$(PY) -m aslib.cli book --notebooks report/smoke --out report/smoke/book
+	ASLIB_BOOK=report/smoke/book $(PY) -m pytest -q tests report/smoke/0*.ipynb --nbval-lax -p no:cacheprovider
 
 unit: setup
 	$(PY) -m pytest -q tests
+
+# The rendered book (static HTML in report/book/html) of the notebooks as `make report` executed them.
+book: report
+	$(PY) -m aslib.cli book --notebooks report --out report/book
 
 # JupyterLab on the notebooks, with the same data root as every other target.
 lab: setup

@@ -18,6 +18,10 @@
 * ``asnet --model NAME --layer conv5 --rank 50 --degree 2 --out DIR``: build an ASNet from a zoo model and
   fine-tune it (distillation, then l1-sparse retraining), resumable; prints the complexity table.
 * ``report``: execute every notebook with papermill and collect the report (see :mod:`aslib.report`).
+* ``notebook-table [--folder PRESET=DIR ...] [--readme README.md]``: the notebooks, what each teaches and
+  their run times per preset from the report folders' stamp files (written into the README by ``make report``).
+* ``book --notebooks report --out report/book``: the static HTML book of the executed notebooks and
+  ``docs/`` (see :mod:`aslib.book`).
 """
 from __future__ import annotations
 
@@ -236,6 +240,14 @@ def main(argv: list[str] | None = None) -> int:
     p_report.add_argument("--out", type=Path, default=Path("report"))
     p_report.add_argument("--preset", default="default", help="default, smoke or paper")
     p_report.add_argument("--force", action="store_true", help="re-execute notebooks already up to date")
+    p_table = sub.add_parser("notebook-table", help="the notebooks with their run time per preset (Markdown)")
+    p_table.add_argument("--folder", nargs="+", default=["smoke=report/smoke", "default=report"],
+                         metavar="PRESET=DIR", help="report folders whose stamp files hold the timings")
+    p_table.add_argument("--readme", type=Path, help="write the table into this file's notebook-table block")
+    p_book = sub.add_parser("book", help="build the static HTML book of executed notebooks and docs")
+    p_book.add_argument("--notebooks", type=Path, default=Path("report"),
+                        help="folder of executed notebooks (a report folder)")
+    p_book.add_argument("--out", type=Path, default=Path("report/book"), help="output folder (HTML in OUT/html)")
     args = parser.parse_args(argv)
     args.argv = list(argv if argv is not None else sys.argv[1:])
     try:
@@ -279,6 +291,20 @@ def _dispatch(args: argparse.Namespace) -> None:
         from .report import run_report
 
         run_report(args.out, preset=args.preset, force=args.force)
+    elif args.command == "notebook-table":
+        from .report import notebook_table, update_readme
+
+        pairs = [item.split("=", 1) for item in args.folder]
+        if any(len(pair) != 2 for pair in pairs):
+            raise ValueError(f"--folder takes PRESET=DIR items (e.g. default=report), got {args.folder}")
+        folders = {preset: Path(folder) for preset, folder in pairs}
+        if args.readme:
+            update_readme(args.readme, folders)
+        print(notebook_table(folders))
+    elif args.command == "book":
+        from .book import build
+
+        print(build(args.notebooks, args.out))
 
 
 if __name__ == "__main__":

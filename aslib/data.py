@@ -6,15 +6,15 @@ tensor ``(C, H, W)`` in *normalised* units and an ``int`` label.
 
 Where the data comes from (in order):
 
-1. the archives described in ``shared/data/README.md`` found in the data root
+1. the ``.npz`` archives (format: ``data/README.md``) found in the data root
    (``mnist.npz``, ``fashion_mnist.npz``, ``cifar10_jpeg.npz`` — the default CIFAR-10 —
    and ``cifar10_lossless_subset.npz`` under the name ``cifar10_lossless``);
 2. torchvision's standard files in the data root;
 3. a torchvision download into the data root when ``download=True``.
 
 The data root is the ``root`` argument, else the environment variable ``ASLIB_DATA``,
-else ``./data``. Decoded JPEG archives are cached as ``.npy`` files under ``ASLIB_CACHE``
-(default ``~/.cache/aslib``) so that later loads take a fraction of a second.
+else the repository's ``data/`` (:func:`data_root`). Decoded JPEG archives are cached as ``.npy``
+files under ``ASLIB_CACHE`` (default ``~/.cache/aslib``) so that later loads take a fraction of a second.
 """
 from __future__ import annotations
 
@@ -225,7 +225,8 @@ def load(name: str, split: str = "train", root: str | os.PathLike | None = None,
             return _make(name, split, spec, pixels, labels, classes, f"torchvision:{folder}")
         except RuntimeError:
             pass
-    how = (f"put {spec.archive} in the data folder (set ASLIB_DATA=/path/to/shared/data or pass root=...)"
+    how = (f"put {spec.archive} in the data folder (set ASLIB_DATA=/path/to/the/archives or pass root=...; "
+           "format: data/README.md)"
            if spec.archive else "")
     if spec.torchvision_name:
         how += (" or " if how else "") + f"call aslib.data.load({name!r}, {split!r}, download=True) " \

@@ -175,6 +175,7 @@ def write_report(out: Path, timings: list[dict[str, Any]]) -> Path:
     lines += [_claim_row(claim) for claim in claims]
     lines += ["", "## Notebook run times", "", "| notebook | preset | seconds | skipped |", "|---|---|---|---|"]
     lines += [f"| {r['notebook']} | {r['preset']} | {r['seconds']} | {r['skipped']} |" for r in timings]
+    lines += ["", "Seconds are those of the run that produced each notebook (a skipped one kept its earlier run's)."]
     for folder in sorted(p for p in results.glob("*") if p.is_dir()):
         lines += ["", f"## {folder.name}", ""]
         for item in sorted(folder.iterdir()):
@@ -187,6 +188,54 @@ def write_report(out: Path, timings: list[dict[str, Any]]) -> Path:
     path = out / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def notebook_subject(notebook: Path) -> str:
+    """What the notebook at ``notebook`` teaches: its first heading without the number (``# 03 · Active neurons``)."""
+    cells = json.loads(Path(notebook).read_text())["cells"]
+    for cell in cells:
+        lines = "".join(cell["source"]).splitlines() if cell["cell_type"] == "markdown" else []
+        if lines and lines[0].startswith("# "):
+            return lines[0][2:].split("·", 1)[-1].strip()
+    raise ValueError(f"{notebook} does not start with a '# NN · Title' heading")
+
+
+def notebook_table(folders: dict[str, Path], notebooks: Sequence[Path] | None = None) -> str:
+    """Markdown table of the notebooks, what each teaches and its run time in seconds under each preset, read
+    from the stamp files of the report folders ``{preset: folder}`` (``-`` where a folder has no timing)."""
+    notebooks = sorted(notebooks or NOTEBOOK_DIR.glob("[0-9]*.ipynb"))
+    seconds = {}
+    for preset, folder in folders.items():
+        for nb in notebooks:
+            stamp = Path(folder) / f"{nb.stem}.stamp.json"
+            row = json.loads(stamp.read_text()) if stamp.exists() else {}
+            seconds[preset, nb.name] = row.get("seconds") if row.get("preset") == preset else None
+    head = ["notebook", "what it teaches", *[f"{preset} (s)" for preset in folders]]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for nb in notebooks:
+        cells = [nb.name, notebook_subject(nb)]
+        cells += ["-" if seconds[p, nb.name] is None else f"{seconds[p, nb.name]:.0f}" for p in folders]
+        lines.append("| " + " | ".join(cells) + " |")
+    totals = [None if any(seconds[p, nb.name] is None for nb in notebooks) else
+              f"{sum(seconds[p, nb.name] for nb in notebooks):.0f}" for p in folders]
+    lines.append("| all | | " + " | ".join(t or "-" for t in totals) + " |")
+    return "\n".join(lines)
+
+
+README_MARKERS = ("<!-- notebook-table:start -->", "<!-- notebook-table:end -->")
+"""The lines between which :func:`update_readme` writes :func:`notebook_table`."""
+
+
+def update_readme(readme: Path | str, folders: dict[str, Path]) -> None:
+    """Rewrite the block between :data:`README_MARKERS` in ``readme`` with the measured :func:`notebook_table`."""
+    readme = Path(readme)
+    text = readme.read_text()
+    start, end = README_MARKERS
+    if text.count(start) != 1 or text.count(end) != 1:
+        raise ValueError(f"{readme} needs exactly one {start} ... {end} block for the notebook table")
+    before, rest = text.split(start)
+    after = rest.split(end)[1]
+    readme.write_text(f"{before}{start}\n{notebook_table(folders)}\n{end}{after}")
 
 
 def run_report(out: Path | str = "report", preset: str = "default", force: bool = False,

@@ -38,3 +38,54 @@ def test_each_quick_start_command_runs(line, tmp_path):
     result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=600,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def _preset_keys(notebook: Path) -> dict[str, set[str]]:
+    """The parameter names of each preset, read from the notebook's ``aslib.nb.start(...)`` call."""
+    import ast
+    import json
+
+    for cell in json.loads(notebook.read_text())["cells"]:
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "code" and "aslib.nb.start(" in source:
+            call = next(node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call)
+                        and getattr(node.func, "attr", "") == "start")
+            return {kw.arg: {k.arg for k in kw.value.keywords} for kw in call.keywords
+                    if isinstance(kw.value, ast.Call)}
+    raise AssertionError(f"{notebook.name} has no aslib.nb.start(...) cell")
+
+
+def papermill_examples() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```bash\n(.*?)```", text, re.S)
+    return [line for block in blocks for line in block.splitlines() if "papermill notebooks/" in line]
+
+
+def test_readme_papermill_examples_name_real_notebooks_presets_and_override_keys():
+    examples = papermill_examples()
+    assert len(examples) >= 3
+    for line in examples:
+        argv = shlex.split(line)
+        notebook = ROOT / argv[1]
+        assert notebook.exists(), line
+        keys = _preset_keys(notebook)
+        preset = argv[argv.index("preset") + 1] if "preset" in argv else "default"
+        assert preset in keys, f"{line}: no preset {preset!r} (known: {sorted(keys)})"
+        if "-y" in argv:
+            mapping = re.fullmatch(r"overrides: \{(.*)\}", argv[argv.index("-y") + 1])
+            assert mapping, line
+            names = {item.split(":")[0].strip() for item in mapping.group(1).split(",")}
+            assert names <= keys[preset], f"{line}: {sorted(names - keys[preset])} not in {sorted(keys[preset])}"
+
+
+def test_readme_notebook_table_lists_every_notebook_as_the_report_renders_it():
+    from aslib.report import README_MARKERS, notebook_subject
+
+    text = (ROOT / "README.md").read_text()
+    block = text.split(README_MARKERS[0])[1].split(README_MARKERS[1])[0].strip().splitlines()
+    notebooks = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+    assert block[0].startswith("| notebook | what it teaches |") and len(block) == len(notebooks) + 3
+    for row, notebook in zip(block[2:], notebooks):
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[:2] == [notebook.name, notebook_subject(notebook)]
+        assert all(re.fullmatch(r"\d+|-", c) for c in cells[2:]), row

@@ -31,3 +31,28 @@ def test_stamp_changes_with_any_module_of_the_package(tmp_path):
     notebook.write_text("{}")
     assert report._stamp(notebook, "smoke") == report._stamp(notebook, "smoke")
     assert report._stamp(notebook, "smoke") != report._stamp(notebook, "default")
+
+
+def test_notebook_table_reads_each_presets_stamps_and_update_readme_rewrites_only_its_block(tmp_path):
+    from aslib.report import NOTEBOOK_DIR, notebook_table, update_readme
+
+    notebooks = sorted(NOTEBOOK_DIR.glob("[0-9]*.ipynb"))[:2]
+    smoke, default = tmp_path / "smoke", tmp_path / "default"
+    for folder, preset, seconds in ((smoke, "smoke", (3.2, 4.6)), (default, "default", (10.0, 20.4))):
+        folder.mkdir()
+        for nb, s in zip(notebooks, seconds):
+            (folder / f"{nb.stem}.stamp.json").write_text(json.dumps({"preset": preset, "seconds": s}))
+    (default / f"{notebooks[1].stem}.stamp.json").write_text(json.dumps({"preset": "paper", "seconds": 9.0}))
+    table = notebook_table({"smoke": smoke, "default": default}, notebooks).splitlines()
+    assert table[0] == "| notebook | what it teaches | smoke (s) | default (s) |"
+    assert table[2].endswith("| 3 | 10 |") and table[3].endswith("| 5 | - |")  # a stamp of another preset: no time
+    assert table[-1] == "| all | | 8 | - |"
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- notebook-table:start -->\nold\n<!-- notebook-table:end -->\nrest\n")
+    update_readme(readme, {"smoke": smoke})
+    text = readme.read_text()
+    assert text.startswith("intro\n<!-- notebook-table:start -->\n| notebook") and text.endswith("-->\nrest\n")
+    assert "old" not in text
+    readme.write_text("no markers")
+    with pytest.raises(ValueError, match="notebook-table"):
+        update_readme(readme, {"smoke": smoke})
