@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 SHARED_DATA := $(abspath ../shared/data)
 export ASLIB_DATA ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),$(abspath data))
 
-.PHONY: setup report test unit smoke clean vectors lab book
+.PHONY: setup report test unit smoke clean vectors lab book student
 
 setup: $(VENV)/.installed
 
@@ -22,6 +22,8 @@ report: setup
 test: setup
 	$(PY) -m aslib.cli report --preset smoke --out report/smoke --force
 	$(PY) -m aslib.cli book --notebooks report/smoke --out report/smoke/book
+	$(PY) -m aslib.cli student --out report/smoke-student/notebooks
+	$(PY) -m aslib.cli report --preset smoke --notebooks report/smoke-student/notebooks --out report/smoke-student --force
 	ASLIB_BOOK=report/smoke/book $(PY) -m pytest -q tests report/smoke/0*.ipynb --nbval-lax -p no:cacheprovider
 
 unit: setup
@@ -30,6 +32,10 @@ unit: setup
 # The rendered book (static HTML in report/book/html) of the notebooks as `make report` executed them.
 book: report
 	$(PY) -m aslib.cli book --notebooks report --out report/book
+
+# The student versions of the notebooks (exercise solutions stubbed) in notebooks/student/, for `make lab`.
+student: setup
+	$(PY) -m aslib.cli student --out notebooks/student
 
 # JupyterLab on the notebooks, with the same data root as every other target.
 lab: setup

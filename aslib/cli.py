@@ -18,6 +18,9 @@
 * ``asnet --model NAME --layer conv5 --rank 50 --degree 2 --out DIR``: build an ASNet from a zoo model and
   fine-tune it (distillation, then l1-sparse retraining), resumable; prints the complexity table.
 * ``report``: execute every notebook with papermill and collect the report (see :mod:`aslib.report`).
+* ``student [--out notebooks/student]``: the student versions of the notebooks, the body of every exercise
+  solution (cells tagged ``solution``) replaced by ``raise NotImplementedError`` (see :mod:`aslib.exercises`).
+* ``report --notebooks DIR``: execute the notebooks of another folder (e.g. the student versions).
 * ``notebook-table [--folder PRESET=DIR ...] [--readme README.md]``: the notebooks, what each teaches and
   their run times per preset from the report folders' stamp files (written into the README by ``make report``).
 * ``book --notebooks report --out report/book``: the static HTML book of the executed notebooks and
@@ -240,6 +243,9 @@ def main(argv: list[str] | None = None) -> int:
     p_report.add_argument("--out", type=Path, default=Path("report"))
     p_report.add_argument("--preset", default="default", help="default, smoke or paper")
     p_report.add_argument("--force", action="store_true", help="re-execute notebooks already up to date")
+    p_report.add_argument("--notebooks", type=Path, help="folder of the notebooks to execute (default: notebooks/)")
+    p_student = sub.add_parser("student", help="write the student versions of the notebooks (solutions stubbed)")
+    p_student.add_argument("--out", type=Path, default=Path("notebooks/student"))
     p_table = sub.add_parser("notebook-table", help="the notebooks with their run time per preset (Markdown)")
     p_table.add_argument("--folder", nargs="+", default=["smoke=report/smoke", "default=report"],
                          metavar="PRESET=DIR", help="report folders whose stamp files hold the timings")
@@ -290,7 +296,17 @@ def _dispatch(args: argparse.Namespace) -> None:
     elif args.command == "report":
         from .report import run_report
 
-        run_report(args.out, preset=args.preset, force=args.force)
+        notebooks = sorted(args.notebooks.glob("[0-9]*.ipynb")) if args.notebooks else None
+        if args.notebooks and not notebooks:
+            raise FileNotFoundError(f"no notebooks NN_*.ipynb in {args.notebooks}")
+        run_report(args.out, preset=args.preset, force=args.force, notebooks=notebooks)
+    elif args.command == "student":
+        from .exercises import student_notebook
+        from .report import NOTEBOOK_DIR
+
+        for notebook in sorted(NOTEBOOK_DIR.glob("[0-9]*.ipynb")):
+            stubbed = student_notebook(notebook, args.out / notebook.name)
+            print(f"{args.out / notebook.name}: {stubbed} function(s) to implement")
     elif args.command == "notebook-table":
         from .report import notebook_table, update_readme
 

@@ -1,0 +1,168 @@
+"""The exercise checks: the notebooks' own solutions pass, typical mistakes get the right explanation, the
+student versions' stubs report "not implemented yet", and every notebook has a checked exercise."""
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from aslib import exercises
+from aslib.exercises import ExerciseError, student_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def exercise_cells(path: Path) -> list[tuple[str, str]]:
+    """``(solution source, check name)`` for every cell tagged ``solution`` and the check cell after it."""
+    cells = json.loads(path.read_text())["cells"]
+    found = []
+    for i, cell in enumerate(cells):
+        if exercises.SOLUTION_TAG in cell.get("metadata", {}).get("tags", []):
+            following = "".join(cells[i + 1]["source"])
+            found.append(("".join(cell["source"]), re.search(r"exercises\.(check_\w+)\(", following).group(1)))
+    return found
+
+
+def function_of(source: str):
+    namespace = {"torch": torch, "math": math}
+    exec(source, namespace)
+    return next(v for k, v in namespace.items() if k.startswith("my_"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_notebook_has_an_exercise_whose_solution_passes_its_check(path, capsys):
+    found = exercise_cells(path)
+    assert found, f"{path.name} has no cell tagged 'solution' followed by an aslib.exercises check"
+    for source, check in found:
+        assert getattr(exercises, check)(function_of(source)) is True
+        assert "all checks passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_student_version_stubs_every_solution_and_its_check_says_not_implemented(path, tmp_path, capsys):
+    target = tmp_path / path.name
+    assert student_notebook(path, target) == len(exercise_cells(path))
+    stubbed = [c for c in json.loads(target.read_text())["cells"]
+               if exercises.SOLUTION_TAG in c.get("metadata", {}).get("tags", [])]
+    for cell, (solution, check) in zip(stubbed, exercise_cells(path)):
+        source = "".join(cell["source"])
+        assert source.count("raise NotImplementedError") == 1 and '"""' in source and len(source) < len(solution)
+        assert getattr(exercises, check)(function_of(source)) is None
+        assert "not implemented yet" in capsys.readouterr().out
+    other = [c for c in json.loads(path.read_text())["cells"] if exercises.SOLUTION_TAG not in
+             c.get("metadata", {}).get("tags", [])]
+    assert other == [c for c in json.loads(target.read_text())["cells"] if exercises.SOLUTION_TAG not in
+                     c.get("metadata", {}).get("tags", [])]
+
+
+def _eig_unscaled(G):
+    values, vectors = torch.linalg.eigh(G.T @ G)
+    return values.flip(0), vectors.flip(1)
+
+
+def _eig_increasing(G):
+    return torch.linalg.eigh(G.T @ G / G.shape[0])
+
+
+def _eig_rows(G):
+    values, vectors = torch.linalg.eigh(G.T @ G / G.shape[0])
+    return values.flip(0), vectors.flip(1).T
+
+
+def _vgg_without_bn(config, in_channels, num_classes, batch_norm):
+    total, channels = 0, in_channels
+    for item in (c for c in config if c != "M"):
+        total, channels = total + 9 * channels * item + item, item
+    return total + channels * num_classes + num_classes
+
+
+def _fd_oversharp(G, ell):  # shrinks by the largest squared singular value: loses too much
+    B = torch.zeros(ell, G.shape[1], dtype=G.dtype)
+    for i, g in enumerate(G):
+        if i % ell == 0 and i:
+            _, s, Vt = torch.linalg.svd(B, full_matrices=False)
+            B = torch.sqrt((s**2 - s[len(s) // 2] ** 2).clamp_min(0))[:, None] * Vt
+            B = torch.cat([B[: ell - 1], torch.zeros(1, G.shape[1], dtype=G.dtype)])
+        B[min(i % ell, ell - 1)] = g
+    return B
+
+
+def _fd_grows(G, ell):  # keeps the largest rows unshrunk and adds: B^T B exceeds G^T G
+    return 30 * G[:ell]
+
+
+def _hermite_unnormalised(z, degree):
+    He = [torch.ones_like(z), z]
+    for k in range(1, degree):
+        He.append(z * He[k] - k * He[k - 1])
+    return torch.stack(He[: degree + 1], 1)
+
+
+def _kd_without_t2(s, t, y, alpha, temperature):
+    kl = torch.nn.functional.kl_div(torch.log_softmax(s / temperature, 1), torch.log_softmax(t / temperature, 1),
+                                    reduction="batchmean", log_target=True)
+    return alpha * kl + (1 - alpha) * torch.nn.functional.cross_entropy(s, y)
+
+
+def _deepfool_flipped(W, b, x):
+    logits = W @ x + b
+    label = int(logits.argmax())
+    others = [k for k in range(len(b)) if k != label]
+    w, f = W[others] - W[label], logits[others] - logits[label]
+    k = int((f.abs() / w.norm(dim=1)).argmin())
+    return -f[k].abs() / w[k].norm() ** 2 * w[k]
+
+
+def _deepfool_farthest(W, b, x):
+    logits = W @ x + b
+    label = int(logits.argmax())
+    others = [k for k in range(len(b)) if k != label]
+    w, f = W[others] - W[label], logits[others] - logits[label]
+    k = int((f.abs() / w.norm(dim=1)).argmax())
+    return 1.01 * f[k].abs() / w[k].norm() ** 2 * w[k]
+
+
+def _fooling_tensor(model, x, v):
+    return (model(x).argmax(1) != model(x + v).argmax(1)).float().mean()
+
+
+MISTAKES = [
+    ("check_active_subspace", _eig_unscaled, "times too large"),
+    ("check_active_subspace", _eig_increasing, "increasing order"),
+    ("check_active_subspace", _eig_rows, "columns"),
+    ("check_active_subspace", lambda G: (torch.zeros(3), torch.eye(3)), "shape"),
+    ("check_vgg_parameter_count", _vgg_without_bn, "batch norm adds 2 parameters"),
+    ("check_vgg_parameter_count", lambda *a: 1.0, "return an int"),
+    ("check_frequent_directions", _fd_oversharp, "exceeds the bound"),
+    ("check_frequent_directions", _fd_grows, "exceeds G^T G"),
+    ("check_hermite", _hermite_unnormalised, "without normalisation"),
+    ("check_hermite", lambda z, p: torch.stack([(2 * z) ** k for k in range(p + 1)], 1), "probabilists"),
+    ("check_distillation_loss", _kd_without_t2, "T^2"),
+    ("check_deepfool_step", _deepfool_flipped, "points away"),
+    ("check_deepfool_step", _deepfool_farthest, "nearest"),
+    ("check_fooling_rate", _fooling_tensor, "Python float"),
+    ("check_fooling_rate", lambda model, x, v: 0.5, "fooling rate"),
+]
+
+
+@pytest.mark.parametrize("check, wrong, message", MISTAKES, ids=[f"{c}-{m}" for c, _, m in MISTAKES])
+def test_a_wrong_solution_gets_an_explanation(check, wrong, message):
+    with pytest.raises(ExerciseError, match=re.escape(message)):
+        getattr(exercises, check)(wrong)
+
+
+def test_a_check_takes_the_function_itself():
+    with pytest.raises(TypeError, match="your function itself"):
+        exercises.check_hermite(3)
+
+
+def test_a_solution_cell_without_a_function_is_an_error(tmp_path):
+    notebook = {"cells": [{"cell_type": "code", "metadata": {"tags": ["solution"]}, "source": ["x = 1\n"],
+                           "outputs": [], "execution_count": None}], "metadata": {}, "nbformat": 4,
+                "nbformat_minor": 5}
+    (tmp_path / "a.ipynb").write_text(json.dumps(notebook))
+    with pytest.raises(ValueError, match="defines no function"):
+        student_notebook(tmp_path / "a.ipynb", tmp_path / "b.ipynb")
