@@ -8,6 +8,7 @@ from collections import OrderedDict
 import matplotlib
 import pytest
 import torch
+from conftest import needs
 from torch import nn
 
 from aslib import models, pce, studies
@@ -276,3 +277,24 @@ def test_accuracy_difference_is_paired_over_the_same_images():
     assert diff.n == 50 and diff.mean == pytest.approx(float(wrong.mean()))
     assert diff.std == pytest.approx(float(wrong.std()))
     assert studies.accuracy_difference(model, model, (x, y)).mean == 0.0
+
+
+@needs("fashion_mnist")
+def test_projection_accuracy_with_every_direction_is_the_network_and_random_few_is_chance(small_lenet):
+    from aslib import data
+    from aslib.studies import projection_accuracy
+
+    fit = data.tensors("fashion_mnist", "train", n=600, seed=1)
+    test = data.tensors("fashion_mnist", "test", n=300, seed=0)
+    before = {k: v.clone() for k, v in small_lenet.state_dict().items()}
+    rows = projection_accuracy(small_lenet, "fc1", fit, test, ranks=[2, 500])
+    full = rows[0]
+    assert full["directions"] == "none" and full["rank"] == 500
+    assert full["accuracy"] == pytest.approx(float((small_lenet(test[0]).argmax(1) == test[1]).float().mean()))
+    at = {(r["directions"], r["rank"]): r["accuracy"] for r in rows[1:]}
+    for basis in ("active subspace", "PCA", "random"):  # a complete orthonormal basis: the identity map
+        assert at[basis, 500] == pytest.approx(full["accuracy"], abs=1e-9)
+    assert at["random", 2] < full["accuracy"] - 0.3 and at["PCA", 2] > at["random", 2]
+    assert all(torch.equal(before[k], v) for k, v in small_lenet.state_dict().items())
+    with pytest.raises(ValueError, match="exceeds"):
+        projection_accuracy(small_lenet, "fc1", (fit[0][:100], fit[1][:100]), test, ranks=[200])

@@ -10,7 +10,8 @@ import torch
 
 from .common import curves
 
-__all__ = ["active_variable_histograms", "finetune_curves", "hermite_curves", "rank_degree_curves", "tradeoff_curve"]
+__all__ = ["active_variable_histograms", "finetune_curves", "hermite_curves", "projection_curves", "rank_degree_curves",
+           "tradeoff_curve"]
 
 
 def hermite_curves(xi: torch.Tensor, values: torch.Tensor):
@@ -96,4 +97,22 @@ def tradeoff_curve(rows: Sequence[Mapping[str, Any]], *, original_accuracy: floa
     ax.set_ylabel("test accuracy")
     ax.set_title(f"l1 trade-off at {layer}")
     ax.legend()
+    return fig
+
+
+def projection_curves(rows: Sequence[Mapping[str, Any]], *, layer: str):
+    """Test accuracy of the network continued from a rank-r projection at ``layer`` against r, one line per basis
+    (rows of :func:`aslib.studies.projection_accuracy`), with the unprojected network dashed."""
+    full = [row for row in rows if row["directions"] == "none"]
+    projected = [row for row in rows if row["directions"] != "none"]
+    if not full or not projected:
+        raise ValueError("need the rows of aslib.studies.projection_accuracy (with its 'none' row)")
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    curves(projected, x="rank", y="accuracy", group="directions", ax=ax, ylabel="test accuracy",
+           title=f"network continued from a rank-r projection at {layer}")
+    ax.axhline(full[0]["accuracy"], color="k", ls="--", lw=1, label=f"unprojected ({full[0]['rank']} neurons)")
+    ax.set_xscale("log")
+    ax.set_xlabel("r (directions kept)")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
     return fig

@@ -28,8 +28,8 @@ from ..training import evaluate, predict_logits
 
 __all__ = ["PAPER_MACS_X", "PAPER_PARAMS_X", "accuracy_difference", "active_variables", "agreement", "budget_rows",
            "build_asnets", "build_study", "complexity_rows", "compression_path", "compression_rows", "dense_asnet",
-           "fit_quality", "full_width_sizes", "l1_tradeoff", "linear_reproduction", "rank_degree_sweep", "shipped_rows",
-           "shrinkage_budget", "steps_per_epoch", "width_rows"]
+           "fit_quality", "full_width_sizes", "l1_tradeoff", "linear_reproduction", "projection_accuracy",
+           "rank_degree_sweep", "shipped_rows", "shrinkage_budget", "steps_per_epoch", "width_rows"]
 
 PAPER_PARAMS_X = 23.98
 """The abstract's parameter reduction of the sparse ASNet of VGG-19 on CIFAR-10 (original / nonzero)."""
@@ -421,4 +421,59 @@ def l1_tradeoff(asnet: ASNet, teacher: nn.Module, train_data: ImageDataset, test
         rows.append({"scale": scale, "l1": run.l1, "l1_pre": run.l1_pre, "accuracy": last["test_accuracy"],
                      "nonzero params": last["nonzero_params"], "nonzero params x": sparse["nonzero_params_x"],
                      "sparse MACs x": sparse["sparse_macs_x"]})
+    return rows
+
+
+@torch.no_grad()
+def _cut_activations(pre: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
+    device = model_device(pre)
+    return torch.cat([pre(x[part].to(device)).flatten(1) for part in chunks(len(x), batch_size)])
+
+
+def projection_accuracy(model: nn.Module, layer: str, fit: TensorPair, test: TensorPair, *, ranks: Sequence[int],
+                        subspace: ActiveSubspace | None = None, seed: int = 0,
+                        batch_size: int = 500) -> list[dict[str, Any]]:
+    """Does the active subspace carry what the rest of the network needs? Test accuracy of ``model`` continued
+    from its activation at ``layer`` projected onto ``r`` directions, ``x_l -> mu + V_r V_r^T (x_l - mu)``
+    (``mu`` the mean activation over the ``fit`` images), for each ``r`` in ``ranks`` and three bases:
+
+    * ``"active subspace"``: the leading eigenvectors of the loss-gradient covariance at ``layer`` (``subspace``,
+      or estimated exactly from the ``fit`` images);
+    * ``"PCA"``: the principal directions of the centred activations of the ``fit`` images;
+    * ``"random"``: a seeded random orthonormal basis.
+
+    ``fit`` and ``test`` are ``(x (N, C, H, W), y (N,))`` pairs; ``ranks`` at most the number of ``fit`` images
+    and of the directions ``subspace`` keeps. Returns rows ``{"directions", "rank", "accuracy"}`` and one row
+    ``{"directions": "none", "rank": neurons}`` for the unprojected network. The model is not changed.
+    """
+    from ..subspace import layer_subspaces
+
+    if not ranks or min(ranks) < 1:
+        raise ValueError(f"ranks must be positive integers (e.g. [1, 10, 50]), got {list(ranks)}")
+    pre, post = split_model(copy.deepcopy(model).eval(), layer)
+    acts = _cut_activations(pre, fit[0], batch_size)
+    test_acts = _cut_activations(pre, test[0], batch_size)
+    shape, neurons, largest = pre(fit[0][:1].to(model_device(pre))).shape[1:], acts.shape[1], max(ranks)
+    if subspace is None:
+        subspace = layer_subspaces(model, [layer], fit, method="exact", batch_size=batch_size)[layer]
+    if largest > min(len(acts), subspace.components.shape[1]):
+        raise ValueError(f"the largest rank {largest} exceeds the {len(acts)} fit images or the "
+                         f"{subspace.components.shape[1]} directions of the subspace")
+    mu = acts.mean(0)
+    generator = torch.Generator().manual_seed(seed)
+    bases = {"active subspace": subspace.components[:, :largest].to(acts),
+             "PCA": torch.linalg.svd(acts - mu, full_matrices=False).Vh[:largest].T,
+             "random": torch.linalg.qr(torch.randn(neurons, largest, generator=generator)).Q.to(acts)}
+    y = test[1].to(acts.device)
+
+    def accuracy(a: torch.Tensor) -> float:
+        with torch.no_grad():
+            logits = torch.cat([post(a[part].view(-1, *shape)) for part in chunks(len(a), batch_size)])
+        return float((logits.argmax(1) == y).float().mean())
+
+    rows = [{"directions": "none", "rank": neurons, "accuracy": accuracy(test_acts)}]
+    for name, basis in bases.items():
+        for r in ranks:
+            v = basis[:, :r]
+            rows.append({"directions": name, "rank": r, "accuracy": accuracy(mu + (test_acts - mu) @ v @ v.T)})
     return rows
