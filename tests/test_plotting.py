@@ -76,3 +76,40 @@ def test_curves_and_image_helpers():
     assert len(fig.axes) == 6 and sum(bool(ax.images) for ax in fig.axes) == 5
     shown = plotting.perturbation_image(torch.tensor([[[-2.0, 0.0, 1.0]]]))
     assert shown.tolist() == [[[0.0, 0.5, 0.75]]]
+
+
+def test_deepfool_paths_end_across_a_boundary_and_the_toy_figure_draws_them():
+    from aslib import studies
+    from aslib.plotting import deepfool_toy
+
+    torch.manual_seed(1)
+    toy = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3)).eval()
+    points = torch.randn(6, 2)
+    paths = studies.deepfool_paths(toy, points, steps=3)
+    assert paths.shape == (4, 6, 2) and torch.equal(paths[0], points)
+    with torch.no_grad():
+        assert bool((toy(paths[-1]).argmax(1) != toy(points).argmax(1)).all())
+    fig = deepfool_toy(toy, paths, universal={"v": torch.tensor([0.5, 0.0])})
+    assert len(fig.axes[0].lines) >= 3 * 6 and fig.axes[0].get_legend() is not None
+    with pytest.raises(ValueError, match="2-D points"):
+        deepfool_toy(toy, paths[:, :, :1])
+
+
+def test_softened_probabilities_one_bar_group_per_temperature():
+    from aslib.plotting import softened_probabilities
+
+    fig = softened_probabilities(torch.tensor([3.0, 1.0, -2.0]), [1, 4], ["a", "b", "c"])
+    assert len(fig.axes[0].patches) == 6
+    with pytest.raises(ValueError, match="class names"):
+        softened_probabilities(torch.zeros(3), [1], ["a", "b"])
+
+
+def test_projection_curves_need_the_unprojected_row():
+    from aslib.plotting import projection_curves
+
+    rows = [{"directions": "none", "rank": 10, "accuracy": 0.9},
+            {"directions": "PCA", "rank": 1, "accuracy": 0.3}, {"directions": "PCA", "rank": 5, "accuracy": 0.7}]
+    fig = projection_curves(rows, layer="conv5")
+    assert len(fig.axes[0].lines) == 2
+    with pytest.raises(ValueError, match="none"):
+        projection_curves(rows[1:], layer="conv5")

@@ -11,7 +11,7 @@ import torch
 from .common import curves
 
 __all__ = ["active_variable_histograms", "finetune_curves", "hermite_curves", "projection_curves", "rank_degree_curves",
-           "tradeoff_curve"]
+           "softened_probabilities", "tradeoff_curve"]
 
 
 def hermite_curves(xi: torch.Tensor, values: torch.Tensor):
@@ -113,6 +113,25 @@ def projection_curves(rows: Sequence[Mapping[str, Any]], *, layer: str):
     ax.axhline(full[0]["accuracy"], color="k", ls="--", lw=1, label=f"unprojected ({full[0]['rank']} neurons)")
     ax.set_xscale("log")
     ax.set_xlabel("r (directions kept)")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def softened_probabilities(logits: torch.Tensor, temperatures: Sequence[float], classes: Sequence[str]):
+    """Bars of ``softmax(logits / T)`` for one sample's logits ``(K,)`` at each temperature (log scale), the
+    soft targets of knowledge distillation."""
+    if logits.ndim != 1 or len(logits) != len(classes):
+        raise ValueError(f"logits must be (K,) with K = {len(classes)} class names, got {tuple(logits.shape)}")
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    width = 0.8 / len(temperatures)
+    for i, temperature in enumerate(temperatures):
+        p = torch.softmax(logits.detach().float() / temperature, 0)
+        ax.bar([k + i * width for k in range(len(classes))], p.tolist(), width, label=f"T = {temperature:g}")
+    ax.set_xticks([k + 0.4 - width / 2 for k in range(len(classes))], list(classes), rotation=30, fontsize="small")
+    ax.set_yscale("log")
+    ax.set_ylabel("probability")
+    ax.set_title("the teacher's softened distribution softmax(t / T)")
     ax.legend(fontsize="small")
     fig.tight_layout()
     return fig

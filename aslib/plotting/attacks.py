@@ -13,7 +13,7 @@ from ..studies.attacks import METHOD_LABELS, EigenDirections
 from ..tables import aggregate
 from .common import curves, image_grid, perturbation_image
 
-__all__ = ["attack_histories", "attack_ratio_grid", "attacked_images", "eigen_direction_figure",
+__all__ = ["attack_histories", "attack_ratio_grid", "attacked_images", "deepfool_toy", "eigen_direction_figure",
            "perturbation_grid", "ratio_vs_fooling", "sample_sweep_panels", "search_figure"]
 
 Rows = Sequence[dict[str, Any]]
@@ -185,4 +185,35 @@ def search_figure(rows: Rows, cosines: torch.Tensor, *, title: str = ""):
     right.set_ylabel("repeat")
     fig.colorbar(image, ax=right)
     fig.tight_layout()
+    return fig
+
+
+def deepfool_toy(model: nn.Module, paths: torch.Tensor, *, universal: Mapping[str, torch.Tensor] | None = None,
+                 extent: float = 3.0, resolution: int = 200):
+    """Decision regions of a classifier of 2-D points ``(B, 2) -> (B, K)`` on ``[-extent, extent]^2``, with the
+    DeepFool paths ``(steps + 1, B, 2)`` of :func:`aslib.studies.deepfool_paths` (circles: start, crosses: end)
+    and, optionally, universal vectors ``{name: (2,)}`` drawn as arrows from the origin."""
+    if paths.ndim != 3 or paths.shape[2] != 2:
+        raise ValueError(f"paths must be (steps + 1, B, 2) for 2-D points, got {tuple(paths.shape)}")
+    axis = torch.linspace(-extent, extent, resolution)
+    grid = torch.stack(torch.meshgrid(axis, axis, indexing="xy"), -1).reshape(-1, 2)
+    with model_mode(model), torch.no_grad():
+        regions = model(grid).argmax(1).reshape(resolution, resolution)
+    fig, ax = plt.subplots(figsize=(5.2, 4.6))
+    ax.contourf(axis, axis, regions, levels=torch.arange(-0.5, int(regions.max()) + 1.5).tolist(), cmap="Pastel1")
+    for b in range(paths.shape[1]):
+        path = paths[:, b].detach()
+        ax.plot(path[:, 0], path[:, 1], "-", color="k", lw=1)
+        ax.plot(path[0, 0], path[0, 1], "o", color="k", ms=4)
+        ax.plot(path[-1, 0], path[-1, 1], "x", color="tab:red", ms=6)
+    for i, (name, v) in enumerate((universal or {}).items()):
+        ax.annotate("", xy=(float(v[0]), float(v[1])), xytext=(0, 0),
+                    arrowprops={"arrowstyle": "->", "color": f"C{i}", "lw": 2})
+        ax.plot([], [], color=f"C{i}", lw=2, label=name)
+    if universal:
+        ax.legend(fontsize="small", loc="lower right")
+    ax.set_xlim(-extent, extent)
+    ax.set_ylim(-extent, extent)
+    ax.set_aspect("equal")
+    ax.set_title("DeepFool: linearise, step to the nearest boundary, repeat")
     return fig

@@ -29,7 +29,8 @@ from ..attacks.evaluation import clean_predictions, rates
 from ..distributed import all_gather, is_main_process, share
 from ..subspace import ActiveSubspace
 
-__all__ = ["METHOD_LABELS", "EigenDirections", "clipping_rows", "craft_methods", "eigen_directions", "linf_budgets",
+__all__ = ["METHOD_LABELS", "EigenDirections", "clipping_rows", "craft_methods", "deepfool_paths", "eigen_directions",
+           "linf_budgets",
            "noise_sweep", "paired_gaps", "sample_sweep", "search_diagnostics", "search_summary", "shipped_study",
            "shipped_transfer", "transfer_matrix", "vector_cosines"]
 
@@ -451,3 +452,16 @@ def paired_gaps(rows: Sequence[dict[str, Any]], *, method: str = "as",
             gaps[other] = paired_difference([by[method, rep] for rep in common], [by[other, rep] for rep in common],
                                             level)
     return gaps
+
+
+def deepfool_paths(model: nn.Module, x: torch.Tensor, *, steps: int = 5, overshoot: float = 0.02) -> torch.Tensor:
+    """The DeepFool iterates of the samples ``x`` ``(B, *shape)``: ``(steps + 1, B, *shape)``, entry ``k`` the point
+    ``x + r`` after ``k`` steps (:func:`aslib.attacks.deepfool` with ``max_iter = k``; a sample whose label has
+    changed stays where it stopped). For figures of the linearise-and-step loop on low-dimensional toys."""
+    from ..attacks import deepfool
+
+    check_positive("steps", steps, integer=True)
+    points = [x.detach().clone()]
+    for k in range(1, steps + 1):
+        points.append(x + deepfool(model, x, overshoot=overshoot, max_iter=k).perturbation)
+    return torch.stack(points)
