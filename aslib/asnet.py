@@ -13,6 +13,7 @@ import functools
 import itertools
 import math
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -253,7 +254,11 @@ class FinetuneConfig:
     kept fixed for the rest of the phase. Learning rates per group (pre-model, AS, PCE) follow
     ``schedule``: ``"harmonic"`` ``lr_0 / (e + 1)`` (the authors') or ``"cosine"``
     ``lr_0 (1 + cos(pi e / E)) / 2`` within each phase. ``precision="bfloat16"`` runs the forward
-    passes (teacher and student) under autocast.
+    passes (teacher and student) under autocast. ``swa_epochs`` > 0 averages the weights at the end of
+    each of the last ``swa_epochs`` sparse epochs whose zero pattern is fixed (so it needs
+    ``target_params``, reached before those epochs; ``torch.optim.swa_utils``; the average of weights
+    with one zero pattern keeps it), and the average, with its batch-norm statistics recomputed over
+    the training data, is the result.
     """
 
     kd_epochs: int = 20
@@ -272,6 +277,7 @@ class FinetuneConfig:
     sparse_loss: str = "ce"
     schedule: str = "harmonic"
     precision: str = "float32"
+    swa_epochs: int = 0
     augment: bool = True
     seed: int = 0
     max_batches: int | None = None
@@ -282,8 +288,11 @@ class FinetuneConfig:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"FinetuneConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        for name in ("kd_epochs", "sparse_epochs"):
+        for name in ("kd_epochs", "sparse_epochs", "swa_epochs"):
             check_positive(name, getattr(self, name), integer=True, allow_zero=True)
+        if self.swa_epochs > self.sparse_epochs:
+            raise ValueError(f"swa_epochs ({self.swa_epochs}) averages the last sparse epochs: at most sparse_epochs "
+                             f"({self.sparse_epochs})")
         check_positive("batch_size", self.batch_size, integer=True)
         for name in ("l1", "l1_pre", "sparse_momentum"):
             check_positive(name, getattr(self, name), allow_zero=True)
@@ -357,8 +366,9 @@ def finetune(asnet: ASNet | nn.Module, teacher: nn.Module, train_data: ImageData
     each resumed phase), and the state at the end of each phase is kept beside it
     (:func:`phase_checkpoint`). Returns
     one row per epoch (phase, epoch, test accuracy, wall ``seconds``, nonzero parameters and MACs when
-    ``input_shape`` is given; in the sparse phase also the ``l1 scale`` and whether the zero pattern is
-    ``frozen``); the row with ``epoch == 0`` is the starting point.
+    ``input_shape`` is given; in the sparse phase also the ``l1 scale``, whether the zero pattern is
+    ``frozen`` and whether the epoch was ``averaged``); the row with ``epoch == 0`` is the starting point,
+    and with ``swa_epochs`` a last row (``"swa"``: the number of epochs averaged) is the averaged ASNet.
 
     Under ``torch.distributed`` (e.g. ``torchrun``) the ASNet is wrapped in
     ``DistributedDataParallel`` and each rank trains on its share of every global batch of
@@ -396,10 +406,17 @@ def _finetune(asnet: nn.Module, teacher: nn.Module, train_data: ImageDataset, te
     phases = [("distill", config.kd_epochs), ("sparse", config.sparse_epochs)]
     history: list[dict[str, Any]] = []
     path = Path(checkpoint) if checkpoint else None
+    averaged = torch.optim.swa_utils.AveragedModel(asnet) if config.swa_epochs else None
     if path is not None and path.exists():
         state = load_tensors(path, "ASNet fine-tuning checkpoint", device)
         asnet.load_state_dict(state["asnet"])
         history = state["history"]
+        if averaged is not None and state.get("averaged") is not None:
+            averaged.load_state_dict(state["averaged"])
+
+    def save(target: Path) -> None:
+        atomic_save({"asnet": asnet.state_dict(), "history": history,
+                     "averaged": None if averaged is None else averaged.state_dict()}, target)
 
     def measure(phase: str, epoch: int) -> dict[str, Any]:
         result = evaluate(asnet, test_shard)
@@ -461,19 +478,37 @@ def _finetune(asnet: nn.Module, teacher: nn.Module, train_data: ImageDataset, te
                     with torch.no_grad():
                         for weight, mask in zip(_sparse_weights(asnet), masks):
                             weight.mul_(mask)
+            averaging = phase == "sparse" and averaged is not None and masks is not None \
+                and epoch >= epochs - config.swa_epochs
+            if averaging:
+                averaged.update_parameters(asnet)
             asnet.eval()
             history.append({**measure(phase, epoch + 1), "seconds": round(time.time() - started, 2)})
             if phase == "sparse":
-                history[-1].update({"l1 scale": config.l1_scale(epoch), "frozen": masks is not None})
+                history[-1].update({"l1 scale": config.l1_scale(epoch), "frozen": masks is not None,
+                                    "averaged": averaging})
             if progress:
                 tqdm.write(f"{phase} epoch {epoch + 1}: " + ", ".join(
                     f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in history[-1].items()
                     if k not in ("phase", "epoch")))
             if path is not None and is_main_process():
-                atomic_save({"asnet": asnet.state_dict(), "history": history}, path)
+                save(path)
             barrier()
         if path is not None and epochs and is_main_process():
-            atomic_save({"asnet": asnet.state_dict(), "history": history}, phase_checkpoint(path, phase))
+            save(phase_checkpoint(path, phase))
+    if averaged is not None and not int(averaged.n_averaged):
+        warnings.warn(f"swa_epochs={config.swa_epochs}: no sparse epoch in the averaging window had a fixed zero "
+                      "pattern (set target_params, reached before the window), so nothing was averaged")
+    elif averaged is not None and not history[-1].get("swa"):
+        started = time.time()
+        asnet.load_state_dict(averaged.module.state_dict())
+        torch.optim.swa_utils.update_bn(loader, asnet)
+        asnet.eval()
+        history.append({**measure("sparse", history[-1]["epoch"]), "seconds": round(time.time() - started, 2),
+                        "swa": int(averaged.n_averaged)})
+        if path is not None and is_main_process():
+            save(path)
+        barrier()
     return history
 
 

@@ -1,4 +1,5 @@
 import copy
+import dataclasses
 import shutil
 
 import pytest
@@ -192,3 +193,33 @@ def test_finetune_config_schedules_and_validation():
         FinetuneConfig(precision="float16")
     with pytest.raises(ValueError, match="target_params"):
         FinetuneConfig(target_params=0)
+
+
+@needs("fashion_mnist")
+def test_swa_averages_the_frozen_epochs_keeps_the_zero_pattern_and_resumes_once(small_lenet, tmp_path):
+    from aslib import data
+
+    train = data.load("fashion_mnist", "train")
+    small = ImageDataset(train.images[:600], train.targets[:600], mean=train.mean, std=train.std,
+                         classes=train.classes, name=train.name, split="train", source="subset")
+    test = data.tensors("fashion_mnist", "test", n=300, seed=0)
+    net, _ = build_asnet(small_lenet, "conv2", data.tensors("fashion_mnist", "train", n=600, seed=2), rank=8, degree=2)
+    dense = metrics.nonzero_weights(net)
+    config = FinetuneConfig(kd_epochs=0, sparse_epochs=3, batch_size=100, sparse_lr=(1e-3, 1e-3, 1e-3), l1=50.0,
+                            l1_pre=0.0, sparse_optimizer="adam", target_params=int(0.9 * dense), swa_epochs=2)
+    ckpt = tmp_path / "ft.pt"
+    history = asnet.finetune(net, small_lenet, small, test, config, checkpoint=ckpt, input_shape=(1, 28, 28),
+                             progress=False)
+    sparse = [row for row in history if row["phase"] == "sparse"]
+    assert [row.get("averaged") for row in sparse[:3]] == [False, True, True] and sparse[0]["frozen"]
+    assert sparse[-1]["swa"] == 2 and sparse[-1]["nonzero_params"] == sparse[-2]["nonzero_params"]
+    assert metrics.nonzero_weights(net) <= config.target_params
+    assert evaluate(net, test)["accuracy"] == pytest.approx(sparse[-1]["test_accuracy"])
+    again = asnet.finetune(copy.deepcopy(net), small_lenet, small, test, config, checkpoint=ckpt,
+                           input_shape=(1, 28, 28), progress=False)
+    assert again == history  # a finished run is not averaged twice
+    with pytest.raises(ValueError, match="swa_epochs"):
+        FinetuneConfig(sparse_epochs=1, swa_epochs=2)
+    with pytest.warns(UserWarning, match="nothing was averaged"):
+        asnet.finetune(copy.deepcopy(net), small_lenet, small, test,
+                       dataclasses.replace(config, target_params=None), progress=False)
