@@ -5,12 +5,14 @@ function behaves the same way (mode restored the same way, the same error for th
 """
 from __future__ import annotations
 
+import difflib
 import importlib
 import math
 import numbers
 import os
 from contextlib import contextmanager
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any, Callable, Iterator
 
 import torch
@@ -94,6 +96,28 @@ def check_positive(name: str, value: Any, *, integer: bool = False, allow_zero: 
     if not ok or value < 0 or (value == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else ">= 1" if integer else "> 0"
         raise ValueError(f"{name} must be {'an int' if integer else 'a finite number'} {bound}, got {value!r}")
+
+
+def check_choice(what: str, value: Any, choices: Iterable[Any], hint: str = "") -> None:
+    """Raise ValueError unless ``value`` is one of ``choices``; a near miss is named ("did you mean ...?"),
+    ``hint`` (how to get a missing one) is appended."""
+    choices = list(choices)
+    if value in choices:
+        return
+    close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1, cutoff=0.6)
+    near = f"did you mean {close[0]!r}? " if close else ""
+    shown = sorted(choices, key=str) if len(choices) <= 40 else [*choices[:40], "..."]
+    raise ValueError(f"unknown {what} {value!r}; {near}choose one of {shown}{hint}")
+
+
+def check_fraction(name: str, value: Any, *, low_open: bool = True, high_open: bool = False) -> None:
+    """Raise ValueError unless ``value`` is a real number in the interval (0, 1] (ends as given)."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    above = ok and (value > 0 if low_open else value >= 0)
+    below = ok and (value < 1 if high_open else value <= 1)
+    if not (above and below):
+        interval = f"{'(' if low_open else '['}0, 1{')' if high_open else ']'}"
+        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
 
 
 def check_finite(tensor: torch.Tensor, what: str, hint: str = "check the model and the inputs") -> None:

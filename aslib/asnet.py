@@ -24,7 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._utils import NonFiniteError, atomic_save, check_positive, load_tensors, model_device, model_mode
+from ._utils import (NonFiniteError, atomic_save, check_choice, check_finite, check_fraction, check_positive,
+                     load_tensors, model_device, model_mode)
 from .data import Batches, BatchLoader, ImageDataset, batches, local_share
 from .distributed import barrier, is_main_process, rank_and_world, sum_across_ranks
 from .models import cut_points
@@ -41,9 +42,7 @@ def split_model(model: nn.Module, layer: str) -> tuple[nn.Sequential, nn.Sequent
         raise TypeError(f"{type(model).__name__} is not an nn.Sequential; ASNet cuts sequential models "
                         "(the zoo's VGG, ResNet at block boundaries and LeNet)")
     names = [n for n, _ in model.named_children()]
-    valid = cut_points(model)
-    if layer not in valid:
-        raise KeyError(f"cannot cut after {layer!r}; valid cut points: {valid}")
+    check_choice("cut point", layer, cut_points(model), " (the layer after which the network is cut)")
     k = names.index(layer) + 1
     return model[:k], model[k:]
 
@@ -297,6 +296,14 @@ class FinetuneConfig:
         for name in ("l1", "l1_pre", "sparse_momentum"):
             check_positive(name, getattr(self, name), allow_zero=True)
         check_positive("l1_growth", self.l1_growth)
+        check_positive("temperature", self.temperature)
+        check_fraction("alpha", self.alpha, low_open=False)
+        for name in ("kd_lr", "sparse_lr"):
+            rates = getattr(self, name)
+            if len(rates) != 3:
+                raise ValueError(f"{name} holds the (pre-model, AS, PCE) learning rates: 3 numbers, got {rates!r}")
+            for rate in rates:
+                check_positive(f"each of {name}", rate, allow_zero=True)
         if self.target_params is not None:
             check_positive("target_params", self.target_params, integer=True)
 
@@ -314,12 +321,21 @@ class FinetuneConfig:
         return self.l1_growth**epoch
 
 
+PHASES = ("distill", "sparse")
+"""The two phases of :func:`finetune`, in order: distillation, then l1-proximal sparsification."""
+
+
 def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor, *, alpha: float,
                       temperature: float) -> torch.Tensor:
     """``alpha T^2 KL(softmax(t/T) || softmax(s/T))`` (batchmean) ``+ (1 - alpha) CE(s, y)``."""
     check_positive("temperature", temperature)
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha weighs distillation against cross-entropy and must lie in [0, 1], got {alpha!r}")
+    if student.shape != teacher.shape or student.ndim != 2 or labels.shape != student.shape[:1]:
+        raise ValueError(f"student and teacher logits must have the same shape (B, K) and labels (B,), got "
+                         f"{tuple(student.shape)}, {tuple(teacher.shape)} and {tuple(labels.shape)}")
+    check_finite(student, "student logits")
+    check_finite(teacher, "teacher logits")
     kd = F.kl_div(F.log_softmax(student / temperature, 1), F.log_softmax(teacher / temperature, 1),
                   reduction="batchmean", log_target=True)
     return alpha * temperature**2 * kd + (1 - alpha) * F.cross_entropy(student, labels)
@@ -516,7 +532,10 @@ def phase_checkpoint(checkpoint: str | Path, phase: str) -> Path:
     """Where :func:`finetune` keeps the state at the end of ``phase`` next to ``checkpoint``
     (``finetune.pt`` -> ``finetune_distill.pt``): copied to a new run's ``checkpoint``, it starts that
     run's sparse phase from the same distilled ASNet."""
+    check_choice("phase", phase, PHASES)
     path = Path(checkpoint)
+    if path.is_dir() or not path.suffix:
+        raise ValueError(f"checkpoint must be the path of a file such as run/finetune.pt, got {path}")
     return path.with_name(f"{path.stem}_{phase}{path.suffix}")
 
 

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ._utils import check_positive
+from ._utils import check_choice, check_positive
 from .distributed import check_shard, current_shard, share, share_of_iterable
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
@@ -206,11 +206,8 @@ def load(name: str, split: str = "train", root: str | os.PathLike | None = None,
         ValueError: unknown name or split.
         FileNotFoundError: nothing found; the message lists the places searched and how to get it.
     """
-    if name not in SPECS:
-        raise ValueError(f"unknown dataset {name!r}; choose one of {sorted(SPECS)}")
-    if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; choose 'train' or 'test'")
-    spec, folder = SPECS[name], data_root(root)
+    spec, folder = dataset_spec(name), data_root(root)
+    check_choice("split", split, SPLITS)
     searched = []
     if spec.archive:
         archive = folder / spec.archive
@@ -241,8 +238,15 @@ def _make(name, split, spec, pixels, labels, classes, source) -> ImageDataset:
                         std=spec.std, classes=classes, name=name, split=split, source=source)
 
 
+def dataset_spec(name: str) -> DatasetSpec:
+    """The :class:`DatasetSpec` of a dataset name; a ValueError naming the near miss for an unknown one."""
+    check_choice("dataset", name, SPECS)
+    return SPECS[name]
+
+
 def available(name: str, root: str | os.PathLike | None = None) -> bool:
-    """True when :func:`load` finds ``name`` offline (no download)."""
+    """True when :func:`load` finds ``name`` offline (no download); ValueError for an unknown name."""
+    dataset_spec(name)
     try:
         load(name, "test", root)
     except FileNotFoundError:
@@ -287,6 +291,8 @@ def tensors(name: str, split: str = "test", n: int | None = None, classes: Seque
 def crop_flip_draws(batch_size: int, generator: torch.Generator, padding: int = 4
                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Random offsets ``dy, dx`` in ``[0, 2 * padding]`` and flip flags, each ``(batch_size,)``."""
+    check_positive("batch_size", batch_size, integer=True)
+    check_positive("padding", padding, integer=True, allow_zero=True)
     dy = torch.randint(0, 2 * padding + 1, (batch_size,), generator=generator)
     dx = torch.randint(0, 2 * padding + 1, (batch_size,), generator=generator)
     flip = torch.rand(batch_size, generator=generator) < 0.5
@@ -297,6 +303,9 @@ def crop_flip(images: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, flip: to
               padding: int = 4) -> torch.Tensor:
     """Crop ``(B, C, H, W)`` images, zero-padded by ``padding``, at offsets ``dy, dx`` ``(B,)``;
     flip horizontally where ``flip`` ``(B,)`` is true."""
+    if images.ndim != 4:
+        raise ValueError(f"images must be a batch (B, C, H, W), got shape {tuple(images.shape)}; "
+                         "add the batch axis with images[None]")
     b, _, h, w = images.shape
     padded = torch.nn.functional.pad(images, (padding,) * 4)
     rows = (dy[:, None] + torch.arange(h)[None]).view(b, 1, h, 1)
@@ -312,6 +321,9 @@ def augment_batch(images: torch.Tensor, generator: torch.Generator, padding: int
 
     Zero padding is applied to raw pixels, as ``torchvision.transforms.RandomCrop(32, 4)`` does.
     """
+    if images.ndim != 4:
+        raise ValueError(f"images must be a batch (B, C, H, W), got shape {tuple(images.shape)}; "
+                         "add the batch axis with images[None]")
     return crop_flip(images, *crop_flip_draws(len(images), generator, padding), padding=padding)
 
 
@@ -341,6 +353,10 @@ class BatchLoader:
         self.augment = augment and SPECS.get(dataset.name, SPECS["cifar10"]).augment
         self.seed, self.epoch, self.drop_last, self.device = seed, 0, drop_last, torch.device(device)
         self.indices = torch.arange(len(dataset)) if indices is None else torch.as_tensor(indices)
+        if self.indices.ndim != 1 or self.indices.is_floating_point() or (
+                len(self.indices) and not 0 <= int(self.indices.min()) <= int(self.indices.max()) < len(dataset)):
+            raise ValueError(f"indices must be a 1-D integer tensor of positions in [0, {len(dataset) - 1}] "
+                             f"(the dataset has {len(dataset)} samples), got {self.indices.tolist()[:10]}...")
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -366,7 +382,7 @@ class BatchLoader:
 
 def denormalize(images: torch.Tensor, name: str = "cifar10") -> torch.Tensor:
     """Normalised ``(..., C, H, W)`` -> pixel values in [0, 1] (clamped), for display."""
-    spec = SPECS[name]
+    spec = dataset_spec(name)
     mean = torch.tensor(spec.mean, device=images.device).view(-1, 1, 1)
     std = torch.tensor(spec.std, device=images.device).view(-1, 1, 1)
     return (images * std + mean).clamp(0, 1)
@@ -374,7 +390,7 @@ def denormalize(images: torch.Tensor, name: str = "cifar10") -> torch.Tensor:
 
 def pixel_scale(name: str) -> torch.Tensor:
     """Per-channel factor ``std`` ``(C, 1, 1)`` that maps normalised units to 0..1 pixel units."""
-    return torch.tensor(SPECS[name].std).view(-1, 1, 1)
+    return torch.tensor(dataset_spec(name).std).view(-1, 1, 1)
 
 
 def class_names(name: str, root: str | os.PathLike | None = None) -> list[str]:
@@ -390,6 +406,7 @@ def batches(data: Batches, batch_size: int = 128, device: torch.device | str | N
     """Iterate ``(x, y)`` batches from a dataset, a loader, or a pair of tensors, moved to ``device``;
     floating images are cast to ``dtype`` when given (the model's: float64 images of a float32 model
     are the same images)."""
+    check_positive("batch_size", batch_size, integer=True)
     if isinstance(data, ImageDataset):
         data = BatchLoader(data, batch_size)
     elif isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], torch.Tensor):
@@ -397,10 +414,31 @@ def batches(data: Batches, batch_size: int = 128, device: torch.device | str | N
         if len(x) != len(y):
             raise ValueError(f"{len(x)} inputs but {len(y)} labels")
         data = [(x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, len(x), batch_size)]
-    for x, y in data:
+    for batch in data:
+        pair = isinstance(batch, (tuple, list)) and len(batch) == 2
+        if not (pair and all(isinstance(t, torch.Tensor) for t in batch)):
+            raise TypeError("data must be an ImageDataset, a pair of tensors (images (N, ...), labels (N,)) or an "
+                            f"iterable of such (x, y) batches; got a batch of type {type(batch).__name__}")
+        x, y = batch
+        check_batch(x, y)
         if dtype is not None and x.is_floating_point():
             x = x.to(dtype)
         yield (x, y) if device is None else (x.to(device), y.to(device))
+
+
+def check_batch(x: torch.Tensor, y: torch.Tensor) -> None:
+    """Raise a clear error unless ``x`` is a finite floating batch ``(B, ...)`` and ``y`` its ``(B,)`` integer
+    labels."""
+    if not x.is_floating_point():
+        raise TypeError(f"images must be floating point (normalised, as the loaders of aslib.data give them), "
+                        f"got dtype {x.dtype}; convert raw pixels with the dataset's normalisation")
+    if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool or y.ndim != 1:
+        raise TypeError(f"labels must be a 1-D integer tensor (B,), got dtype {y.dtype} and shape {tuple(y.shape)}; "
+                        "use y.long() for class indices")
+    if len(x) != len(y):
+        raise ValueError(f"{len(x)} inputs but {len(y)} labels")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError("images contain NaN or inf values; check the data and any perturbation added to it")
 
 
 def local_share(data: Batches, batch_size: int = 128, shard: tuple[int, int] | None = None) -> Batches:

@@ -38,6 +38,9 @@ def shrink(sketch: torch.Tensor, ell: int) -> tuple[torch.Tensor, float]:
     Returns the new sketch ``(ell, n)`` (``sigma_i <- sqrt(sigma_i^2 - sigma_ell^2)``) and the
     subtracted energy ``delta = sigma_ell^2``.
     """
+    if not (isinstance(ell, int) and ell >= 1) or sketch.ndim != 2:
+        raise ValueError(f"shrink needs a sketch (p, n) and an int ell >= 1, got shape {tuple(sketch.shape)} "
+                         f"and ell={ell!r}")
     sigma, v = top_right_singular(sketch, ell)
     delta = float(sigma[ell - 1] ** 2) if len(sigma) >= ell else 0.0
     k = min(ell, len(sigma))

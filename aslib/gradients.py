@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._utils import NonFiniteError, model_device, model_dtype, model_mode
+from ._utils import NonFiniteError, check_choice, check_positive, model_device, model_dtype, model_mode
 from .data import Batches, batches
 
 ScalarFunction = Union[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]
@@ -36,9 +36,8 @@ def per_sample_function(function: ScalarFunction) -> Callable[[torch.Tensor, tor
         return function
     if function == "loss":
         return lambda logits, y: F.cross_entropy(logits, y, reduction="none")
-    if function == "logit":
-        return lambda logits, y: -logits.gather(1, y[:, None]).squeeze(1)
-    raise ValueError(f"unknown function {function!r}; use 'loss', 'logit' or a callable (logits, labels) -> (B,)")
+    check_choice("function", function, ["loss", "logit"], " or a callable (logits, labels) -> (B,)")
+    return lambda logits, y: -logits.gather(1, y[:, None]).squeeze(1)
 
 
 def resolve_layers(model: nn.Module, layers: Sequence[str] | str) -> dict[str, nn.Module | None]:
@@ -47,10 +46,8 @@ def resolve_layers(model: nn.Module, layers: Sequence[str] | str) -> dict[str, n
     if not names:
         raise ValueError("no layers given; pass names such as aslib.models.cut_points(model)")
     modules = dict(model.named_modules())
-    unknown = [n for n in names if n != "input" and (n not in modules or n == "")]
-    if unknown:
-        valid = ["input"] + [n for n in modules if n]
-        raise KeyError(f"unknown layer(s) {unknown}; valid names: {valid[:60]}{' ...' if len(valid) > 60 else ''}")
+    for name in names:
+        check_choice("layer", name, ["input"] + [n for n in modules if n])
     if len(set(names)) != len(names):
         raise ValueError(f"layer names repeat: {names}")
     return {n: (None if n == "input" else modules[n]) for n in names}
@@ -88,13 +85,23 @@ def layer_gradients(model: nn.Module, layers: Sequence[str] | str, data: Batches
 
     With ``return_activations=True`` the dict also holds ``"<layer>:activation"`` ``(B, n_layer)``
     and ``":logits"`` ``(B, K)``. Gradients are on the model's device, flattened per sample.
-    Raises :class:`~aslib.NonFiniteError` on NaN/inf gradients and ValueError on empty data.
+    Raises :class:`~aslib.NonFiniteError` on NaN/inf gradients and ValueError on empty data. The
+    options are checked at the call, before the first batch is asked for.
     """
     modules = resolve_layers(model, layers)
     fn = per_sample_function(function)
-    device = model_device(model)
+    check_positive("batch_size", batch_size, integer=True)
+    if max_batches is not None:
+        check_positive("max_batches (None for all)", max_batches, integer=True)
+    return _stream(model, modules, fn, batches(data, batch_size, model_device(model), model_dtype(model)),
+                   max_batches, return_activations, train_mode)
+
+
+def _stream(model: nn.Module, modules: dict[str, nn.Module | None], fn,
+            stream: Iterator[tuple[torch.Tensor, torch.Tensor]], max_batches: int | None, return_activations: bool,
+            train_mode: bool) -> Iterator[dict[str, torch.Tensor]]:
     seen = 0
-    for i, (x, y) in enumerate(batches(data, batch_size, device, model_dtype(model))):
+    for i, (x, y) in enumerate(stream):
         if max_batches is not None and i >= max_batches:
             break
         with model_mode(model, train_mode), capture_outputs(modules) as store:  # restored before every yield

@@ -15,6 +15,7 @@ still works and is the same function).
 """
 from __future__ import annotations
 
+import inspect
 from collections import OrderedDict
 from typing import Any
 
@@ -22,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._utils import check_positive, moved
+from ._utils import check_choice, check_positive, moved
 
 VGG_CONFIGS: dict[int, list[int | str]] = {
     11: [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
@@ -169,21 +170,28 @@ class LeNet(NamedSequential):
 
 
 def build(arch: str, **kwargs: Any) -> nn.Sequential:
-    """Build an architecture by name: ``vgg11/13/16/19[_bn]``, ``resnet20/32/44/56/110``, ``lenet``.
+    """Build an architecture by name: ``vgg11/13/16/19[_bn]``, ``resnet20/32/44/56/110`` (any depth
+    6n+2), ``lenet``.
 
-    Keyword arguments go to the class (``num_classes``, ``width``, ...).
+    Keyword arguments go to the class (``num_classes``, ``width``, ...); the depth is in the name.
     """
-    name = arch.lower()
+    name = str(arch).lower()
+    cls, args = None, {}
     if name == "lenet":
-        return LeNet(**kwargs)
-    if name.startswith("vgg"):
-        depth = name[3:].removesuffix("_bn")
-        if depth.isdigit():
-            return VGG(int(depth), batch_norm=name.endswith("_bn"), **kwargs)
-    if name.startswith("resnet") and name[6:].isdigit():
-        return ResNet(int(name[6:]), **kwargs)
-    raise ValueError(f"unknown architecture {arch!r}; use vgg11/13/16/19 (+ '_bn'), "
-                     f"resnet{{{','.join(map(str, RESNET_DEPTHS))}}} or lenet")
+        cls = LeNet
+    elif name.startswith("vgg") and name[3:].removesuffix("_bn").isdigit():
+        cls, args = VGG, {"depth": int(name[3:].removesuffix("_bn")), "batch_norm": name.endswith("_bn")}
+    elif name.startswith("resnet") and name[6:].isdigit():
+        cls, args = ResNet, {"depth": int(name[6:])}
+    if cls is None:
+        known = ["lenet", *(f"vgg{d}{bn}" for d in VGG_CONFIGS for bn in ("", "_bn")),
+                 *(f"resnet{d}" for d in RESNET_DEPTHS)]
+        check_choice("architecture", arch, known)
+    options = set(inspect.signature(cls).parameters) - set(args)
+    unknown = sorted(set(kwargs) - options)
+    if unknown:
+        raise TypeError(f"architecture {arch!r} takes no option {unknown[0]!r}; its options are {sorted(options)}")
+    return cls(**args, **kwargs)
 
 
 def cut_points(model: nn.Module) -> list[str]:

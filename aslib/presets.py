@@ -9,6 +9,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+from ._utils import check_choice
+
 PRESET_NAMES = ("smoke", "default", "paper")
 
 
@@ -17,11 +19,9 @@ def choose(preset: str, overrides: dict[str, Any] | None = None, **presets: dict
 
     Raises ValueError for an unknown preset or an override of an undefined key.
     """
-    if preset not in presets:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(presets)}")
+    check_choice("preset", preset, presets)
     values = dict(presets[preset])
-    unknown = set(overrides or {}) - set(values)
-    if unknown:
-        raise ValueError(f"unknown parameter(s) {sorted(unknown)} in overrides; known: {sorted(values)}")
+    for key in overrides or {}:
+        check_choice("parameter in overrides", key, values, f" (the parameters of preset {preset!r})")
     values.update(overrides or {})
     return SimpleNamespace(**values)

@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import numbers
 import os
 import time
 from pathlib import Path
 from typing import Any, Sequence
+
+from ._utils import check_choice, check_positive
+from .presets import PRESET_NAMES
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -76,8 +81,13 @@ def record_claim(notebook: str, claim_id: str, *, measured: float, preset: str, 
     confidence interval when it has one, ``source`` how it was obtained (``"live"``, ``"shipped,
     evaluated live"``, ...), ``note`` what the number is about (model, data, settings).
     """
-    if claim_id not in CLAIMS:
-        raise ValueError(f"unknown claim {claim_id!r}; the report knows {sorted(CLAIMS)}")
+    check_choice("claim", claim_id, CLAIMS, " (add a new one to aslib.report.CLAIMS)")
+    if not (isinstance(measured, numbers.Real) and math.isfinite(measured)):
+        raise ValueError(f"measured must be a finite number, got {measured!r}")
+    if n is not None:
+        check_positive("n", n, integer=True)
+    if ci95 is not None and not (len(ci95) == 2 and all(math.isfinite(b) for b in ci95) and ci95[0] <= ci95[1]):
+        raise ValueError(f"ci95 must be a finite interval (low, high) with low <= high, got {ci95!r}")
     what, paper = CLAIMS[claim_id]
     claim = {"id": claim_id, "claim": what, "paper": paper, "measured": float(measured),
              "ci95": None if ci95 is None else [float(ci95[0]), float(ci95[1])], "n": n, "source": source,
@@ -118,6 +128,10 @@ def execute(notebooks: Sequence[Path], out: Path, preset: str = "default", force
     """Execute notebooks into ``out`` with papermill; returns one timing row per notebook."""
     import papermill
 
+    check_choice("preset", preset, PRESET_NAMES)
+    missing = [str(nb) for nb in notebooks if not Path(nb).is_file()]
+    if missing:
+        raise FileNotFoundError(f"notebooks not found: {missing}")
     out.mkdir(parents=True, exist_ok=True)
     results = (out / "results").resolve()
     os.environ["ASLIB_RESULTS"] = str(results)

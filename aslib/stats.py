@@ -146,6 +146,9 @@ def difference_of_proportions(p1: float, p2: float, n1: int, n2: int, level: flo
     """
     if n1 < 1 or n2 < 1:
         raise ValueError(f"need n1, n2 >= 1, got {n1} and {n2}")
+    for name, p in (("p1", p1), ("p2", p2)):
+        if not 0 <= p <= 1:
+            raise ValueError(f"{name} is a proportion and must lie in [0, 1], got {p!r}")
     z = normal_quantile(0.5 + level / 2)
     half = z * math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
     return p1 - p2 - half, p1 - p2 + half

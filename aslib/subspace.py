@@ -27,7 +27,7 @@ from typing import Literal, Sequence
 
 import torch
 
-from ._utils import NonFiniteError
+from ._utils import NonFiniteError, check_choice, check_fraction, check_positive
 from .frequent_directions import frequent_directions_bound, shrink, top_right_singular
 
 Method = Literal["exact", "randomized", "frequent_directions"]
@@ -51,10 +51,12 @@ def top_directions(rows: torch.Tensor, k: int | None = None, method: Method = "e
 
     ``k=None`` returns every direction the method provides. Signs are arbitrary.
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
+    check_choice("method", method, METHODS)
     if rows.ndim != 2 or rows.shape[0] == 0:
         raise ValueError(f"rows must be a non-empty (m, n) matrix, got {tuple(rows.shape)}")
+    if k is not None and not (isinstance(k, int) and 1 <= k <= min(rows.shape)):
+        raise ValueError(f"k must be an int in [1, {min(rows.shape)}] (at most min(m, n) of rows "
+                         f"{tuple(rows.shape)}) or None for all, got {k!r}")
     if method == "exact":
         _, sigma, vh = torch.linalg.svd(rows, full_matrices=False)
         v = vh.T
@@ -88,11 +90,10 @@ def count_active(eigenvalues: torch.Tensor, total: float, delta: float = 0.95,
     estimated eigenvalues do not reach the threshold (a truncated or shrunk spectrum), the
     result is ``k``, a lower bound.
     """
-    if not 0 < delta < 1:
-        raise ValueError(f"delta must be in (0, 1), got {delta}")
-    if convention not in ("code", "paper"):
-        raise ValueError(f"convention must be 'code' or 'paper', got {convention!r}")
-    if total <= 0:
+    check_fraction("delta", delta, high_open=True)
+    check_choice("convention", convention, ("code", "paper"))
+    check_positive("total", total, allow_zero=True)
+    if total == 0:
         return 0
     energy = eigenvalues.double().cumsum(0) / total
     reached = energy > delta**2 if convention == "code" else energy >= delta - 1e-12
@@ -117,12 +118,13 @@ class ActiveSubspace:
 
     def __init__(self, method: Method = "exact", *, rank: int | None = None, sketch_size: int | None = None,
                  oversample: int = 10, power_iters: int = 4, seed: int = 0):
-        if method not in METHODS:
-            raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
-        if rank is not None and rank < 1:
-            raise ValueError(f"rank must be >= 1, got {rank}")
-        if sketch_size is not None and sketch_size < 2:
-            raise ValueError(f"sketch_size must be >= 2, got {sketch_size}")
+        check_choice("method", method, METHODS)
+        if rank is not None:
+            check_positive("rank", rank, integer=True)
+        if sketch_size is not None and not (isinstance(sketch_size, int) and sketch_size >= 2):
+            raise ValueError(f"sketch_size must be an int >= 2, got {sketch_size!r}")
+        check_positive("oversample", oversample, integer=True, allow_zero=True)
+        check_positive("power_iters", power_iters, integer=True, allow_zero=True)
         self.method, self.rank, self.sketch_size = method, rank, sketch_size
         self.oversample, self.power_iters, self.seed = oversample, power_iters, seed
         self.reset()
@@ -141,6 +143,8 @@ class ActiveSubspace:
         if not isinstance(gradients, torch.Tensor):
             raise ValueError(f"gradients must be a tensor (m, n), got {type(gradients).__name__}")
         rows = gradients.detach().flatten(1) if gradients.ndim > 2 else gradients.detach()
+        if rows.is_complex():
+            raise TypeError(f"gradients must be real, got dtype {rows.dtype}")
         if not rows.is_floating_point():
             rows = rows.to(torch.get_default_dtype())  # integer or boolean gradients are numbers
         if rows.ndim != 2:
@@ -331,6 +335,8 @@ class ActiveSubspace:
         methods). Returns ``eigenvalues_low``/``eigenvalues_high`` ``(k,)`` at the given two-sided
         level, and ``distances`` ``(n_boot,)`` between the full-sample and resampled subspaces.
         """
+        check_positive("n_boot", n_boot, integer=True)
+        check_fraction("level", level, high_open=True)
         g = self.gradients
         m = len(g)
         k = min(m, g.shape[1])
@@ -374,7 +380,8 @@ class ActiveSubspace:
 
 
 def relative_energy(eigenvalues: torch.Tensor, total: float) -> torch.Tensor:
-    """Cumulative fraction of ``total`` captured by the leading eigenvalues ``(k,)``."""
+    """Cumulative fraction of ``total`` captured by the leading eigenvalues ``(k,)`` (zeros when ``total`` is 0)."""
+    check_positive("total", total, allow_zero=True)
     return eigenvalues.double().cumsum(0) / total if total > 0 else torch.zeros_like(eigenvalues, dtype=torch.double)
 
 

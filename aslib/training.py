@@ -20,10 +20,14 @@ from torch.optim import swa_utils
 from tqdm.auto import tqdm
 
 from . import data as data_mod
-from ._utils import (atomic_save, check_positive, chunks, default_device, load_tensors, model_device, model_dtype,
-                     model_mode)
+from ._utils import (atomic_save, check_choice, check_fraction, check_positive, chunks, default_device, load_tensors,
+                     model_device, model_dtype, model_mode)
 from .models import build
 from .zoo import save_checkpoint
+
+
+SCHEDULES = ("onecycle", "step")
+"""The learning-rate schedules of a :class:`Recipe`: one-cycle (cosine annealing) or the paper's steps."""
 
 
 @dataclass(frozen=True)
@@ -51,8 +55,13 @@ class Recipe:
     swa_lr: float = 0.01
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError(f"a recipe needs epochs >= 1 and batch_size >= 1, got {self.epochs} and {self.batch_size}")
+        check_positive("epochs", self.epochs, integer=True)
+        check_positive("batch_size", self.batch_size, integer=True)
+        check_positive("lr", self.lr)
+        for name in ("momentum", "weight_decay"):
+            check_positive(name, getattr(self, name), allow_zero=True)
+        check_fraction("label_smoothing", self.label_smoothing, low_open=False, high_open=True)
+        check_choice("schedule", self.schedule, SCHEDULES)
         if self.swa_epochs < 0 or (self.swa_epochs and self.swa_lr <= 0):
             raise ValueError(f"swa_epochs must be >= 0 (0 turns weight averaging off) and swa_lr > 0, "
                              f"got {self.swa_epochs} and {self.swa_lr}")
@@ -95,6 +104,8 @@ def evaluate(model: nn.Module, data: data_mod.Batches, *, batch_size: int = 500,
     ``data`` is a dataset, an iterable of ``(images, labels)`` batches or a pair of tensors. The
     model's mode is restored afterwards.
     """
+    if not topk or not all(isinstance(k, int) and k >= 1 for k in topk):
+        raise ValueError(f"topk must be a tuple of ints >= 1, e.g. (1, 5), got {topk!r}")
     data = data_mod.batches(data, batch_size, model_device(model), model_dtype(model))
     total, loss, correct = 0, 0.0, {k: 0 for k in topk}
     with model_mode(model):
@@ -103,6 +114,8 @@ def evaluate(model: nn.Module, data: data_mod.Batches, *, batch_size: int = 500,
             if len(y) and (int(y.min()) < 0 or int(y.max()) >= logits.shape[1]):
                 raise ValueError(f"labels must lie in [0, {logits.shape[1] - 1}] (the model has {logits.shape[1]} "
                                  f"outputs), got range [{int(y.min())}, {int(y.max())}]")
+            if max(topk) > logits.shape[1]:
+                raise ValueError(f"topk {topk} asks for more classes than the model's {logits.shape[1]} outputs")
             loss += F.cross_entropy(logits, y, reduction="sum").item()
             top = logits.topk(max(topk), dim=1).indices
             for k in topk:
@@ -128,11 +141,9 @@ def _optimizer(model: nn.Module, recipe: Recipe, steps_per_epoch: int, phase: st
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
     elif recipe.schedule == "onecycle":
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe.lr, total_steps=total, pct_start=0.25)
-    elif recipe.schedule == "step":
+    else:
         sched = torch.optim.lr_scheduler.MultiStepLR(
             opt, [int(0.5 * total), int(0.75 * total)], gamma=0.1)
-    else:
-        raise ValueError(f"unknown schedule {recipe.schedule!r}; use 'onecycle' or 'step'")
     return opt, sched
 
 
@@ -154,8 +165,7 @@ def train(recipe: Recipe | str, out: str | Path, *, root: str | None = None, dev
     if max_batches is not None:
         check_positive("max_batches (optimiser steps in this call; None for no limit)", max_batches, integer=True)
     if isinstance(recipe, str):
-        if recipe not in RECIPES:
-            raise ValueError(f"unknown recipe {recipe!r}; available: {sorted(RECIPES)}")
+        check_choice("recipe", recipe, RECIPES)
         recipe_name, recipe = recipe, RECIPES[recipe]
     else:
         recipe_name = "custom"
@@ -296,6 +306,10 @@ def quick_lenet(n_images: int = 6000, seed: int = 0, root: str | None = None) ->
 def predict_logits(model: nn.Module, x: torch.Tensor, *, batch_size: int = 500) -> torch.Tensor:
     """Eval-mode logits ``(N, K)`` of the images ``x`` ``(N, *shape)``, computed batch by batch on the
     model's device and returned on the CPU (every submodule's mode restored)."""
+    check_positive("batch_size", batch_size, integer=True)
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or len(x) == 0:
+        raise ValueError("x must be a non-empty floating tensor of images (N, *shape), got "
+                         f"{type(x).__name__} {getattr(x, 'dtype', '')} {tuple(getattr(x, 'shape', ()))}")
     device = model_device(model)
     with model_mode(model):
         return torch.cat([model(x[part].to(device)).cpu() for part in chunks(len(x), batch_size)])

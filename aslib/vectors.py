@@ -29,8 +29,8 @@ import torch
 
 from . import data as data_mod
 from . import zoo
-from ._utils import atomic_save, default_device, load_tensors
-from .attacks import METHODS, attack_ratio, craft
+from ._utils import atomic_save, check_choice, default_device, load_tensors
+from .attacks import METHODS, NORMS, attack_ratio, craft
 
 STORE = zoo.CHECKPOINT_DIR
 """Folder of the manifest ``vectors.json`` and the files ``vectors_<model>.pt`` (the package's zoo folder)."""
@@ -92,7 +92,13 @@ def records(model: str | None = None, *, method: str | None = None, xi: float | 
             experiment: str | None = None, norm: str = "l2", variant: str | None = None) -> list[dict[str, Any]]:
     """Manifest records matching the given fields (any value when None), sorted by repeat; ``variant``
     selects the solver variant of AS vectors (None: the default exact solver, see :data:`SOLVER_VARIANTS`)."""
-    rows = [r for r in _read_manifest()["records"]
+    everything = _read_manifest()["records"]
+    for what, value, known in (("model with shipped vectors", model, {r["model"] for r in everything}),
+                               ("attack method", method, METHODS), ("experiment", experiment, EXPERIMENTS),
+                               ("norm", norm, NORMS)):
+        if value is not None:
+            check_choice(what, value, known)
+    rows = [r for r in everything
             if (model is None or r["model"] == model) and (method is None or r["method"] == method)
             and (xi is None or r["xi"] == float(xi)) and (experiment is None or r["experiment"] == experiment)
             and r["norm"] == norm and r.get("variant") == variant]

@@ -10,7 +10,7 @@ from typing import Callable, Mapping, Sequence
 import matplotlib.pyplot as plt
 import torch
 
-from ._utils import model_mode
+from ._utils import check_finite, check_positive, model_mode
 from .subspace import ActiveSubspace, count_active
 
 
@@ -35,6 +35,9 @@ def _interactive_or_static(draw: Callable, controls: dict, interactive: bool):
 def spectrum_browser(subspaces: Mapping[str, ActiveSubspace], *, interactive: bool = True, top: int = 200):
     """Browse the eigenvalue spectrum of each layer with a threshold slider marking the active neurons."""
     names = list(subspaces)
+    if not names:
+        raise ValueError("subspaces is empty: pass {layer name: fitted ActiveSubspace}, e.g. from layer_subspaces")
+    check_positive("top", top, integer=True)
 
     def draw(layer: str, delta: float):
         est = subspaces[layer]
@@ -68,6 +71,17 @@ def noise_slider(model: torch.nn.Module, image: torch.Tensor, direction: torch.T
     ``image`` ``(C, H, W)`` in normalised units; ``to_display`` maps normalised images to [0, 1].
     Without a widget, draws one panel per value of ``xis``.
     """
+    if image.shape != direction.shape or image.ndim != 3:
+        raise ValueError(f"image and direction must both be one sample (C, H, W) of the same shape, got "
+                         f"{tuple(image.shape)} and {tuple(direction.shape)}")
+    check_finite(direction, "the direction")
+    if not bool(direction.any()):
+        raise ValueError("direction is all zeros: it has no direction to add")
+    with torch.no_grad(), model_mode(model):
+        outputs = model(image[None]).shape[1]
+    if len(classes) != outputs:
+        raise ValueError(f"classes names {len(classes)} labels but the model has {outputs} outputs; pass one name "
+                         "per output, e.g. aslib.data.class_names(dataset)")
     unit = direction / direction.norm()
 
     @torch.no_grad()

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._utils import atomic_save, load_tensors
+from ._utils import atomic_save, check_choice, load_tensors
 from .models import build
 
 CHECKPOINT_DIR = Path(str(resources.files("aslib") / "checkpoints"))
@@ -39,9 +39,8 @@ def entries() -> list[dict[str, Any]]:
 def entry(name: str) -> dict[str, Any]:
     """The manifest entry of the shipped checkpoint ``name`` (ValueError listing the names if absent)."""
     found = {e["name"]: e for e in entries()}
-    if name not in found:
-        raise ValueError(f"no shipped checkpoint {name!r}; available: {sorted(found)}. "
-                         "Train one with `python -m aslib.cli train --recipe NAME --ship`.")
+    check_choice("shipped model", name, found,
+                 ". Train one with `python -m aslib.cli train --recipe NAME --ship`.")
     return found[name]
 
 
@@ -131,8 +130,8 @@ def resolve(spec: str, *, weights: str | Path | None = None, dataset: str | None
         if found is None:
             raise ValueError(f"{spec}: its metadata names no dataset; pass dataset= (--dataset)")
         return model, found
-    raise ValueError(f"unknown model {spec!r}: give a zoo name ({sorted(e['name'] for e in entries())}), the path "
-                     "of a kit checkpoint, or torchvision:NAME with a state-dict file")
+    check_choice("model", spec, [e["name"] for e in entries()],
+                 " (a zoo name), the path of a kit checkpoint, or torchvision:NAME with a state-dict file")
 
 
 def sha256(path: str | Path) -> str:

@@ -28,9 +28,9 @@ def test_split_model_and_errors():
     model.eval()
     assert pre(x).shape == (2, 256, 8, 8)
     assert torch.allclose(post(pre(x)), model(x))
-    with pytest.raises(KeyError, match="valid cut points"):
+    with pytest.raises(ValueError, match="unknown cut point"):
         split_model(model, "conv42")
-    with pytest.raises(KeyError, match="valid cut points"):
+    with pytest.raises(ValueError, match="unknown cut point"):
         split_model(model, "fc")
     with pytest.raises(TypeError, match="not an nn.Sequential"):
         split_model(torch.nn.Module(), "conv1")
@@ -62,7 +62,7 @@ def test_build_asnet_errors(small_lenet):
         build_asnet(small_lenet, "fc1", (x, y), rank=5, degree=0)
     with pytest.raises(ValueError, match="has 1326 terms but only 100 samples.*at least 1326"):
         build_asnet(small_lenet, "fc1", (x, y), rank=50, degree=2, method="exact")
-    with pytest.raises(KeyError, match="valid cut points"):
+    with pytest.raises(ValueError, match="unknown cut point"):
         build_asnet(small_lenet, "fc9", (x, y), rank=5)
 
 

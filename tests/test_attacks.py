@@ -51,7 +51,7 @@ def test_every_registered_attack_has_the_one_signature():
         result = attacks.craft(name, model, x, y, 1.5, seed=1, batch_size=4)
         assert isinstance(result, attacks.AttackResult) and result.method == name
         assert result.vector.norm().item() == pytest.approx(1.5, rel=1e-5)
-    with pytest.raises(ValueError, match="unknown method"):
+    with pytest.raises(ValueError, match="unknown attack method"):
         attacks.craft("fgsm", model, x, y, 1.0)
 
 

@@ -125,7 +125,7 @@ def test_dense_asnet_sizes_and_bad_layer():
     dense = studies.dense_asnet(arch, "conv1", rank=5, degree=2, num_classes=3, input_shape=(1, 8, 8))
     assert dense.projection.in_features == 256 and dense.head.weight.shape == (3, pce.num_terms(5, 2))
     assert dense(torch.zeros(2, 1, 8, 8)).shape == (2, 3)
-    with pytest.raises(KeyError, match="valid cut points"):
+    with pytest.raises(ValueError, match="unknown cut point"):
         studies.dense_asnet(arch, "nope", input_shape=(1, 8, 8))
 
 

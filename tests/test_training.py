@@ -91,7 +91,7 @@ def test_recipe_rejects_bad_settings():
         Recipe("lenet", "fashion_mnist", swa_epochs=-1)
     with pytest.raises(ValueError, match="swa_lr > 0"):
         Recipe("lenet", "fashion_mnist", swa_epochs=2, swa_lr=0.0)
-    with pytest.raises(ValueError, match="epochs >= 1"):
+    with pytest.raises(ValueError, match="epochs must be an int >= 1"):
         Recipe("lenet", "fashion_mnist", epochs=0)
 
 

@@ -37,7 +37,7 @@ def test_shipped_checkpoints_reproduce_their_accuracy(entry):
 
 
 def test_unknown_names_and_the_old_home():
-    with pytest.raises(ValueError, match="no shipped checkpoint 'does_not_exist'; available"):
+    with pytest.raises(ValueError, match="unknown shipped model 'does_not_exist'; choose one of"):
         zoo.pretrained("does_not_exist")
     assert models.pretrained is zoo.pretrained and models.zoo is zoo.entries
     assert zoo.entry(zoo.entries()[0]["name"]) == zoo.entries()[0]

@@ -20,7 +20,7 @@ from typing import Any, Callable, Protocol
 import torch
 from torch import nn
 
-from .._utils import check_positive, chunks, model_device, model_dtype, model_mode
+from .._utils import check_choice, check_finite, check_positive, chunks, model_device, model_dtype, model_mode
 
 NORMS = ("l2", "linf")
 PRECISIONS = ("float32", "bfloat16", "float16")
@@ -75,8 +75,7 @@ def register(name: str) -> Callable[[Attack], Attack]:
 def craft(method: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, *, norm: str = "l2",
           seed: int = 0, batch_size: int = 256, **options: Any) -> AttackResult:
     """Craft a universal vector with the registered ``method`` (``"as"``, ``"uap"``, ``"sgd_uap"``, ``"random"``)."""
-    if method not in ATTACKS:
-        raise ValueError(f"unknown method {method!r}; use one of {tuple(ATTACKS)}")
+    check_choice("attack method", method, ATTACKS)
     return ATTACKS[method](model, x, y, xi, norm=norm, seed=seed, batch_size=batch_size, **options)
 
 
@@ -89,8 +88,7 @@ def check_xi(xi: float) -> None:
 
 
 def check_norm(norm: str) -> None:
-    if norm not in NORMS:
-        raise ValueError(f"unknown norm {norm!r}; use 'l2' or 'linf'")
+    check_choice("norm", norm, NORMS)
 
 
 def check_images(x: torch.Tensor) -> None:
@@ -120,6 +118,7 @@ def check_vector(x: torch.Tensor, v: torch.Tensor) -> None:
     if tuple(v.shape) != tuple(x.shape[1:]):
         raise ValueError(f"perturbation shape {tuple(v.shape)} does not match one sample {tuple(x.shape[1:])}; "
                          "a universal perturbation has the shape of x[0]")
+    check_finite(v, "the perturbation", "craft it again (a NaN vector fools nothing and measures nothing)")
 
 
 def check_precision(precision: str, device: torch.device) -> None:
@@ -175,6 +174,7 @@ def project(v: torch.Tensor, xi: float, *, norm: str = "l2") -> torch.Tensor:
     """Projection onto the ball ``{||v|| <= xi}``: l2 scales by ``min(1, xi/||v||)``, linf clamps to ``[-xi, xi]``."""
     check_xi(xi)
     check_norm(norm)
+    check_finite(v, "the perturbation")
     if norm == "linf":
         return v.clamp(-xi, xi)
     length = v.norm()

@@ -17,7 +17,7 @@ from .common import check_batch_size, check_images, check_labels, check_model_in
 
 def valid_bounds(dataset_name: str, device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The valid pixel range [0, 1] in normalised units: ``(lo, hi)``, each ``(C, 1, 1)``."""
-    spec = data_mod.SPECS[dataset_name]
+    spec = data_mod.dataset_spec(dataset_name)
     mean = torch.tensor(spec.mean, device=device).view(-1, 1, 1)
     std = torch.tensor(spec.std, device=device).view(-1, 1, 1)
     return -mean / std, (1 - mean) / std

@@ -18,8 +18,11 @@ def random_perturbation(shape: Sequence[int], xi: float, *, norm: str = "l2", se
     """
     check_xi(xi)
     check_norm(norm)
+    shape = tuple(shape)
+    if not shape or not all(isinstance(d, int) and d >= 1 for d in shape):
+        raise ValueError(f"shape must be the shape of one sample, positive ints such as (3, 32, 32), got {shape}")
     generator = torch.Generator().manual_seed(seed)
-    gauss = torch.randn(tuple(shape), generator=generator, dtype=dtype)
+    gauss = torch.randn(shape, generator=generator, dtype=dtype)
     v = xi * torch.where(gauss >= 0, 1.0, -1.0).to(dtype) if norm == "linf" else gauss * (xi / gauss.norm())
     return v.to(device)
 

@@ -11,7 +11,7 @@ import time
 import torch
 from torch import nn
 
-from .._utils import check_positive, model_mode
+from .._utils import check_choice, check_fraction, check_positive, model_mode
 from .common import AttackResult, check_precision, predict, project, register, rescale, validate
 from .deepfool_batched import check_deepfool_options, run_deepfool
 
@@ -83,8 +83,8 @@ def uap(model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, *, norm: 
     """
     validate(model, x, y, xi, norm, batch_size)
     check_precision(precision, x.device)
-    if variant not in UAP_VARIANTS:
-        raise ValueError(f"unknown UAP variant {variant!r}; use 'original' or 'authors'")
+    check_choice("UAP variant", variant, UAP_VARIANTS)
+    check_fraction("target_fooling", target_fooling)
     if max_passes < 1 or num_candidates < 2:
         raise ValueError(f"need max_passes >= 1 and num_candidates >= 2, got {max_passes} and {num_candidates}")
     check_positive("minibatch (samples per DeepFool call; 1 = the sequential algorithm)", minibatch, integer=True)

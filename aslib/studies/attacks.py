@@ -22,9 +22,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .. import data as data_mod
-from .._utils import check_positive, model_device
+from .._utils import check_choice, check_positive, model_device
 from ..attacks import (ATTACKS, METHODS, AttackResult, as_attack, attack_ratio, craft, fooling_rate,
                        random_perturbation)
+from ..attacks.common import check_xi
 from ..attacks.evaluation import clean_predictions, rates
 from ..distributed import all_gather, is_main_process, share
 from ..subspace import ActiveSubspace
@@ -98,6 +99,12 @@ def _sweep(model: nn.Module, train_data: Any, test_data: Any, *, xis: Sequence[f
     if not xis or not ns:
         raise ValueError(f"the sweep needs at least one noise level and one sample count, got xis={list(xis)}, "
                          f"ns={list(ns)}")
+    for method in methods:
+        check_choice("attack method", method, METHODS)
+    for xi in xis:
+        check_xi(xi)
+    for n in ns:
+        check_positive("the number of crafting samples (n_samples, or each of ns)", n, integer=True)
     device = model_device(model)
     x_test, y_test = _draw(test_data, None, classes, 0, device)
     clean_test = clean_predictions(model, x_test, batch_size=batch_size)
