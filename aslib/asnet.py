@@ -205,7 +205,7 @@ def build_asnet(model: nn.Module, layer: str, data: Batches, *, rank: int = 50, 
                                    sketch_size=sketch_size, batch_size=batch_size, progress=progress)[layer]
     if subspace is not None and directions is not None:
         raise ValueError("pass either subspace (an active-subspace estimator) or directions, not both")
-    found = subspace.components if directions is None else directions
+    found = subspace.leading(min(rank, subspace.dim)) if directions is None else directions
     neurons = found.shape[0]
     if rank > neurons:
         raise ValueError(f"rank={rank} is larger than the {neurons} neurons of layer {layer!r}; "

@@ -32,6 +32,45 @@ def top_right_singular(rows: torch.Tensor, k: int | None = None) -> tuple[torch.
     return sigma, v
 
 
+def stacked_eigh(rows: torch.Tensor, sigma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Nonzero eigenvalues ``(j,)`` (float64, descending) and eigenvectors ``(p, j)`` (float64) of ``rows rows^T``
+    for a sketch's rows ``(p, n)`` whose first ``k = len(sigma)`` rows are orthogonal with norms ``sigma``
+    ``(k,)`` (float64), followed by ``p - k`` new rows.
+
+    Only the new rows' products ``rows[k:] @ rows^T`` (``(p - k) p n`` multiply-adds, in the rows' dtype on
+    their device) are computed: the old rows' block is ``diag(sigma^2)``, exact. The ``p x p``
+    eigenproblem is solved in float64, which keeps the tail of a steep spectrum.
+    """
+    k, p = len(sigma), len(rows)
+    gram = torch.empty(p, p, dtype=torch.float64, device=rows.device)
+    bottom = (rows[k:] @ rows.T).double()
+    gram[k:] = bottom
+    gram[:k, k:] = bottom[:, :k].T
+    gram[:k, :k] = torch.diag(sigma.to(device=rows.device, dtype=torch.float64) ** 2)
+    evals, vecs = torch.linalg.eigh(gram)
+    evals, vecs = evals.flip(0), vecs.flip(1)
+    keep = int((evals > evals[0].clamp_min(0) * 1e-12).sum()) if p else 0
+    return evals[:keep], vecs[:, :keep]
+
+
+def shrink_rows(rows: torch.Tensor, sigma: torch.Tensor, ell: int, out: torch.Tensor
+                ) -> tuple[torch.Tensor, float]:
+    """One Frequent-Directions shrinkage of the sketch ``rows`` ``(p, n)`` (structured as in
+    :func:`stacked_eigh`) by its ``ell``-th squared singular value ``delta``, written into ``out[:j]``.
+
+    The new rows are ``diag(sqrt(lambda - delta) / sqrt(lambda)) U^T rows`` (one product, ``j p n``
+    multiply-adds), orthogonal with norms ``sigma'`` ``(j,)`` (float64, ``j <= ell - 1``); returns
+    ``sigma'`` and ``delta``. ``out`` must not overlap ``rows``.
+    """
+    evals, vecs = stacked_eigh(rows, sigma)
+    delta = float(evals[ell - 1]) if len(evals) >= ell else 0.0
+    kept = min(ell - 1, int((evals > delta).sum()))
+    shrunk = (evals[:kept] - delta).sqrt()
+    weights = (vecs[:, :kept] * (shrunk / evals[:kept].sqrt())).T.to(rows.dtype)
+    torch.matmul(weights, rows, out=out[:kept])
+    return shrunk, delta
+
+
 def shrink(sketch: torch.Tensor, ell: int) -> tuple[torch.Tensor, float]:
     """One Frequent-Directions shrinkage of ``sketch`` ``(p, n)`` to at most ``ell - 1`` nonzero rows.
 
@@ -41,12 +80,8 @@ def shrink(sketch: torch.Tensor, ell: int) -> tuple[torch.Tensor, float]:
     if not (isinstance(ell, int) and ell >= 1) or sketch.ndim != 2:
         raise ValueError(f"shrink needs a sketch (p, n) and an int ell >= 1, got shape {tuple(sketch.shape)} "
                          f"and ell={ell!r}")
-    sigma, v = top_right_singular(sketch, ell)
-    delta = float(sigma[ell - 1] ** 2) if len(sigma) >= ell else 0.0
-    k = min(ell, len(sigma))
-    shrunk = (sigma[:k] ** 2 - delta).clamp_min(0).sqrt()
     out = sketch.new_zeros(ell, sketch.shape[1])
-    out[:k] = shrunk[:, None] * v[:, :k].T
+    _, delta = shrink_rows(sketch, sketch.new_zeros(0, dtype=torch.float64), ell, out)
     return out, delta
 
 

@@ -28,7 +28,7 @@ from typing import Literal, Sequence
 import torch
 
 from ._utils import NonFiniteError, check_choice, check_fraction, check_positive
-from .frequent_directions import frequent_directions_bound, shrink, top_right_singular
+from .frequent_directions import frequent_directions_bound, shrink, shrink_rows, stacked_eigh, top_right_singular
 
 Method = Literal["exact", "randomized", "frequent_directions"]
 METHODS = ("exact", "randomized", "frequent_directions")
@@ -132,8 +132,12 @@ class ActiveSubspace:
     def reset(self) -> "ActiveSubspace":
         self.n_samples, self.dim, self.squared_norm_sum = 0, None, 0.0
         self._rows: list[torch.Tensor] = []
-        self._sketch: torch.Tensor | None = None
-        self._filled = 0
+        # frequent directions: _buffer[:k] holds the shrunk sketch (orthogonal rows of norms _sigma, float64),
+        # _buffer[k:k + _filled] the rows added since; 2 l rows (l once folded) are folded into _spare
+        self._buffer: torch.Tensor | None = None
+        self._spare: torch.Tensor | None = None
+        self._sigma = torch.zeros(0, dtype=torch.float64)
+        self._filled, self._folded = 0, False
         self.shrinkage = 0.0
         self._result: tuple[torch.Tensor, torch.Tensor] | None = None
         return self
@@ -180,25 +184,27 @@ class ActiveSubspace:
             self._rows.append(rows)
             return self
         ell = self.ell
-        if self._sketch is None:
-            self._sketch = rows.new_zeros(2 * ell, self.dim)
+        if self._buffer is None:
+            self._buffer, self._spare = rows.new_empty(2 * ell, self.dim), rows.new_empty(2 * ell, self.dim)
         start = 0
         while start < len(rows):
-            take = min(len(rows) - start, 2 * ell - self._filled)
-            self._sketch[self._filled:self._filled + take] = rows[start:start + take]
+            k, capacity = len(self._sigma), ell if self._folded else 2 * ell
+            take = min(len(rows) - start, capacity - self._filled)
+            self._buffer[k + self._filled:k + self._filled + take] = rows[start:start + take]
             self._filled += take
             start += take
-            if self._filled == 2 * ell:
-                self._compress()
+            if self._filled == capacity:
+                self._fold()
         return self
 
-    def _compress(self) -> None:
-        ell = self.ell
-        reduced, delta = shrink(self._sketch[:self._filled], ell)
+    def _fold(self) -> None:
+        """Shrink the sketch and its ``l`` new rows (:func:`~aslib.frequent_directions.shrink_rows`) into the
+        spare buffer, which becomes the buffer."""
+        rows = self._buffer[:len(self._sigma) + self._filled]
+        self._sigma, delta = shrink_rows(rows, self._sigma, self.ell, self._spare)
+        self._buffer, self._spare = self._spare, self._buffer
         self.shrinkage += delta
-        self._sketch.zero_()
-        self._sketch[:ell] = reduced
-        self._filled = ell
+        self._filled, self._folded = 0, True
 
     def fit(self, gradients: torch.Tensor) -> "ActiveSubspace":
         """Estimate from all gradient rows ``(m, n)`` at once (resets earlier data)."""
@@ -210,7 +216,7 @@ class ActiveSubspace:
 
     def state(self) -> dict:
         """The estimator's data as plain tensors and numbers (to send between processes)."""
-        rows = self.sketch if self.method == "frequent_directions" and self._sketch is not None else (
+        rows = self.sketch if self.method == "frequent_directions" and self.n_samples else (
             self.gradients if self._rows else None)
         return {"method": self.method, "rank": self.rank, "sketch_size": self.sketch_size, "dim": self.dim,
                 "n_samples": self.n_samples, "squared_norm_sum": self.squared_norm_sum, "shrinkage": self.shrinkage,
@@ -225,9 +231,11 @@ class ActiveSubspace:
         rows = state["rows"].to(device)
         est.dim = state["dim"]
         if est.method == "frequent_directions":
-            est._sketch = rows.new_zeros(max(2 * est.ell, len(rows)), est.dim)
-            est._sketch[:len(rows)] = rows
-            est._filled = len(rows)
+            evals, vecs = stacked_eigh(rows, est._sigma)  # the same rows, made orthogonal: no shrinkage
+            size = max(2 * est.ell, len(evals) + est.ell)
+            est._buffer, est._spare = rows.new_empty(size, est.dim), rows.new_empty(size, est.dim)
+            torch.matmul(vecs.T.to(rows.dtype), rows, out=est._buffer[:len(evals)])
+            est._sigma, est._folded = evals.sqrt(), True
         else:
             est._rows = [rows]
         est.n_samples, est.squared_norm_sum, est.shrinkage = (state["n_samples"], state["squared_norm_sum"],
@@ -260,12 +268,13 @@ class ActiveSubspace:
 
     @property
     def sketch(self) -> torch.Tensor:
-        """The current Frequent-Directions sketch rows ``(p, n)`` (``B`` with ``B^T B ≈ G^T G``)."""
+        """The current Frequent-Directions sketch rows ``(p, n)`` (``B`` with ``B^T B ≈ G^T G``): the shrunk
+        sketch (orthogonal rows) followed by the rows not yet folded in."""
         if self.method != "frequent_directions":
             raise AttributeError("only the frequent_directions method keeps a sketch")
-        if self._sketch is None:
+        if self.n_samples == 0:
             raise RuntimeError("no data yet: call fit() or partial_fit() first")
-        return self._sketch[:self._filled]
+        return self._buffer[:len(self._sigma) + self._filled]
 
     @property
     def gradients(self) -> torch.Tensor:
@@ -284,9 +293,15 @@ class ActiveSubspace:
             raise RuntimeError("no data yet: call fit() or partial_fit() with at least one gradient row")
         if self._result is not None:
             return self._result
-        rows = self.sketch if self.method == "frequent_directions" else self.gradients
-        sigma, v = top_directions(rows, None, self.method, seed=self.seed, oversample=self.oversample,
-                                  power_iters=self.power_iters, rank_hint=self.rank)
+        if self.method == "frequent_directions":
+            rows = self.sketch.double()  # once per solve, in float64: the tail's directions stay orthonormal
+            evals, vecs = stacked_eigh(rows, self._sigma.new_zeros(0))
+            sigma = evals.sqrt()
+            v = (rows.T @ (vecs / sigma)).to(self.sketch.dtype)
+            sigma = sigma.to(v.dtype)
+        else:
+            sigma, v = top_directions(self.gradients, None, self.method, seed=self.seed, oversample=self.oversample,
+                                      power_iters=self.power_iters, rank_hint=self.rank)
         k = len(sigma) if self.rank is None else min(self.rank, len(sigma))
         self._result = (sigma[:k] ** 2 / self.n_samples, v[:, :k])
         return self._result
@@ -300,6 +315,32 @@ class ActiveSubspace:
     def components(self) -> torch.Tensor:
         """Estimated eigenvectors ``(n, k)`` of ``C`` as orthonormal columns (sign arbitrary)."""
         return self._solve()[1]
+
+    def leading(self, rank: int) -> torch.Tensor:
+        """The ``rank`` leading directions ``(n, rank)``, orthonormal columns.
+
+        When ``C`` itself has fewer nonzero eigenvalues than ``rank`` (e.g. the loss gradient behind a
+        linear post-model spans only ``K - 1`` directions) and the estimate lost nothing to it (an exact
+        method, or a sketch whose shrinkage is rounding: below ten epsilons of the gradients' dtype times their
+        energy), the rest are an orthonormal basis of part of ``C``'s
+        null space, seeded by ``seed``: every such completion is an eigenbasis of ``C``. Raises ValueError
+        when the directions are missing because a sketch was too small.
+        """
+        check_positive("rank", rank, integer=True)
+        found = self.components
+        if rank > found.shape[0]:
+            raise ValueError(f"rank={rank} is larger than the {found.shape[0]} neurons; "
+                             f"choose rank <= {found.shape[0]}")
+        if rank <= found.shape[1]:
+            return found[:, :rank]
+        if self.shrinkage > 10 * torch.finfo(found.dtype).eps * self.squared_norm_sum:
+            raise ValueError(f"rank={rank} but the sketch holds only {found.shape[1]} directions; use a larger "
+                             "sketch_size (at least rank + 1) or the exact method")
+        generator = torch.Generator().manual_seed(self.seed)
+        extra = torch.randn(found.shape[0], rank - found.shape[1], generator=generator, dtype=torch.float64)
+        extra -= found.double() @ (found.double().T @ extra)
+        completion = torch.linalg.qr(extra).Q
+        return torch.cat([found, completion.to(found)], dim=1)
 
     @property
     def trace(self) -> float:

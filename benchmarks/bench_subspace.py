@@ -2,7 +2,11 @@
 
 1. Time to estimate the subspaces of all conv layers of the shipped VGG-19-BN over N images,
    divided by the time of plain forward + backward passes over the same images.
-2. Our batched Frequent Directions against a straightforward row-at-a-time implementation on the
+2. Frequent Directions alone on the captured gradients of every layer: its time, its matrix
+   products' floating-point operations (``torch.utils.flop_counter``), the rate achieved, and the
+   machine's dense matmul rate measured in the same run on products of the same shapes, printed as
+   "FD at X % of matmul peak"; the share of the small float64 eigenproblems.
+3. Our batched Frequent Directions against a straightforward row-at-a-time implementation on the
    same gradients (the authors' way: one row appended per step, a randomized SVD per shrink),
    with the error of both against the exact Gram matrix.
 
@@ -15,6 +19,7 @@ import time
 
 import torch
 import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
 
 from aslib import data, models, zoo
 from aslib.gradients import layer_gradients
@@ -43,6 +48,25 @@ def row_at_a_time_fd(rows: torch.Tensor, ell: int) -> torch.Tensor:
         sketch[filled] = row
         filled += 1
     return sketch[:filled]
+
+
+def fit_layer(estimator: ActiveSubspace, batches: list[torch.Tensor]) -> ActiveSubspace:
+    """Feed one layer's gradient batches and solve (the work of layer_subspaces after the capture)."""
+    for batch in batches:
+        estimator.partial_fit(batch)
+    estimator.eigenvalues
+    return estimator
+
+
+def matmul_rate(n: int, ell: int, device: str, timed) -> float:
+    """Dense matmul FLOP/s on this device for the shapes Frequent Directions multiplies: ``(l, n) @ (n, 2l)``
+    (new rows against the sketch) and ``(l, 2l) @ (2l, n)`` (the new sketch), float32, best of 3."""
+    rows, sketch, weights = (torch.randn(ell, n, device=device), torch.randn(2 * ell, n, device=device),
+                             torch.randn(ell, 2 * ell, device=device))
+    flop = 2 * 2 * ell * 2 * ell * n
+    rows @ sketch.T
+    best = min(timed(lambda: (rows @ sketch.T, weights @ sketch))[1] for _ in range(3))
+    return flop / best
 
 
 def main() -> None:
@@ -81,8 +105,36 @@ def main() -> None:
     print(f"gradient capture at all layers:    {capture:8.2f} s   ratio {capture / base:5.2f}x")
     print(f"capture + frequent directions:     {full:8.2f} s   ratio {full / base:5.2f}x")
 
+    captured: dict[str, list[torch.Tensor]] = {name: [] for name in layers}
+    for batch in layer_gradients(model, layers, (x, y), batch_size=args.batch_size):
+        for name in layers:
+            captured[name].append(batch[name])
+    print("Frequent Directions alone, per layer (the gradients fed in batches as layer_subspaces does):")
+    print(f"  {'layer':7s} {'neurons':>7s} {'FD s':>7s} {'GFLOP':>7s} {'GFLOP/s':>8s} {'peak':>7s} {'% peak':>7s}")
+    total_time, total_flop, peak_time = 0.0, 0, 0.0
+    for name in layers:
+        estimator = ActiveSubspace("frequent_directions", sketch_size=args.sketch)
+        with FlopCounterMode(display=False) as counter:
+            fit_layer(estimator, captured[name])
+        flop = counter.get_total_flops()
+        _, seconds = timed(lambda: fit_layer(ActiveSubspace("frequent_directions", sketch_size=args.sketch),
+                                             captured[name]))
+        peak = matmul_rate(captured[name][0].shape[1], args.sketch, args.device, timed)
+        total_time, total_flop, peak_time = total_time + seconds, total_flop + flop, peak_time + flop / peak
+        print(f"  {name:7s} {captured[name][0].shape[1]:7d} {seconds:7.3f} {flop / 1e9:7.2f} "
+              f"{flop / seconds / 1e9:8.1f} {peak / 1e9:7.1f} {100 * flop / seconds / peak:6.1f}%")
+    folds = sum(max(0, len(torch.cat(captured[name])) // args.sketch) + 1 for name in layers)
+    square = torch.randn(2 * args.sketch - 1, 2 * args.sketch - 1, dtype=torch.float64, device=args.device)
+    square = square @ square.T
+    _, eig_s = timed(lambda: [torch.linalg.eigh(square) for _ in range(5)])
+    print(f"  total   {'':7s} {total_time:7.3f} {total_flop / 1e9:7.2f} {total_flop / total_time / 1e9:8.1f} "
+          f"{total_flop / peak_time / 1e9:7.1f} {100 * peak_time / total_time:6.1f}%")
+    print(f"FD at {100 * peak_time / total_time:.0f} % of matmul peak; capture + FD {full / base:.2f}x a plain "
+          f"forward+backward; the {folds} float64 eigenproblems of size {2 * args.sketch - 1} take about "
+          f"{folds * eig_s / 5:.2f} s ({100 * folds * eig_s / 5 / total_time:.0f} % of the FD time)")
+
     layer = layers[4]
-    grads = torch.cat([g[layer] for g in layer_gradients(model, [layer], (x, y), batch_size=args.batch_size)])
+    grads = torch.cat(captured[layer])
     ours, t_ours = timed(lambda: ActiveSubspace("frequent_directions", sketch_size=args.sketch).fit(grads).sketch)
     ref, t_ref = timed(lambda: row_at_a_time_fd(grads, args.sketch))
     gram = grads.double().T @ grads.double()

@@ -124,3 +124,19 @@ def test_cpu_gpu_parity():
     gpu = ActiveSubspace("frequent_directions", sketch_size=10).fit(grads.to(TEST_DEVICE))
     assert torch.allclose(cpu.eigenvalues, gpu.eigenvalues.cpu(), rtol=1e-8)
     assert subspace_distance(cpu.components[:, :3], gpu.components[:, :3].cpu()) < 1e-8
+
+
+def test_leading_completes_a_rank_deficient_covariance_and_refuses_a_too_small_sketch():
+    g = torch.Generator().manual_seed(0)
+    low_rank = torch.randn(200, 2, generator=g) @ torch.randn(2, 10, generator=g)  # C has rank 2
+    est = ActiveSubspace("frequent_directions", sketch_size=6).fit(low_rank)
+    basis = est.leading(4)
+    assert basis.shape == (10, 4)
+    assert torch.allclose(basis.T @ basis, torch.eye(4), atol=1e-5)
+    assert torch.allclose(basis[:, :2], est.components[:, :2])
+    assert (low_rank @ basis[:, 2:]).abs().max() < 1e-3 * low_rank.abs().max()  # the completion is null space
+    full = torch.randn(201, 10, generator=g)  # 2 l rows, then whole blocks of l: the buffer ends empty
+    with pytest.raises(ValueError, match="sketch holds only"):
+        ActiveSubspace("frequent_directions", sketch_size=3).fit(full).leading(4)
+    with pytest.raises(ValueError, match="larger than the 10 neurons"):
+        est.leading(11)
