@@ -21,7 +21,7 @@ def book(tmp_path_factory) -> Path:
     """The ``html`` folder of the built book."""
     given = os.environ.get("ASLIB_BOOK")
     if given:
-        html = Path(given) / "html"
+        html = Path(given).resolve() / "html"  # absolute: the browser gets a file:// URI
         assert (html / "index.html").exists(), f"ASLIB_BOOK={given} holds no built book (html/index.html)"
         return html
     pytest.importorskip("myst_nb", reason="the book needs the 'book' extra (pip install -e '.[book]')")
