@@ -321,9 +321,6 @@ def augment_batch(images: torch.Tensor, generator: torch.Generator, padding: int
 
     Zero padding is applied to raw pixels, as ``torchvision.transforms.RandomCrop(32, 4)`` does.
     """
-    if images.ndim != 4:
-        raise ValueError(f"images must be a batch (B, C, H, W), got shape {tuple(images.shape)}; "
-                         "add the batch axis with images[None]")
     return crop_flip(images, *crop_flip_draws(len(images), generator, padding), padding=padding)
 
 
