@@ -67,13 +67,13 @@ def _layer_study(args) -> None:
     layers = args.layers or [n for n in cut_points(model) if n != "flatten"]
     x, y = data_mod.tensors(dataset, "train", n=args.images, seed=0)
     start = time.time()
-    result = layer_subspaces(model, layers, (x.to(device), y.to(device)), sketch_size=args.sketch,
+    result = layer_subspaces(model, layers, (x.to(device), y.to(device)), method="auto", sketch_size=args.sketch,
                              function=args.function, train_mode=args.train_mode, progress=True)
     rows = result.table()
     if not is_main_process():
         return
-    print(format_table(rows, ["layer", "neurons", "samples", "directions", "captured", "active@0.9", "active@0.95",
-                              "active@0.99", "active_authors@0.95"]))
+    print(format_table(rows, ["layer", "method", "neurons", "samples", "directions", "captured", "active@0.9",
+                              "active@0.95", "active@0.99", "active_authors@0.95"]))
     print(f"{args.model}: {len(layers)} layers from {args.images} images in {time.time() - start:.1f} s")
 
 

@@ -11,25 +11,18 @@ from __future__ import annotations
 import torch
 
 
-def top_right_singular(rows: torch.Tensor, k: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top ``k`` singular values ``(k,)`` (descending) and right singular vectors ``(n, k)`` of ``rows`` ``(p, n)``.
+def sketch_directions(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Nonzero singular values ``(j,)`` (descending) and right singular vectors ``(n, j)`` of sketch rows ``(p, n)``,
+    in the rows' dtype.
 
-    Uses the eigen-decomposition of the smaller Gram matrix (``p x p`` or ``n x n``); with
-    ``k=None`` all nonzero ones.
+    Solved once in float64 from the ``p x p`` Gram matrix (:func:`stacked_eigh`), so the directions of the
+    tail stay orthonormal; singular values below ``1e-6`` of the largest (eigenvalues below ``1e-12``) are
+    dropped as rounding.
     """
-    rows = rows[rows.abs().amax(dim=1) > 0]
-    p, n = rows.shape
-    if p <= n:
-        evals, u = torch.linalg.eigh((rows @ rows.T).double())
-        evals, u = evals.flip(0).clamp_min(0), u.flip(1)
-        sigma = evals.sqrt()
-        keep = sigma > sigma.max() * 1e-7 if len(sigma) else sigma.bool()
-        sigma, u = sigma[keep][:k].to(rows.dtype), u[:, keep][:, :k].to(rows.dtype)
-        v = (rows.T @ u) / sigma
-    else:
-        evals, v = torch.linalg.eigh((rows.T @ rows).double())
-        sigma, v = evals.flip(0).clamp_min(0).sqrt()[:k].to(rows.dtype), v.flip(1)[:, :k].to(rows.dtype)
-    return sigma, v
+    exact = rows.double()
+    evals, vecs = stacked_eigh(exact, exact.new_zeros(0))
+    sigma = evals.sqrt()
+    return sigma.to(rows.dtype), (exact.T @ (vecs / sigma)).to(rows.dtype)
 
 
 def stacked_eigh(rows: torch.Tensor, sigma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -9,7 +9,12 @@ For a scalar function ``c`` of a layer activation ``x_l`` (``n`` neurons) and gr
 * ``"frequent_directions"``: a streaming sketch ``B`` ``(2l, n)`` kept on the gradients' device
   (Liberty 2013; Ghashami et al. 2016) with ``||G^T G - B^T B||_2 <= ||G - G_k||_F^2 / (l - k)``
   for every ``k < l``. Rows arrive in batches (:meth:`ActiveSubspace.partial_fit`), none is dropped,
-  and two sketches merge (:meth:`ActiveSubspace.merge`) within the same bound.
+  and two sketches merge (:meth:`ActiveSubspace.merge`) within the same bound;
+* ``"gram"``: the exact ``G^T G`` ``(n, n)`` accumulated in float64 as rows arrive (memory ``n^2``
+  whatever ``m``), for narrow layers;
+* ``"auto"``: whichever of the two streaming estimators costs fewer multiply-adds per gradient row
+  (:func:`streaming_method`): the Gram matrix (``n^2``) when ``n <= (2 + sqrt(40)) l``, else the sketch
+  (``4 l n`` for its products plus ``36 l^2`` for its ``2l x 2l`` eigenproblems).
 
 Number of active neurons (Definition 3.1). With ``E_r = sum_{i<=r} lambda_i / trace(C)``:
 
@@ -23,18 +28,21 @@ function returns a 0-based index (``r - 1``) computed on the sketch's own singul
 """
 from __future__ import annotations
 
+import math
 from typing import Literal, Sequence
 
 import torch
 
 from ._utils import NonFiniteError, check_choice, check_fraction, check_positive
-from .frequent_directions import frequent_directions_bound, shrink, shrink_rows, stacked_eigh, top_right_singular
+from .frequent_directions import frequent_directions_bound, shrink, shrink_rows, sketch_directions, stacked_eigh
 
-Method = Literal["exact", "randomized", "frequent_directions"]
-METHODS = ("exact", "randomized", "frequent_directions")
+Solver = Literal["exact", "randomized", "frequent_directions"]
+SOLVERS = ("exact", "randomized", "frequent_directions")
+Method = Literal["exact", "randomized", "frequent_directions", "gram", "auto"]
+METHODS = SOLVERS + ("gram", "auto")
 
 
-def top_directions(rows: torch.Tensor, k: int | None = None, method: Method = "exact", *, seed: int = 0,
+def top_directions(rows: torch.Tensor, k: int | None = None, method: Solver = "exact", *, seed: int = 0,
                    oversample: int = 10, power_iters: int = 4,
                    rank_hint: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Top ``k`` singular values ``(k,)`` and right singular vectors ``(n, k)`` of ``rows`` ``(m, n)``.
@@ -47,11 +55,11 @@ def top_directions(rows: torch.Tensor, k: int | None = None, method: Method = "e
     * ``"randomized"``: :func:`torch.svd_lowrank` with ``(k or rank_hint or all) + oversample``
       columns and ``power_iters`` power iterations, seeded with ``seed`` (global RNG untouched);
     * ``"frequent_directions"``: the rows are a sketch; eigen-decomposition of its small Gram
-      matrix (:func:`aslib.frequent_directions.top_right_singular`).
+      matrix in float64 (:func:`aslib.frequent_directions.sketch_directions`).
 
     ``k=None`` returns every direction the method provides. Signs are arbitrary.
     """
-    check_choice("method", method, METHODS)
+    check_choice("method", method, SOLVERS)
     if rows.ndim != 2 or rows.shape[0] == 0:
         raise ValueError(f"rows must be a non-empty (m, n) matrix, got {tuple(rows.shape)}")
     if k is not None and not (isinstance(k, int) and 1 <= k <= min(rows.shape)):
@@ -66,7 +74,7 @@ def top_directions(rows: torch.Tensor, k: int | None = None, method: Method = "e
             torch.manual_seed(seed)
             _, sigma, v = torch.svd_lowrank(rows, q=q, niter=power_iters)
     else:
-        sigma, v = top_right_singular(rows)
+        sigma, v = sketch_directions(rows)
     k = len(sigma) if k is None else min(k, len(sigma))
     return sigma[:k], v[:, :k]
 
@@ -105,7 +113,8 @@ class ActiveSubspace:
     """Estimator of the active subspace of ``C = E[g g^T]`` from gradient rows ``(m, n)``.
 
     Args:
-        method: ``"exact"``, ``"randomized"`` or ``"frequent_directions"``.
+        method: ``"exact"``, ``"randomized"``, ``"frequent_directions"``, ``"gram"`` or ``"auto"`` (resolved
+            to ``"gram"`` or ``"frequent_directions"`` by the first batch's width, see the module docstring).
         rank: number of directions to keep (default: all the method provides).
         sketch_size: ``l`` of Frequent Directions (default ``min(400, floor(0.8 n))`` as in the paper).
         oversample, power_iters: randomized SVD settings.
@@ -138,12 +147,16 @@ class ActiveSubspace:
         self._spare: torch.Tensor | None = None
         self._sigma = torch.zeros(0, dtype=torch.float64)
         self._filled, self._folded = 0, False
+        self._gram: torch.Tensor | None = None  # method "gram": G^T G (n, n), float64
+        self._dtype = torch.get_default_dtype()  # of the gradients, and so of the directions
         self.shrinkage = 0.0
         self._result: tuple[torch.Tensor, torch.Tensor] | None = None
         return self
 
     # ------------------------------------------------------------------ data in
-    def _check_rows(self, gradients: torch.Tensor) -> torch.Tensor:
+    def _check_rows(self, gradients: torch.Tensor) -> tuple[torch.Tensor, float]:
+        """The gradients as rows ``(b, n)`` and their energy ``sum g^2`` (float64, one pass, which also finds
+        NaN and inf: an infinite energy from finite float32 values is impossible)."""
         if not isinstance(gradients, torch.Tensor):
             raise ValueError(f"gradients must be a tensor (m, n), got {type(gradients).__name__}")
         rows = gradients.detach().flatten(1) if gradients.ndim > 2 else gradients.detach()
@@ -155,14 +168,18 @@ class ActiveSubspace:
             raise ValueError(f"gradients must be (m, n) or (m, *layer_shape), got shape {tuple(gradients.shape)}")
         if self.dim is not None and rows.shape[1] != self.dim:
             raise ValueError(f"gradients have {rows.shape[1]} columns but this estimator holds {self.dim}")
-        if not bool(torch.isfinite(rows).all()):
+        energy = float(torch.linalg.vector_norm(rows, dtype=torch.float64)) ** 2
+        if not math.isfinite(energy):
             bad = (~torch.isfinite(rows)).any(dim=1).nonzero().flatten().tolist()
+            if not bad:
+                raise ValueError("the gradients' squared norm overflows float64 (entries above about 1e154); "
+                                 "rescale the function whose gradients these are")
             raise NonFiniteError(f"gradients contain NaN or inf values in rows {bad[:10]}; check the model "
                                  "and the inputs (e.g. a loss that overflows or an uninitialised layer).")
         if self.rank is not None and self.rank > rows.shape[1]:
             raise ValueError(f"rank {self.rank} is larger than the layer's {rows.shape[1]} neurons; "
                              f"choose rank <= {rows.shape[1]}")
-        return rows
+        return rows, energy
 
     @property
     def ell(self) -> int:
@@ -173,13 +190,19 @@ class ActiveSubspace:
 
     def partial_fit(self, gradients: torch.Tensor) -> "ActiveSubspace":
         """Add a batch of gradient rows ``(b, n)`` (or ``(b, *layer_shape)``, flattened)."""
-        rows = self._check_rows(gradients)
+        rows, energy = self._check_rows(gradients)
         if len(rows) == 0:
             return self
-        self.dim = rows.shape[1]
+        self.dim, self._dtype = rows.shape[1], rows.dtype
+        if self.method == "auto":
+            self.method = streaming_method(self.dim, self.ell)
         self.n_samples += len(rows)
-        self.squared_norm_sum += float(rows.double().pow(2).sum())
+        self.squared_norm_sum += energy
         self._result = None
+        if self.method == "gram":
+            exact = rows.double()
+            self._gram = exact.T @ exact if self._gram is None else self._gram.addmm_(exact.T, exact)
+            return self
         if self.method != "frequent_directions":
             self._rows.append(rows)
             return self
@@ -209,10 +232,9 @@ class ActiveSubspace:
     def fit(self, gradients: torch.Tensor) -> "ActiveSubspace":
         """Estimate from all gradient rows ``(m, n)`` at once (resets earlier data)."""
         self.reset()
-        rows = self._check_rows(gradients)
-        if len(rows) == 0:
+        if isinstance(gradients, torch.Tensor) and gradients.ndim and len(gradients) == 0:
             raise ValueError("no gradient rows given: fit() needs at least one sample")
-        return self.partial_fit(rows)
+        return self.partial_fit(gradients)
 
     def state(self) -> dict:
         """The estimator's data as plain tensors and numbers (to send between processes)."""
@@ -220,16 +242,22 @@ class ActiveSubspace:
             self.gradients if self._rows else None)
         return {"method": self.method, "rank": self.rank, "sketch_size": self.sketch_size, "dim": self.dim,
                 "n_samples": self.n_samples, "squared_norm_sum": self.squared_norm_sum, "shrinkage": self.shrinkage,
-                "rows": None if rows is None else rows.detach().cpu()}
+                "dtype": str(self._dtype).removeprefix("torch."),
+                "rows": None if rows is None else rows.detach().cpu(),
+                "gram": None if self._gram is None else self._gram.cpu()}
 
     @classmethod
     def from_state(cls, state: dict, device: torch.device | str = "cpu") -> "ActiveSubspace":
         """Rebuild an estimator from :meth:`state` (rows are re-inserted without further shrinking)."""
         est = cls(state["method"], rank=state["rank"], sketch_size=state["sketch_size"])
+        est.dim, est._dtype = state["dim"], getattr(torch, state["dtype"])
+        est.n_samples, est.squared_norm_sum, est.shrinkage = (state["n_samples"], state["squared_norm_sum"],
+                                                              state["shrinkage"])
+        if state["gram"] is not None:
+            est._gram = state["gram"].to(device)
         if state["rows"] is None:
             return est
         rows = state["rows"].to(device)
-        est.dim = state["dim"]
         if est.method == "frequent_directions":
             evals, vecs = stacked_eigh(rows, est._sigma)  # the same rows, made orthogonal: no shrinkage
             size = max(2 * est.ell, len(evals) + est.ell)
@@ -238,19 +266,22 @@ class ActiveSubspace:
             est._sigma, est._folded = evals.sqrt(), True
         else:
             est._rows = [rows]
-        est.n_samples, est.squared_norm_sum, est.shrinkage = (state["n_samples"], state["squared_norm_sum"],
-                                                              state["shrinkage"])
         return est
 
     def merge(self, other: "ActiveSubspace") -> "ActiveSubspace":
         """Fold another estimator of the same method and dimension into this one (in place)."""
+        if self.method == "auto" and self.n_samples == 0:
+            self.method = other.method
         if other.method != self.method:
             raise ValueError(f"cannot merge a {other.method!r} estimator into a {self.method!r} one")
         if other.n_samples == 0:
             return self
         if self.dim is not None and other.dim != self.dim:
             raise ValueError(f"cannot merge dimension {other.dim} into dimension {self.dim}")
-        if self.method != "frequent_directions":
+        if self.method == "gram":
+            self._gram = other._gram.clone() if self._gram is None else self._gram.add_(other._gram)
+            self.dim, self._dtype = other.dim, other._dtype
+        elif self.method != "frequent_directions":
             self._rows.extend(other._rows)
             self.dim = other.dim
         else:
@@ -277,10 +308,18 @@ class ActiveSubspace:
         return self._buffer[:len(self._sigma) + self._filled]
 
     @property
+    def stored_numbers(self) -> int:
+        """How many numbers the estimator holds: the sketch's or the gradients' entries, or the Gram's ``n^2``."""
+        if self.n_samples == 0:
+            return 0
+        return {"frequent_directions": lambda: self.sketch.numel(), "gram": lambda: self._gram.numel()}.get(
+            self.method, lambda: self.gradients.numel())()
+
+    @property
     def gradients(self) -> torch.Tensor:
         """All stored gradient rows ``(m, n)`` (exact and randomized methods only)."""
-        if self.method == "frequent_directions":
-            raise AttributeError("frequent_directions does not store gradients; use method='exact' to keep them")
+        if self.method in ("frequent_directions", "gram"):
+            raise AttributeError(f"{self.method} does not store gradients; use method='exact' to keep them")
         if not self._rows:
             raise RuntimeError("no data yet: call fit() or partial_fit() first")
         if len(self._rows) > 1:
@@ -294,11 +333,12 @@ class ActiveSubspace:
         if self._result is not None:
             return self._result
         if self.method == "frequent_directions":
-            rows = self.sketch.double()  # once per solve, in float64: the tail's directions stay orthonormal
-            evals, vecs = stacked_eigh(rows, self._sigma.new_zeros(0))
-            sigma = evals.sqrt()
-            v = (rows.T @ (vecs / sigma)).to(self.sketch.dtype)
-            sigma = sigma.to(v.dtype)
+            sigma, v = sketch_directions(self.sketch)
+        elif self.method == "gram":
+            evals, vecs = torch.linalg.eigh(self._gram)
+            keep = min(self.n_samples, self.dim)
+            sigma = evals.flip(0)[:keep].clamp_min(0).sqrt().to(self._dtype)
+            v = vecs.flip(1)[:, :keep].to(self._dtype)
         else:
             sigma, v = top_directions(self.gradients, None, self.method, seed=self.seed, oversample=self.oversample,
                                       power_iters=self.power_iters, rank_hint=self.rank)
@@ -405,19 +445,28 @@ class ActiveSubspace:
                 "distances": torch.tensor(dists)}
 
     def summary(self, deltas: tuple[float, ...] = (0.9, 0.95, 0.99), leading: int = 5) -> dict:
-        """Plain-dict summary: neurons, samples, directions estimated, fraction of the trace they
+        """Plain-dict summary: method, neurons, samples, directions estimated, fraction of the trace they
         capture, active neurons per threshold, leading eigenvalues.
 
         A count equal to ``directions`` is a lower bound: the estimated spectrum (e.g. a shrunk
         frequent-directions sketch, which captures ``captured`` of the trace) never reached the
         threshold; use a larger ``sketch_size`` or ``method="exact"``.
         """
-        out = {"neurons": self.dim, "samples": self.n_samples, "trace": self.trace,
+        out = {"method": self.method, "neurons": self.dim, "samples": self.n_samples, "trace": self.trace,
                "directions": len(self.eigenvalues), "captured": float(self.eigenvalues.sum()) / max(self.trace, 1e-300)}
         out.update({f"active@{d}": self.n_active(d) for d in deltas})
         out["active_authors@0.95"] = self.n_active_authors(0.95)
         out["leading_eigenvalues"] = [float(e) for e in self.eigenvalues[:leading]]
         return out
+
+
+def streaming_method(n: int, ell: int) -> Literal["gram", "frequent_directions"]:
+    """The cheaper streaming estimator for ``n`` neurons and sketch size ``ell``, by multiply-adds per
+    gradient row: ``"gram"`` (``n^2``, exact) when ``n^2 <= 4 ell n + 36 ell^2``, i.e.
+    ``n <= (2 + sqrt(40)) ell``, else ``"frequent_directions"`` (``4 ell n`` for the products of a fold of
+    ``ell`` rows, ``36 ell^2`` for its ``2 ell x 2 ell`` eigenproblem at ``9 p^3`` flops).
+    """
+    return "gram" if n * n <= 4 * ell * n + 36 * ell * ell else "frequent_directions"
 
 
 def relative_energy(eigenvalues: torch.Tensor, total: float) -> torch.Tensor:
@@ -476,5 +525,6 @@ def layer_subspaces(model: torch.nn.Module, layers: Sequence[str] | str, data, *
     return result
 
 
-__all__ = ["ActiveSubspace", "LayerAnalysis", "layer_subspaces", "METHODS", "count_active",
-           "frequent_directions_bound", "relative_energy", "shrink", "subspace_distance", "top_directions"]
+__all__ = ["ActiveSubspace", "LayerAnalysis", "layer_subspaces", "METHODS", "SOLVERS", "count_active",
+           "frequent_directions_bound", "relative_energy", "shrink", "streaming_method", "subspace_distance",
+           "top_directions"]

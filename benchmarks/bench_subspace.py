@@ -5,7 +5,8 @@
 2. Frequent Directions alone on the captured gradients of every layer: its time, its matrix
    products' floating-point operations (``torch.utils.flop_counter``), the rate achieved, and the
    machine's dense matmul rate measured in the same run on products of the same shapes, printed as
-   "FD at X % of matmul peak"; the share of the small float64 eigenproblems.
+   "FD at X % of matmul peak"; the share of the small float64 eigenproblems; and the time of
+   ``method="auto"`` per layer (the exact Gram matrix where it costs fewer multiply-adds than the sketch).
 3. Our batched Frequent Directions against a straightforward row-at-a-time implementation on the
    same gradients (the authors' way: one row appended per step, a randomized SVD per shrink),
    with the error of both against the exact Gram matrix.
@@ -104,14 +105,19 @@ def main() -> None:
     print(f"plain forward+backward:            {base:8.2f} s")
     print(f"gradient capture at all layers:    {capture:8.2f} s   ratio {capture / base:5.2f}x")
     print(f"capture + frequent directions:     {full:8.2f} s   ratio {full / base:5.2f}x")
+    auto, auto_full = timed(lambda: layer_subspaces(model, layers, (x, y), method="auto", sketch_size=args.sketch,
+                                                    batch_size=args.batch_size))
+    grams = [name for name in layers if auto[name].method == "gram"]
+    print(f"capture + auto (Gram on {len(grams):2d} layers): {auto_full:8.2f} s   ratio {auto_full / base:5.2f}x")
 
     captured: dict[str, list[torch.Tensor]] = {name: [] for name in layers}
     for batch in layer_gradients(model, layers, (x, y), batch_size=args.batch_size):
         for name in layers:
             captured[name].append(batch[name])
     print("Frequent Directions alone, per layer (the gradients fed in batches as layer_subspaces does):")
-    print(f"  {'layer':7s} {'neurons':>7s} {'FD s':>7s} {'GFLOP':>7s} {'GFLOP/s':>8s} {'peak':>7s} {'% peak':>7s}")
-    total_time, total_flop, peak_time = 0.0, 0, 0.0
+    print(f"  {'layer':7s} {'neurons':>7s} {'FD s':>7s} {'GFLOP':>7s} {'GFLOP/s':>8s} {'peak':>7s} {'% peak':>7s} "
+          f"{'auto':>19s} {'auto s':>7s}")
+    total_time, total_flop, peak_time, auto_time = 0.0, 0, 0.0, 0.0
     for name in layers:
         estimator = ActiveSubspace("frequent_directions", sketch_size=args.sketch)
         with FlopCounterMode(display=False) as counter:
@@ -120,18 +126,25 @@ def main() -> None:
         _, seconds = timed(lambda: fit_layer(ActiveSubspace("frequent_directions", sketch_size=args.sketch),
                                              captured[name]))
         peak = matmul_rate(captured[name][0].shape[1], args.sketch, args.device, timed)
+        chosen, auto_seconds = timed(lambda: fit_layer(ActiveSubspace("auto", sketch_size=args.sketch),
+                                                       captured[name]))
         total_time, total_flop, peak_time = total_time + seconds, total_flop + flop, peak_time + flop / peak
+        auto_time += auto_seconds
         print(f"  {name:7s} {captured[name][0].shape[1]:7d} {seconds:7.3f} {flop / 1e9:7.2f} "
-              f"{flop / seconds / 1e9:8.1f} {peak / 1e9:7.1f} {100 * flop / seconds / peak:6.1f}%")
+              f"{flop / seconds / 1e9:8.1f} {peak / 1e9:7.1f} {100 * flop / seconds / peak:6.1f}% "
+              f"{chosen.method:>19s} {auto_seconds:7.3f}")
     folds = sum(max(0, len(torch.cat(captured[name])) // args.sketch) + 1 for name in layers)
     square = torch.randn(2 * args.sketch - 1, 2 * args.sketch - 1, dtype=torch.float64, device=args.device)
     square = square @ square.T
     _, eig_s = timed(lambda: [torch.linalg.eigh(square) for _ in range(5)])
     print(f"  total   {'':7s} {total_time:7.3f} {total_flop / 1e9:7.2f} {total_flop / total_time / 1e9:8.1f} "
-          f"{total_flop / peak_time / 1e9:7.1f} {100 * peak_time / total_time:6.1f}%")
+          f"{total_flop / peak_time / 1e9:7.1f} {100 * peak_time / total_time:6.1f}% {'':>19s} {auto_time:7.3f}")
     print(f"FD at {100 * peak_time / total_time:.0f} % of matmul peak; capture + FD {full / base:.2f}x a plain "
           f"forward+backward; the {folds} float64 eigenproblems of size {2 * args.sketch - 1} take about "
           f"{folds * eig_s / 5:.2f} s ({100 * folds * eig_s / 5 / total_time:.0f} % of the FD time)")
+    print(f"auto (the Gram matrix on {len(grams)} of {len(layers)} layers): {auto_time:.2f} s after the capture, "
+          f"{total_time / auto_time:.2f}x less than FD everywhere; capture + auto {auto_full / base:.2f}x a plain "
+          "forward+backward")
 
     layer = layers[4]
     grads = torch.cat(captured[layer])

@@ -4,7 +4,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aslib.frequent_directions import frequent_directions_bound, shrink, shrink_rows, stacked_eigh, top_right_singular
+from aslib.frequent_directions import frequent_directions_bound, shrink, shrink_rows, sketch_directions, stacked_eigh
 from aslib.subspace import ActiveSubspace
 
 
@@ -44,7 +44,7 @@ def test_merge_stays_within_the_bound(m1, m2, n, ell, seed):
 def test_shrink_subtracts_the_ell_th_energy_and_solver_matches_svd():
     g = torch.Generator().manual_seed(1)
     rows = torch.randn(12, 30, generator=g, dtype=torch.float64)
-    sigma, v = top_right_singular(rows)
+    sigma, v = sketch_directions(rows)
     reference = torch.linalg.svdvals(rows)
     assert torch.allclose(sigma, reference, rtol=1e-10)
     assert torch.allclose(v.T @ v, torch.eye(len(sigma), dtype=torch.float64), atol=1e-10)

@@ -118,10 +118,11 @@ def test_layer_subspaces_one_pass_and_logit_function():
 
 
 @pytest.mark.gpu
-def test_cpu_gpu_parity():
+@pytest.mark.parametrize("method", ["frequent_directions", "gram"])
+def test_cpu_gpu_parity(method):
     grads, _ = ridge_gradients()
-    cpu = ActiveSubspace("frequent_directions", sketch_size=10).fit(grads)
-    gpu = ActiveSubspace("frequent_directions", sketch_size=10).fit(grads.to(TEST_DEVICE))
+    cpu = ActiveSubspace(method, sketch_size=10).fit(grads)
+    gpu = ActiveSubspace(method, sketch_size=10).fit(grads.to(TEST_DEVICE))
     assert torch.allclose(cpu.eigenvalues, gpu.eigenvalues.cpu(), rtol=1e-8)
     assert subspace_distance(cpu.components[:, :3], gpu.components[:, :3].cpu()) < 1e-8
 
@@ -140,3 +141,58 @@ def test_leading_completes_a_rank_deficient_covariance_and_refuses_a_too_small_s
         ActiveSubspace("frequent_directions", sketch_size=3).fit(full).leading(4)
     with pytest.raises(ValueError, match="larger than the 10 neurons"):
         est.leading(11)
+
+
+def test_gram_streams_the_exact_covariance_and_merges():
+    """The Gram estimator is exact: same spectrum and subspace as the SVD of all rows, batch by batch,
+    after a merge, and after a round trip through state()."""
+    grads, a = ridge_gradients(m=300, n=40)
+    exact = ActiveSubspace("exact").fit(grads)
+    gram = ActiveSubspace("gram")
+    for batch in grads.split(70):
+        gram.partial_fit(batch)
+    assert torch.allclose(gram.eigenvalues[:3], exact.eigenvalues[:3], rtol=1e-12)
+    assert subspace_distance(gram.components[:, :3], a) < 1e-10
+    assert gram.stored_numbers == 40 * 40 and gram.shrinkage == 0.0 and gram.components.dtype == torch.float64
+    halves = [ActiveSubspace("gram").fit(part) for part in grads.split(150)]
+    merged = ActiveSubspace.from_state(halves[0].state()).merge(ActiveSubspace.from_state(halves[1].state()))
+    assert merged.n_samples == 300 and merged.trace == pytest.approx(exact.trace)
+    assert torch.allclose(merged.eigenvalues, gram.eigenvalues, rtol=1e-10, atol=1e-14)
+    with pytest.raises(AttributeError, match="does not store gradients"):
+        gram.bootstrap(n_boot=2)
+
+
+@pytest.mark.parametrize("n, ell, expected", [(40, 10, "gram"), (83, 10, "gram"), (84, 10, "frequent_directions"),
+                                              (1664, 200, "gram"), (1665, 200, "frequent_directions")])
+def test_auto_picks_the_estimator_with_fewer_multiply_adds(n, ell, expected):
+    """n^2 <= 4 l n + 36 l^2 <=> n <= (2 + sqrt(40)) l = 8.32 l: the boundary on both sides."""
+    est = ActiveSubspace("auto", sketch_size=ell).partial_fit(torch.randn(3, n))
+    assert est.method == expected
+    assert (n * n <= 4 * ell * n + 36 * ell * ell) == (expected == "gram")
+
+
+def test_layer_subspaces_auto_is_exact_on_narrow_layers_and_sketches_wide_ones():
+    torch.manual_seed(0)
+    model = build("lenet").eval()
+    x, y = torch.randn(96, 1, 28, 28), torch.randint(0, 10, (96,))
+    auto = layer_subspaces(model, ["conv2", "fc1"], (x, y), method="auto", sketch_size=64, batch_size=32)
+    exact = layer_subspaces(model, ["conv2", "fc1"], (x, y), method="exact", batch_size=32)
+    # 500 and 800 neurons, on either side of 8.32 l = 532
+    assert auto["fc1"].method == "gram" and auto["conv2"].method == "frequent_directions"
+    assert torch.allclose(auto["fc1"].eigenvalues[:10], exact["fc1"].eigenvalues[:10], rtol=1e-4)
+    assert [row["method"] for row in auto.table()] == ["frequent_directions", "gram"]
+
+
+def test_gradient_energy_is_exact_and_flags_nan_inf_and_overflow():
+    """One float64 pass gives the exact trace and finds the bad rows."""
+    g = torch.Generator().manual_seed(3)
+    rows = torch.randn(50, 30, generator=g) * torch.rand(50, 30, generator=g) ** 4
+    est = ActiveSubspace("frequent_directions", sketch_size=8).fit(rows)
+    assert est.trace == pytest.approx(float(rows.double().pow(2).sum()) / 50, rel=1e-12)
+    for bad in (float("nan"), float("inf")):
+        broken = rows.clone()
+        broken[7, 3] = bad
+        with pytest.raises(ValueError, match=r"NaN or inf values in rows \[7\]"):
+            ActiveSubspace("gram").fit(broken)
+    with pytest.raises(ValueError, match="overflows float64"):
+        ActiveSubspace("exact").fit(torch.full((2, 3), 1e200, dtype=torch.float64))

@@ -72,8 +72,7 @@ def compare_estimators(estimators: Mapping[str, ActiveSubspace], reference: Acti
     top = reference.eigenvalues[:rank]
     rows = []
     for name, est in estimators.items():
-        stored = est.sketch.numel() if est.method == "frequent_directions" else est.gradients.numel()
-        row: dict[str, Any] = {"method": name, "numbers stored": int(stored)}
+        row: dict[str, Any] = {"method": name, "numbers stored": est.stored_numbers}
         if seconds is not None:
             row["seconds"] = seconds[name]
         row["distance to exact (top k)"] = subspace_distance(est.components[:, :rank], reference.components[:, :rank])
