@@ -312,8 +312,9 @@ class ActiveSubspace:
         """How many numbers the estimator holds: the sketch's or the gradients' entries, or the Gram's ``n^2``."""
         if self.n_samples == 0:
             return 0
-        return {"frequent_directions": lambda: self.sketch.numel(), "gram": lambda: self._gram.numel()}.get(
-            self.method, lambda: self.gradients.numel())()
+        if self.method == "frequent_directions":
+            return self.sketch.numel()
+        return self._gram.numel() if self.method == "gram" else self.gradients.numel()
 
     @property
     def gradients(self) -> torch.Tensor:
