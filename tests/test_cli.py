@@ -56,7 +56,8 @@ def test_a_torchvision_resnet18_with_random_weights_goes_through_the_cli(tmp_pat
     model = ["--model", "torchvision:resnet18", "--weights", str(weights), "--dataset", "cifar10", "--threads", "1"]
     assert cli.main(["layer-study", *model, "--images", "64", "--layers", "layer1", "layer4"]) == 0
     out = capsys.readouterr().out
-    assert "| layer1 | 4,096 |" in out and "| layer4 | 512 |" in out
+    # auto: the sketch for 4,096 neurons (l = 400, above 8.3 l), the exact Gram matrix for 512
+    assert "| layer1 | frequent_directions | 4,096 |" in out and "| layer4 | gram | 512 |" in out
     assert cli.main(["attack-study", *model, "--xis", "10", "--samples", "16", "--repeats", "1",
                      "--test-images", "32"]) == 0
     assert "| 10.000 | as | 1 |" in capsys.readouterr().out
@@ -71,7 +72,7 @@ def test_a_kit_checkpoint_path_is_a_model_too(tmp_path, capsys):
     path = tmp_path / "mine.pt"
     zoo.save_checkpoint(zoo.pretrained("lenet_fashion_mnist"), {**zoo.entry("lenet_fashion_mnist")}, path)
     assert cli.main(["layer-study", "--model", str(path), "--images", "64", "--layers", "fc1", "--threads", "1"]) == 0
-    assert "| fc1 | 500 |" in capsys.readouterr().out
+    assert "| fc1 | gram | 500 |" in capsys.readouterr().out
 
 
 def test_a_state_dict_that_does_not_fit_gets_a_clear_error(tmp_path, capsys):
