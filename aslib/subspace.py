@@ -467,6 +467,8 @@ def streaming_method(n: int, ell: int) -> Literal["gram", "frequent_directions"]
     ``n <= (2 + sqrt(40)) ell``, else ``"frequent_directions"`` (``4 ell n`` for the products of a fold of
     ``ell`` rows, ``36 ell^2`` for its ``2 ell x 2 ell`` eigenproblem at ``9 p^3`` flops).
     """
+    check_positive("n", n, integer=True)
+    check_positive("ell", ell, integer=True)
     return "gram" if n * n <= 4 * ell * n + 36 * ell * ell else "frequent_directions"
 
 

@@ -4,7 +4,8 @@ import torch
 from conftest import TEST_DEVICE
 
 from aslib.models import build
-from aslib.subspace import ActiveSubspace, count_active, layer_subspaces, subspace_distance, top_directions
+from aslib.subspace import (ActiveSubspace, count_active, layer_subspaces, streaming_method, subspace_distance,
+                            top_directions)
 
 
 def ridge_gradients(m=400, n=40, r=3, seed=0):
@@ -196,3 +197,9 @@ def test_gradient_energy_is_exact_and_flags_nan_inf_and_overflow():
             ActiveSubspace("gram").fit(broken)
     with pytest.raises(ValueError, match="overflows float64"):
         ActiveSubspace("exact").fit(torch.full((2, 3), 1e200, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("n, ell", [(0, 10), (10, 0), (2.5, 10), (10, -3)])
+def test_streaming_method_rejects_non_positive_sizes(n, ell):
+    with pytest.raises(ValueError, match="n must|ell must"):
+        streaming_method(n, ell)
