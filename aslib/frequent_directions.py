@@ -25,14 +25,12 @@ def sketch_directions(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return sigma.to(rows.dtype), (exact.T @ (vecs / sigma)).to(rows.dtype)
 
 
-def stacked_eigh(rows: torch.Tensor, sigma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Nonzero eigenvalues ``(j,)`` (float64, descending) and eigenvectors ``(p, j)`` (float64) of ``rows rows^T``
-    for a sketch's rows ``(p, n)`` whose first ``k = len(sigma)`` rows are orthogonal with norms ``sigma``
-    ``(k,)`` (float64), followed by ``p - k`` new rows.
+def stacked_gram(rows: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """The Gram matrix ``rows rows^T`` ``(p, p)`` (float64) of a sketch's rows ``(p, n)`` whose first
+    ``k = len(sigma)`` rows are orthogonal with norms ``sigma`` ``(k,)`` (float64), followed by ``p - k`` new rows.
 
     Only the new rows' products ``rows[k:] @ rows^T`` (``(p - k) p n`` multiply-adds, in the rows' dtype on
-    their device) are computed: the old rows' block is ``diag(sigma^2)``, exact. The ``p x p``
-    eigenproblem is solved in float64, which keeps the tail of a steep spectrum.
+    their device) are computed: the old rows' block is ``diag(sigma^2)``, exact.
     """
     k, p = len(sigma), len(rows)
     gram = torch.empty(p, p, dtype=torch.float64, device=rows.device)
@@ -40,9 +38,16 @@ def stacked_eigh(rows: torch.Tensor, sigma: torch.Tensor) -> tuple[torch.Tensor,
     gram[k:] = bottom
     gram[:k, k:] = bottom[:, :k].T
     gram[:k, :k] = torch.diag(sigma.to(device=rows.device, dtype=torch.float64) ** 2)
-    evals, vecs = torch.linalg.eigh(gram)
+    return gram
+
+
+def stacked_eigh(rows: torch.Tensor, sigma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Nonzero eigenvalues ``(j,)`` (float64, descending) and eigenvectors ``(p, j)`` (float64) of
+    :func:`stacked_gram` ``(rows, sigma)``, solved in float64, which keeps the tail of a steep spectrum.
+    """
+    evals, vecs = torch.linalg.eigh(stacked_gram(rows, sigma))
     evals, vecs = evals.flip(0), vecs.flip(1)
-    keep = int((evals > evals[0].clamp_min(0) * 1e-12).sum()) if p else 0
+    keep = int((evals > evals[0].clamp_min(0) * 1e-12).sum()) if len(rows) else 0
     return evals[:keep], vecs[:, :keep]
 
 

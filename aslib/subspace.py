@@ -29,6 +29,8 @@ function returns a 0-based index (``r - 1``) computed on the sketch's own singul
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from typing import Literal, Sequence
 
 import torch
@@ -486,6 +488,26 @@ class LayerAnalysis(dict):
         return [{"layer": name, **est.summary(deltas, leading)} for name, est in self.items()]
 
 
+def fit_layers(estimators: dict[str, ActiveSubspace], gradients: dict[str, torch.Tensor],
+               pool: ThreadPoolExecutor | None = None) -> None:
+    """Feed one batch of every layer's gradient rows ``{name: (b, n_layer)}`` to that layer's estimator.
+
+    With a ``pool`` whose workers run one torch thread each and CPU gradients, the layers run concurrently,
+    the widest first. The folds' small float64 eigenproblems and the per-batch copies gain little from a
+    second thread, so one layer per core is faster than the layers one after another at all threads
+    (``benchmarks/bench_subspace.py`` prints both). Each estimator still sees its batches in order, so its
+    result is that of sequential ``partial_fit`` calls at one thread. On a GPU the layers run in turn.
+    """
+    names = list(estimators)
+    if pool is None or any(gradients[name].device.type != "cpu" for name in names):
+        for name in names:
+            estimators[name].partial_fit(gradients[name])
+        return
+    widest_first = sorted(names, key=lambda name: -gradients[name][:1].numel())
+    for done in [pool.submit(estimators[name].partial_fit, gradients[name]) for name in widest_first]:
+        done.result()
+
+
 def layer_subspaces(model: torch.nn.Module, layers: Sequence[str] | str, data, *,
                     method: Method = "frequent_directions", function="loss", rank: int | None = None,
                     sketch_size: int | None = None, train_mode: bool = False, batch_size: int = 128,
@@ -499,7 +521,8 @@ def layer_subspaces(model: torch.nn.Module, layers: Sequence[str] | str, data, *
         method, rank, sketch_size: passed to :class:`ActiveSubspace` (one per layer).
         function: ``"loss"`` (cross-entropy), ``"logit"`` (minus true-class logit) or a callable.
     Under ``torch.distributed`` each rank sketches its shard of ``data`` and the sketches are
-    merged (in rank order) so that every rank holds the same estimate.
+    merged (in rank order) so that every rank holds the same estimate. On the CPU the layers' estimators
+    take each batch concurrently (:func:`fit_layers`).
     Returns:
         :class:`LayerAnalysis` mapping each layer to its fitted estimator.
     """
@@ -514,9 +537,11 @@ def layer_subspaces(model: torch.nn.Module, layers: Sequence[str] | str, data, *
     result = LayerAnalysis((n, ActiveSubspace(method, rank=rank, sketch_size=sketch_size)) for n in names)
     stream = layer_gradients(model, names, data, function=function, train_mode=train_mode,
                              batch_size=batch_size, max_batches=max_batches)
-    for grads in tqdm(stream, disable=not progress, desc="gradients", leave=False):
-        for name in names:
-            result[name].partial_fit(grads[name])
+    workers = min(torch.get_num_threads(), len(names))
+    with ThreadPoolExecutor(workers, initializer=torch.set_num_threads, initargs=(1,)) if workers > 1 \
+            else nullcontext() as pool:
+        for grads in tqdm(stream, disable=not progress, desc="gradients", leave=False):
+            fit_layers(result, grads, pool)
     if is_distributed():
         device = next(model.parameters()).device
         for name in names:
@@ -529,5 +554,5 @@ def layer_subspaces(model: torch.nn.Module, layers: Sequence[str] | str, data, *
 
 
 __all__ = ["ActiveSubspace", "LayerAnalysis", "layer_subspaces", "METHODS", "SOLVERS", "count_active",
-           "frequent_directions_bound", "relative_energy", "shrink", "streaming_method", "subspace_distance",
-           "top_directions"]
+           "fit_layers", "frequent_directions_bound", "relative_energy", "shrink", "streaming_method",
+           "subspace_distance", "top_directions"]

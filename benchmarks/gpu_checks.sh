@@ -2,7 +2,7 @@
 # GPU session in one go, in the order that matters when time runs short:
 #   1. CPU/GPU parity tests, run to completion;
 #   2. the subspace benchmark (capture + Frequent Directions against a plain forward+backward, FD's
-#      rate against the GPU's matmul rate) and the attack benchmark;
+#      rate against the GPU's matmul rate, the folds' eigh on the GPU and on the CPU) and the attack benchmark;
 #   3. the all-layer active-subspace study of the full-width VGG-19-BN on the 50,000 CIFAR-10 training
 #      images (random weights: no trained full-width network ships; the cost does not depend on them;
 #      `layer-study` uses method="auto": the exact Gram matrix at layers of at most 8.3 l neurons);
@@ -29,7 +29,7 @@ $PY -c "from aslib import data; data.load('cifar10', 'train'); data.load('cifar1
   timeout 400 $PY -m pytest -q -p no:cacheprovider tests/test_gpu_parity.py \
     tests/test_subspace.py::test_cpu_gpu_parity tests/test_pce.py::test_cuda_parity 2>&1 | tail -15
   echo "== bench_subspace (GPU), 4096 images, l = 200"
-  timeout 150 $PY benchmarks/bench_subspace.py --n 4096 --device cuda 2>&1 | tail -36
+  timeout 150 $PY benchmarks/bench_subspace.py --n 4096 --device cuda 2>&1 | grep -a -v "USDT\|gpuGetDeviceCount" | tail -42
   echo "== bench_attacks (GPU)"
   timeout 90 $PY benchmarks/bench_attacks.py --n 100 --device cuda 2>&1 | tail -20
   echo "== all-layer study: full-width VGG-19-BN (random weights), 50,000 images, l = 400, one GPU"

@@ -1,11 +1,13 @@
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 import torch
 from conftest import TEST_DEVICE
 
 from aslib.models import build
-from aslib.subspace import (ActiveSubspace, count_active, layer_subspaces, streaming_method, subspace_distance,
-                            top_directions)
+from aslib.subspace import (ActiveSubspace, count_active, fit_layers, layer_subspaces, streaming_method,
+                            subspace_distance, top_directions)
 
 
 def ridge_gradients(m=400, n=40, r=3, seed=0):
@@ -182,6 +184,57 @@ def test_layer_subspaces_auto_is_exact_on_narrow_layers_and_sketches_wide_ones()
     assert auto["fc1"].method == "gram" and auto["conv2"].method == "frequent_directions"
     assert torch.allclose(auto["fc1"].eigenvalues[:10], exact["fc1"].eigenvalues[:10], rtol=1e-4)
     assert [row["method"] for row in auto.table()] == ["frequent_directions", "gram"]
+
+
+def test_fit_layers_side_by_side_equals_the_layers_in_turn_at_one_thread():
+    """A pool of one-thread workers changes when each layer's batch is folded, not what: the sketches are
+    bitwise those of sequential partial_fit calls at one thread, a worker's error reaches the caller, and the
+    caller's thread count is left as it was."""
+    g = torch.Generator().manual_seed(5)
+    widths = {"wide": 300, "mid": 90, "narrow": 12}
+    batches = [{name: torch.randn(24, n, generator=g) * torch.rand(n, generator=g) ** 3 for name, n in widths.items()}
+               for _ in range(9)]
+    threads = torch.get_num_threads()
+    side = {name: ActiveSubspace("frequent_directions", sketch_size=10) for name in widths}
+    with ThreadPoolExecutor(2, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+        for batch in batches:
+            fit_layers(side, batch, pool)
+        broken = {name: rows.clone() for name, rows in batches[0].items()}
+        broken["mid"][3, 4] = float("nan")
+        with pytest.raises(ValueError, match=r"NaN or inf values in rows \[3\]"):
+            fit_layers({name: ActiveSubspace("gram") for name in widths}, broken, pool)
+    assert torch.get_num_threads() == threads
+    turn = {name: ActiveSubspace("frequent_directions", sketch_size=10) for name in widths}
+    torch.set_num_threads(1)
+    try:
+        for batch in batches:
+            fit_layers(turn, batch)
+    finally:
+        torch.set_num_threads(threads)
+    for name in widths:
+        assert side[name].n_samples == turn[name].n_samples == 216
+        assert side[name].shrinkage > 0 and side[name].shrinkage == turn[name].shrinkage
+        assert torch.equal(side[name].sketch, turn[name].sketch)
+
+
+def test_layer_subspaces_runs_layers_side_by_side_within_the_fd_guarantee():
+    torch.manual_seed(1)
+    model = build("lenet").eval()
+    x, y = torch.randn(160, 1, 28, 28), torch.randint(0, 10, (160,))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        sketched = layer_subspaces(model, ["conv1", "conv2", "fc1"], (x, y), sketch_size=24, batch_size=32)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+    exact = layer_subspaces(model, ["conv1", "conv2", "fc1"], (x, y), method="exact", batch_size=32)
+    for name in ("conv1", "conv2", "fc1"):
+        grads = exact[name].gradients.double()
+        sketch = sketched[name].sketch.double()
+        assert sketched[name].shrinkage > 0
+        err = float(torch.linalg.matrix_norm(grads.T @ grads - sketch.T @ sketch, 2))
+        assert err <= float(torch.linalg.matrix_norm(grads, "fro") ** 2) / 24 * (1 + 1e-5)
 
 
 def test_gradient_energy_is_exact_and_flags_nan_inf_and_overflow():
