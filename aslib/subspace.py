@@ -492,11 +492,13 @@ def fit_layers(estimators: dict[str, ActiveSubspace], gradients: dict[str, torch
                pool: ThreadPoolExecutor | None = None) -> None:
     """Feed one batch of every layer's gradient rows ``{name: (b, n_layer)}`` to that layer's estimator.
 
-    With a ``pool`` whose workers run one torch thread each and CPU gradients, the layers run concurrently,
-    the widest first. The folds' small float64 eigenproblems and the per-batch copies gain little from a
-    second thread, so one layer per core is faster than the layers one after another at all threads
-    (``benchmarks/bench_subspace.py`` prints both). Each estimator still sees its batches in order, so its
-    result is that of sequential ``partial_fit`` calls at one thread. On a GPU the layers run in turn.
+    With a ``pool`` of workers and CPU gradients, the layers run concurrently, the widest first;
+    :func:`layer_subspaces` shares the caller's torch threads out among one worker per layer (one thread each
+    when there are more layers than threads). The folds' small float64 eigenproblems and the per-batch
+    copies gain little from a second thread, so one layer per core is faster than the layers one after
+    another at all threads (``benchmarks/bench_subspace.py`` prints both). Each estimator still sees its
+    batches in order, so its result is that of sequential ``partial_fit`` calls at the workers' thread
+    count. On a GPU the layers run in turn.
     """
     names = list(estimators)
     if pool is None or any(gradients[name].device.type != "cpu" for name in names):
@@ -537,9 +539,10 @@ def layer_subspaces(model: torch.nn.Module, layers: Sequence[str] | str, data, *
     result = LayerAnalysis((n, ActiveSubspace(method, rank=rank, sketch_size=sketch_size)) for n in names)
     stream = layer_gradients(model, names, data, function=function, train_mode=train_mode,
                              batch_size=batch_size, max_batches=max_batches)
-    workers = min(torch.get_num_threads(), len(names))
-    with ThreadPoolExecutor(workers, initializer=torch.set_num_threads, initargs=(1,)) if workers > 1 \
-            else nullcontext() as pool:
+    threads = torch.get_num_threads()
+    workers = min(threads, len(names))
+    with ThreadPoolExecutor(workers, initializer=torch.set_num_threads, initargs=(threads // workers,)) \
+            if workers > 1 else nullcontext() as pool:
         for grads in tqdm(stream, disable=not progress, desc="gradients", leave=False):
             fit_layers(result, grads, pool)
     if is_distributed():

@@ -217,15 +217,24 @@ def test_fit_layers_side_by_side_equals_the_layers_in_turn_at_one_thread():
         assert torch.equal(side[name].sketch, turn[name].sketch)
 
 
-def test_layer_subspaces_runs_layers_side_by_side_within_the_fd_guarantee():
+def test_layer_subspaces_runs_layers_side_by_side_within_the_fd_guarantee(monkeypatch):
+    """The caller's threads are shared out among one worker per layer, and every sketch keeps the bound."""
     torch.manual_seed(1)
     model = build("lenet").eval()
     x, y = torch.randn(160, 1, 28, 28), torch.randint(0, 10, (160,))
+    seen = []
+    fit = ActiveSubspace.partial_fit
+    monkeypatch.setattr(ActiveSubspace, "partial_fit",
+                        lambda self, rows: seen.append(torch.get_num_threads()) or fit(self, rows))
     threads = torch.get_num_threads()
-    torch.set_num_threads(2)
     try:
+        torch.set_num_threads(4)
+        layer_subspaces(model, ["conv2", "fc1"], (x, y), sketch_size=24, batch_size=32)
+        assert set(seen) == {2} and torch.get_num_threads() == 4
+        seen.clear()
+        torch.set_num_threads(2)
         sketched = layer_subspaces(model, ["conv1", "conv2", "fc1"], (x, y), sketch_size=24, batch_size=32)
-        assert torch.get_num_threads() == 2
+        assert set(seen) == {1} and len(seen) == 15 and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(threads)
     exact = layer_subspaces(model, ["conv1", "conv2", "fc1"], (x, y), method="exact", batch_size=32)
