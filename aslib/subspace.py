@@ -501,6 +501,10 @@ def fit_layers(estimators: dict[str, ActiveSubspace], gradients: dict[str, torch
     count. On a GPU the layers run in turn.
     """
     names = list(estimators)
+    if set(gradients) != set(names):
+        missing, unexpected = sorted(set(names) - set(gradients)), sorted(set(gradients) - set(names))
+        raise ValueError(f"fit_layers needs one gradient batch per estimator: missing {missing}, unexpected "
+                         f"{unexpected}; pass the same layer names in both")
     if pool is None or any(gradients[name].device.type != "cpu" for name in names):
         for name in names:
             estimators[name].partial_fit(gradients[name])
