@@ -6,10 +6,17 @@ Modules (each does one job; the README's table says which): :mod:`aslib.data`,
 :mod:`aslib.asnet`, :mod:`aslib.attacks`, :mod:`aslib.vectors`, :mod:`aslib.studies`,
 :mod:`aslib.stats`, :mod:`aslib.tables`,
 :mod:`aslib.metrics`, :mod:`aslib.plotting`, :mod:`aslib.widgets`, :mod:`aslib.nb`,
-:mod:`aslib.presets`, :mod:`aslib.report`, :mod:`aslib.cli`.
+:mod:`aslib.presets`, :mod:`aslib.report`, :mod:`aslib.resources`, :mod:`aslib.cli`.
+
+``__version__`` is the installed distribution's version (pyproject's ``version``, the one place it is written).
 """
+from importlib import metadata as _metadata
+
 from ._utils import NonFiniteError
 
-__version__ = "0.1.0"
+try:
+    __version__ = _metadata.version("aslib")
+except _metadata.PackageNotFoundError:  # imported from a checkout that was never installed
+    __version__ = "0+unknown"
 
 __all__ = ["NonFiniteError", "__version__"]

@@ -1,7 +1,8 @@
 """The rendered book: a static HTML site of the executed notebooks and of ``docs/`` (Sphinx + myst-nb).
 
 :func:`build` stages the notebooks of a report folder (as ``make report`` or the smoke run executed
-them; outputs are shown, nothing is re-executed) and the Markdown pages of ``docs/`` into
+them; outputs are shown, nothing is re-executed) and the Markdown pages of ``docs/`` (shipped in the package,
+:func:`aslib.resources.docs_dir`) into
 ``out/src``, with a generated ``index.md`` (the table of contents) and ``conf.py``, and runs Sphinx
 into ``out/html``. Nothing is fetched at build time; pages with formulas load MathJax when read in a
 browser. :func:`local_links` lists what a built page points to on disk, for the link check.
@@ -13,7 +14,7 @@ import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-REPOSITORY = Path(__file__).resolve().parent.parent
+from .resources import docs_dir
 
 _CONF = """\
 project = "aslib"
@@ -29,15 +30,16 @@ suppress_warnings = ["myst.header", "mystnb.unknown_mime_type"]
 """
 
 
-def build(notebooks: str | Path, out: str | Path, *, docs: str | Path = REPOSITORY / "docs") -> Path:
-    """Build the book from the notebooks ``NN_*.ipynb`` in the folder ``notebooks`` and the pages of ``docs``.
+def build(notebooks: str | Path, out: str | Path, *, docs: str | Path | None = None) -> Path:
+    """Build the book from the notebooks ``NN_*.ipynb`` in the folder ``notebooks`` and the pages of ``docs``
+    (default: the shipped ones, :func:`aslib.resources.docs_dir`).
 
     Returns the path of ``out/html/index.html``. Raises ``FileNotFoundError`` when the folder holds no
     notebook and ``RuntimeError`` when Sphinx reports an error.
     """
     from sphinx.cmd.build import build_main
 
-    notebooks, out, docs = Path(notebooks), Path(out), Path(docs)
+    notebooks, out, docs = Path(notebooks), Path(out), Path(docs or docs_dir())
     pages = sorted(notebooks.glob("[0-9][0-9]_*.ipynb"))
     if not pages:
         raise FileNotFoundError(f"no notebooks NN_*.ipynb in {notebooks}: run `make report` (or the smoke run "

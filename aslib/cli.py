@@ -1,4 +1,4 @@
-"""Command line: ``python -m aslib.cli {train,zoo,report} ...``.
+"""Command line: ``aslib {train,zoo,report,data,...} ...`` (also ``python -m aslib`` or ``python -m aslib.cli``).
 
 * ``train --recipe NAME [--out PATH] [--ship]``: train a recipe from :data:`aslib.training.RECIPES`, or
   build and fine-tune one of :data:`aslib.asnet_recipes.RECIPES` (resumes when interrupted; an ASNet
@@ -17,10 +17,15 @@
   (``--methods as --solver authors``: AS vectors of the authors' one-step solver, shipped as a variant).
 * ``asnet --model NAME --layer conv5 --rank 50 --degree 2 --out DIR``: build an ASNet from a zoo model and
   fine-tune it (distillation, then l1-sparse retraining), resumable; prints the complexity table.
-* ``report``: execute every notebook with papermill and collect the report (see :mod:`aslib.report`).
+* ``report [--out report] [--only 01 03]``: execute the notebooks shipped in the package with papermill
+  (each in the output folder) and collect the report (see :mod:`aslib.report`); ``--only`` keeps the
+  notebooks whose name starts with the given numbers.
 * ``student [--out notebooks/student]``: the student versions of the notebooks, the body of every exercise
   solution (cells tagged ``solution``) replaced by ``raise NotImplementedError`` (see :mod:`aslib.exercises`).
 * ``report --notebooks DIR``: execute the notebooks of another folder (e.g. the student versions).
+* ``data [--fetch [NAME ...]]``: where the data root is and what it holds for each dataset (archive,
+  torchvision files or missing); ``--fetch`` downloads the missing ones with torchvision (default: those the
+  notebooks use), and says which files to put where when there is no network (see :mod:`aslib.data`).
 * ``notebook-table [--folder PRESET=DIR ...] [--readme README.md]``: the notebooks, what each teaches and
   their run times per preset from the report folders' stamp files (written into the README by ``make report``).
 * ``book --notebooks report --out report/book``: the static HTML book of the executed notebooks and
@@ -31,6 +36,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import shlex
 import sys
 import time
@@ -38,8 +44,11 @@ from pathlib import Path
 
 import torch
 
-from . import asnet_recipes, training, zoo
+from . import __version__, asnet_recipes, training, zoo
 from ._utils import default_device
+
+FETCHED = ("mnist", "fashion_mnist", "cifar10")
+"""The datasets ``aslib data --fetch`` downloads when given no names: those the notebooks use."""
 
 
 def _model(args):
@@ -173,9 +182,62 @@ def _asnet(args) -> None:
     (args.out / "history.json").write_text(json.dumps(history, indent=1))
 
 
+def _data_status(root: Path | None) -> None:
+    """``data``: the data root, where it comes from, and what it holds for each dataset of :data:`aslib.data.SPECS`."""
+    from . import data as data_mod
+    from .tables import format_table
+
+    folder = data_mod.data_root(root)
+    origin = "--root" if root else "$ASLIB_DATA" if "ASLIB_DATA" in os.environ else "the per-user default"
+    print(f"data root: {folder} (from {origin}{'' if root else '; set ASLIB_DATA to use another folder'})")
+    rows = []
+    for name in data_mod.SPECS:
+        kind, where = data_mod.located(name, root)
+        found = where.name if kind == "archive" else f"{where.relative_to(folder)}/" if kind == "torchvision" else \
+            "expected " + " or ".join(data_mod.expected_files(name))
+        rows.append({"dataset": name, "found": kind, "files": found})
+    print(format_table(rows, ["dataset", "found", "files"]))
+    missing = [row["dataset"] for row in rows if row["found"] == "missing"]
+    fetchable = [name for name in missing if data_mod.SPECS[name].torchvision_name]
+    if missing:
+        fetch = f" `aslib data --fetch {' '.join(fetchable)}{f' --root {root}' if root else ''}` downloads " \
+                f"{'it' if len(fetchable) == 1 else 'them'} where there is a network." if fetchable else ""
+        print(f"missing: {', '.join(missing)}.{fetch} The archives and their format: data/README.md of the repository.")
+
+
+def _data_fetch(names: list[str], root: Path | None) -> None:
+    """``data --fetch``: download the missing datasets ``names`` with torchvision into the data root. Without a
+    network: a ``FileNotFoundError`` naming the files to put where (one line from :func:`main`, status 2)."""
+    from . import data as data_mod
+
+    folder = data_mod.data_root(root)
+    for name in names:
+        if not data_mod.dataset_spec(name).torchvision_name:
+            raise ValueError(f"{name} is not downloadable (no torchvision release); put "
+                             f"{data_mod.expected_files(name)[0]} in {folder}")
+    todo = [name for name in names if data_mod.located(name, root)[0] == "missing"]
+    for name in names:
+        if name not in todo:
+            print(f"{name}: already in {folder}")
+    for position, name in enumerate(todo):
+        print(f"{name}: downloading into {folder}", flush=True)
+        try:
+            for split in data_mod.SPLITS:
+                data_mod.load(name, split, root, download=True)
+        except (OSError, RuntimeError) as error:  # urllib's URLError is an OSError, and so is load's not-found
+            reason = "torchvision's download failed" if isinstance(error, FileNotFoundError) else str(error)
+            expected = "; ".join(f"{' or '.join(data_mod.expected_files(n))} for {n}" for n in todo[position:])
+            raise FileNotFoundError(
+                f"could not download {name} ({reason}; no network?). Put these in the data root {folder} (or set "
+                f"ASLIB_DATA to a folder that has them): {expected}. `aslib data --fetch` writes them on a machine "
+                "with a network; data/README.md of the repository gives the archive format") from None
+        print(f"{name}: downloaded")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m aslib.cli", description=__doc__,
+    parser = argparse.ArgumentParser(prog="aslib", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"aslib {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     p_train = sub.add_parser("train", help="train a recipe (resumable)")
     p_train.add_argument("--recipe", required=True, choices=sorted(training.RECIPES) + sorted(asnet_recipes.RECIPES))
@@ -243,9 +305,16 @@ def main(argv: list[str] | None = None) -> int:
     p_report.add_argument("--out", type=Path, default=Path("report"))
     p_report.add_argument("--preset", default="default", help="default, smoke or paper")
     p_report.add_argument("--force", action="store_true", help="re-execute notebooks already up to date")
-    p_report.add_argument("--notebooks", type=Path, help="folder of the notebooks to execute (default: notebooks/)")
+    p_report.add_argument("--notebooks", type=Path,
+                          help="folder of the notebooks to execute (default: the notebooks shipped in the package)")
+    p_report.add_argument("--only", nargs="+", metavar="NN",
+                          help="only the notebooks whose name starts with these numbers (e.g. --only 01 03)")
     p_student = sub.add_parser("student", help="write the student versions of the notebooks (solutions stubbed)")
     p_student.add_argument("--out", type=Path, default=Path("notebooks/student"))
+    p_data = sub.add_parser("data", help="where the data root is and which datasets it holds; --fetch downloads")
+    p_data.add_argument("--fetch", nargs="*", metavar="NAME",
+                        help=f"download the missing datasets NAME (default: {' '.join(FETCHED)}) with torchvision")
+    p_data.add_argument("--root", type=Path, help="data root (default: $ASLIB_DATA, else the per-user data folder)")
     p_table = sub.add_parser("notebook-table", help="the notebooks with their run time per preset (Markdown)")
     p_table.add_argument("--folder", nargs="+", default=["smoke=report/smoke", "default=report"],
                          metavar="PRESET=DIR", help="report folders whose stamp files hold the timings")
@@ -296,15 +365,14 @@ def _dispatch(args: argparse.Namespace) -> None:
     elif args.command == "report":
         from .report import run_report
 
-        notebooks = sorted(args.notebooks.glob("[0-9]*.ipynb")) if args.notebooks else None
-        if args.notebooks and not notebooks:
-            raise FileNotFoundError(f"no notebooks NN_*.ipynb in {args.notebooks}")
-        run_report(args.out, preset=args.preset, force=args.force, notebooks=notebooks)
+        from .resources import notebooks
+
+        run_report(args.out, preset=args.preset, force=args.force, notebooks=notebooks(args.notebooks, args.only))
     elif args.command == "student":
         from .exercises import student_notebook
-        from .report import NOTEBOOK_DIR
+        from .resources import notebooks
 
-        for notebook in sorted(NOTEBOOK_DIR.glob("[0-9]*.ipynb")):
+        for notebook in notebooks():
             stubbed = student_notebook(notebook, args.out / notebook.name)
             print(f"{args.out / notebook.name}: {stubbed} function(s) to implement")
     elif args.command == "notebook-table":
@@ -321,6 +389,10 @@ def _dispatch(args: argparse.Namespace) -> None:
         from .book import build
 
         print(build(args.notebooks, args.out))
+    elif args.command == "data":
+        if args.fetch is not None:
+            _data_fetch(args.fetch or list(FETCHED), args.root)
+        _data_status(args.root)
 
 
 if __name__ == "__main__":

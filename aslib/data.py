@@ -12,9 +12,12 @@ Where the data comes from (in order):
 2. torchvision's standard files in the data root;
 3. a torchvision download into the data root when ``download=True``.
 
-The data root is the ``root`` argument, else the environment variable ``ASLIB_DATA``,
-else the repository's ``data/`` (:func:`data_root`). Decoded JPEG archives are cached as ``.npy``
-files under ``ASLIB_CACHE`` (default ``~/.cache/aslib``) so that later loads take a fraction of a second.
+The data root is the ``root`` argument, else the environment variable ``ASLIB_DATA``, else a per-user
+data folder (:data:`DEFAULT_DATA`, e.g. ``~/.local/share/aslib`` on Linux; :func:`data_root`); ``make``
+sets ``ASLIB_DATA`` to the project's archives. :func:`located` says what is there for each dataset without
+reading it (the ``aslib data`` command prints it, and ``aslib data --fetch`` downloads what is missing).
+Decoded JPEG archives are cached as ``.npy`` files under ``ASLIB_CACHE`` (default ``~/.cache/aslib``) so
+that later loads take a fraction of a second.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence, Union
 
 import numpy as np
+import platformdirs
 import torch
 from torch.utils.data import Dataset
 
@@ -62,14 +66,17 @@ SPECS: dict[str, DatasetSpec] = {
 SPLITS = ("train", "test")
 
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1] / "data"
-"""The repository's ``data/`` folder, the data root when nothing else is set."""
+DEFAULT_DATA = Path(platformdirs.user_data_dir("aslib", appauthor=False))
+"""The per-user data folder (``platformdirs.user_data_dir("aslib")``: ``~/.local/share/aslib`` on Linux,
+``~/Library/Application Support/aslib`` on macOS, ``%LOCALAPPDATA%\\aslib`` on Windows), the data root when
+``ASLIB_DATA`` is not set; the same for a checkout and an installed kit, whatever the working directory."""
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:
     """The folder searched for datasets, whatever the working directory: ``root``, else ``$ASLIB_DATA``,
-    else the repository's ``data/`` (:data:`DEFAULT_DATA`). ``make`` sets ``ASLIB_DATA`` for every target
-    (the notebooks, papermill and JupyterLab inherit it)."""
+    else the per-user data folder :data:`DEFAULT_DATA`. ``make`` sets ``ASLIB_DATA`` for every target
+    (``../shared/data`` when it exists, else the repository's ``data/``; the notebooks, papermill and
+    JupyterLab inherit it)."""
     if root is not None:
         return Path(root)
     return Path(os.environ.get("ASLIB_DATA", DEFAULT_DATA))
@@ -199,7 +206,7 @@ def load(name: str, split: str = "train", root: str | os.PathLike | None = None,
         name: ``cifar10`` (JPEG-derived, complete), ``cifar10_lossless`` (lossless subset of
             4,000 train / 1,000 test images), ``cifar100``, ``mnist`` or ``fashion_mnist``.
         split: ``"train"`` or ``"test"``.
-        root: data folder; default ``$ASLIB_DATA`` or ``./data``.
+        root: data folder; default :func:`data_root` (``$ASLIB_DATA``, else the per-user data folder).
         download: let torchvision download into ``root`` when nothing is found offline.
 
     Raises:
@@ -252,6 +259,35 @@ def available(name: str, root: str | os.PathLike | None = None) -> bool:
     except FileNotFoundError:
         return False
     return True
+
+
+TORCHVISION_FILES = {"CIFAR10": "cifar-10-batches-py", "CIFAR100": "cifar-100-python", "MNIST": "MNIST/raw",
+                     "FashionMNIST": "FashionMNIST/raw"}
+"""The folder, under the data root, where ``torchvision.datasets`` keeps each dataset's files."""
+
+
+def expected_files(name: str) -> list[str]:
+    """What :func:`load` looks for in the data root for ``name``, in order: its ``.npz`` archive, then
+    torchvision's folder (``cifar-10-batches-py/``, ...)."""
+    spec = dataset_spec(name)
+    files = [spec.archive] if spec.archive else []
+    if spec.torchvision_name:
+        files.append(TORCHVISION_FILES[spec.torchvision_name] + "/")
+    return files
+
+
+def located(name: str, root: str | os.PathLike | None = None) -> tuple[str, Path]:
+    """Where ``name`` is in the data root, from the files alone (nothing is read, nothing downloaded):
+    ``("archive", path)``, ``("torchvision", folder)`` or ``("missing", data root)``. A folder found but
+    incomplete still says ``"torchvision"``; :func:`available` reads the data to be sure."""
+    spec, folder = dataset_spec(name), data_root(root)
+    if spec.archive and (folder / spec.archive).is_file():
+        return "archive", folder / spec.archive
+    if spec.torchvision_name:
+        files = folder / TORCHVISION_FILES[spec.torchvision_name]
+        if files.is_dir() and any(files.iterdir()):
+            return "torchvision", files
+    return "missing", folder
 
 
 def subset_indices(targets: torch.Tensor, n: int | None = None, classes: Sequence[int] | None = None,

@@ -2,7 +2,9 @@
 
 Notebooks record their key tables and figures with :func:`record_table` / :func:`record_figure`;
 when ``ASLIB_RESULTS`` is set (the report runner sets it) they are written there, otherwise
-recording does nothing. A notebook already executed with the same notebook content, preset,
+recording does nothing. The notebooks are the ones shipped in the package (:func:`aslib.resources.notebooks`),
+each executed with the output folder as its working directory, so a run writes nothing outside it (an
+installed kit's own folder stays untouched). A notebook already executed with the same notebook content, preset,
 library source (every module and subpackage), shipped checkpoints and manifests and data archives is
 skipped (its stamp file says so).
 """
@@ -19,8 +21,8 @@ from typing import Any, Sequence
 
 from ._utils import check_choice, check_positive
 from .presets import PRESET_NAMES
-
-NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+from .resources import notebooks as shipped_notebooks
+from .resources import select
 
 CLAIMS: dict[str, tuple[str, str]] = {
     "attack_gap_cifar10_allclass_xi10": ("AS minus UAP test attack ratio, CIFAR-10 all-class, xi = 10",
@@ -125,7 +127,8 @@ def _stamp(notebook: Path, preset: str) -> str:
 
 def execute(notebooks: Sequence[Path], out: Path, preset: str = "default", force: bool = False,
             parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Execute notebooks into ``out`` with papermill; returns one timing row per notebook."""
+    """Execute notebooks into ``out`` with papermill, each with ``out`` as its working directory (what a notebook
+    writes to a relative path lands there); returns one timing row per notebook."""
     import papermill
 
     check_choice("preset", preset, PRESET_NAMES)
@@ -147,7 +150,7 @@ def execute(notebooks: Sequence[Path], out: Path, preset: str = "default", force
             continue
         print(f"[report] executing {nb.name} (preset {preset})", flush=True)
         start = time.time()
-        papermill.execute_notebook(str(nb), str(target), cwd=str(nb.parent), progress_bar=True,
+        papermill.execute_notebook(str(nb), str(target), cwd=str(out.resolve()), progress_bar=True,
                                    parameters={"preset": preset, "interactive": False, **(parameters or {})})
         row = {"notebook": nb.name, "preset": preset, "seconds": round(time.time() - start, 1), "stamp": stamp}
         stamp_file.write_text(json.dumps(row))
@@ -217,7 +220,7 @@ def notebook_subject(notebook: Path) -> str:
 def notebook_table(folders: dict[str, Path], notebooks: Sequence[Path] | None = None) -> str:
     """Markdown table of the notebooks, what each teaches and its run time in seconds under each preset, read
     from the stamp files of the report folders ``{preset: folder}`` (``-`` where a folder has no timing)."""
-    notebooks = sorted(notebooks or NOTEBOOK_DIR.glob("[0-9]*.ipynb"))
+    notebooks = sorted(notebooks or shipped_notebooks())
     seconds = {}
     for preset, folder in folders.items():
         for nb in notebooks:
@@ -253,12 +256,11 @@ def update_readme(readme: Path | str, folders: dict[str, Path]) -> None:
 
 
 def run_report(out: Path | str = "report", preset: str = "default", force: bool = False,
-               notebooks: Sequence[Path] | None = None) -> Path:
-    """Execute all notebooks (``notebooks/*.ipynb``) and write ``out/report.md``."""
+               notebooks: Sequence[Path] | None = None, only: Sequence[str] | None = None) -> Path:
+    """Execute ``notebooks`` (default: the shipped ones, :func:`aslib.resources.notebooks`), narrowed to those whose
+    name starts with one of the number prefixes ``only`` (e.g. ``["01"]``), and write ``out/report.md``."""
     out = Path(out)
-    notebooks = sorted(notebooks or NOTEBOOK_DIR.glob("[0-9]*.ipynb"))
-    if not notebooks:
-        raise FileNotFoundError(f"no notebooks found in {NOTEBOOK_DIR}")
+    notebooks = select(sorted(notebooks), only) if notebooks else shipped_notebooks(only=only)
     start = time.time()
     timings = execute(notebooks, out, preset, force)
     path = write_report(out, timings)

@@ -96,3 +96,75 @@ def test_user_errors_print_one_line_and_exit_with_status_2(args, message, capsys
     assert cli.main(args) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err and "Traceback" not in err
+
+
+def test_version_and_the_program_name(capsys):
+    import aslib
+
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.strip() == f"aslib {aslib.__version__}"
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    assert capsys.readouterr().out.startswith("usage: aslib ")
+
+
+def test_data_reports_what_the_data_root_holds(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ASLIB_DATA", str(tmp_path))
+    (tmp_path / "cifar10_jpeg.npz").write_bytes(b"x")
+    (tmp_path / "FashionMNIST" / "raw").mkdir(parents=True)
+    (tmp_path / "FashionMNIST" / "raw" / "train-images-idx3-ubyte").write_bytes(b"x")
+    assert cli.main(["data"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"data root: {tmp_path} (from $ASLIB_DATA")
+    assert "| cifar10 | archive | cifar10_jpeg.npz |" in out
+    assert "| fashion_mnist | torchvision | FashionMNIST/raw/ |" in out
+    assert "| mnist | missing | expected mnist.npz or MNIST/raw/ |" in out
+    assert "`aslib data --fetch cifar100 mnist` downloads them" in out
+
+
+def test_data_fetch_offline_says_which_files_to_put_where(tmp_path, monkeypatch, capsys):
+    import urllib.error
+    import urllib.request
+
+    def offline(*args, **kwargs):  # what urllib raises without a network; nothing here touches one
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    monkeypatch.setenv("ASLIB_DATA", str(tmp_path))
+    # CIFAR-10: torchvision lets the URLError out; Fashion-MNIST: its mirrors' errors become a RuntimeError
+    for names in (["cifar10", "fashion_mnist"], ["fashion_mnist"]):
+        assert cli.main(["data", "--fetch", *names]) == 2
+        captured = capsys.readouterr()
+        err = captured.err.strip()
+        assert len(err.splitlines()) == 1 and "Traceback" not in err + captured.out
+        assert err.startswith(f"aslib data: error: could not download {names[0]} (")
+        assert f"data root {tmp_path}" in err and "fashion_mnist.npz or FashionMNIST/raw/ for fashion_mnist" in err
+        assert ("cifar10_jpeg.npz or cifar-10-batches-py/ for cifar10" in err) == ("cifar10" in names)
+    assert cli.main(["data", "--fetch", "cifar10_lossless"]) == 2
+    assert "not downloadable" in capsys.readouterr().err
+
+
+def test_data_fetch_skips_what_is_there(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ASLIB_DATA", str(tmp_path))
+    (tmp_path / "mnist.npz").write_bytes(b"x")
+    assert cli.main(["data", "--fetch", "mnist"]) == 0
+    assert capsys.readouterr().out.startswith(f"mnist: already in {tmp_path}\n")
+
+
+def test_report_only_and_student_use_the_shipped_notebooks(tmp_path, monkeypatch, capsys):
+    from aslib import report, resources
+
+    shipped = resources.notebooks()
+    assert [nb.name[:2] for nb in shipped] == [f"{i:02d}" for i in range(1, len(shipped) + 1)]
+    assert resources.notebooks(only=["01", "3"]) == [shipped[0], shipped[2]]
+    ran = {}
+    monkeypatch.setattr(report, "run_report", lambda out, preset, force, notebooks: ran.update(notebooks=notebooks))
+    assert cli.main(["report", "--preset", "smoke", "--only", "01", "--out", str(tmp_path / "rep")]) == 0
+    assert ran["notebooks"] == [shipped[0]]
+    assert cli.main(["report", "--only", "99"]) == 2
+    assert "no notebook starts with 99" in capsys.readouterr().err
+    assert cli.main(["report", "--notebooks", str(tmp_path)]) == 2
+    assert "no notebooks [0-9][0-9]_*.ipynb in" in capsys.readouterr().err
+    assert cli.main(["student", "--out", str(tmp_path / "student")]) == 0
+    assert sorted(p.name for p in (tmp_path / "student").iterdir()) == [nb.name for nb in shipped]

@@ -3,6 +3,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import platformdirs
 import pytest
 import torch
 from conftest import needs
@@ -133,9 +134,25 @@ def test_the_data_root_does_not_depend_on_the_working_directory(tmp_path, monkey
     monkeypatch.delenv("ASLIB_DATA", raising=False)
     monkeypatch.chdir(tmp_path)
     assert data.data_root() == data.DEFAULT_DATA and data.DEFAULT_DATA.is_absolute()
-    assert data.DEFAULT_DATA.parent == Path(data.__file__).resolve().parents[1]
+    # the per-user data folder, not a path inside the package or a checkout (an installed kit has none)
+    assert data.DEFAULT_DATA == Path(platformdirs.user_data_dir("aslib", appauthor=False))
+    assert Path(data.__file__).resolve().parents[1] not in data.DEFAULT_DATA.parents
     monkeypatch.setenv("ASLIB_DATA", str(tmp_path))
     assert data.data_root() == tmp_path and data.data_root("elsewhere") == Path("elsewhere")
+
+
+def test_located_reads_the_files_alone(tmp_path):
+    assert data.located("cifar10", tmp_path) == ("missing", tmp_path)
+    (tmp_path / "cifar-10-batches-py").mkdir()
+    assert data.located("cifar10", tmp_path) == ("missing", tmp_path), "an empty folder is not the dataset"
+    (tmp_path / "cifar-10-batches-py" / "data_batch_1").write_bytes(b"x")
+    assert data.located("cifar10", tmp_path) == ("torchvision", tmp_path / "cifar-10-batches-py")
+    (tmp_path / "cifar10_jpeg.npz").write_bytes(b"x")
+    assert data.located("cifar10", tmp_path) == ("archive", tmp_path / "cifar10_jpeg.npz")
+    assert data.expected_files("fashion_mnist") == ["fashion_mnist.npz", "FashionMNIST/raw/"]
+    assert data.expected_files("cifar100") == ["cifar-100-python/"]
+    with pytest.raises(ValueError, match="unknown dataset"):
+        data.located("imagenet", tmp_path)
 
 
 def test_the_data_identity_changes_with_the_archive(tmp_path):

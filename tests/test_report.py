@@ -1,5 +1,6 @@
 """The report: claims recorded by notebooks become claims.json and the claims table; stamps see the whole package."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -34,9 +35,10 @@ def test_stamp_changes_with_any_module_of_the_package(tmp_path):
 
 
 def test_notebook_table_reads_each_presets_stamps_and_update_readme_rewrites_only_its_block(tmp_path):
-    from aslib.report import NOTEBOOK_DIR, notebook_table, update_readme
+    from aslib.report import notebook_table, update_readme
+    from aslib.resources import notebooks
 
-    notebooks = sorted(NOTEBOOK_DIR.glob("[0-9]*.ipynb"))[:2]
+    notebooks = notebooks()[:2]
     smoke, default = tmp_path / "smoke", tmp_path / "default"
     for folder, preset, seconds in ((smoke, "smoke", (3.2, 4.6)), (default, "default", (10.0, 20.4))):
         folder.mkdir()
@@ -56,3 +58,22 @@ def test_notebook_table_reads_each_presets_stamps_and_update_readme_rewrites_onl
     readme.write_text("no markers")
     with pytest.raises(ValueError, match="notebook-table"):
         update_readme(readme, {"smoke": smoke})
+
+
+def test_notebooks_run_in_the_output_folder(tmp_path, monkeypatch):
+    """A notebook's relative paths (notebook 05's paper-preset checkpoints) land in the report folder, never in
+    the package's own folder (site-packages for an installed kit)."""
+    import papermill
+
+    from aslib.resources import notebooks
+
+    seen = []
+
+    def fake_execute(source, target, cwd, **options):
+        seen.append(cwd)
+        Path(target).write_text("{}")
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake_execute)
+    monkeypatch.setenv("ASLIB_RESULTS", "restored after the test")
+    rows = report.execute(notebooks(only=["01"]), tmp_path / "rep", "smoke")
+    assert seen == [str((tmp_path / "rep").resolve())] and rows[0]["notebook"].startswith("01_")
