@@ -7,8 +7,9 @@ tensor ``(C, H, W)`` in *normalised* units and an ``int`` label.
 Where the data comes from (in order):
 
 1. the ``.npz`` archives (format: ``data/README.md``) found in the data root
-   (``mnist.npz``, ``fashion_mnist.npz``, ``cifar10_jpeg.npz`` — the default CIFAR-10 —
-   and ``cifar10_lossless_subset.npz`` under the name ``cifar10_lossless``);
+   (``mnist.npz``, ``fashion_mnist.npz``; for CIFAR-10 a lossless ``cifar10.npz`` of your own first,
+   else the kit's JPEG-derived ``cifar10_jpeg.npz``; ``cifar10_lossless_subset.npz`` under the
+   name ``cifar10_lossless``);
 2. torchvision's standard files in the data root;
 3. a torchvision download into the data root when ``download=True``.
 
@@ -46,9 +47,9 @@ MNIST_STD = (0.3081,)
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """Static facts about one dataset: archive file, torchvision class, normalisation."""
+    """Static facts about one dataset: archive files (searched in order), torchvision class, normalisation."""
 
-    archive: str | None
+    archives: tuple[str, ...]
     torchvision_name: str
     mean: tuple[float, ...]
     std: tuple[float, ...]
@@ -57,11 +58,11 @@ class DatasetSpec:
 
 
 SPECS: dict[str, DatasetSpec] = {
-    "cifar10": DatasetSpec("cifar10_jpeg.npz", "CIFAR10", CIFAR_MEAN, CIFAR_STD, 10, True),
-    "cifar10_lossless": DatasetSpec("cifar10_lossless_subset.npz", "", CIFAR_MEAN, CIFAR_STD, 10, True),
-    "cifar100": DatasetSpec(None, "CIFAR100", CIFAR_MEAN, CIFAR_STD, 100, True),
-    "mnist": DatasetSpec("mnist.npz", "MNIST", MNIST_MEAN, MNIST_STD, 10, False),
-    "fashion_mnist": DatasetSpec("fashion_mnist.npz", "FashionMNIST", MNIST_MEAN, MNIST_STD, 10, False),
+    "cifar10": DatasetSpec(("cifar10.npz", "cifar10_jpeg.npz"), "CIFAR10", CIFAR_MEAN, CIFAR_STD, 10, True),
+    "cifar10_lossless": DatasetSpec(("cifar10_lossless_subset.npz",), "", CIFAR_MEAN, CIFAR_STD, 10, True),
+    "cifar100": DatasetSpec((), "CIFAR100", CIFAR_MEAN, CIFAR_STD, 100, True),
+    "mnist": DatasetSpec(("mnist.npz",), "MNIST", MNIST_MEAN, MNIST_STD, 10, False),
+    "fashion_mnist": DatasetSpec(("fashion_mnist.npz",), "FashionMNIST", MNIST_MEAN, MNIST_STD, 10, False),
 }
 SPLITS = ("train", "test")
 
@@ -203,7 +204,8 @@ def load(name: str, split: str = "train", root: str | os.PathLike | None = None,
     """Load a dataset split as an in-memory :class:`ImageDataset`.
 
     Args:
-        name: ``cifar10`` (JPEG-derived, complete), ``cifar10_lossless`` (lossless subset of
+        name: ``cifar10`` (complete: your lossless ``cifar10.npz`` or torchvision copy, else the
+            kit's JPEG-derived archive), ``cifar10_lossless`` (lossless subset of
             4,000 train / 1,000 test images), ``cifar100``, ``mnist`` or ``fashion_mnist``.
         split: ``"train"`` or ``"test"``.
         root: data folder; default :func:`data_root` (``$ASLIB_DATA``, else the per-user data folder).
@@ -216,8 +218,8 @@ def load(name: str, split: str = "train", root: str | os.PathLike | None = None,
     spec, folder = dataset_spec(name), data_root(root)
     check_choice("split", split, SPLITS)
     searched = []
-    if spec.archive:
-        archive = folder / spec.archive
+    for file in spec.archives:
+        archive = folder / file
         searched.append(str(archive))
         if archive.exists():
             pixels, labels, classes = _from_archive(archive, split)
@@ -229,14 +231,34 @@ def load(name: str, split: str = "train", root: str | os.PathLike | None = None,
             return _make(name, split, spec, pixels, labels, classes, f"torchvision:{folder}")
         except RuntimeError:
             pass
-    how = (f"put {spec.archive} in the data folder (set ASLIB_DATA=/path/to/the/archives or pass root=...; "
-           "format: data/README.md)"
-           if spec.archive else "")
+    how = (f"put {' or '.join(spec.archives)} in the data folder (set ASLIB_DATA=/path/to/the/archives or pass "
+           "root=...; format: data/README.md)"
+           if spec.archives else "")
     if spec.torchvision_name:
         how += (" or " if how else "") + f"call aslib.data.load({name!r}, {split!r}, download=True) " \
                "to let torchvision download it"
     raise FileNotFoundError(f"dataset {name!r} ({split}) not found; searched: {'; '.join(searched)}. "
                             f"To get it: {how}.")
+
+
+def write_archive(path: str | os.PathLike, splits: dict[str, ImageDataset]) -> Path:
+    """Write dataset splits (``{"train": ..., "test": ...}``, each an :class:`ImageDataset`) as an archive in
+    the kit's format (``data/README.md``: ``x_{split}`` ``uint8 (N, H, W, C)``, ``y_{split}`` ``uint8 (N,)``,
+    ``classes``), e.g. your own lossless CIFAR-10 as ``cifar10.npz`` in the data root. Returns the path."""
+    if not splits or set(splits) - set(SPLITS):
+        raise ValueError(f"splits must map some of {SPLITS} to datasets, got {sorted(splits)}")
+    classes = {tuple(ds.classes) for ds in splits.values()}
+    if len(classes) != 1:
+        raise ValueError("the splits name different classes; write splits of one dataset")
+    arrays: dict[str, np.ndarray] = {"classes": np.array(next(iter(classes)))}
+    for split, ds in splits.items():
+        arrays[f"x_{split}"] = ds.images.permute(0, 2, 3, 1).contiguous().numpy()
+        arrays[f"y_{split}"] = ds.targets.numpy().astype(np.uint8)
+    path = Path(path)
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+    return path
 
 
 def _make(name, split, spec, pixels, labels, classes, source) -> ImageDataset:
@@ -270,7 +292,7 @@ def expected_files(name: str) -> list[str]:
     """What :func:`load` looks for in the data root for ``name``, in order: its ``.npz`` archive, then
     torchvision's folder (``cifar-10-batches-py/``, ...)."""
     spec = dataset_spec(name)
-    files = [spec.archive] if spec.archive else []
+    files = list(spec.archives)
     if spec.torchvision_name:
         files.append(TORCHVISION_FILES[spec.torchvision_name] + "/")
     return files
@@ -281,8 +303,9 @@ def located(name: str, root: str | os.PathLike | None = None) -> tuple[str, Path
     ``("archive", path)``, ``("torchvision", folder)`` or ``("missing", data root)``. A folder found but
     incomplete still says ``"torchvision"``; :func:`available` reads the data to be sure."""
     spec, folder = dataset_spec(name), data_root(root)
-    if spec.archive and (folder / spec.archive).is_file():
-        return "archive", folder / spec.archive
+    for file in spec.archives:
+        if (folder / file).is_file():
+            return "archive", folder / file
     if spec.torchvision_name:
         files = folder / TORCHVISION_FILES[spec.torchvision_name]
         if files.is_dir() and any(files.iterdir()):

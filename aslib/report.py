@@ -19,8 +19,9 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from ._utils import check_choice, check_positive
+from ._utils import check_choice, check_positive, default_device
 from .presets import PRESET_NAMES
+from .reproduction import platform_fingerprint
 from .resources import notebooks as shipped_notebooks
 from .resources import select
 
@@ -31,6 +32,12 @@ CLAIMS: dict[str, tuple[str, str]] = {
                                          "about +0.20"),
     "attack_gap_fmnist_allclass_xi10": ("AS minus UAP test attack ratio, Fashion-MNIST all-class, xi = 10",
                                         "about +0.20"),
+    "attack_vs_sgd_uap_cifar10_allclass_xi10": ("AS minus SGD-UAP test attack ratio, CIFAR-10 all-class, xi = 10",
+                                                "not in the paper (SGD-UAP is a later, stronger baseline)"),
+    "attack_vs_sgd_uap_cifar10_oneclass_xi10": ("AS minus SGD-UAP test attack ratio, CIFAR-10 one-class, xi = 10",
+                                                "not in the paper (SGD-UAP is a later, stronger baseline)"),
+    "attack_vs_sgd_uap_fmnist_allclass_xi10": ("AS minus SGD-UAP test attack ratio, Fashion-MNIST all-class, xi = 10",
+                                               "not in the paper (SGD-UAP is a later, stronger baseline)"),
     "attack_vs_random_cifar10_allclass_xi10": ("AS minus random test attack ratio, CIFAR-10 all-class, xi = 10",
                                                "far above (> 0)"),
     "active_neurons_conv5": ("Active neurons at conv5 of the CIFAR-10 VGG-19-BN (delta = 0.95)",
@@ -38,6 +45,10 @@ CLAIMS: dict[str, tuple[str, str]] = {
     "asnet_params_reduction": ("ASNet nonzero-parameter reduction, VGG-19-BN CIFAR-10", "23.98x"),
     "asnet_macs_reduction": ("ASNet MAC reduction, VGG-19-BN CIFAR-10", "7.30x"),
     "asnet_accuracy_drop": ("Original minus ASNet test accuracy (fraction), VGG-19-BN CIFAR-10", "small"),
+    "asnet_vs_pca_accuracy": ("ASNet minus PCA-projection network test accuracy (fraction), equal budget, VGG-19-BN "
+                              "CIFAR-10", "not in the paper"),
+    "asnet_vs_magnitude_pruning_accuracy": ("ASNet minus magnitude-pruned VGG test accuracy (fraction), equal budget, "
+                                            "VGG-19-BN CIFAR-10", "not in the paper"),
     "pretrained_accuracy_vgg": ("Test accuracy of the pretrained CIFAR-10 VGG-19-BN (fraction)", "0.9334"),
     "as_solver_gap_cifar10_allclass_xi10": ("AS with the exact minus the authors' one-step dominant direction, "
                                             "test attack ratio, CIFAR-10 all-class, xi = 10",
@@ -170,6 +181,41 @@ def collect_claims(results: Path) -> list[dict[str, Any]]:
             for cid, (what, paper) in CLAIMS.items()]
 
 
+COMPARISONS: dict[str, str] = {
+    "attack_gap_cifar10_allclass_xi10": "UAP (CIFAR-10 all-class)",
+    "attack_gap_cifar10_oneclass_xi10": "UAP (CIFAR-10 one-class)",
+    "attack_gap_fmnist_allclass_xi10": "UAP (Fashion-MNIST all-class)",
+    "attack_vs_sgd_uap_cifar10_allclass_xi10": "SGD-UAP (CIFAR-10 all-class)",
+    "attack_vs_sgd_uap_cifar10_oneclass_xi10": "SGD-UAP (CIFAR-10 one-class)",
+    "attack_vs_sgd_uap_fmnist_allclass_xi10": "SGD-UAP (Fashion-MNIST all-class)",
+    "attack_vs_random_cifar10_allclass_xi10": "random noise (CIFAR-10 all-class)",
+    "asnet_vs_pca_accuracy": "the PCA-projection network (accuracy)",
+    "asnet_vs_magnitude_pruning_accuracy": "the magnitude-pruned VGG (accuracy)",
+}
+"""The claims that are "the method minus a baseline" (id -> the baseline), read by :func:`headline`."""
+
+
+def headline(claims: Sequence[dict[str, Any]]) -> str:
+    """The report's opening paragraph, from the measured comparisons of :data:`COMPARISONS`: where the method
+    wins, where its interval cannot tell it from the baseline, where it loses, and the strongest attack baseline
+    (the one with the smallest AS-minus-baseline difference)."""
+    measured = [c for c in claims if c["id"] in COMPARISONS and c["measured"] is not None]
+    if not measured:
+        return "No comparison with a baseline was measured in this run."
+    verdicts: dict[str, list[str]] = {"wins against": [], "cannot be told apart from": [], "loses to": []}
+    for c in measured:
+        low, high = c["ci95"] or (c["measured"], c["measured"])
+        kind = "wins against" if low > 0 else "loses to" if high < 0 else "cannot be told apart from"
+        verdicts[kind].append(f"{COMPARISONS[c['id']]} ({c['measured']:+.3f}, n = {c['n']})")
+    parts = [f"it {kind} {', '.join(items)}" for kind, items in verdicts.items() if items]
+    attacks = [c for c in measured if c["id"].startswith("attack_")]
+    strongest = min(attacks, key=lambda c: c["measured"]) if attacks else None
+    text = "Against its baselines (95 % intervals of the paired differences below): " + "; ".join(parts) + "."
+    if strongest is not None:
+        text += f" The strongest attack baseline here is {COMPARISONS[strongest['id']]}."
+    return text
+
+
 def _claim_row(claim: dict[str, Any]) -> str:
     measured = "not measured in this run" if claim["measured"] is None else f"{claim['measured']:.4g}"
     ci = "" if claim["ci95"] is None else f"[{claim['ci95'][0]:.3f}, {claim['ci95'][1]:.3f}]"
@@ -179,17 +225,23 @@ def _claim_row(claim: dict[str, Any]) -> str:
 
 
 def write_report(out: Path, timings: list[dict[str, Any]]) -> Path:
-    """Assemble ``out/claims.json`` and ``out/report.md`` from the recorded claims, tables, values and figures."""
+    """Assemble ``out/claims.json``, ``out/platform.json`` (:func:`aslib.reproduction.platform_fingerprint`) and
+    ``out/report.md`` from the recorded claims, tables, values and figures."""
     results = out / "results"
     claims = collect_claims(results)
     (out / "claims.json").write_text(json.dumps(claims, indent=1) + "\n")
     lines = ["# aslib reproduction report", "",
              "Every number below was measured by the notebooks of this run (`claims.json` holds the claims in "
              "machine-readable form); the paper's values come from its abstract and text.", "",
+             "**Headline.** " + headline(claims), "",
              "## Paper claims against this run", "",
              "| claim | paper | measured | 95 % CI | n | source | preset | about |",
              "|---|---|---|---|---|---|---|---|"]
     lines += [_claim_row(claim) for claim in claims]
+    platform = platform_fingerprint(default_device())
+    (out / "platform.json").write_text(json.dumps(platform, indent=1) + "\n")
+    lines += ["", "Platform of this run (floating-point results are bitwise the same only where it matches; see "
+              "`aslib.reproduction`): " + ", ".join(f"{k} {v}" for k, v in platform.items()) + "."]
     lines += ["", "## Notebook run times", "", "| notebook | preset | seconds | skipped |", "|---|---|---|---|"]
     lines += [f"| {r['notebook']} | {r['preset']} | {r['seconds']} | {r['skipped']} |" for r in timings]
     lines += ["", "Seconds are those of the run that produced each notebook (a skipped one kept its earlier run's)."]

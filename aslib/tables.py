@@ -81,8 +81,11 @@ def pivot(rows: Sequence[dict[str, Any]], index: str = "target", columns: str = 
 
 
 def mean_std(row: Mapping[str, Any], name: str, digits: int = 2) -> str:
-    """``"<mean> ± <std>"`` of the ``<name>_mean`` / ``<name>_std`` columns of an :func:`aggregate` row."""
+    """``"<mean> ± <std>"`` of the ``<name>_mean`` / ``<name>_std`` columns of an :func:`aggregate` row; only
+    ``"<value>"`` for a group of one row (``count`` 1), which has no spread to show."""
     for key in (f"{name}_mean", f"{name}_std"):
         if key not in row:
             raise KeyError(f"row has no column {key!r}; aggregate the rows with values including {name!r} first")
+    if row.get("count") == 1:
+        return f"{row[name + '_mean']:.{digits}f}"
     return f"{row[name + '_mean']:.{digits}f} ± {row[name + '_std']:.{digits}f}"

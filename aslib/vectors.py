@@ -9,12 +9,23 @@ Files (inside the package):
 * ``aslib/checkpoints/vectors.json``: the manifest, ``{"commands": [...], "records": [...]}`` with
   one record per vector: id, zoo model, dataset, experiment, classes, method, xi, norm, repeat,
   crafting-set size and indices, data and attack seeds, the method's options, iterations, wall
-  time, crafting-set attack ratio, torch version, threads, and the sha256 of the stored vector;
+  time, crafting-set attack ratio, torch version, threads, and the sha256 of the stored vector; records
+  crafted since fingerprints exist also hold ``platform`` (:func:`aslib.reproduction.platform_fingerprint`)
+  and ``crafting_data`` (:func:`aslib.reproduction.data_identity` of the crafting set);
 * ``aslib/checkpoints/vectors_<model>.pt``: ``{record id: float16 vector (C, H, W)}``.
 
 Each record is reproducible from itself: the crafting set is ``train[crafting_indices]`` (drawn by
 :func:`aslib.data.subset_indices` with ``data_seed``), and the vector is
 ``aslib.attacks.craft(method, model, x, y, xi, norm=norm, seed=attack_seed, **options)``.
+
+What "reproducible" means (:func:`reproduce`): the crafting indices are bitwise the same on every
+machine; the vector is not. The searches (line search, patience, backtracking, DeepFool's steps) branch
+on floating-point comparisons, so a rounding difference in the last place (another CPU kernel set,
+BLAS, thread count or device) can send a search down another path to a different, equally good
+vector. The vector's bits are therefore compared only where the record's platform fingerprint
+(:func:`aslib.reproduction.platform_fingerprint`, kept by records crafted since it exists) and
+crafting data match; its attack ratios on the crafting set and on held-out images are compared
+everywhere, within the prediction interval of the shipped repeats.
 """
 from __future__ import annotations
 
@@ -31,6 +42,7 @@ from . import data as data_mod
 from . import zoo
 from ._utils import atomic_save, check_choice, default_device, load_tensors
 from .attacks import METHODS, NORMS, attack_ratio, craft
+from .reproduction import Check, data_identity, platform_fingerprint, prediction_tolerance, same_platform
 
 STORE = zoo.CHECKPOINT_DIR
 """Folder of the manifest ``vectors.json`` and the files ``vectors_<model>.pt`` (the package's zoo folder)."""
@@ -140,11 +152,53 @@ def crafting_set(record: dict[str, Any], root: str | None = None) -> tuple[torch
 
 
 def recraft(record: dict[str, Any], device: torch.device | str = "cpu", root: str | None = None) -> torch.Tensor:
-    """Craft the vector of ``record`` again from its own fields; returns it in float32 ``(C, H, W)``."""
+    """Craft the vector of ``record`` again from its own fields; returns it in float32 ``(C, H, W)``
+    (see :func:`reproduce` for what it can be expected to match)."""
     model = zoo.pretrained(record["model"], map_location=device)
     x, y = crafting_set(record, root)
     return craft(record["method"], model, x.to(device), y.to(device), record["xi"], norm=record["norm"],
                  seed=record["attack_seed"], **record["options"]).vector.float().cpu()
+
+
+def _crafting_identity(train: data_mod.ImageDataset, index: torch.Tensor) -> str:
+    return data_identity(train.images[index], train.targets[index])
+
+
+def reproduce(record: dict[str, Any], test: tuple[torch.Tensor, torch.Tensor], *, level: float = 0.99,
+              device: torch.device | str = "cpu", root: str | None = None) -> list[Check]:
+    """Re-craft the vector of ``record`` and compare it with the shipped one; returns the checks.
+
+    * crafting-set attack ratio of the re-crafted vector against the record's, and test attack ratio
+      on ``test`` (normalised images ``(N, C, H, W)`` and labels ``(N,)``) against the shipped vector's:
+      each within the ``level`` prediction half-width (:func:`aslib.reproduction.prediction_tolerance`)
+      of the shipped repeats of the same model, experiment, method, noise level and solver (their
+      crafting-set ratios from the records, their test ratios measured here on ``test``);
+    * the vector itself, element by element as stored (float16), exactly, only when the record's
+      platform fingerprint and crafting data match this machine's (the only case in which the
+      search is bitwise deterministic).
+    """
+    vector = recraft(record, device, root).to(device=device, dtype=torch.float16)
+    model = zoo.pretrained(record["model"], map_location=device)
+    train = data_mod.load(record["dataset"], "train", root)
+    index = torch.tensor(record["crafting_indices"])
+    x, y = (t.to(device) for t in train.batch(index))
+    xt, yt = (t.to(device) for t in test)
+    peers = records(record["model"], method=record["method"], xi=record["xi"], experiment=record["experiment"],
+                    norm=record["norm"], variant=record.get("variant"))
+    stored_all = load_tensors(_vector_file(record["model"]), "shipped vector file")
+    test_ratios = {r["id"]: attack_ratio(model, xt, yt, stored_all[r["id"]].float().to(device)) for r in peers}
+    basis = f"{100 * level:g} % prediction interval of {len(peers)} shipped repeats"
+    checks = [Check("crafting-set attack ratio", attack_ratio(model, x, y, vector.float()),
+                    record["train_attack_ratio"], prediction_tolerance([r["train_attack_ratio"] for r in peers], level),
+                    basis),
+              Check(f"test attack ratio ({len(yt)} images)", attack_ratio(model, xt, yt, vector.float()),
+                    test_ratios[record["id"]], prediction_tolerance(list(test_ratios.values()), level), basis)]
+    if same_platform(record.get("platform"), device) and record.get("crafting_data") == _crafting_identity(train, index):
+        stored = stored_all[record["id"]]
+        checks.append(Check("largest element difference of the vector (float16 as stored)",
+                            float((vector.cpu().float() - stored.float()).abs().max()), 0.0, 0.0,
+                            "same platform fingerprint and crafting data: the search is bitwise deterministic"))
+    return checks
 
 
 def craft_vectors(model: str, *, xis: Sequence[float], repeats: int, experiment: str = "allclass",
@@ -206,6 +260,7 @@ def craft_vectors(model: str, *, xis: Sequence[float], repeats: int, experiment:
                           "wall_time_s": round(result.wall_time_s, 3),
                           "train_attack_ratio": attack_ratio(net, x, y, vector.float().to(device)),
                           "torch": torch.__version__, "threads": torch.get_num_threads(), "device": str(device),
+                          "platform": platform_fingerprint(device), "crafting_data": _crafting_identity(train, index),
                           "sha256": _digest(vector), "crafted": time.strftime("%Y-%m-%d %H:%M:%S")}
                 if variant is not None:
                     record["variant"] = variant

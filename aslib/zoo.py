@@ -1,7 +1,9 @@
 """The model zoo: checkpoints shipped inside the package, their manifest, loading and saving.
 
 ``aslib/checkpoints/manifest.json`` records for every shipped checkpoint the exact command that
-made it, data source, seed, epochs, wall time, test accuracy, size and sha256. Checkpoints hold
+made it, data source and the identity of its splits (``data_sha256``, :func:`same_data`), seed, epochs,
+wall time, test accuracy, size and sha256 (and, for checkpoints shipped since fingerprints exist, the
+``platform`` it was trained on). Checkpoints hold
 ``{"model": state_dict, "meta": {...}}`` and always load with ``torch.load(..., weights_only=True)``
 (no arbitrary unpickling).
 """
@@ -18,6 +20,7 @@ from torch import nn
 
 from ._utils import atomic_save, check_choice, load_tensors
 from .models import build
+from .reproduction import data_identity, platform_fingerprint
 
 CHECKPOINT_DIR = Path(str(resources.files("aslib") / "checkpoints"))
 MANIFEST = CHECKPOINT_DIR / "manifest.json"
@@ -134,6 +137,15 @@ def resolve(spec: str, *, weights: str | Path | None = None, dataset: str | None
                  " (a zoo name), the path of a kit checkpoint, or torchvision:NAME with a state-dict file")
 
 
+def same_data(entry: dict[str, Any], dataset: Any) -> bool:
+    """True when ``dataset`` (an :class:`aslib.data.ImageDataset` split) holds exactly the pixels and labels
+    the manifest ``entry`` was measured on (its ``data_sha256`` of that split): only then can a recorded
+    accuracy be expected back to rounding; on another copy (a lossless CIFAR-10 where the record used the
+    JPEG-derived archive) the two are different measurements."""
+    recorded = entry.get("data_sha256", {}).get(dataset.split)
+    return recorded is not None and recorded == data_identity(dataset.images, dataset.targets)
+
+
 def sha256(path: str | Path) -> str:
     """Hex sha256 of a file."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
@@ -142,8 +154,9 @@ def sha256(path: str | Path) -> str:
 def ship(name: str, path: str | Path, meta: dict[str, Any], command: str) -> dict[str, Any]:
     """Record a finished checkpoint in the manifest (replacing an entry of the same name); returns the entry.
 
-    The entry holds the command, data source, seed, epochs, wall time, device, precision, test
-    accuracy (plus the lossless CIFAR-10 subset's for CIFAR-10 models), parameters, size and sha256;
+    The entry holds the command, data source and its splits' identity, seed, epochs, wall time, device,
+    precision, test accuracy (plus the lossless CIFAR-10 subset's for CIFAR-10 models), parameters, size,
+    sha256 and the platform fingerprint of this process (the one that ships, normally the one that trained);
     an ASNet's (or a pruned network's) entry also its base model and its accuracy, ``method`` (the
     projection, or ``"magnitude_pruning"``), the build, nonzero parameters, dense and sparse MACs and
     the reductions against the base network.
@@ -163,7 +176,11 @@ def ship(name: str, path: str | Path, meta: dict[str, Any], command: str) -> dic
               "precision": meta.get("precision", "float32"),
               "test_accuracy": meta["test_accuracy"], **extra,
               "parameters": sum(p.numel() for p in model.parameters()),
-              "size_bytes": path.stat().st_size, "sha256": sha256(path)}
+              "size_bytes": path.stat().st_size, "sha256": sha256(path),
+              "data_sha256": {split: data_identity(ds.images, ds.targets)
+                              for split, ds in ((s, data_mod.load(meta["dataset"], s)) for s in ("train", "test"))},
+              "platform": platform_fingerprint(meta["device"])
+              if str(meta["device"]) == "cpu" or torch.cuda.is_available() else None}
     if "nonzero_params" in meta:  # an ASNet or a pruned network from aslib.asnet_recipes
         record.update({key: meta[key] for key in COMPRESSED_FIELDS if key in meta})
         record["method"] = meta["recipe"].get("projection", "magnitude_pruning")

@@ -5,6 +5,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -102,7 +103,23 @@ def _finetune_worker(rank, world, init_file, net, checkpoint, out_file):
             torch.save({"state": net.state_dict(), "history": history}, out_file)
 
 
+ADAM_STEP_BOUND = 0.1 / 0.001 ** 0.5
+"""Adam's largest step per element in units of the learning rate, (1 - beta1) / sqrt(1 - beta2) with torch's
+default betas (0.9, 0.999) (Kingma & Ba, section 2.1)."""
+
+
+@pytest.mark.reproduction
 def test_ddp_finetune_matches_one_process_with_the_same_global_batch(tmp_path):
+    """Two gloo ranks of half the batch each against one process with the whole batch.
+
+    The all-reduce sums the two halves' gradients in another order than one process sums the batch, so
+    gradients differ in the last places. Adam divides by the gradient's running size, so an element whose
+    gradient is itself at rounding level can take a step of up to ADAM_STEP_BOUND * lr in another direction:
+    every element lies within that bound summed over the distillation steps (SGD's steps and the 1-Lipschitz
+    proximal step do not amplify differences), and such elements are rare. Elsewhere the two runs agree to
+    rounding (1e-4 of the weight plus 1e-3 of the tensor's largest move). Without the gradient all-reduce
+    most elements would differ.
+    """
     net = _asnet()
     single = _asnet()
     single_history = _finetune(single, None)
@@ -111,14 +128,18 @@ def test_ddp_finetune_matches_one_process_with_the_same_global_batch(tmp_path):
     ddp = torch.load(out, weights_only=True)
     assert checkpoint.exists(), "rank 0 must write the resumable checkpoint"
     assert [r["epoch"] for r in ddp["history"]] == [r["epoch"] for r in single_history] == [0, 1, 1]
-    assert [r["test_accuracy"] for r in ddp["history"]] == [r["test_accuracy"] for r in single_history]
+    for a, b in zip(ddp["history"], single_history):  # 50 test images: rounding may flip at most one
+        assert abs(a["test_accuracy"] - b["test_accuracy"]) <= 1 / 50 + 1e-9, (a, b)
     start = _asnet().state_dict()
+    adam_steps = FINETUNE["kd_epochs"] * FINETUNE["max_batches"]
+    bound = 2 * adam_steps * max(FINETUNE["kd_lr"]) * ADAM_STEP_BOUND
     for name, value in single.state_dict().items():
-        # atol: Adam turns rounding-level differences of near-zero gradients (summed in another order
-        # across ranks) into steps of up to ~1e-5; the weights themselves move by ~3e-3.
-        torch.testing.assert_close(ddp["state"][name], value, rtol=1e-4, atol=2e-5, msg=name)
+        difference, moved = (ddp["state"][name] - value).abs(), (value - start[name]).abs().max()
+        assert float(difference.max()) <= bound, f"{name}: {float(difference.max()):.2e} beyond Adam's bound {bound:.2e}"
+        beyond = difference > 1e-4 * value.abs() + 1e-3 * moved
+        assert float(beyond.float().mean()) <= 0.01, f"{name}: {int(beyond.sum())} of {value.numel()} elements differ"
     moved = max((single.state_dict()[k] - start[k]).abs().max().item() for k in start)
-    assert moved > 1e-3, "fine-tuning should change the weights by much more than the tolerance"
+    assert moved > 1e-3, "fine-tuning should change the weights by much more than rounding"
 
 
 def _nan_on_rank_one_worker(rank, world, init_file, net, out_dir):

@@ -132,6 +132,10 @@ def test_largest_xi_summary_and_claims():
     (row,) = studies.largest_xi_rows({"k": means}, xi=10.0, titles={"k": "Toy"})
     assert row["setting"] == "Toy"
     assert row["AS - UAP"] == pytest.approx(0.1) and row["AS - random"] == pytest.approx(0.2)
+    assert "AS - SGD-UAP" not in row
+    (row,) = studies.largest_xi_rows({"k": {**means, "sgd_uap": 0.61}}, xi=10.0)
+    assert row["SGD-UAP test"] == 0.61 and row["AS - SGD-UAP"] == pytest.approx(-0.1)
+    assert list(row)[3:] == ["UAP test", "SGD-UAP test", "random test", "AS - UAP", "AS - SGD-UAP", "AS - random"]
 
 
 def test_transfer_table_adds_the_baselines(model, pair):
@@ -158,7 +162,7 @@ def test_sample_sweep_table_per_classes_and_n():
     table = studies.sample_sweep_table(rows)
     assert [(t["classes"], t["N"]) for t in table] == [("1", 10), ("1", 20), ("all", 10), ("all", 20)]
     assert table[0]["train - test"] == pytest.approx(0.1)
-    assert table[0]["time (s)"] == "1.0 ± 0.0"
+    assert table[0]["time (s)"] == "1.0"  # one repeat: a value, no spread
 
 
 def test_linf_budgets_and_table():

@@ -37,6 +37,8 @@ def test_mean_std_prints_the_pair_and_names_a_missing_column():
     assert mean_std(row, "ratio", digits=3) == "0.424 ± 0.031"
     with pytest.raises(KeyError, match="time_mean"):
         mean_std(row, "time")
+    assert mean_std({**row, "count": 1}, "ratio") == "0.42", "a single run prints its value, no '± 0.00'"
+    assert mean_std({**row, "count": 2}, "ratio") == "0.42 ± 0.03"
 
 
 def test_pivot_means_over_repeats():

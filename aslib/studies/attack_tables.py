@@ -89,10 +89,16 @@ def mean_test_ratios(rows: Sequence[dict[str, Any]], xi: float) -> dict[str, flo
 
 def largest_xi_rows(test_means: Mapping[str, Mapping[str, float]], *, xi: float,
                     titles: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
-    """AS, UAP and random test attack ratios per setting (from :func:`mean_test_ratios`) and the gaps."""
-    return [{"setting": (titles or {}).get(key, key), "xi": f"{xi:g}", "AS test": t["as"], "UAP test": t["uap"],
-             "random test": t["random"], "AS - UAP": t["as"] - t["uap"], "AS - random": t["as"] - t["random"]}
-            for key, t in test_means.items()]
+    """AS, UAP, SGD-UAP and random test attack ratios per setting (from :func:`mean_test_ratios`; the baselines a
+    sweep ran) and AS minus each of them."""
+    rows = []
+    for key, t in test_means.items():
+        row = {"setting": (titles or {}).get(key, key), "xi": f"{xi:g}", "AS test": t["as"]}
+        for method in ("uap", "sgd_uap", "random"):
+            if method in t:
+                row[f"{_label(method)} test"] = t[method]
+        rows.append({**row, **{f"AS - {_label(m)}": t["as"] - t[m] for m in ("uap", "sgd_uap", "random") if m in t}})
+    return rows
 
 
 def transfer_table(rows: Sequence[dict[str, Any]], models: Mapping[str, nn.Module], test: Pair, *, xi: float,
