@@ -91,6 +91,27 @@ def t_quantile(p: float, df: float) -> float:
     return (low + high) / 2
 
 
+def beta_quantile(p: float, a: float, b: float) -> float:
+    """The ``p``-quantile of the Beta(``a``, ``b``) distribution (``0 < p < 1``), by bisection on
+    :func:`incomplete_beta`. The squared length of the projection of a random unit vector of ``R^d`` onto a
+    fixed ``k``-dimensional subspace is Beta(k/2, (d-k)/2): its quantiles say what share of a direction
+    lying in a subspace chance alone gives."""
+    if not 0 < p < 1:
+        raise ValueError(f"p must be in (0, 1), got {p}")
+    if not (a > 0 and b > 0):
+        raise ValueError(f"need a, b > 0, got a={a}, b={b}")
+    low, high = 0.0, 1.0
+    for _ in range(200):
+        mid = (low + high) / 2
+        if incomplete_beta(a, b, mid) < p:
+            low = mid
+        else:
+            high = mid
+        if high - low < 1e-14:
+            break
+    return (low + high) / 2
+
+
 def estimate(values: Sequence[float], level: float = 0.95) -> Estimate:
     """Mean, sample standard deviation and the Student-t confidence interval of the mean of ``values``."""
     if not 0 < level < 1:

@@ -193,7 +193,8 @@ def reproduce(record: dict[str, Any], test: tuple[torch.Tensor, torch.Tensor], *
                     basis),
               Check(f"test attack ratio ({len(yt)} images)", attack_ratio(model, xt, yt, vector.float()),
                     test_ratios[record["id"]], prediction_tolerance(list(test_ratios.values()), level), basis)]
-    if same_platform(record.get("platform"), device) and record.get("crafting_data") == _crafting_identity(train, index):
+    same_data = record.get("crafting_data") == _crafting_identity(train, index)
+    if same_platform(record.get("platform"), device) and same_data:
         stored = stored_all[record["id"]]
         checks.append(Check("largest element difference of the vector (float16 as stored)",
                             float((vector.cpu().float() - stored.float()).abs().max()), 0.0, 0.0,

@@ -135,7 +135,7 @@ def test_ddp_finetune_matches_one_process_with_the_same_global_batch(tmp_path):
     bound = 2 * adam_steps * max(FINETUNE["kd_lr"]) * ADAM_STEP_BOUND
     for name, value in single.state_dict().items():
         difference, moved = (ddp["state"][name] - value).abs(), (value - start[name]).abs().max()
-        assert float(difference.max()) <= bound, f"{name}: {float(difference.max()):.2e} beyond Adam's bound {bound:.2e}"
+        assert float(difference.max()) <= bound, f"{name}: {float(difference.max()):.2e} beyond Adam's {bound:.2e}"
         beyond = difference > 1e-4 * value.abs() + 1e-3 * moved
         assert float(beyond.float().mean()) <= 0.01, f"{name}: {int(beyond.sum())} of {value.numel()} elements differ"
     moved = max((single.state_dict()[k] - start[k]).abs().max().item() for k in start)

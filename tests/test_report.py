@@ -27,7 +27,8 @@ def test_claims_are_collected_in_order_and_rendered(tmp_path, monkeypatch):
     assert "| 0.12 | [0.050, 0.190] | 10 | shipped, evaluated live | smoke | VGG / 2,000 images |" in text
     assert "0.87" in text
     platform = json.loads((tmp_path / "platform.json").read_text())
-    assert platform["cpu_capability"] == torch.backends.cpu.get_cpu_capability() and f"threads {platform['threads']}" in text
+    assert platform["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert f"threads {platform['threads']}" in text
 
 
 def test_stamp_changes_with_any_module_of_the_package(tmp_path):
@@ -89,7 +90,8 @@ def test_the_headline_names_wins_ties_losses_and_the_strongest_baseline():
     text = report.headline([claim("attack_gap_cifar10_allclass_xi10", 0.3, [0.2, 0.4]),
                             claim("attack_vs_sgd_uap_cifar10_allclass_xi10", -0.1, [-0.16, -0.03]),
                             claim("asnet_vs_pca_accuracy", 0.004, [-0.0002, 0.008]),
-                            {"id": "attack_vs_sgd_uap_fmnist_allclass_xi10", "measured": None, "ci95": None, "n": None}])
+                            {"id": "attack_vs_sgd_uap_fmnist_allclass_xi10", "measured": None, "ci95": None,
+                             "n": None}])
     assert "wins against UAP (CIFAR-10 all-class) (+0.300, n = 10)" in text
     assert "loses to SGD-UAP (CIFAR-10 all-class)" in text
     assert "cannot be told apart from the PCA-projection network" in text

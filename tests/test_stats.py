@@ -19,6 +19,19 @@ def test_t_quantile_matches_scipy(p, df):
     assert stats.t_cdf(sp.t.ppf(p, df), df) == pytest.approx(p, rel=1e-9)
 
 
+@pytest.mark.parametrize("a, b", [(0.5, 0.5), (2.0, 1534.0), (5.0, 1531.0), (3.0, 7.0)])
+@pytest.mark.parametrize("p", [0.05, 0.5, 0.95, 0.99])
+def test_beta_quantile_matches_scipy(p, a, b):
+    assert stats.beta_quantile(p, a, b) == pytest.approx(sp.beta.ppf(p, a, b), rel=1e-8, abs=1e-12)
+
+
+def test_beta_quantile_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="p must be in"):
+        stats.beta_quantile(1.0, 1.0, 1.0)
+    with pytest.raises(ValueError, match="a, b > 0"):
+        stats.beta_quantile(0.5, 0.0, 1.0)
+
+
 def test_estimate_and_paired_difference():
     values = [0.41, 0.45, 0.38, 0.50, 0.43]
     est = stats.estimate(values)
