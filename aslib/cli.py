@@ -11,7 +11,7 @@
   checkpoint, or ``torchvision:NAME`` with ``--dataset`` and a state dict ``--weights FILE`` (random
   weights without it).
 * ``attack-study --model NAME --xis 5 10 --samples 200 --repeats 3 [--classes 1]``: AS vs UAP vs SGD-UAP vs
-  random noise sweep (Markdown table of means and standard deviations, rows as JSON with ``--json``);
+  the controls: noise sweep (Markdown table of means and standard deviations, rows as JSON with ``--json``);
   with ``--ship [--experiment allclass|oneclass|transfer]`` it crafts the paper's experiment into the
   package instead (resumable, :mod:`aslib.vectors`) and prints the shipped vectors' ratios
   (``--methods as --solver authors``: AS vectors of the authors' one-step solver, shipped as a variant).
@@ -117,20 +117,21 @@ def _ship_vectors(args) -> None:
     then print the shipped vectors' crafting-set and test attack ratios."""
     from . import data as data_mod
     from . import vectors
-    from .attacks import attack_ratio
+    from .attacks import METHODS, attack_ratio
     from .tables import aggregate, format_table
 
+    methods = args.methods or list(METHODS)
     model, dataset, device = _model(args)
     command = "python -m aslib.cli " + " ".join(shlex.quote(a) for a in args.argv)
     records = vectors.craft_vectors(args.model, xis=args.xis, repeats=args.repeats, experiment=args.experiment,
-                                    methods=args.methods, solver=args.solver, command=command, device=device)
+                                    methods=methods, solver=args.solver, command=command, device=device)
     variant = None if args.solver == "exact" else args.solver
     spec = vectors.EXPERIMENTS[args.experiment]
     n_test = args.test_images if spec["classes"] is None else None  # one-class: every test image of the class
     xt, yt = (t.to(device) for t in data_mod.tensors(dataset, "test", n=n_test, classes=spec["classes"],
                                                       seed=0))
     rows = []
-    for method in args.methods:
+    for method in methods:
         for xi in args.xis:
             shipped = vectors.shipped_vectors(args.model, method, xi, experiment=args.experiment, variant=variant)
             chosen = [r for r in records if r["method"] == method and r["xi"] == float(xi)]
@@ -257,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     p_layer.add_argument("--layers", nargs="*", help="default: every cut point except flatten")
     p_layer.add_argument("--function", default="loss", choices=["loss", "logit"])
     p_layer.add_argument("--train-mode", action="store_true", help="batch-norm in train mode (the authors' setting)")
-    p_attack = sub.add_parser("attack-study", help="AS vs UAP vs SGD-UAP vs random noise sweep, or --ship vectors")
+    p_attack = sub.add_parser("attack-study", help="AS vs UAP vs SGD-UAP vs the controls: noise sweep, or --ship vectors")
     p_attack.add_argument("--model", required=True)
     p_attack.add_argument("--xis", type=float, nargs="+", default=[5, 6, 7, 8, 9, 10])
     p_attack.add_argument("--samples", type=int, default=200, help="crafting samples per repeat")
@@ -271,8 +272,8 @@ def main(argv: list[str] | None = None) -> int:
                           help="craft the paper's experiment into the package (resumable; see aslib.vectors)")
     p_attack.add_argument("--experiment", default="allclass", choices=["allclass", "oneclass", "transfer"],
                           help="with --ship: the crafting sets (200 all-class, 100 / 50 images of class 1)")
-    p_attack.add_argument("--methods", nargs="+", default=["as", "uap", "sgd_uap", "random"],
-                          help="with --ship: the methods to craft")
+    p_attack.add_argument("--methods", nargs="+", default=None,
+                          help="with --ship: the methods to craft (default: every one of aslib.attacks.METHODS)")
     p_attack.add_argument("--solver", default="exact", choices=["exact", "authors"],
                           help="with --ship --methods as: the AS direction solver (authors: shipped as a variant)")
     p_asnet = sub.add_parser("asnet", help="build and fine-tune an ASNet from a zoo model")

@@ -40,8 +40,16 @@ CLAIMS: dict[str, tuple[str, str]] = {
                                                "not in the paper (SGD-UAP is a later, stronger baseline)"),
     "attack_vs_random_cifar10_allclass_xi10": ("AS minus random test attack ratio, CIFAR-10 all-class, xi = 10",
                                                "far above (> 0)"),
+    "attack_vs_checkerboard_cifar10_allclass_xi10": ("AS minus checkerboard (structured control of the same norm) "
+                                                     "test attack ratio, CIFAR-10 all-class, xi = 10",
+                                                     "not in the paper"),
+    "sgd_uap_from_as_gain_xi10": ("SGD-UAP started from the AS vector minus SGD-UAP started from zero, test attack "
+                                  "ratio, xi = 10 (paired over crafting sets)", "not in the paper"),
     "active_neurons_conv5": ("Active neurons at conv5 of the CIFAR-10 VGG-19-BN (delta = 0.95)",
                              "several dozens (of thousands of neurons)"),
+    "active_neurons_conv5_growth": ("Factor by which the exact active-neuron count at conv5 of the CIFAR-10 "
+                                    "VGG-19-BN grows when the images double (1 = stopped growing)",
+                                    "not in the paper (it gives one count)"),
     "asnet_params_reduction": ("ASNet nonzero-parameter reduction, VGG-19-BN CIFAR-10", "23.98x"),
     "asnet_macs_reduction": ("ASNet MAC reduction, VGG-19-BN CIFAR-10", "7.30x"),
     "asnet_accuracy_drop": ("Original minus ASNet test accuracy (fraction), VGG-19-BN CIFAR-10", "small"),
@@ -189,6 +197,7 @@ COMPARISONS: dict[str, str] = {
     "attack_vs_sgd_uap_cifar10_oneclass_xi10": "SGD-UAP (CIFAR-10 one-class)",
     "attack_vs_sgd_uap_fmnist_allclass_xi10": "SGD-UAP (Fashion-MNIST all-class)",
     "attack_vs_random_cifar10_allclass_xi10": "random noise (CIFAR-10 all-class)",
+    "attack_vs_checkerboard_cifar10_allclass_xi10": "a checkerboard of the same norm (CIFAR-10 all-class)",
     "asnet_vs_pca_accuracy": "the PCA-projection network (accuracy)",
     "asnet_vs_magnitude_pruning_accuracy": "the magnitude-pruned VGG (accuracy)",
 }

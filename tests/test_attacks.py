@@ -39,14 +39,15 @@ def test_as_attack_beats_random_direction_on_held_out_images(lenet, crafting, he
 
 
 def test_every_registered_attack_has_the_one_signature():
-    assert set(attacks.ATTACKS) == set(attacks.METHODS) == {"as", "uap", "sgd_uap", "random"}
+    assert set(attacks.ATTACKS) == set(attacks.METHODS) == {"as", "uap", "sgd_uap", "random", "checkerboard"}
+    assert attacks.BASELINES == attacks.METHODS[1:] and set(attacks.CONTROLS) <= set(attacks.BASELINES)
     for name, fn in attacks.ATTACKS.items():
         params = list(inspect.signature(fn).parameters.values())
         assert [p.name for p in params[:4]] == ["model", "x", "y", "xi"], name
         keyword_only = {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY}
         assert {"norm": "l2", "seed": 0, "batch_size": 256}.items() <= keyword_only.items(), name
-    model = nn.Linear(4, 3)
-    x, y = torch.randn(6, 4), torch.tensor([0, 1, 2, 0, 1, 2])
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
+    x, y = torch.randn(6, 1, 4, 4), torch.tensor([0, 1, 2, 0, 1, 2])
     for name in attacks.ATTACKS:
         result = attacks.craft(name, model, x, y, 1.5, seed=1, batch_size=4)
         assert isinstance(result, attacks.AttackResult) and result.method == name
@@ -291,6 +292,33 @@ def test_authors_solver_is_one_power_step_of_a_seeded_gaussian():
     assert abs(float(ours @ exact)) < 0.999  # one power step is not the exact direction on a flat spectrum
 
 
+def test_checkerboard_pattern_norm_sign_and_errors():
+    v = attacks.checkerboard_perturbation((3, 8, 8), 2.0, cell=2)
+    assert v.norm().item() == pytest.approx(2.0, rel=1e-6)
+    assert torch.equal(v[0], v[2]) and v[0, 0, 0] > 0 and v[0, 0, 2] < 0 and v[0, 2, 0] < 0 and v[0, 2, 2] > 0
+    assert v[0, :2, :2].unique().numel() == 1  # one value per 2 x 2 square
+    assert float(v.sum()) == pytest.approx(0.0, abs=1e-5)  # as many + as - squares: no mean shift
+    linf = attacks.checkerboard_perturbation((1, 6, 6), 0.3, norm="linf")
+    assert torch.allclose(linf.abs(), torch.full_like(linf, 0.3))
+    for shape, match in [((16,), "shape"), ((1, 3, 3), "cell")]:
+        with pytest.raises(ValueError, match=match):
+            attacks.checkerboard_perturbation(shape, 1.0)
+    # the attack picks the sign with the higher crafting-set attack ratio: a linear model that reads only the
+    # top-left pixel predicts class 1 when it is positive; labels are class 0, so the +pattern attacks all
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
+    with torch.no_grad():
+        model[1].weight.zero_()
+        model[1].bias.zero_()
+        model[1].weight[1, 0] = 1.0
+        model[1].bias[0] = 0.1
+    x, y = torch.zeros(5, 1, 4, 4), torch.zeros(5, dtype=torch.long)
+    result = attacks.craft("checkerboard", model, x, y, 2.0, cell=2)
+    assert result.history == [1.0, 0.0] and result.vector[0, 0, 0] > 0
+    with torch.no_grad():
+        model[1].weight[1, 0] = -1.0
+    assert attacks.craft("checkerboard", model, x, y, 2.0, cell=2).vector[0, 0, 0] < 0
+
+
 def test_sgd_uap_ascends_the_clamped_loss_within_the_ball(lenet, crafting, held_out):
     result = attacks.sgd_uap(lenet, *crafting, 6.0, epochs=10, seed=2)
     assert result.method == "sgd_uap" and result.iterations == 10 == len(result.history)
@@ -305,6 +333,12 @@ def test_sgd_uap_ascends_the_clamped_loss_within_the_ball(lenet, crafting, held_
     assert linf.vector.abs().max().item() == pytest.approx(0.3, rel=1e-5)
     with pytest.raises(ValueError, match="epochs must be"):
         attacks.sgd_uap(lenet, *crafting, 6.0, epochs=0)
+    # a start: zero epochs of progress would keep it; a start of norm > xi is projected onto the ball
+    start = attacks.random_perturbation(x.shape[1:], 12.0, seed=4)
+    one = attacks.sgd_uap(lenet, *crafting, 6.0, epochs=1, step_size=1e-6, init=start)
+    assert torch.allclose(one.vector, start / 2, atol=1e-4)
+    with pytest.raises(ValueError, match="init must be"):
+        attacks.sgd_uap(lenet, *crafting, 6.0, init=start.flatten())
 
 
 def test_reduced_precision_evaluation_agrees_with_float32(lenet, crafting, held_out):

@@ -40,10 +40,10 @@ def test_noise_sweep_rows_and_aggregate(lenet, crafting, held_out):
     rows = studies.noise_sweep(lenet, crafting, (held_out[0][:100], held_out[1][:100]), xis=(3.0, 4.0),
                                n_samples=20, repeats=2, method_kwargs={"as": {"max_iter": 2},
                                                                       "uap": {"max_passes": 1}})
-    assert len(rows) == 2 * 2 * 4
+    assert len(rows) == 2 * 2 * len(attacks.METHODS)
     assert {"repeat", "method", "xi", "train_attack_ratio", "test_fooling_rate", "time_s"} <= set(rows[0])
     summary = tables.aggregate(rows, by=["method", "xi"])
-    assert len(summary) == 8 and all(row["count"] == 2 for row in summary)
+    assert len(summary) == 2 * len(attacks.METHODS) and all(row["count"] == 2 for row in summary)
     assert {"test_attack_ratio_mean", "test_attack_ratio_std"} <= set(summary[0])
     one_class = studies.sample_sweep(lenet, crafting, held_out, ns=(5, 10), xi=3.0, classes=[1], repeats=1,
                                      method_kwargs={"as": {"max_iter": 1}})
@@ -235,7 +235,7 @@ def test_attack_figures(model, pair):
     results = studies.craft_methods(model, *pair, 2.0, method_kwargs={"as": {"max_iter": 2}, "uap": {"max_passes": 1}})
     fig = plotting.attack_histories({"toy": results}, clean_error={"toy": 0.5}, titles={}, xi=2.0)
     assert len(fig.axes[0].lines) == 4  # AS, UAP, SGD-UAP and the clean error
-    assert len(plotting.perturbation_grid(results, title="toy", xi=2.0).axes) == 4
+    assert len(plotting.perturbation_grid(results, title="toy", xi=2.0).axes) == len(results)
     vectors = {"clean": torch.zeros(SHAPE), "AS": results["as"].vector}
     fig = plotting.attacked_images(model, pair[0][:4], pair[1][:4], vectors, class_names=["a", "b", "c"],
                                    to_display=lambda x: x.clamp(0, 1))
@@ -285,7 +285,7 @@ def test_shipped_study_evaluates_every_shipped_repeat(lenet, held_out):
     assert len(as_rows) == len(shipped)
     assert as_rows[0]["test_attack_ratio"] == pytest.approx(attacks.attack_ratio(lenet, *held_out, shipped[0]))
     table = studies.shipped_table(rows)
-    assert {row["method"] for row in table} <= {"AS", "UAP", "SGD-UAP", "random"} and table[0]["n"] == len(shipped)
+    assert {row["method"] for row in table} <= {"AS", "UAP", "SGD-UAP", "random", "checkerboard"} and table[0]["n"] == len(shipped)
 
 
 @pytest.fixture
@@ -363,3 +363,29 @@ def test_shipped_sweep_table_has_one_row_per_noise_level_with_paired_gaps():
     assert table[1]["AS test"] == "0.600 ± 0.100"
     with pytest.raises(ValueError, match="no shipped vectors"):
         studies.shipped_sweep_table([])
+
+
+def test_as_start_study_pairs_the_two_sgd_uap_runs_and_measures_shares(model, pair):
+    x, y = pair
+    sets = [(x[:15], y[:15]), (x[15:], y[15:])]
+    starts = [attacks.as_attack(model, *s, 2.0, max_iter=2).vector for s in sets]
+    rows = studies.as_start_study(model, sets, starts, pair, xi=2.0, rank=2, epochs=2)
+    assert [r["set"] for r in rows] == [0, 1] and all(r["dim"] == 16 and r["rank"] == 2 for r in rows)
+    for r in rows:
+        assert all(0 <= r[k] <= 1 for k in ("as_share", "sgd_uap_share", "sgd_uap_from_as_share", "as_test"))
+    # the run from zero is plain SGD-UAP with the set's seed
+    plain = attacks.sgd_uap(model, *sets[1], 2.0, seed=1, epochs=2).vector
+    assert rows[1]["sgd_uap_test"] == attacks.attack_ratio(model, *pair, plain)
+    # with every input direction in the subspace each share is 1
+    full = studies.as_start_study(model, sets[:1], starts[:1], pair, xi=2.0, rank=15, epochs=1)
+    assert full[0]["as_share"] <= 1 + 1e-9
+    table = studies.as_start_table(rows)
+    assert len(table) == 7 and table[-1]["mean"] == pytest.approx(2 / 16)
+    assert table[0]["n"] == 2 and table[0]["mean"] == pytest.approx(
+        sum(r["sgd_uap_from_as_test"] - r["sgd_uap_test"] for r in rows) / 2)
+    for bad, match in [(dict(as_vectors=starts[:1]), "one AS vector"), (dict(rank=40), "rank")]:
+        kwargs = dict(crafting_sets=sets, as_vectors=starts, test=pair, xi=2.0, rank=2, epochs=1) | bad
+        with pytest.raises(ValueError, match=match):
+            studies.as_start_study(model, **kwargs)
+    with pytest.raises(ValueError, match="no rows"):
+        studies.as_start_table([])

@@ -107,6 +107,29 @@ def test_count_reliability_rank_cap_and_unshrunk_sketch():
         studies.count_reliability(grads, sizes=[65], sketch_sizes=[4])
 
 
+def test_count_by_images_stops_on_a_ridge_and_grows_on_isotropic_gradients():
+    # rows in a 3-dimensional subspace: once m >= 3 the count is that of the fixed spectrum, whatever the images
+    grads, _ = ridge_gradients(m=200, n=30, rank=3)
+    ridge = studies.count_by_images(grads, sizes=[50, 100, 200], draws=10)
+    assert [r["images m"] for r in ridge["rows"]] == [50, 100, 200]
+    assert [r["subsets"] for r in ridge["rows"]] == [10, 10, 1]
+    assert ridge["rows"][-1]["count std"] == 0  # every order holds all 200 images
+    assert ridge["rows"][-1]["count mean"] == ActiveSubspace("exact").fit(grads).n_active(0.95)
+    assert all(r["count high"] <= 3 for r in ridge["rows"])
+    assert ridge["growth"]["verdict"] == "stopped growing" and ridge["growth"]["factor high"] < 1.1
+    # isotropic rows in 400 dimensions: the count is capped by the rank m and nearly doubles with it
+    flat = studies.count_by_images(isotropic(m=120, n=400), sizes=[30, 60, 120], draws=8, seed=3)
+    for row in flat["rows"]:
+        assert row["count low"] <= row["count mean"] <= row["count high"] <= row["images m"]
+    assert flat["growth"]["verdict"] == "still growing" and flat["growth"]["factor low"] > 1.5
+    assert flat["rows"][-1]["count mean"] == ActiveSubspace("exact").fit(isotropic(m=120, n=400)).n_active(0.95)
+    for bad, match in [(dict(sizes=[100, 50]), "ascending"), (dict(sizes=[50, 201]), "sizes"),
+                       (dict(sizes=[50]), "two"), (dict(sizes=[50, 100], draws=1), "draws"),
+                       (dict(sizes=[50, 100], level=1.5), "level")]:
+        with pytest.raises(ValueError, match=match):
+            studies.count_by_images(grads, **bad)
+
+
 def test_captured_energy_extremes_and_monotone():
     grads, a = ridge_gradients(rank=2)
     est = ActiveSubspace("exact").fit(grads)

@@ -1,5 +1,5 @@
-"""Universal attacks: the recursive active-subspace attack (Algorithm 4.1), UAP with DeepFool, and
-a random direction, with the measures that judge them.
+"""Universal attacks: the recursive active-subspace attack (Algorithm 4.1), UAP with DeepFool, SGD-UAP,
+and two controls (a random direction and a low-frequency checkerboard), with the measures that judge them.
 
 Units and conventions:
 
@@ -16,13 +16,15 @@ Where things live: :mod:`~aslib.attacks.common` (validation, projection, :class:
 the registry :data:`ATTACKS` and :func:`craft`), :mod:`~aslib.attacks.evaluation` (attack ratio,
 fooling rate, norms), :mod:`~aslib.attacks.active_subspace` (Algorithm 4.1),
 :mod:`~aslib.attacks.deepfool_batched`, :mod:`~aslib.attacks.universal` (UAP),
-:mod:`~aslib.attacks.sgd_uap` (SGD-UAP) and :mod:`~aslib.attacks.random_direction`. Sweeps and
+:mod:`~aslib.attacks.sgd_uap` (SGD-UAP), :mod:`~aslib.attacks.random_direction` and
+:mod:`~aslib.attacks.checkerboard` (the controls). Sweeps and
 transfer studies are in :mod:`aslib.studies` (``aslib.attacks.noise_sweep`` and the other former
 names still work); vectors shipped with the package are in :mod:`aslib.vectors`
 (``aslib.attacks.shipped_vectors``).
 """
 from .._utils import moved
 from .active_subspace import as_attack, dominant_direction
+from .checkerboard import checkerboard_attack, checkerboard_perturbation
 from .common import ATTACKS, NORMS, PRECISIONS, AttackResult, craft, project
 from .deepfool_batched import DEEPFOOL_MARGIN, DeepFoolResult, deepfool
 from .evaluation import attack_ratio, fooling_rate, perturbation_norms, valid_bounds
@@ -30,12 +32,18 @@ from .random_direction import random_attack, random_perturbation
 from .sgd_uap import sgd_uap
 from .universal import UAP_VARIANTS, uap
 
-METHODS = ("as", "uap", "sgd_uap", "random")
+METHODS = ("as", "uap", "sgd_uap", "random", "checkerboard")
 """The registered methods in the order the studies run them."""
 
-__all__ = ["ATTACKS", "AttackResult", "DEEPFOOL_MARGIN", "DeepFoolResult", "METHODS", "NORMS", "PRECISIONS",
+BASELINES = METHODS[1:]
+"""What the AS attack is compared against: the attacks from the literature, then the controls."""
+
+CONTROLS = ("random", "checkerboard")
+"""The controls: vectors of the same norm that search nothing (random) or only choose a sign (checkerboard)."""
+
+__all__ = ["ATTACKS", "AttackResult", "BASELINES", "CONTROLS", "DEEPFOOL_MARGIN", "DeepFoolResult", "METHODS", "NORMS", "PRECISIONS",
            "UAP_VARIANTS",
-           "as_attack", "attack_ratio", "craft", "deepfool", "dominant_direction", "fooling_rate",
+           "as_attack", "attack_ratio", "checkerboard_attack", "checkerboard_perturbation", "craft", "deepfool", "dominant_direction", "fooling_rate",
            "perturbation_norms", "project", "random_attack", "random_perturbation", "sgd_uap", "uap", "valid_bounds"]
 
 __getattr__ = moved("aslib.attacks", {"noise_sweep": "aslib.studies", "sample_sweep": "aslib.studies",

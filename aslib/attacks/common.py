@@ -40,7 +40,8 @@ class AttackResult:
             accepted candidate (AS), fooling rate after each pass (UAP), empty for random.
         iterations: AS iterations or UAP passes run (0 for random).
         wall_time_s: wall-clock seconds to craft the vector (``time.perf_counter``).
-        method: the registry name, ``"as"``, ``"uap"``, ``"sgd_uap"`` or ``"random"``.
+        method: the registry name, ``"as"``, ``"uap"``, ``"sgd_uap"``, ``"random"`` or
+            ``"checkerboard"``.
         xi, norm: the noise level and norm the vector was crafted for.
     """
 
@@ -74,7 +75,7 @@ def register(name: str) -> Callable[[Attack], Attack]:
 
 def craft(method: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, *, norm: str = "l2",
           seed: int = 0, batch_size: int = 256, **options: Any) -> AttackResult:
-    """Craft a universal vector with the registered ``method`` (``"as"``, ``"uap"``, ``"sgd_uap"``, ``"random"``)."""
+    """Craft a universal vector with the registered ``method`` (one of :data:`ATTACKS`)."""
     check_choice("attack method", method, ATTACKS)
     return ATTACKS[method](model, x, y, xi, norm=norm, seed=seed, batch_size=batch_size, **options)
 

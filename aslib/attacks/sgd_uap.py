@@ -22,7 +22,7 @@ from .common import AttackResult, predict, project, register, rescale, validate
 @register("sgd_uap")
 def sgd_uap(model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, *, norm: str = "l2", seed: int = 0,
             batch_size: int = 256, minibatch: int = 32, epochs: int = 10, step_size: float | None = None,
-            clamp: float = 10.0) -> AttackResult:
+            clamp: float = 10.0, init: torch.Tensor | None = None) -> AttackResult:
     """Universal perturbation by mini-batch stochastic gradient ascent (SGD-UAP).
 
     Args:
@@ -33,6 +33,7 @@ def sgd_uap(model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, *, no
         epochs: passes over the crafting set.
         step_size: length of each step in the attack's norm; default ``xi / 4``.
         clamp: upper bound of the per-sample cross-entropy (nats).
+        init: starting vector ``x.shape[1:]`` (projected onto the ``xi`` ball); default zeros.
 
     Returns:
         :class:`AttackResult`; ``history`` holds the crafting-set attack ratio after each epoch and
@@ -44,11 +45,17 @@ def sgd_uap(model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, *, no
     check_positive("clamp", clamp)
     step = xi / 4 if step_size is None else step_size
     check_positive("step_size", step)
+    if init is not None:
+        if not isinstance(init, torch.Tensor) or init.shape != x.shape[1:]:
+            got = tuple(init.shape) if isinstance(init, torch.Tensor) else type(init).__name__
+            raise ValueError(f"init must be a starting vector of one sample's shape {tuple(x.shape[1:])}, got {got}")
+        check_finite(init, "init")
     start = time.perf_counter()
     x, y = x.detach(), y.detach()
     generator = torch.Generator().manual_seed(seed)
     with model_mode(model):
-        v, history = torch.zeros_like(x[0]), []
+        v = torch.zeros_like(x[0]) if init is None else project(init.detach().to(x), xi, norm=norm)
+        history = []
         for _ in range(epochs):
             for batch in torch.randperm(len(x), generator=generator).to(x.device).split(minibatch):
                 delta = v.clone().requires_grad_(True)

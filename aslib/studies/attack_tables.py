@@ -9,12 +9,13 @@ import torch
 from torch import nn
 
 from .. import data as data_mod
-from ..attacks import METHODS, AttackResult, attack_ratio, fooling_rate, perturbation_norms, random_perturbation
+from ..attacks import BASELINES, CONTROLS, METHODS, AttackResult, attack_ratio, fooling_rate, perturbation_norms, random_perturbation
 from ..subspace import ActiveSubspace, relative_energy
+from ..stats import estimate, paired_difference
 from ..tables import aggregate, mean_std, pivot
 from .attacks import EigenDirections, Pair, _label, _pair, paired_gaps
 
-__all__ = ["bound_rows", "demo_rows", "eigen_direction_rows", "gap_table", "largest_xi_rows",
+__all__ = ["as_start_table", "bound_rows", "demo_rows", "eigen_direction_rows", "gap_table", "largest_xi_rows",
            "linf_table", "mean_test_ratios", "perturbation_size_rows", "sample_sweep_table", "spectrum_rows",
            "shipped_sweep_table", "shipped_table", "shipped_transfer_table", "sweep_table", "transfer_table",
            "wall_time_rows"]
@@ -71,11 +72,11 @@ def sweep_table(rows: Sequence[dict[str, Any]], *, methods: Sequence[str] | None
 def wall_time_rows(sweeps: Mapping[str, Sequence[dict[str, Any]]], *,
                    titles: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """"mean ± std" time per vector and iterations / passes per setting (key -> :func:`noise_sweep` rows) and method
-    (random left out)."""
+    (the controls left out)."""
     rows = []
     for key, sweep in sweeps.items():
         for r in aggregate(sweep, by=("method",), values=["time_s", "iterations"]):
-            if r["method"] != "random":
+            if r["method"] not in CONTROLS:
                 rows.append({"setting": (titles or {}).get(key, key), "method": _label(r["method"]),
                              "vectors": r["count"], "time per vector (s)": mean_std(r, "time_s", 1),
                              "iterations / passes": mean_std(r, "iterations", 1)})
@@ -89,15 +90,15 @@ def mean_test_ratios(rows: Sequence[dict[str, Any]], xi: float) -> dict[str, flo
 
 def largest_xi_rows(test_means: Mapping[str, Mapping[str, float]], *, xi: float,
                     titles: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
-    """AS, UAP, SGD-UAP and random test attack ratios per setting (from :func:`mean_test_ratios`; the baselines a
-    sweep ran) and AS minus each of them."""
+    """AS and baseline (UAP, SGD-UAP, random, checkerboard) test attack ratios per setting (from
+    :func:`mean_test_ratios`; the baselines a sweep ran) and AS minus each of them."""
     rows = []
     for key, t in test_means.items():
         row = {"setting": (titles or {}).get(key, key), "xi": f"{xi:g}", "AS test": t["as"]}
-        for method in ("uap", "sgd_uap", "random"):
+        for method in BASELINES:
             if method in t:
                 row[f"{_label(method)} test"] = t[method]
-        rows.append({**row, **{f"AS - {_label(m)}": t["as"] - t[m] for m in ("uap", "sgd_uap", "random") if m in t}})
+        rows.append({**row, **{f"AS - {_label(m)}": t["as"] - t[m] for m in BASELINES if m in t}})
     return rows
 
 
@@ -182,7 +183,7 @@ def shipped_table(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def shipped_sweep_table(rows: Sequence[dict[str, Any]], *, method: str = "as",
-                        against: Sequence[str] = ("uap", "sgd_uap", "random")) -> list[dict[str, Any]]:
+                        against: Sequence[str] = BASELINES) -> list[dict[str, Any]]:
     """Per noise level of a multi-xi :func:`shipped_study`: n, the crafting-set ("train") and test
     attack ratio of every method as "mean ± std", and ``method`` minus each of ``against`` on the
     test set as "mean [95 % CI]" (paired over the common repeats, :func:`paired_gaps`)."""
@@ -229,3 +230,30 @@ def gap_table(gaps: Mapping[str, Any], *, method: str = "as") -> list[dict[str, 
     return [{"difference": f"{_label(method)} - {_label(other)}", "mean": est.mean, "std": est.std, "n": est.n,
              "95 % CI": "n < 2" if est.low is None else f"[{est.low:.3f}, {est.high:.3f}]"}
             for other, est in gaps.items()]
+
+
+def as_start_table(rows: Sequence[dict[str, Any]], *, level: float = 0.95) -> list[dict[str, Any]]:
+    """The answers of :func:`as_start_study` over its crafting sets: paired test-attack-ratio differences (SGD-UAP
+    started from the AS vector minus SGD-UAP from zero; SGD-UAP minus AS) and the shares of the vectors in the top
+    input active directions next to a random direction's ``rank / d``; each with mean, std, n and the ``level``
+    t-interval (paired over the crafting sets where two methods are compared)."""
+    if not rows:
+        raise ValueError("no rows: run as_start_study first")
+    col = lambda key: [r[key] for r in rows]  # noqa: E731
+    random_share = rows[0]["rank"] / rows[0]["dim"]
+    tests = [("test attack ratio: SGD-UAP from AS - SGD-UAP from zero",
+              paired_difference(col("sgd_uap_from_as_test"), col("sgd_uap_test"), level)),
+             ("test attack ratio: SGD-UAP from zero - AS", paired_difference(col("sgd_uap_test"), col("as_test"), level)),
+             ("test attack ratio: SGD-UAP from AS - AS",
+              paired_difference(col("sgd_uap_from_as_test"), col("as_test"), level)),
+             (f"share in top {rows[0]['rank']} input AS directions: AS vector", estimate(col("as_share"), level)),
+             (f"share in top {rows[0]['rank']} input AS directions: SGD-UAP from zero",
+              estimate(col("sgd_uap_share"), level)),
+             (f"share in top {rows[0]['rank']} input AS directions: SGD-UAP from AS",
+              estimate(col("sgd_uap_from_as_share"), level))]
+    table = [{"quantity": name, "mean": est.mean, "std": est.std, "n": est.n,
+              f"{100 * level:g} % CI": "n < 2" if est.low is None else f"[{est.low:.3f}, {est.high:.3f}]"}
+             for name, est in tests]
+    table.append({"quantity": f"share in top {rows[0]['rank']} directions: a random direction (rank / d)",
+                  "mean": random_share, "std": "-", "n": "-", f"{100 * level:g} % CI": "-"})
+    return table

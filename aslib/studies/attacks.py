@@ -23,14 +23,15 @@ from tqdm.auto import tqdm
 
 from .. import data as data_mod
 from .._utils import check_choice, check_positive, model_device
-from ..attacks import (ATTACKS, METHODS, AttackResult, as_attack, attack_ratio, craft, fooling_rate,
-                       random_perturbation)
+from ..attacks import (ATTACKS, BASELINES, METHODS, AttackResult, as_attack, attack_ratio, craft, fooling_rate,
+                       random_perturbation, sgd_uap)
 from ..attacks.common import check_xi
 from ..attacks.evaluation import clean_predictions, rates
 from ..distributed import all_gather, is_main_process, share
-from ..subspace import ActiveSubspace
+from ..gradients import input_gradients
+from ..subspace import ActiveSubspace, top_directions
 
-__all__ = ["METHOD_LABELS", "EigenDirections", "clipping_rows", "craft_methods", "deepfool_paths", "eigen_directions",
+__all__ = ["METHOD_LABELS", "EigenDirections", "as_start_study", "clipping_rows", "craft_methods", "deepfool_paths", "eigen_directions",
            "linf_budgets",
            "noise_sweep", "paired_gaps", "sample_sweep", "search_diagnostics", "search_summary", "shipped_study",
            "shipped_transfer", "transfer_matrix", "vector_cosines"]
@@ -38,7 +39,7 @@ __all__ = ["METHOD_LABELS", "EigenDirections", "clipping_rows", "craft_methods",
 Pair = tuple[torch.Tensor, torch.Tensor]
 """An ``(x, y)`` pair: images ``(N, C, H, W)`` in normalised units and labels ``(N,)``."""
 
-METHOD_LABELS = {"as": "AS", "uap": "UAP", "sgd_uap": "SGD-UAP", "random": "random"}
+METHOD_LABELS = {"as": "AS", "uap": "UAP", "sgd_uap": "SGD-UAP", "random": "random", "checkerboard": "checkerboard"}
 """Display names of the attack methods in tables and figures."""
 
 
@@ -308,6 +309,50 @@ def eigen_directions(model: nn.Module, subspace: ActiveSubspace, test: Pair, vec
                            dim=subspace.dim, n_eval=len(y))
 
 
+def as_start_study(model: nn.Module, crafting_sets: Sequence[Pair], as_vectors: Sequence[torch.Tensor], test: Pair, *,
+                   xi: float, rank: int = 10, seed: int = 0, batch_size: int = 256,
+                   **sgd_options: Any) -> list[dict[str, Any]]:
+    """Does the active subspace help the strongest baseline? One row per crafting set ``j``.
+
+    ``crafting_sets[j]`` ``(x (n, C, H, W), y (n,))`` and the AS vector crafted on it ``as_vectors[j]``
+    ``(C, H, W)`` (norm ``xi``). SGD-UAP (:func:`aslib.attacks.sgd_uap`, seed ``seed + j``, ``sgd_options``) runs
+    twice on the same mini-batches: from zero and from the AS vector. Columns: the test attack ratio on ``test``
+    of the AS vector and of both SGD-UAP vectors, and the share ``||V_k^T v||^2 / ||v||^2`` of each vector in the
+    top ``rank`` input active directions ``V_k`` of its crafting set (the loss gradients' exact SVD; a random
+    direction has the share ``rank / d`` on average). Everything runs on the model's device.
+    """
+    x_t, y_t = _pair("test", test)
+    if len(crafting_sets) != len(as_vectors) or not crafting_sets:
+        raise ValueError(f"give one AS vector per crafting set (got {len(crafting_sets)} sets and "
+                         f"{len(as_vectors)} vectors)")
+    check_xi(xi)
+    check_positive("rank", rank, integer=True)
+    device = model_device(model)
+    x_t, y_t = x_t.to(device), y_t.to(device)
+    rows = []
+    for j, (pair, v_as) in enumerate(zip(crafting_sets, as_vectors)):
+        x, y = (t.to(device) for t in _pair("crafting", pair))
+        v_as = v_as.to(device=device, dtype=x.dtype)
+        if rank > min(len(y), x[0].numel()):
+            raise ValueError(f"rank {rank} exceeds the {min(len(y), x[0].numel())} directions a crafting set of "
+                             f"{len(y)} images of {x[0].numel()} values has: pass a smaller rank")
+        basis = top_directions(input_gradients(model, x, y, batch_size=batch_size).flatten(1).double(), rank,
+                               "exact")[1]  # (d, rank)
+
+        def share(v: torch.Tensor) -> float:
+            u = v.flatten().double()
+            return float((basis.T @ u).pow(2).sum() / u.pow(2).sum())
+
+        plain = sgd_uap(model, x, y, xi, seed=seed + j, batch_size=batch_size, **sgd_options).vector
+        started = sgd_uap(model, x, y, xi, seed=seed + j, batch_size=batch_size, init=v_as, **sgd_options).vector
+        rows.append({"set": j, "n_samples": len(y), "xi": float(xi), "rank": rank, "dim": x[0].numel(),
+                     "as_test": attack_ratio(model, x_t, y_t, v_as, batch_size=batch_size),
+                     "sgd_uap_test": attack_ratio(model, x_t, y_t, plain, batch_size=batch_size),
+                     "sgd_uap_from_as_test": attack_ratio(model, x_t, y_t, started, batch_size=batch_size),
+                     "as_share": share(v_as), "sgd_uap_share": share(plain), "sgd_uap_from_as_share": share(started)})
+    return rows
+
+
 def shipped_study(model: nn.Module, model_name: str, test: Pair, *, xi: float | Sequence[float],
                   experiment: str = "allclass", methods: Sequence[str] = METHODS,
                   batch_size: int = 256) -> list[dict[str, Any]]:
@@ -444,7 +489,7 @@ def vector_cosines(vectors: Sequence[torch.Tensor]) -> torch.Tensor:
 
 
 def paired_gaps(rows: Sequence[dict[str, Any]], *, method: str = "as",
-                against: Sequence[str] = ("uap", "sgd_uap", "random"), value: str = "test_attack_ratio",
+                against: Sequence[str] = BASELINES, value: str = "test_attack_ratio",
                 level: float = 0.95) -> dict[str, Any]:
     """``method`` minus each of ``against`` over the repeats both have (the same crafting sets), as
     :class:`aslib.stats.Estimate` (mean, std, n and the paired confidence interval); methods without

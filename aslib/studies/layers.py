@@ -13,13 +13,13 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import nn
 
-from .._utils import model_device, model_mode
+from .._utils import check_fraction, check_positive, model_device, model_mode
 from ..frequent_directions import frequent_directions_bound
 from ..models import cut_points
 from ..subspace import ActiveSubspace, count_active, subspace_distance
 
-__all__ = ["authors_counts", "captured_energy", "compare_estimators", "compare_subspaces", "count_conventions",
-           "count_reliability", "cut_neurons", "fd_bound_table", "layer_table", "stability_table"]
+__all__ = ["authors_counts", "captured_energy", "compare_estimators", "compare_subspaces", "count_by_images",
+           "count_conventions", "count_reliability", "cut_neurons", "fd_bound_table", "layer_table", "stability_table"]
 
 DELTAS = (0.9, 0.95, 0.99)
 
@@ -181,6 +181,66 @@ def count_reliability(gradients: torch.Tensor, *, sizes: Sequence[int], sketch_s
             row[f"FD l={ell} kept"] = len(fd.eigenvalues)
         rows.append(row)
     return rows
+
+
+def count_by_images(gradients: torch.Tensor, *, sizes: Sequence[int], draws: int = 30, delta: float = 0.95,
+                    level: float = 0.95, stable_below: float = 1.1, seed: int = 0) -> dict[str, Any]:
+    """The exact active-neuron count as an estimate: its spread over which images are used, and its growth.
+
+    ``gradients`` ``(M, n)``: one gradient row per image. Each of ``draws`` random orders of the ``M`` rows
+    gives the exact count (code convention, threshold ``delta``) on its first ``m`` rows for every ``m`` in
+    ``sizes`` (ascending, at most ``M``), so the counts of one draw are nested. Counts use the eigenvalues of
+    the ``m x m`` Gram block (float64), which are the nonzero eigenvalues of ``G_m^T G_m``.
+
+    Returns ``{"rows": [...], "growth": {...}}``. A row per ``m``: the number of distinct subsets (1 when
+    ``m = M``), the mean and standard deviation of the count over the draws and the central ``level`` range of
+    the draws. ``growth``: the factor ``count(m_k) / count(m_{k-1})`` between the two largest sizes within each
+    draw (mean and central range), and a verdict: ``"still growing"`` when the whole range lies above
+    ``stable_below``, ``"stopped growing"`` when it lies below, ``"undecided"`` otherwise. The ranges describe
+    which ``m`` of these ``M`` images are used; the sampling of the ``M`` images themselves is not in them, so
+    they are narrower than the spread over fresh images, most at ``m`` close to ``M``.
+    """
+    g = _gradient_rows(gradients)
+    _nonempty("sizes", sizes)
+    sizes = [int(m) for m in sizes]
+    if sorted(set(sizes)) != sizes or sizes[0] < 1 or sizes[-1] > len(g):
+        raise ValueError(f"sizes must be distinct, ascending and lie in 1..{len(g)} (the gradient rows), "
+                         f"got {list(sizes)}")
+    if len(sizes) < 2:
+        raise ValueError("sizes needs at least two entries to measure the growth of the count")
+    check_positive("draws", draws, integer=True)
+    if draws < 2:
+        raise ValueError(f"draws must be at least 2 (random orders of the images), got {draws}")
+    check_fraction("level", level, high_open=True)
+    check_positive("stable_below", stable_below)
+    kernel = g.double() @ g.double().T  # (M, M)
+    generator = torch.Generator().manual_seed(seed)
+    counts = torch.empty(draws, len(sizes), dtype=torch.float64)
+    for b in range(draws):
+        order = torch.randperm(len(g), generator=generator).to(g.device)
+        for j, m in enumerate(sizes):
+            block = kernel[order[:m]][:, order[:m]]
+            eigenvalues = torch.linalg.eigvalsh(block).flip(0).clamp_min(0)
+            counts[b, j] = count_active(eigenvalues, float(block.trace()), delta)
+    tail = (1 - level) / 2
+
+    def spread(values: torch.Tensor) -> tuple[float, float, float, float]:
+        low, high = torch.quantile(values.double(), torch.tensor([tail, 1 - tail], dtype=torch.float64)).tolist()
+        return float(values.mean()), float(values.std()), low, high
+
+    rows = []
+    for j, m in enumerate(sizes):
+        mean, std, low, high = spread(counts[:, j])
+        rows.append({"images m": m, "subsets": 1 if m == len(g) else draws, "count mean": mean, "count std": std,
+                     "count low": low, "count high": high})
+    factors = counts[:, -1] / counts[:, -2].clamp_min(1)
+    mean, std, low, high = spread(factors)
+    verdict = ("still growing" if low > stable_below else "stopped growing" if high < stable_below
+               else "undecided")
+    growth = {"from m": sizes[-2], "to m": sizes[-1], "draws": draws, "factor mean": mean, "factor std": std,
+              "factor low": low, "factor high": high, "level": level, "stable below": stable_below,
+              "verdict": verdict}
+    return {"rows": rows, "growth": growth}
 
 
 def captured_energy(gradients: torch.Tensor, subspace: ActiveSubspace, rank: int) -> float:
