@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import torch
+import torch_pruning as tp
 from torch import nn
 from torch.nn.utils import prune
 
@@ -37,6 +38,7 @@ from . import zoo
 from ._utils import atomic_save, load_tensors
 from .asnet import ASNet, FinetuneConfig, build_asnet, finetune, split_model
 from .metrics import complexity, reduction
+from .models import VGG, VGG_CONFIGS
 from .subspace import ActiveSubspace
 from .training import evaluate, seed_everything
 
@@ -97,6 +99,31 @@ class PruningRecipe:
             raise ValueError(f"target_reduction must be > 1 (e.g. 11.0), got {self.target_reduction!r}")
 
 
+CHANNEL_MATCH = ("params", "macs")
+
+
+@dataclass(frozen=True)
+class ChannelPruningRecipe:
+    """The structured baseline: whole channels removed from the base network by Torch-Pruning's group
+    L2-magnitude criterion (``torch_pruning.pruner.MetaPruner`` with ``GroupMagnitudeImportance(p=2)``, the
+    same fraction of channels in every conv layer, the classifier's outputs kept), the fraction found by
+    bisection as the smallest that leaves at most ``1 / target_reduction`` of the base network's parameters
+    (``match="params"``) or MACs (``match="macs"``); the smaller dense network is then distilled from the
+    unpruned one for ``kd_epochs + sparse_epochs`` epochs of ``finetune``, as :class:`PruningRecipe`."""
+
+    base: str
+    target_reduction: float = 11.0
+    match: str = "params"
+    finetune: FinetuneConfig = field(default_factory=lambda: RECIPE_FINETUNE)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.target_reduction > 1:
+            raise ValueError(f"target_reduction must be > 1 (e.g. 11.0), got {self.target_reduction!r}")
+        if self.match not in CHANNEL_MATCH:
+            raise ValueError(f"match must be one of {CHANNEL_MATCH}, got {self.match!r}")
+
+
 BASELINE_FINETUNE = dataclasses.replace(RECIPE_FINETUNE, kd_epochs=6, sparse_epochs=8, l1_growth=2.0)
 """The shorter budget (14 epochs) at which the ASNet and its baselines are compared side by side: 6
 distillation and 8 sparse epochs, the l1 strength doubling every sparse epoch so that every projection
@@ -107,20 +134,23 @@ GRADUAL_FINETUNE = dataclasses.replace(RECIPE_FINETUNE, sparse_epochs=60, l1_gro
 (a gentler path to the nonzero target), then the remaining epochs with the zero pattern fixed."""
 
 _VGG = "vgg19_bn_w025_cifar10"
-RECIPES: dict[str, ASNetRecipe | PruningRecipe] = {
+RECIPES: dict[str, ASNetRecipe | PruningRecipe | ChannelPruningRecipe] = {
     f"{_VGG}_asnet_conv5": ASNetRecipe(_VGG, "conv5"),
     f"{_VGG}_asnet_conv6": ASNetRecipe(_VGG, "conv6", target_reduction=10.0, finetune=GRADUAL_FINETUNE),
     **{f"{_VGG}_{tag}_conv5_budget14": ASNetRecipe(_VGG, "conv5", projection=projection, finetune=BASELINE_FINETUNE)
        for tag, projection in (("asnet", "active_subspace"), ("pca", "pca"), ("random", "random"))},
     f"{_VGG}_pruned_budget14": PruningRecipe(_VGG, finetune=BASELINE_FINETUNE),
+    f"{_VGG}_channels_params_budget14": ChannelPruningRecipe(_VGG, 11.0, "params", finetune=BASELINE_FINETUNE),
+    f"{_VGG}_channels_macs_budget14": ChannelPruningRecipe(_VGG, 3.3, "macs", finetune=BASELINE_FINETUNE),
 }
 """The shipped ASNets (``..._asnet_conv6`` with the longer sparse phase :data:`GRADUAL_FINETUNE` at 10x, and
 ``..._asnet_conv5`` with :data:`RECIPE_FINETUNE` at 11x), and the equal-budget comparison of the active
-subspace with PCA and random projections and with magnitude pruning (``..._budget14``)."""
+subspace with PCA and random projections, with magnitude pruning and with structured channel pruning at the
+ASNet's parameters (11x) and at its MACs (3.3x, the MAC reduction of the budget-14 ASNet) (``..._budget14``)."""
 SHIPPED_ASNETS = [f"{_VGG}_asnet_conv6", f"{_VGG}_asnet_conv5"]
 """The shipped ASNets, in the order notebook 05 shows them (the first carries the report's claims)."""
 BASELINES = [name for name in RECIPES if name.endswith("_budget14")]
-"""The equal-budget comparison: the ASNet first, then the PCA and random projections and the pruned VGG."""
+"""The equal-budget comparison: the ASNet first, then the PCA and random projections and the pruned VGGs."""
 
 
 
@@ -143,11 +173,12 @@ def directions(model: nn.Module, layer: str, loader: Iterable[tuple[torch.Tensor
     return estimator
 
 
-def run(name_or_recipe: str | ASNetRecipe | PruningRecipe, out: str | Path, *, device: str | torch.device = "cpu",
+def run(name_or_recipe: str | ASNetRecipe | PruningRecipe | ChannelPruningRecipe, out: str | Path, *, device: str | torch.device = "cpu",
         progress: bool = True) -> dict[str, Any]:
     """Execute a recipe in the folder ``out`` (resumable) and write ``out/model.pt`` (a zoo checkpoint).
 
-    A :class:`PruningRecipe` writes the pruned network there instead (same metadata, ``arch`` the base's).
+    A :class:`PruningRecipe` or :class:`ChannelPruningRecipe` writes the pruned network there instead (same
+    metadata, ``arch`` the base's; a channel-pruned VGG's ``arch_kwargs`` name its ``channels``).
 
     Returns the checkpoint's metadata: base model, cut, r, p, projection, seed, the build's samples,
     R² (in-sample and cross-validated) and ridge, epochs, wall time (build + fine-tuning, summed over
@@ -168,6 +199,8 @@ def run(name_or_recipe: str | ASNetRecipe | PruningRecipe, out: str | Path, *, d
     original = complexity(teacher, shape)
     if isinstance(recipe, PruningRecipe):
         return _run_pruning(name, recipe, out, teacher, entry, train, test, original)
+    if isinstance(recipe, ChannelPruningRecipe):
+        return _run_channels(name, recipe, out, teacher, entry, train, test, original)
     build_path, tune_path = out / "build.pt", out / "finetune.pt"
     if build_path.exists():
         state = load_tensors(build_path, "ASNet build", device)
@@ -222,8 +255,68 @@ def _run_pruning(name: str, recipe: PruningRecipe, out: Path, teacher: nn.Module
                        progress=False)
     for module, attribute in weights:
         prune.remove(module, attribute)
+    return _save_dense(name, recipe, out, student, entry["arch_kwargs"], entry, train, test, original, config, history)
+
+
+def channel_pruned(model: nn.Module, target: int, match: str, input_shape: tuple[int, ...]) -> tuple[nn.Module, float]:
+    """The VGG ``model`` with whole channels removed (see :class:`ChannelPruningRecipe`) so that its parameters
+    (``match="params"``) or MACs (``match="macs"``) are at most ``target``; returns the pruned copy, rebuilt as
+    :class:`aslib.models.VGG` with ``channels``, and the pruned fraction of every conv layer's channels (bisection
+    to 1e-3). ``model`` is left unchanged."""
+    if not isinstance(model, VGG):
+        raise ValueError(f"channel pruning rebuilds a VGG of the kit (aslib.models.VGG), got {type(model).__name__}")
+    device = next(model.parameters()).device
+    example = torch.zeros(1, *input_shape, device=device)
+
+    def pruned(fraction: float) -> nn.Module:
+        copy_ = copy.deepcopy(model).eval()
+        pruner = tp.pruner.MetaPruner(copy_, example, importance=tp.importance.GroupMagnitudeImportance(p=2),
+                                      pruning_ratio=fraction, ignored_layers=[copy_.fc])
+        pruner.step()
+        return copy_
+
+    low, high = 0.0, 0.95  # Torch-Pruning leaves a layer whole when a fraction would remove all its channels
+    if complexity(pruned(high), input_shape)[match] > target:
+        raise ValueError(f"no channel fraction leaves at most {target} {match}: choose a smaller target_reduction")
+    while high - low > 1e-3:
+        middle = (low + high) / 2
+        low, high = (low, middle) if complexity(pruned(middle), input_shape)[match] <= target else (middle, high)
+    smaller = pruned(high)
+    channels = [module[0].out_channels for name, module in smaller.named_children() if name.startswith("conv")]
+    depth = {len(c): d for d, c in _vgg_convs().items()}[len(channels)]
+    rebuilt = VGG(depth, num_classes=smaller.fc.out_features, batch_norm=any(
+        isinstance(m, nn.BatchNorm2d) for m in smaller.modules()), in_channels=input_shape[0], channels=channels)
+    rebuilt.load_state_dict(smaller.state_dict())
+    return rebuilt.to(device).train(model.training), high
+
+
+def _vgg_convs() -> dict[int, list[int]]:
+    return {depth: [c for c in config if c != "M"] for depth, config in VGG_CONFIGS.items()}
+
+
+def _run_channels(name: str, recipe: ChannelPruningRecipe, out: Path, teacher: nn.Module, entry: dict[str, Any],
+                  train: data_mod.ImageDataset, test: data_mod.ImageDataset, original: dict[str, Any]) -> dict[str, Any]:
+    shape = tuple(train.images.shape[1:])
+    target = math.floor(original[recipe.match] / recipe.target_reduction)
+    student, fraction = channel_pruned(teacher, target, recipe.match, shape)
+    config = dataclasses.replace(recipe.finetune, kd_epochs=recipe.finetune.kd_epochs + recipe.finetune.sparse_epochs,
+                                 sparse_epochs=0)
+    history = finetune(student, teacher, train, test, config, checkpoint=out / "finetune.pt", input_shape=shape,
+                       progress=False)
+    channels = [module[0].out_channels for child, module in student.named_children() if child.startswith("conv")]
+    meta = _save_dense(name, recipe, out, student, {**entry["arch_kwargs"], "channels": channels}, entry, train, test,
+                       original, config, history)
+    return {**meta, "pruned_channel_fraction": round(fraction, 4)}
+
+
+def _save_dense(name: str, recipe: PruningRecipe | ChannelPruningRecipe, out: Path, student: nn.Module,
+                arch_kwargs: dict[str, Any], entry: dict[str, Any], train: data_mod.ImageDataset,
+                test: data_mod.ImageDataset, original: dict[str, Any], config: FinetuneConfig,
+                history: list[dict[str, Any]]) -> dict[str, Any]:
+    """Metadata of a fine-tuned pruned network (architecture of the base) and its checkpoint ``out/model.pt``."""
+    shape = tuple(train.images.shape[1:])
     result = complexity(student, shape)
-    meta = {"arch": entry["arch"], "arch_kwargs": entry["arch_kwargs"], "dataset": entry["dataset"],
+    meta = {"arch": entry["arch"], "arch_kwargs": arch_kwargs, "dataset": entry["dataset"],
             "data_source": train.source, "recipe_name": name, "recipe": _plain(dataclasses.asdict(recipe)),
             "base_model": recipe.base, "seed": recipe.seed, "epochs": config.kd_epochs, "history": history,
             "wall_time_s": round(sum(row.get("seconds", 0.0) for row in history), 1), "device": str(next(
@@ -252,5 +345,5 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-__all__ = ["ASNetRecipe", "BASELINES", "BASELINE_FINETUNE", "PROJECTIONS", "PruningRecipe", "RECIPES",
-           "RECIPE_FINETUNE", "SHIPPED_ASNETS", "directions", "run"]
+__all__ = ["ASNetRecipe", "BASELINES", "BASELINE_FINETUNE", "CHANNEL_MATCH", "ChannelPruningRecipe", "PROJECTIONS",
+           "PruningRecipe", "RECIPES", "RECIPE_FINETUNE", "SHIPPED_ASNETS", "channel_pruned", "directions", "run"]

@@ -439,6 +439,7 @@ class BatchLoader:
 def denormalize(images: torch.Tensor, name: str = "cifar10") -> torch.Tensor:
     """Normalised ``(..., C, H, W)`` -> pixel values in [0, 1] (clamped), for display."""
     spec = dataset_spec(name)
+    _check_channels(images, name, len(spec.mean))
     mean = torch.tensor(spec.mean, device=images.device).view(-1, 1, 1)
     std = torch.tensor(spec.std, device=images.device).view(-1, 1, 1)
     return (images * std + mean).clamp(0, 1)
@@ -447,6 +448,15 @@ def denormalize(images: torch.Tensor, name: str = "cifar10") -> torch.Tensor:
 def pixel_scale(name: str) -> torch.Tensor:
     """Per-channel factor ``std`` ``(C, 1, 1)`` that maps normalised units to 0..1 pixel units."""
     return torch.tensor(dataset_spec(name).std).view(-1, 1, 1)
+
+
+def _check_channels(images: torch.Tensor, name: str, channels: int) -> None:
+    """Refuse images whose channel axis (third from the end) does not match the dataset's statistics: a
+    1-channel image would otherwise broadcast silently to 3 channels of CIFAR-10 statistics."""
+    if images.ndim < 3 or images.shape[-3] != channels:
+        raise ValueError(f"{name!r} statistics have {channels} channel(s) but the images have shape "
+                         f"{tuple(images.shape)} (channels third from the end): pass the dataset the images "
+                         f"come from, e.g. name='fashion_mnist' for 1-channel images")
 
 
 def class_names(name: str, root: str | os.PathLike | None = None) -> list[str]:

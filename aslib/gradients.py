@@ -55,7 +55,12 @@ def resolve_layers(model: nn.Module, layers: Sequence[str] | str) -> dict[str, n
 
 @contextmanager
 def capture_outputs(modules: dict[str, nn.Module | None]):
-    """Record the forward output of each module in a dict ``name -> tensor`` (hooks removed on exit)."""
+    """Record the forward output of each module in a dict ``name -> tensor`` (hooks removed on exit).
+
+    The rest of the forward pass gets a copy of each recorded output, so an in-place operation after the
+    layer (``ReLU(inplace=True)`` after a batch norm, as in torchvision's ResNets) changes the copy, not the
+    recorded tensor: gradients and activations are those of the layer's own output.
+    """
     store: dict[str, torch.Tensor] = {}
     handles = []
 
@@ -64,7 +69,11 @@ def capture_outputs(modules: dict[str, nn.Module | None]):
             if name in store:
                 raise RuntimeError(f"layer {name!r} ran twice in one forward pass; per-sample gradients "
                                    "need a layer that is called once")
+            if not isinstance(output, torch.Tensor):
+                raise ValueError(f"layer {name!r} returns a {type(output).__name__}, not a tensor: capture a "
+                                 "layer whose output is one tensor (e.g. a submodule of it)")
             store[name] = output
+            return output.clone()
         return fn
 
     try:

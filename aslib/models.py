@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import inspect
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -66,21 +66,30 @@ class VGG(NamedSequential):
         batch_norm: BN after every conv.
         width: channel multiplier (1.0 = the paper's network, 0.25 = the CPU-sized zoo model).
         in_channels: 3 for CIFAR.
+        channels: output channels of each conv layer, overriding ``width`` (a channel-pruned VGG, e.g. by
+            Torch-Pruning; one positive int per conv layer of the depth).
     Input ``(B, in_channels, 32, 32)`` -> logits ``(B, K)``.
     """
 
     def __init__(self, depth: int = 19, num_classes: int = 10, batch_norm: bool = True,
-                 width: float = 1.0, in_channels: int = 3):
+                 width: float = 1.0, in_channels: int = 3, channels: Sequence[int] | None = None):
         if depth not in VGG_CONFIGS:
             raise ValueError(f"VGG depth must be one of {sorted(VGG_CONFIGS)}, got {depth}")
         _check_shape_options(num_classes, width, in_channels, narrowest=64)
+        config = VGG_CONFIGS[depth]
+        convs = [item for item in config if item != "M"]
+        if channels is not None and (len(channels) != len(convs) or not all(
+                isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in channels)):
+            raise ValueError(f"channels must give one positive int per conv layer ({len(convs)} for depth {depth}), "
+                             f"got {channels!r}")
+        widths = iter(channels if channels is not None else [max(1, int(round(item * width))) for item in convs])
         layers: list[tuple[str, nn.Module]] = []
-        config, channels, index = VGG_CONFIGS[depth], in_channels, 0
+        incoming, index = in_channels, 0
         for pos, item in enumerate(config):
             if item == "M":
                 continue
-            out = max(1, int(round(item * width)))
-            block: list[nn.Module] = [nn.Conv2d(channels, out, 3, padding=1)]
+            out = next(widths)
+            block: list[nn.Module] = [nn.Conv2d(incoming, out, 3, padding=1)]
             if batch_norm:
                 block.append(nn.BatchNorm2d(out))
             block.append(nn.ReLU())
@@ -88,8 +97,8 @@ class VGG(NamedSequential):
                 block.append(nn.MaxPool2d(2))
             index += 1
             layers.append((f"conv{index}", nn.Sequential(*block)))
-            channels = out
-        layers += [("flatten", nn.Flatten()), ("fc", nn.Linear(channels, num_classes))]
+            incoming = out
+        layers += [("flatten", nn.Flatten()), ("fc", nn.Linear(incoming, num_classes))]
         super().__init__(OrderedDict(layers))
 
 

@@ -57,6 +57,11 @@ CLAIMS: dict[str, tuple[str, str]] = {
                               "CIFAR-10", "not in the paper"),
     "asnet_vs_magnitude_pruning_accuracy": ("ASNet minus magnitude-pruned VGG test accuracy (fraction), equal budget, "
                                             "VGG-19-BN CIFAR-10", "not in the paper"),
+    "asnet_vs_channel_pruning_params_accuracy": ("ASNet minus channel-pruned VGG (Torch-Pruning, same parameters) "
+                                                 "test accuracy (fraction), equal budget, VGG-19-BN CIFAR-10",
+                                                 "not in the paper"),
+    "asnet_vs_channel_pruning_macs_accuracy": ("ASNet minus channel-pruned VGG (Torch-Pruning, same MACs) test "
+                                               "accuracy (fraction), equal budget, VGG-19-BN CIFAR-10", "not in the paper"),
     "pretrained_accuracy_vgg": ("Test accuracy of the pretrained CIFAR-10 VGG-19-BN (fraction)", "0.9334"),
     "as_solver_gap_cifar10_allclass_xi10": ("AS with the exact minus the authors' one-step dominant direction, "
                                             "test attack ratio, CIFAR-10 all-class, xi = 10",
@@ -147,16 +152,29 @@ def _stamp(notebook: Path, preset: str) -> str:
 def execute(notebooks: Sequence[Path], out: Path, preset: str = "default", force: bool = False,
             parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Execute notebooks into ``out`` with papermill, each with ``out`` as its working directory (what a notebook
-    writes to a relative path lands there); returns one timing row per notebook."""
-    import papermill
-
+    writes to a relative path lands there); returns one timing row per notebook. ``ASLIB_RESULTS`` (where the
+    notebooks record) is set for the run and restored afterwards."""
     check_choice("preset", preset, PRESET_NAMES)
     missing = [str(nb) for nb in notebooks if not Path(nb).is_file()]
     if missing:
         raise FileNotFoundError(f"notebooks not found: {missing}")
     out.mkdir(parents=True, exist_ok=True)
     results = (out / "results").resolve()
-    os.environ["ASLIB_RESULTS"] = str(results)
+    previous = os.environ.get("ASLIB_RESULTS")
+    os.environ["ASLIB_RESULTS"] = str(results)  # the kernels inherit it; restored below, also after a failure
+    try:
+        return _execute_each(notebooks, out, preset, force, parameters)
+    finally:
+        if previous is None:
+            os.environ.pop("ASLIB_RESULTS", None)
+        else:
+            os.environ["ASLIB_RESULTS"] = previous
+
+
+def _execute_each(notebooks: Sequence[Path], out: Path, preset: str, force: bool,
+                  parameters: dict[str, Any] | None) -> list[dict[str, Any]]:
+    import papermill
+
     rows = []
     for nb in notebooks:
         target, stamp_file = out / nb.name, out / f"{nb.stem}.stamp.json"
@@ -200,6 +218,8 @@ COMPARISONS: dict[str, str] = {
     "attack_vs_checkerboard_cifar10_allclass_xi10": "a checkerboard of the same norm (CIFAR-10 all-class)",
     "asnet_vs_pca_accuracy": "the PCA-projection network (accuracy)",
     "asnet_vs_magnitude_pruning_accuracy": "the magnitude-pruned VGG (accuracy)",
+    "asnet_vs_channel_pruning_params_accuracy": "the channel-pruned VGG at the same parameters (accuracy)",
+    "asnet_vs_channel_pruning_macs_accuracy": "the channel-pruned VGG at the same MACs (accuracy)",
 }
 """The claims that are "the method minus a baseline" (id -> the baseline), read by :func:`headline`."""
 
@@ -321,7 +341,10 @@ def run_report(out: Path | str = "report", preset: str = "default", force: bool 
     """Execute ``notebooks`` (default: the shipped ones, :func:`aslib.resources.notebooks`), narrowed to those whose
     name starts with one of the number prefixes ``only`` (e.g. ``["01"]``), and write ``out/report.md``."""
     out = Path(out)
-    notebooks = select(sorted(notebooks), only) if notebooks else shipped_notebooks(only=only)
+    check_choice("preset", preset, PRESET_NAMES)
+    if notebooks is not None and not list(notebooks):
+        raise ValueError("notebooks is empty: pass notebook paths, or None for the shipped ones")
+    notebooks = select(sorted(notebooks), only) if notebooks is not None else shipped_notebooks(only=only)
     start = time.time()
     timings = execute(notebooks, out, preset, force)
     path = write_report(out, timings)

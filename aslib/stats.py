@@ -8,6 +8,7 @@ inverted by bisection, accurate to about 1e-10.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -152,6 +153,11 @@ def normal_quantile(p: float) -> float:
 
 def proportion_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
     """Wilson score interval of a proportion ``successes / n`` (e.g. an accuracy on ``n`` test images)."""
+    for name, value in (("successes", successes), ("n", n)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise ValueError(f"{name} is a count and must be an int, got {value!r}"
+                             + (" (an accuracy? pass round(accuracy * n) correct of n)" if name == "successes"
+                                else ""))
     if n < 1 or not 0 <= successes <= n:
         raise ValueError(f"need 0 <= successes <= n and n >= 1, got {successes} of {n}")
     z, p = normal_quantile(0.5 + level / 2), successes / n

@@ -103,6 +103,8 @@ def count_active(eigenvalues: torch.Tensor, total: float, delta: float = 0.95,
     check_fraction("delta", delta, high_open=True)
     check_choice("convention", convention, ("code", "paper"))
     check_positive("total", total, allow_zero=True)
+    if not torch.isfinite(eigenvalues).all():
+        raise ValueError("eigenvalues contain NaN or inf: check the gradients they were estimated from")
     if total == 0:
         return 0
     energy = eigenvalues.double().cumsum(0) / total
@@ -424,6 +426,9 @@ class ActiveSubspace:
         g = self.gradients
         m = len(g)
         k = min(m, g.shape[1])
+        if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= k):
+            raise ValueError(f"rank must be an int in 1..{k} (the directions {m} rows of {g.shape[1]} values have) "
+                             f"or None, got {rank!r}")
         r = rank or min(k, self.rank or k)
         generator = torch.Generator().manual_seed(seed)
         base = self.components[:, :r]

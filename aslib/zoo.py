@@ -158,7 +158,7 @@ def ship(name: str, path: str | Path, meta: dict[str, Any], command: str) -> dic
     precision, test accuracy (plus the lossless CIFAR-10 subset's for CIFAR-10 models), parameters, size,
     sha256 and the platform fingerprint of this process (the one that ships, normally the one that trained);
     an ASNet's (or a pruned network's) entry also its base model and its accuracy, ``method`` (the
-    projection, or ``"magnitude_pruning"``), the build, nonzero parameters, dense and sparse MACs and
+    projection, ``"magnitude_pruning"``, or ``"channel_pruning_params"`` / ``"channel_pruning_macs"``), the build, nonzero parameters, dense and sparse MACs and
     the reductions against the base network.
     """
     from . import data as data_mod
@@ -183,7 +183,11 @@ def ship(name: str, path: str | Path, meta: dict[str, Any], command: str) -> dic
               if str(meta["device"]) == "cpu" or torch.cuda.is_available() else None}
     if "nonzero_params" in meta:  # an ASNet or a pruned network from aslib.asnet_recipes
         record.update({key: meta[key] for key in COMPRESSED_FIELDS if key in meta})
-        record["method"] = meta["recipe"].get("projection", "magnitude_pruning")
+        recipe = meta["recipe"]
+        record["method"] = recipe.get("projection") or (f"channel_pruning_{recipe['match']}" if "match" in recipe
+                                                        else "magnitude_pruning")
+        if "pruned_channel_fraction" in meta:
+            record["pruned_channel_fraction"] = meta["pruned_channel_fraction"]
     manifest = json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {"models": []}
     manifest["models"] = [m for m in manifest["models"] if m["name"] != name] + [record]
     MANIFEST.write_text(json.dumps(manifest, indent=2) + "\n")

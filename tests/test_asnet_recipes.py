@@ -60,3 +60,37 @@ def test_the_pruning_baseline_keeps_its_masks_through_distillation(tmp_path):
     base_params = sum(p.numel() for p in zoo.pretrained("lenet_fashion_mnist").parameters())
     assert stored["arch"] == "lenet" and [row["phase"] for row in meta["history"]] == ["start", "distill", "distill"]
     assert nonzero_weights(model) == meta["nonzero_params"] == base_params // 10  # exactly the target, kept
+
+
+def test_channel_pruning_meets_its_target_with_the_smallest_fraction_and_leaves_the_model():
+    from aslib.metrics import complexity
+    from aslib.models import VGG, build
+
+    torch.manual_seed(0)
+    model = build("vgg11_bn", width=0.125).eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    shape = (3, 32, 32)
+    full = complexity(model, shape)
+    for match, reduction in (("params", 6.0), ("macs", 3.0)):
+        target = int(full[match] / reduction)
+        pruned, fraction = asnet_recipes.channel_pruned(model, target, match, shape)
+        assert isinstance(pruned, VGG) and complexity(pruned, shape)[match] <= target
+        # the bisection's lower end does not meet the target: the fraction is the smallest one (to 1e-3)
+        larger, _ = asnet_recipes.channel_pruned(model, int(complexity(pruned, shape)[match] * 1.2), match, shape)
+        assert complexity(larger, shape)[match] > complexity(pruned, shape)[match]
+        widths = [m[0].out_channels for name, m in pruned.named_children() if name.startswith("conv")]
+        original = [m[0].out_channels for name, m in model.named_children() if name.startswith("conv")]
+        assert all(abs(w - (1 - fraction) * o) <= 1 for w, o in zip(widths, original))  # the same fraction each
+        rebuilt = build("vgg11_bn", width=0.125, channels=widths)
+        rebuilt.load_state_dict(pruned.state_dict())  # the checkpoint's arch_kwargs rebuild it exactly
+        x = torch.randn(2, *shape)
+        assert torch.equal(rebuilt.eval()(x), pruned.eval()(x))
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    with pytest.raises(ValueError, match="no channel fraction"):
+        asnet_recipes.channel_pruned(model, 10, "params", shape)
+    with pytest.raises(ValueError, match="VGG"):
+        asnet_recipes.channel_pruned(torch.nn.Linear(3, 2), 10, "params", shape)
+    with pytest.raises(ValueError, match="match must be one of"):
+        asnet_recipes.ChannelPruningRecipe("vgg19_bn_w025_cifar10", 3.0, "flops")
+    with pytest.raises(ValueError, match="channels must give one positive int per conv layer"):
+        build("vgg11_bn", channels=[4, 4])

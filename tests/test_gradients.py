@@ -66,3 +66,32 @@ def test_input_gradients_are_the_input_layer_case():
     reference = torch.cat([g["input"] for g in layer_gradients(model, ["input"], (x, y), batch_size=7)])
     assert rows.shape == (7, 784)
     assert torch.allclose(rows, reference, atol=1e-7)
+
+
+def test_an_in_place_operation_after_the_layer_leaves_its_gradients_and_activations_alone():
+    from torch import nn
+    from torchvision.models import resnet18
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 5), nn.ReLU(inplace=True), nn.Linear(5, 3))
+    x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
+    got = next(layer_gradients(net, ["0"], (x, y), return_activations=True))
+    # closed form of the loss gradient at the Linear's own output (before the ReLU that overwrites it)
+    pre = net[0](x).detach()
+    dlogits = torch.softmax(net[2](pre.relu()), 1) - torch.nn.functional.one_hot(y, 3)
+    expected = (dlogits @ net[2].weight) * (pre > 0)
+    assert torch.allclose(got["0"], expected.detach(), atol=1e-6)
+    assert torch.equal(got["0:activation"], pre)  # negative values kept: the output before the ReLU
+    # torchvision's ResNet-18: bn1 is followed by ReLU(inplace=True); the same net without in-place ReLUs agrees
+    model = resnet18(num_classes=4).eval()
+    plain = resnet18(num_classes=4).eval()
+    plain.load_state_dict(model.state_dict())
+    for module in plain.modules():
+        if isinstance(module, nn.ReLU):
+            module.inplace = False
+    images, labels = torch.randn(3, 3, 32, 32), torch.tensor([0, 1, 3])
+    a, b = (next(layer_gradients(m, ["bn1", "layer1.0.bn2"], (images, labels), return_activations=True))
+            for m in (model, plain))
+    for key in a:
+        assert torch.allclose(a[key], b[key], atol=1e-6, rtol=1e-5), key
+    assert (a["bn1:activation"] < 0).any()

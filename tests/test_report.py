@@ -1,5 +1,6 @@
 """The report: claims recorded by notebooks become claims.json and the claims table; stamps see the whole package."""
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -74,13 +75,25 @@ def test_notebooks_run_in_the_output_folder(tmp_path, monkeypatch):
     seen = []
 
     def fake_execute(source, target, cwd, **options):
-        seen.append(cwd)
+        seen.append((cwd, os.environ["ASLIB_RESULTS"]))
         Path(target).write_text("{}")
 
     monkeypatch.setattr(papermill, "execute_notebook", fake_execute)
-    monkeypatch.setenv("ASLIB_RESULTS", "restored after the test")
+    monkeypatch.setenv("ASLIB_RESULTS", "the caller's")
     rows = report.execute(notebooks(only=["01"]), tmp_path / "rep", "smoke")
-    assert seen == [str((tmp_path / "rep").resolve())] and rows[0]["notebook"].startswith("01_")
+    assert seen == [(str((tmp_path / "rep").resolve()), str((tmp_path / "rep" / "results").resolve()))]
+    assert rows[0]["notebook"].startswith("01_") and os.environ["ASLIB_RESULTS"] == "the caller's"
+
+    def failing(source, target, cwd, **options):
+        raise RuntimeError("a cell failed")
+
+    monkeypatch.setattr(papermill, "execute_notebook", failing)
+    monkeypatch.delenv("ASLIB_RESULTS")
+    with pytest.raises(RuntimeError, match="a cell failed"):
+        report.execute(notebooks(only=["02"]), tmp_path / "rep", "smoke", force=True)
+    assert "ASLIB_RESULTS" not in os.environ  # unset before, unset after a failure
+    with pytest.raises(ValueError, match="notebooks is empty"):
+        report.run_report(tmp_path / "rep", "smoke", notebooks=[])
 
 
 def test_the_headline_names_wins_ties_losses_and_the_strongest_baseline():

@@ -73,6 +73,10 @@ def perturbation_norms(v: torch.Tensor, dataset_name: str) -> dict[str, float]:
     Returns ``l2`` and ``linf`` in normalised units, and ``pixel_l2_255`` / ``pixel_linf_255``:
     the norms of the pixel-space perturbation ``v * std`` expressed in 0..255 grey levels.
     """
-    pixel = v.detach().cpu() * data_mod.pixel_scale(dataset_name) * 255
+    scale = data_mod.pixel_scale(dataset_name)
+    if v.ndim != 3 or v.shape[0] != len(scale):
+        raise ValueError(f"v must be one image's perturbation (C, H, W) with the {len(scale)} channel(s) of "
+                         f"{dataset_name!r}, got shape {tuple(v.shape)}: pass the dataset the vector was made for")
+    pixel = v.detach().cpu() * scale * 255
     return {"l2": v.norm().item(), "linf": v.abs().max().item(),
             "pixel_l2_255": pixel.norm().item(), "pixel_linf_255": pixel.abs().max().item()}
