@@ -1,4 +1,4 @@
-"""Private plumbing shared by every module: model mode, atomic saves, devices, validators, moved names.
+"""Private plumbing shared by every module: model mode, atomic saves, devices, validators.
 
 Nothing here computes a result of the kit; each helper exists once so that every public
 function behaves the same way (mode restored the same way, the same error for the same mistake).
@@ -6,14 +6,13 @@ function behaves the same way (mode restored the same way, the same error for th
 from __future__ import annotations
 
 import difflib
-import importlib
 import math
 import numbers
 import os
 from contextlib import contextmanager
 from pathlib import Path
 from collections.abc import Iterable
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import torch
 from torch import nn
@@ -51,6 +50,8 @@ def load_tensors(path: str | Path, what: str, map_location: str | torch.device =
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{what} not found: {path}")
+    if isinstance(map_location, (str, torch.device)):
+        check_device(map_location)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError, ... for bad files
@@ -65,6 +66,33 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> None:
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
     torch.save(obj, tmp)
     os.replace(tmp, path)
+
+
+def check_device(device: str | torch.device) -> torch.device:
+    """``device`` as a :class:`torch.device`, or ValueError when it is not a device name or this machine does not
+    have it (a CUDA or MPS device without the hardware, a CUDA index beyond the GPUs present)."""
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"{device!r} is not a device; use 'cpu', 'cuda' or 'cuda:N'") from None
+    if resolved.type == "cuda" and (not torch.cuda.is_available()
+                                    or (resolved.index or 0) >= torch.cuda.device_count()):
+        found = f"{torch.cuda.device_count()} CUDA device(s)" if torch.cuda.is_available() else "no CUDA device"
+        raise ValueError(f"device {str(resolved)!r} is not on this machine ({found}); use 'cpu' or leave the device "
+                         "unset to take CUDA when it is there")
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {str(resolved)!r} is not on this machine (no MPS backend); use 'cpu'")
+    return resolved
+
+
+def load_resumed(module: nn.Module, state_dict: dict[str, Any], path: Path, how_to_restart: str) -> None:
+    """Load the weights of a resumable checkpoint into ``module``, or ValueError naming ``path`` when they belong to a
+    run of another configuration (another architecture, rank, degree or cut)."""
+    try:
+        module.load_state_dict(state_dict)
+    except RuntimeError as error:
+        raise ValueError(f"{path} holds a run of another configuration ({str(error).splitlines()[0].rstrip('.:')}); "
+                         f"delete it to start this one afresh, or {how_to_restart}") from None
 
 
 def default_device() -> torch.device:
@@ -125,19 +153,3 @@ def check_finite(tensor: torch.Tensor, what: str, hint: str = "check the model a
     if not bool(torch.isfinite(tensor).all()):
         raise NonFiniteError(f"{what} contain NaN or inf values; {hint}")
 
-
-def moved(module: str, new_homes: dict[str, str]) -> Callable[[str], Any]:
-    """A module ``__getattr__`` that forwards the names in ``new_homes`` to where they moved.
-
-    ``new_homes`` maps an old name to ``"package.module"`` (same name there) or
-    ``"package.module:new_name"``: ``aslib.attacks.noise_sweep`` keeps working and *is*
-    ``aslib.studies.noise_sweep``. Any other unknown name raises the usual AttributeError.
-    """
-
-    def __getattr__(name: str) -> Any:
-        if name in new_homes:
-            home, _, new_name = new_homes[name].partition(":")
-            return getattr(importlib.import_module(home), new_name or name)
-        raise AttributeError(f"module {module!r} has no attribute {name!r}")
-
-    return __getattr__

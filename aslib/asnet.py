@@ -25,9 +25,11 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ._utils import (NonFiniteError, atomic_save, check_choice, check_finite, check_fraction, check_positive,
-                     load_tensors, model_device, model_mode)
+                     load_resumed, load_tensors, model_device, model_mode)
 from .data import Batches, BatchLoader, ImageDataset, batches, local_share
 from .distributed import barrier, is_main_process, rank_and_world, sum_across_ranks
+from .inference import evaluate
+from .metrics import complexity, nonzero_weights
 from .models import cut_points
 from .pce import HermiteBasis, NormalEquations, Standardize, num_terms
 from .subspace import ActiveSubspace, layer_subspaces
@@ -306,6 +308,8 @@ class FinetuneConfig:
                 check_positive(f"each of {name}", rate, allow_zero=True)
         if self.target_params is not None:
             check_positive("target_params", self.target_params, integer=True)
+        if self.max_batches is not None:
+            check_positive("max_batches (batches per epoch; None for all)", self.max_batches, integer=True)
 
     def learning_rates(self, phase: str, epoch: int) -> tuple[float, float, float]:
         """The (pre-model, AS, PCE) learning rates of ``epoch`` (0-based) of ``phase``."""
@@ -407,9 +411,6 @@ def finetune(asnet: ASNet | nn.Module, teacher: nn.Module, train_data: ImageData
 def _finetune(asnet: nn.Module, teacher: nn.Module, train_data: ImageDataset, test_data: Batches,
               config: FinetuneConfig, checkpoint: str | Path | None, input_shape: tuple[int, ...] | None,
               progress: bool) -> list[dict[str, Any]]:
-    from .metrics import complexity, nonzero_weights
-    from .training import evaluate
-
     device = model_device(asnet)
     rank, world = rank_and_world()
     loader = BatchLoader(train_data, config.batch_size, shuffle=True, augment=config.augment, seed=config.seed,
@@ -425,7 +426,7 @@ def _finetune(asnet: nn.Module, teacher: nn.Module, train_data: ImageDataset, te
     averaged = torch.optim.swa_utils.AveragedModel(asnet) if config.swa_epochs else None
     if path is not None and path.exists():
         state = load_tensors(path, "ASNet fine-tuning checkpoint", device)
-        asnet.load_state_dict(state["asnet"])
+        load_resumed(asnet, state["asnet"], path, "pass another checkpoint path (aslib asnet --out DIR)")
         history = state["history"]
         if averaged is not None and state.get("averaged") is not None:
             averaged.load_state_dict(state["averaged"])

@@ -40,7 +40,8 @@ from .asnet import ASNet, FinetuneConfig, build_asnet, finetune, split_model
 from .metrics import complexity, reduction
 from .models import VGG, VGG_CONFIGS
 from .subspace import ActiveSubspace
-from .training import evaluate, seed_everything
+from .inference import evaluate
+from .training import seed_everything
 
 PROJECTIONS = ("active_subspace", "pca", "random")
 

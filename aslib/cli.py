@@ -44,8 +44,8 @@ from pathlib import Path
 
 import torch
 
-from . import __version__, asnet_recipes, training, zoo
-from ._utils import default_device
+from . import __version__, asnet_recipes, attacks, gradients, training, vectors, zoo
+from ._utils import check_device, default_device
 
 FETCHED = ("mnist", "fashion_mnist", "cifar10")
 """The datasets ``aslib data --fetch`` downloads when given no names: those the notebooks use."""
@@ -60,7 +60,7 @@ def _model(args):
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = args.device or default_device()
+    device = check_device(args.device) if args.device else default_device()
     model, dataset = zoo.resolve(args.model, weights=args.weights, dataset=args.dataset, map_location=device)
     return model, dataset, device
 
@@ -116,11 +116,9 @@ def _ship_vectors(args) -> None:
     """``attack-study --ship``: craft the paper's experiment for a zoo model into the package (resumable),
     then print the shipped vectors' crafting-set and test attack ratios."""
     from . import data as data_mod
-    from . import vectors
-    from .attacks import METHODS, attack_ratio
     from .tables import aggregate, format_table
 
-    methods = args.methods or list(METHODS)
+    methods = args.methods or list(attacks.METHODS)
     model, dataset, device = _model(args)
     command = "python -m aslib.cli " + " ".join(shlex.quote(a) for a in args.argv)
     records = vectors.craft_vectors(args.model, xis=args.xis, repeats=args.repeats, experiment=args.experiment,
@@ -128,8 +126,7 @@ def _ship_vectors(args) -> None:
     variant = None if args.solver == "exact" else args.solver
     spec = vectors.EXPERIMENTS[args.experiment]
     n_test = args.test_images if spec["classes"] is None else None  # one-class: every test image of the class
-    xt, yt = (t.to(device) for t in data_mod.tensors(dataset, "test", n=n_test, classes=spec["classes"],
-                                                      seed=0))
+    xt, yt = data_mod.tensors(dataset, "test", n=n_test, classes=spec["classes"], seed=0, device=device)
     rows = []
     for method in methods:
         for xi in args.xis:
@@ -137,7 +134,7 @@ def _ship_vectors(args) -> None:
             chosen = [r for r in records if r["method"] == method and r["xi"] == float(xi)]
             for record, v in zip(chosen, shipped):
                 rows.append({"xi": float(xi), "method": method, "train_attack_ratio": record["train_attack_ratio"],
-                             "test_attack_ratio": attack_ratio(model, xt, yt, v.to(device)),
+                             "test_attack_ratio": attacks.attack_ratio(model, xt, yt, v.to(device)),
                              "time_s": record["wall_time_s"]})
     values = ["train_attack_ratio", "test_attack_ratio", "time_s"]
     table = aggregate(rows, by=("xi", "method"), values=values)
@@ -155,20 +152,25 @@ def _asnet(args) -> None:
     if not isinstance(model, torch.nn.Sequential):
         raise ValueError(f"{args.model} is a {type(model).__name__}, not an nn.Sequential: ASNet cuts sequential "
                          "models (layer-study and attack-study take any model)")
-    train = data_mod.load(dataset, "train")
-    test = data_mod.tensors(dataset, "test", n=args.test_images, seed=0)
-    test = (test[0].to(device), test[1].to(device))
-    batch = min(500, args.images)
-    net, info = build_asnet(model, args.layer, train, rank=args.rank, degree=args.degree, passes=args.passes,
-                            augment=True, batch_size=batch, max_batches=-(-args.images // batch),
-                            ridge_per_sample=list(asnet_recipes.ASNetRecipe(args.model, args.layer).ridges_per_sample),
-                            progress=is_main_process())
     base = asnet_recipes.RECIPE_FINETUNE
     config = dataclasses.replace(base, kd_epochs=args.kd_epochs, sparse_epochs=args.sparse_epochs,
                                  batch_size=args.batch_size, kd_lr=tuple(args.kd_lr), sparse_lr=tuple(args.sparse_lr),
                                  l1=args.l1, l1_pre=args.l1_pre, max_batches=args.max_batches or None,
                                  precision="bfloat16" if args.bf16 else "float32")
+    run = {key: getattr(args, key) for key in ("model", "layer", "rank", "degree", "images", "passes")}
+    run_file = args.out / "run.json"
+    if run_file.exists() and json.loads(run_file.read_text()) != run:
+        raise ValueError(f"{args.out} holds a run of another configuration ({run_file.read_text().strip()}); delete "
+                         "the folder to start this one afresh, or pass another --out DIR")
+    train = data_mod.load(dataset, "train")
+    test = data_mod.tensors(dataset, "test", n=args.test_images, seed=0, device=device)
+    batch = min(500, args.images)
+    net, info = build_asnet(model, args.layer, train, rank=args.rank, degree=args.degree, passes=args.passes,
+                            augment=True, batch_size=batch, max_batches=-(-args.images // batch),
+                            ridge_per_sample=list(asnet_recipes.ASNetRecipe(args.model, args.layer).ridges_per_sample),
+                            progress=is_main_process())
     args.out.mkdir(parents=True, exist_ok=True)
+    run_file.write_text(json.dumps(run))
     shape = tuple(train.images.shape[1:])
     history = finetune(net, model, train, test, config, checkpoint=args.out / "asnet_finetune.pt",
                        input_shape=shape, progress=True)
@@ -256,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     p_layer.add_argument("--images", type=int, default=2000, help="training images")
     p_layer.add_argument("--sketch", type=int, default=None, help="frequent-directions sketch size")
     p_layer.add_argument("--layers", nargs="*", help="default: every cut point except flatten")
-    p_layer.add_argument("--function", default="loss", choices=["loss", "logit"])
+    p_layer.add_argument("--function", default="loss", choices=gradients.FUNCTIONS)
     p_layer.add_argument("--train-mode", action="store_true", help="batch-norm in train mode (the authors' setting)")
     p_attack = sub.add_parser("attack-study", help="AS vs UAP vs SGD-UAP vs the controls: noise sweep, or --ship vectors")
     p_attack.add_argument("--model", required=True)
@@ -266,15 +268,15 @@ def main(argv: list[str] | None = None) -> int:
     p_attack.add_argument("--repeats", type=int, default=3)
     p_attack.add_argument("--classes", type=int, nargs="*", help="one-class study: e.g. --classes 1")
     p_attack.add_argument("--step-max", type=float, default=None, help="AS first step (default xi^2)")
-    p_attack.add_argument("--uap-variant", default="original", choices=["original", "authors"])
+    p_attack.add_argument("--uap-variant", default="original", choices=attacks.UAP_VARIANTS)
     p_attack.add_argument("--json", type=Path, help="write all rows to this file")
     p_attack.add_argument("--ship", action="store_true",
                           help="craft the paper's experiment into the package (resumable; see aslib.vectors)")
-    p_attack.add_argument("--experiment", default="allclass", choices=["allclass", "oneclass", "transfer"],
+    p_attack.add_argument("--experiment", default="allclass", choices=sorted(vectors.EXPERIMENTS),
                           help="with --ship: the crafting sets (200 all-class, 100 / 50 images of class 1)")
-    p_attack.add_argument("--methods", nargs="+", default=None,
+    p_attack.add_argument("--methods", nargs="+", default=None, choices=attacks.METHODS,
                           help="with --ship: the methods to craft (default: every one of aslib.attacks.METHODS)")
-    p_attack.add_argument("--solver", default="exact", choices=["exact", "authors"],
+    p_attack.add_argument("--solver", default="exact", choices=vectors.SOLVER_VARIANTS,
                           help="with --ship --methods as: the AS direction solver (authors: shipped as a variant)")
     p_asnet = sub.add_parser("asnet", help="build and fine-tune an ASNet from a zoo model")
     p_asnet.add_argument("--model", required=True)

@@ -34,6 +34,8 @@ from typing import Any, Iterable, Iterator, Sequence, Union
 import numpy as np
 import platformdirs
 import torch
+import torchvision
+from PIL import Image
 from torch.utils.data import Dataset
 
 from ._utils import check_choice, check_positive
@@ -152,8 +154,6 @@ class ImageDataset(Dataset):
 
 
 def _decode_jpegs(buffer: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    from PIL import Image
-
     return np.stack([np.asarray(Image.open(io.BytesIO(buffer[offsets[i]:offsets[i + 1]].tobytes())).convert("RGB"))
                      for i in range(len(offsets) - 1)])
 
@@ -189,8 +189,6 @@ def _from_archive(archive: Path, split: str) -> tuple[np.ndarray, np.ndarray, li
 
 
 def _from_torchvision(spec: DatasetSpec, root: Path, split: str, download: bool):
-    import torchvision
-
     cls = getattr(torchvision.datasets, spec.torchvision_name)
     ds = cls(str(root), train=(split == "train"), download=download)
     pixels = ds.data.numpy() if isinstance(ds.data, torch.Tensor) else np.asarray(ds.data)
@@ -338,13 +336,17 @@ def subset_indices(targets: torch.Tensor, n: int | None = None, classes: Sequenc
 
 
 def tensors(name: str, split: str = "test", n: int | None = None, classes: Sequence[int] | None = None,
-            seed: int = 0, root: str | os.PathLike | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Normalised images ``(n, C, H, W)`` float32 and labels ``(n,)`` int64 of a seeded subset.
+            seed: int = 0, root: str | os.PathLike | None = None, *, device: str | torch.device | None = None
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Normalised images ``(n, C, H, W)`` float32 and labels ``(n,)`` int64 of a seeded subset, on ``device``
+    (the CPU when None).
 
-    Samples are drawn without replacement from ``classes`` (all classes when None).
+    Samples are drawn without replacement from ``classes`` (all classes when None); the draw does not depend on
+    ``device``.
     """
     ds = load(name, split, root)
-    return ds.batch(subset_indices(ds.targets, n, classes, seed))
+    x, y = ds.batch(subset_indices(ds.targets, n, classes, seed))
+    return (x, y) if device is None else (x.to(device), y.to(device))
 
 
 def crop_flip_draws(batch_size: int, generator: torch.Generator, padding: int = 4
@@ -436,18 +438,37 @@ class BatchLoader:
                    self.dataset.targets[index].to(self.device, non_blocking=True))
 
 
+def _statistics(name: str, device: torch.device | str | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel ``mean`` and ``std`` ``(C, 1, 1)`` of dataset ``name``, on ``device``: the one place of the
+    map between pixel values ``p`` in [0, 1] and normalised units ``(p - mean) / std``."""
+    spec = dataset_spec(name)
+    return (torch.tensor(spec.mean, device=device).view(-1, 1, 1),
+            torch.tensor(spec.std, device=device).view(-1, 1, 1))
+
+
+def to_pixels(images: torch.Tensor, name: str = "cifar10") -> torch.Tensor:
+    """Normalised ``(..., C, H, W)`` -> pixel units ``x * std + mean`` (0..1 for a valid image; not clamped)."""
+    mean, std = _statistics(name, images.device)
+    _check_channels(images, name, len(mean))
+    return images * std + mean
+
+
+def from_pixels(pixels: torch.Tensor, name: str = "cifar10") -> torch.Tensor:
+    """Pixel units ``(..., C, H, W)`` (0..1) -> normalised units ``(p - mean) / std``; the inverse of
+    :func:`to_pixels`."""
+    mean, std = _statistics(name, pixels.device)
+    _check_channels(pixels, name, len(mean))
+    return (pixels - mean) / std
+
+
 def denormalize(images: torch.Tensor, name: str = "cifar10") -> torch.Tensor:
     """Normalised ``(..., C, H, W)`` -> pixel values in [0, 1] (clamped), for display."""
-    spec = dataset_spec(name)
-    _check_channels(images, name, len(spec.mean))
-    mean = torch.tensor(spec.mean, device=images.device).view(-1, 1, 1)
-    std = torch.tensor(spec.std, device=images.device).view(-1, 1, 1)
-    return (images * std + mean).clamp(0, 1)
+    return to_pixels(images, name).clamp(0, 1)
 
 
 def pixel_scale(name: str) -> torch.Tensor:
     """Per-channel factor ``std`` ``(C, 1, 1)`` that maps normalised units to 0..1 pixel units."""
-    return torch.tensor(dataset_spec(name).std).view(-1, 1, 1)
+    return _statistics(name, None)[1]
 
 
 def _check_channels(images: torch.Tensor, name: str, channels: int) -> None:

@@ -17,14 +17,22 @@ from __future__ import annotations
 
 import ast
 import functools
+import inspect
 import json
 import math
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+
+from .asnet import distillation_loss
+from .attacks import fooling_rate
+from .models import VGG, VGG_CONFIGS, count_parameters
+from .pce import HermiteBasis
+from .subspace import ActiveSubspace
 
 SOLUTION_TAG = "solution"
 """Cell tag of the exercise solutions in the stored notebooks."""
@@ -34,16 +42,50 @@ class ExerciseError(AssertionError):
     """A learner's function gives a wrong answer; the message says what is wrong and how to fix it."""
 
 
+def _contract(check: Callable) -> str:
+    """The first sentence of a check's docstring: how it calls the learner's function and what it expects."""
+    return " ".join((check.__doc__ or "").split()).split(". ")[0].replace("``", "")
+
+
+def _guarded(solution: Callable, check: Callable) -> Callable:
+    """``solution`` called as the check calls it, answering in words when the call does not fit the learner's
+    signature or the function returns None (a forgotten ``return``)."""
+    name = getattr(solution, "__name__", "your function")
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            inspect.signature(solution).bind(*args, **kwargs)
+        except TypeError as error:
+            raise ExerciseError(f"{check.__name__} calls {name} with {len(args)} argument(s) but {name} "
+                                f"takes {inspect.signature(solution)} ({error}); the check expects: "
+                                f"{_contract(check)}") from None
+        except ValueError:  # no signature to read (a builtin): let the call itself decide
+            pass
+        answer = solution(*args, **kwargs)
+        if answer is None:
+            raise ExerciseError(f"{name} returned None: end it with `return ...`; the check expects: "
+                                f"{_contract(check)}")
+        return answer
+
+    return call
+
+
 def _exercise(check: Callable[[Callable], None]) -> Callable[[Callable], bool | None]:
     @functools.wraps(check)
     def run(solution: Callable) -> bool | None:
         if not callable(solution):
             raise TypeError(f"{check.__name__} takes your function itself (e.g. my_fd), not {type(solution).__name__}")
         try:
-            check(solution)
+            check(_guarded(solution, check))
         except NotImplementedError:
             print(f"{check.__name__}: not implemented yet (write your code where it raises NotImplementedError)")
             return None
+        except (TypeError, ValueError, IndexError, RuntimeError) as error:
+            frames = traceback.extract_tb(error.__traceback__)
+            if frames and frames[-1].filename == __file__:  # raised by the check's own use of the answer
+                raise ExerciseError(f"{check.__name__}: your function's answer does not have the expected form "
+                                    f"({error}); the check expects: {_contract(check)}") from None
+            raise  # raised inside the learner's code: its traceback points there
         print(f"{check.__name__}: all checks passed")
         return True
     return run
@@ -82,8 +124,6 @@ def _ridge_gradients(m: int, n: int, seed: int) -> tuple[torch.Tensor, torch.Ten
 def check_active_subspace(solution: Callable) -> None:
     """``solution(G)`` for gradients ``G`` ``(m, n)`` returns ``(eigenvalues (n,), eigenvectors (n, n))`` of
     ``C = G^T G / m``, eigenvalues in decreasing order and eigenvector ``i`` in column ``i``."""
-    from .subspace import ActiveSubspace
-
     ridge, a = _ridge_gradients(400, 8, 1)
     for what, G in (("random gradients (300 x 6)", _decaying_gradients(300, 6, 0)), ("a ridge function", ridge)):
         m, n = G.shape
@@ -118,8 +158,6 @@ def check_vgg_parameter_count(solution: Callable) -> None:
     """``solution(config, in_channels, num_classes, batch_norm)`` returns the number of parameters of the kit's
     CIFAR VGG: 3x3 convolutions with bias (channels from ``config``, ``"M"`` a max-pool), batch norm after
     each when ``batch_norm``, and one ``Linear(last channels, num_classes)``."""
-    from .models import VGG, VGG_CONFIGS, count_parameters
-
     for depth, width, batch_norm in ((11, 1.0, True), (19, 1.0, True), (19, 0.25, True), (13, 0.5, False)):
         config = [c if c == "M" else max(1, int(round(c * width))) for c in VGG_CONFIGS[depth]]
         expected = count_parameters(VGG(depth, 10, batch_norm, width))
@@ -168,8 +206,6 @@ def check_frequent_directions(solution: Callable) -> None:
 def check_hermite(solution: Callable) -> None:
     """``solution(z, degree)`` for ``z`` ``(N,)`` returns ``(N, degree + 1)`` with column ``k`` the orthonormal
     probabilists' Hermite polynomial ``He_k(z) / sqrt(k!)``."""
-    from .pce import HermiteBasis
-
     z = torch.linspace(-3, 3, 61, dtype=torch.float64)
     for degree in (1, 2, 5):
         got = _tensor(solution(z.clone(), degree), f"the table for degree {degree}", (61, degree + 1)).double()
@@ -189,8 +225,6 @@ def check_hermite(solution: Callable) -> None:
 def check_distillation_loss(solution: Callable) -> None:
     """``solution(student, teacher, labels, alpha, temperature)`` returns the scalar distillation loss of
     Hinton, Vinyals & Dean (2015) as the kit defines it (:func:`aslib.asnet.distillation_loss`)."""
-    from .asnet import distillation_loss
-
     g = torch.Generator().manual_seed(4)
     student, teacher = torch.randn(32, 10, generator=g) * 3, torch.randn(32, 10, generator=g) * 3
     labels = torch.randint(0, 10, (32,), generator=g)
@@ -255,8 +289,6 @@ def check_deepfool_step(solution: Callable) -> None:
 def check_fooling_rate(solution: Callable) -> None:
     """``solution(model, x, v)`` returns the fooling rate: the fraction of images whose predicted class changes
     when the universal perturbation ``v`` is added (:func:`aslib.attacks.fooling_rate`), as a float."""
-    from .attacks import fooling_rate
-
     g = torch.Generator().manual_seed(6)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(48, 5))
     with torch.no_grad():

@@ -25,6 +25,9 @@ from .data import Batches, batches
 
 ScalarFunction = Union[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]
 
+FUNCTIONS = ("loss", "logit")
+"""The named scalar functions whose gradients the kit takes (see :func:`per_sample_function`)."""
+
 
 def per_sample_function(function: ScalarFunction) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """Resolve a function name to ``f(logits (B, K), labels (B,)) -> values (B,)``.
@@ -36,7 +39,7 @@ def per_sample_function(function: ScalarFunction) -> Callable[[torch.Tensor, tor
         return function
     if function == "loss":
         return lambda logits, y: F.cross_entropy(logits, y, reduction="none")
-    check_choice("function", function, ["loss", "logit"], " or a callable (logits, labels) -> (B,)")
+    check_choice("function", function, FUNCTIONS, " or a callable (logits, labels) -> (B,)")
     return lambda logits, y: -logits.gather(1, y[:, None]).squeeze(1)
 
 

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from ._utils import model_mode, moved
+from ._utils import model_mode
 from .pce import HermiteBasis
 
 BYTES_PER_PARAM = 4
@@ -156,5 +156,3 @@ def _count_macs(model: nn.Module, shape: tuple[int, ...]) -> tuple[int, int, int
     dense = sum(count for op, count in flops.items() if op in _COUNTED_OPS) // 2
     return dense, sparse_macs, basis_macs
 
-
-__getattr__ = moved("aslib.metrics", {"format_table": "aslib.tables"})

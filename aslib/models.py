@@ -10,8 +10,7 @@ them. Names follow the paper's counting:
 * ResNet: ``stem`` (conv + BN + ReLU), then ``block1 ... block{3n}``, then ``pool``, ``flatten``, ``fc``.
 * LeNet: ``conv1``, ``conv2`` (conv + ReLU + max-pool), ``flatten``, ``fc1`` (+ ReLU), ``fc2``.
 
-Shipped checkpoints live in :mod:`aslib.zoo` (``aslib.zoo.pretrained``; ``aslib.models.pretrained``
-still works and is the same function).
+Shipped checkpoints live in :mod:`aslib.zoo` (``aslib.zoo.pretrained``).
 """
 from __future__ import annotations
 
@@ -23,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._utils import check_choice, check_positive, moved
+from ._utils import check_choice, check_positive
 
 VGG_CONFIGS: dict[int, list[int | str]] = {
     11: [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
@@ -214,6 +213,3 @@ def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
-
-__getattr__ = moved("aslib.models", {"pretrained": "aslib.zoo", "load_checkpoint": "aslib.zoo",
-                                    "CHECKPOINT_DIR": "aslib.zoo", "zoo": "aslib.zoo:entries"})

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Mapping, Sequence
 
+import matplotlib.pyplot as plt
 import torch
 
 from . import presets, report, zoo
@@ -52,16 +53,12 @@ class Notebook:
 
     def figure(self, fig: Any, key: str | None = None) -> None:
         """Show a matplotlib figure; record it for the report under ``key``."""
-        import matplotlib.pyplot as plt
-
         if key is not None:
             report.record_figure(self.name, key, fig)
         plt.show()
 
     def widget(self, shown: Any) -> None:
         """Show what an :mod:`aslib.widgets` explorer returned: a widget, or its static figure when headless."""
-        import matplotlib.pyplot as plt
-
         if isinstance(shown, plt.Figure):
             plt.show()
         else:
@@ -88,7 +85,7 @@ def start(name: str, preset: str, overrides: Mapping[str, Any] | None = None, *,
     """Set up a notebook: choose the preset's parameters (:func:`aslib.presets.choose`), seed torch,
     pick the device (CUDA when available), and, when the parameters name a ``model`` that the zoo
     does not ship, warn and fall back to :data:`FALLBACK_MODEL`. Prints what it chose."""
-    cfg = presets.choose(preset, dict(overrides or {}), **preset_values)
+    cfg = presets.choose(preset, overrides, **preset_values)
     shipped = [e["name"] for e in zoo.entries()]
     if getattr(cfg, "model", None) is not None and cfg.model not in shipped:
         warnings.warn(f"{cfg.model!r} is not in the zoo (train it on a GPU with `python -m aslib.cli train --recipe "

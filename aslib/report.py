@@ -19,7 +19,9 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from . import __version__
 from ._utils import check_choice, check_positive, default_device
+from .data import identity
 from .presets import PRESET_NAMES
 from .reproduction import platform_fingerprint
 from .resources import notebooks as shipped_notebooks
@@ -135,9 +137,6 @@ def record_figure(notebook: str, key: str, figure) -> None:
 def _stamp(notebook: Path, preset: str) -> str:
     """Hash of what a notebook's results depend on: the notebook, the preset, the library source, every
     shipped checkpoint and manifest, and the identity of the data archives (:func:`aslib.data.identity`)."""
-    from . import __version__
-    from .data import identity
-
     digest = hashlib.sha256(notebook.read_bytes())
     package = Path(__file__).parent
     checkpoints = package / "checkpoints"

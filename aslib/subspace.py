@@ -34,9 +34,13 @@ from contextlib import nullcontext
 from typing import Literal, Sequence
 
 import torch
+from tqdm.auto import tqdm
 
 from ._utils import NonFiniteError, check_choice, check_fraction, check_positive
+from .data import local_share
+from .distributed import all_gather, is_distributed
 from .frequent_directions import frequent_directions_bound, shrink, shrink_rows, sketch_directions, stacked_eigh
+from .gradients import layer_gradients
 
 Solver = Literal["exact", "randomized", "frequent_directions"]
 SOLVERS = ("exact", "randomized", "frequent_directions")
@@ -537,12 +541,6 @@ def layer_subspaces(model: torch.nn.Module, layers: Sequence[str] | str, data, *
     Returns:
         :class:`LayerAnalysis` mapping each layer to its fitted estimator.
     """
-    from tqdm.auto import tqdm
-
-    from .data import local_share
-    from .distributed import all_gather, is_distributed
-    from .gradients import layer_gradients
-
     names = [layers] if isinstance(layers, str) else list(layers)
     data = local_share(data, batch_size)
     result = LayerAnalysis((n, ActiveSubspace(method, rank=rank, sketch_size=sketch_size)) for n in names)

@@ -1,4 +1,4 @@
-"""Training and evaluation: named recipes, seeded runs, resumable checkpoints.
+"""Training: named recipes, seeded runs, resumable checkpoints.
 
 A training run writes ``<out>.state.pt`` every ``save_every`` seconds (model, optimiser,
 scheduler, epoch and batch position); rerunning the same command after an interruption
@@ -8,11 +8,13 @@ checkpoint loads with ``torch.load(..., weights_only=True)``.
 """
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -20,8 +22,9 @@ from torch.optim import swa_utils
 from tqdm.auto import tqdm
 
 from . import data as data_mod
-from ._utils import (atomic_save, check_choice, check_fraction, check_positive, chunks, default_device, load_tensors,
-                     model_device, model_dtype, model_mode)
+from ._utils import (atomic_save, check_choice, check_device, check_fraction, check_positive, chunks, default_device,
+                     load_resumed, load_tensors, model_device)
+from .inference import evaluate
 from .models import build
 from .zoo import save_checkpoint
 
@@ -87,45 +90,9 @@ RECIPES: dict[str, Recipe] = {
 
 def seed_everything(seed: int) -> None:
     """Seed Python's, NumPy's and torch's generators."""
-    import random
-
-    import numpy as np
-
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-@torch.no_grad()
-def evaluate(model: nn.Module, data: data_mod.Batches, *, batch_size: int = 500, topk: tuple[int, ...] = (1,),
-             progress: bool = False) -> dict[str, float]:
-    """Mean cross-entropy, top-k accuracy (fractions in [0, 1]) and sample count of ``model`` in eval mode.
-
-    ``data`` is a dataset, an iterable of ``(images, labels)`` batches or a pair of tensors. The
-    model's mode is restored afterwards.
-    """
-    if not topk or not all(isinstance(k, int) and k >= 1 for k in topk):
-        raise ValueError(f"topk must be a tuple of ints >= 1, e.g. (1, 5), got {topk!r}")
-    data = data_mod.batches(data, batch_size, model_device(model), model_dtype(model))
-    total, loss, correct = 0, 0.0, {k: 0 for k in topk}
-    with model_mode(model):
-        for x, y in tqdm(data, disable=not progress, desc="evaluate", leave=False):
-            logits = model(x)
-            if len(y) and (int(y.min()) < 0 or int(y.max()) >= logits.shape[1]):
-                raise ValueError(f"labels must lie in [0, {logits.shape[1] - 1}] (the model has {logits.shape[1]} "
-                                 f"outputs), got range [{int(y.min())}, {int(y.max())}]")
-            if max(topk) > logits.shape[1]:
-                raise ValueError(f"topk {topk} asks for more classes than the model's {logits.shape[1]} outputs")
-            loss += F.cross_entropy(logits, y, reduction="sum").item()
-            top = logits.topk(max(topk), dim=1).indices
-            for k in topk:
-                correct[k] += (top[:, :k] == y[:, None]).any(1).sum().item()
-            total += len(y)
-    if total == 0:
-        raise ValueError("evaluate() got no data")
-    out = {"loss": loss / total, "accuracy": correct[topk[0]] / total, "samples": total}
-    out.update({f"top{k}": correct[k] / total for k in topk})
-    return out
 
 
 def _optimizer(model: nn.Module, recipe: Recipe, steps_per_epoch: int, phase: str = "main"):
@@ -169,7 +136,7 @@ def train(recipe: Recipe | str, out: str | Path, *, root: str | None = None, dev
         recipe_name, recipe = recipe, RECIPES[recipe]
     else:
         recipe_name = "custom"
-    device = torch.device(device) if device is not None else default_device()
+    device = check_device(device) if device is not None else default_device()
     out = Path(out)
     state_path = out.with_name(out.name + ".state.pt")
     seed_everything(recipe.seed)
@@ -189,7 +156,7 @@ def train(recipe: Recipe | str, out: str | Path, *, root: str | None = None, dev
     epoch, position, elapsed, history = 0, 0, 0.0, []
     state = load_tensors(state_path, "training state", device) if state_path.exists() else None
     if state is not None:
-        model.load_state_dict(state["model"])
+        load_resumed(model, state["model"], state_path, "write this run to another out path")
         epoch, position, elapsed, history = state["epoch"], state["position"], state["elapsed"], state["history"]
 
     def start_phase(name: str):
@@ -300,16 +267,3 @@ def quick_lenet(n_images: int = 6000, seed: int = 0, root: str | None = None) ->
     accuracy with the defaults); eval mode."""
     torch.manual_seed(seed)
     return quick_fit(build("lenet"), "fashion_mnist", n_images, seed, root)
-
-
-@torch.no_grad()
-def predict_logits(model: nn.Module, x: torch.Tensor, *, batch_size: int = 500) -> torch.Tensor:
-    """Eval-mode logits ``(N, K)`` of the images ``x`` ``(N, *shape)``, computed batch by batch on the
-    model's device and returned on the CPU (every submodule's mode restored)."""
-    check_positive("batch_size", batch_size, integer=True)
-    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or len(x) == 0:
-        raise ValueError("x must be a non-empty floating tensor of images (N, *shape), got "
-                         f"{type(x).__name__} {getattr(x, 'dtype', '')} {tuple(getattr(x, 'shape', ()))}")
-    device = model_device(model)
-    with model_mode(model):
-        return torch.cat([model(x[part].to(device)).cpu() for part in chunks(len(x), batch_size)])

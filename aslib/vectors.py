@@ -145,18 +145,21 @@ def shipped_vectors(model: str, method: str, xi: float, classes: Sequence[int] |
     return [stored[r["id"]].float() for r in chosen]
 
 
-def crafting_set(record: dict[str, Any], root: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The crafting images ``(n, C, H, W)`` and labels ``(n,)`` of a record (normalised, CPU)."""
+def crafting_set(record: dict[str, Any], root: str | None = None, *, device: torch.device | str | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The crafting images ``(n, C, H, W)`` and labels ``(n,)`` of a record (normalised), on ``device`` (the CPU
+    when None)."""
     train = data_mod.load(record["dataset"], "train", root)
-    return train.batch(torch.tensor(record["crafting_indices"]))
+    x, y = train.batch(torch.tensor(record["crafting_indices"]))
+    return (x, y) if device is None else (x.to(device), y.to(device))
 
 
 def recraft(record: dict[str, Any], device: torch.device | str = "cpu", root: str | None = None) -> torch.Tensor:
     """Craft the vector of ``record`` again from its own fields; returns it in float32 ``(C, H, W)``
     (see :func:`reproduce` for what it can be expected to match)."""
     model = zoo.pretrained(record["model"], map_location=device)
-    x, y = crafting_set(record, root)
-    return craft(record["method"], model, x.to(device), y.to(device), record["xi"], norm=record["norm"],
+    x, y = crafting_set(record, root, device=device)
+    return craft(record["method"], model, x, y, record["xi"], norm=record["norm"],
                  seed=record["attack_seed"], **record["options"]).vector.float().cpu()
 
 

@@ -16,9 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torchvision
 from torch import nn
 
+from . import data as data_mod
 from ._utils import atomic_save, check_choice, load_tensors
+from .asnet import ASNet, split_model
+from .inference import evaluate
 from .models import build
 from .reproduction import data_identity, platform_fingerprint
 
@@ -54,15 +58,21 @@ def save_checkpoint(model: nn.Module, meta: dict[str, Any], path: str | Path) ->
     atomic_save({"model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "meta": meta}, Path(path))
 
 
+def _read_checkpoint(path: str | Path, map_location: str | torch.device) -> dict[str, Any]:
+    """``{"model": state_dict, "meta": {...}}`` of a checkpoint, loaded with ``weights_only=True``."""
+    state = load_tensors(path, "aslib checkpoint ({'model': state_dict, 'meta': {...}})", map_location)
+    if not isinstance(state, dict) or not {"model", "meta"} <= set(state):
+        raise ValueError(f"{path} is a tensor file but not an aslib checkpoint: expected the keys 'model' and "
+                         "'meta' (write it with aslib.zoo.save_checkpoint)")
+    return state
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
     """Rebuild a model from a checkpoint written by :func:`save_checkpoint`.
 
     Loads with ``weights_only=True`` (no arbitrary unpickling). Returns ``(model in eval mode, metadata)``.
     """
-    state = load_tensors(path, "aslib checkpoint ({'model': state_dict, 'meta': {...}})", map_location)
-    if not isinstance(state, dict) or not {"model", "meta"} <= set(state):
-        raise ValueError(f"{path} is a tensor file but not an aslib checkpoint: expected the keys 'model' and "
-                         "'meta' (write it with aslib.zoo.save_checkpoint)")
+    state = _read_checkpoint(path, map_location)
     meta = state["meta"]
     model = _rebuild(meta["arch"], meta["arch_kwargs"])
     try:
@@ -77,10 +87,15 @@ def _rebuild(arch: str, kwargs: dict[str, Any]) -> nn.Module:
     """An untrained model of the checkpoint's architecture; ``"asnet"`` is an ASNet cut from its base."""
     if arch != "asnet":
         return build(arch, **kwargs)
-    from .asnet import ASNet, split_model
-
     pre, _ = split_model(build(kwargs["base_arch"], **kwargs["base_kwargs"]), kwargs["layer"])
     return ASNet.empty(pre, kwargs["neurons"], kwargs["rank"], kwargs["degree"], kwargs["num_classes"])
+
+
+def metadata(name: str) -> dict[str, Any]:
+    """The metadata a shipped checkpoint carries beyond its manifest entry (the recipe, and for a fine-tuned
+    network the per-epoch ``history``), read without building the model."""
+    entry(name)
+    return _read_checkpoint(CHECKPOINT_DIR / f"{name}.pt", "cpu")["meta"]
 
 
 def pretrained(name: str, map_location: str | torch.device = "cpu") -> nn.Module:
@@ -104,26 +119,23 @@ def resolve(spec: str, *, weights: str | Path | None = None, dataset: str | None
       (required), with the state dict in the file ``weights`` (loaded with ``weights_only=True``) or,
       without one, its random initialisation.
     """
-    from .data import SPECS
-
     if spec.startswith(TORCHVISION_PREFIX):
-        import torchvision
-
-        if dataset not in SPECS:
-            raise ValueError(f"a torchvision model needs its dataset: pass one of {sorted(SPECS)} "
+        if dataset not in data_mod.SPECS:
+            raise ValueError(f"a torchvision model needs its dataset: pass one of {sorted(data_mod.SPECS)} "
                              f"(--dataset on the command line), got {dataset!r}")
         name = spec[len(TORCHVISION_PREFIX):]
         if name not in torchvision.models.list_models():
             raise ValueError(f"{name!r} is not a torchvision model; choose one of torchvision.models.list_models(), "
                              "e.g. torchvision:resnet18")
-        model = torchvision.models.get_model(name, weights=None, num_classes=SPECS[dataset].num_classes)
+        model = torchvision.models.get_model(name, weights=None, num_classes=data_mod.SPECS[dataset].num_classes)
         if weights is not None:
             state = load_tensors(weights, f"state dict of torchvision {name}", map_location)
             try:
                 model.load_state_dict(state)
             except (RuntimeError, TypeError, AttributeError) as error:
+                classes = data_mod.SPECS[dataset].num_classes
                 raise ValueError(f"{weights}: not a state dict of torchvision {name} with "
-                                 f"{SPECS[dataset].num_classes} classes: {str(error).splitlines()[0]}") from None
+                                 f"{classes} classes: {str(error).splitlines()[0]}") from None
         return model.to(map_location).eval(), dataset
     if spec in {e["name"] for e in entries()}:
         return pretrained(spec, map_location), entry(spec)["dataset"]
@@ -161,9 +173,6 @@ def ship(name: str, path: str | Path, meta: dict[str, Any], command: str) -> dic
     projection, ``"magnitude_pruning"``, or ``"channel_pruning_params"`` / ``"channel_pruning_macs"``), the build, nonzero parameters, dense and sparse MACs and
     the reductions against the base network.
     """
-    from . import data as data_mod
-    from .training import evaluate
-
     path = Path(path)
     model, _ = load_checkpoint(path)
     extra = {}

@@ -18,7 +18,7 @@ from aslib.asnet import (
 from aslib._utils import load_tensors
 from aslib.data import ImageDataset
 from aslib.models import build
-from aslib.training import evaluate
+from aslib.inference import evaluate
 
 
 def test_split_model_and_errors():
@@ -132,6 +132,11 @@ def test_finetune_improves_sparsifies_and_resumes(small_lenet, tmp_path):
     assert again[1] == history[1]
     assert {k: again[2][k] for k in ("test_accuracy", "nonzero_params")} == \
         {k: history[2][k] for k in ("test_accuracy", "nonzero_params")}
+    other, _ = build_asnet(small_lenet, "conv2", data.tensors("fashion_mnist", "train", n=600, seed=2), rank=4,
+                           degree=2)
+    with pytest.raises(ValueError, match=f"{ckpt} holds a run of another configuration"):
+        asnet.finetune(other, small_lenet, small, test, config, checkpoint=ckpt, input_shape=(1, 28, 28),
+                       progress=False)
 
 
 @needs("fashion_mnist")

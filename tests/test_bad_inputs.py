@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 import aslib
-from aslib import (asnet, attacks, data, distributed, frequent_directions, gradients, metrics, models, pce,
+from aslib import (asnet, attacks, data, distributed, frequent_directions, gradients, inference, metrics, models, pce,
                    presets, report, stats, studies, subspace, tables, training, vectors, widgets, zoo)
 
 ASLIB_DIR = Path(aslib.__file__).resolve().parent
@@ -56,6 +56,12 @@ def tiny_dataset(n: int = 8) -> data.ImageDataset:
 
 
 NAMES = [
+    ("absent GPU for a shipped model", lambda: zoo.pretrained("lenet_fashion_mnist", "cuda:99"),
+     r"'cuda:99' is not on this machine"),
+    ("absent GPU for training", lambda: training.train("smoke_lenet_fashion_mnist", "unused.pt", device="cuda:99"),
+     r"not on this machine"),
+    ("not a device", lambda: zoo.pretrained("lenet_fashion_mnist", "gpu"), r"'gpu' is not a device"),
+    ("fine-tuning batches", lambda: asnet.FinetuneConfig(max_batches=0), r"max_batches"),
     ("dataset", lambda: data.load("cifar11"), r"unknown dataset 'cifar11'.*did you mean 'cifar10'"),
     ("split", lambda: data.load("cifar10", "validation"),
      r"unknown split 'validation'; choose one of \['test', 'train'\]"),
@@ -103,6 +109,9 @@ NAMES = [
     ("vector records model", lambda: vectors.records("lenet_mnist"), r"did you mean 'lenet_fashion_mnist'"),
     ("preset", lambda: presets.choose("smok", smoke={"a": 1}, default={"a": 2}), r"did you mean 'smoke'"),
     ("preset override", lambda: presets.choose("smoke", {"b": 1}, smoke={"a": 1}, default={"a": 2}), r"'b'"),
+    ("overrides as a string (papermill -p)", lambda: presets.choose("smoke", '{"a": 3}', smoke={"a": 1}),
+     r"overrides must be a mapping.*-y"),
+    ("preset not a name", lambda: presets.choose(["smoke"], smoke={"a": 1}), r"preset must be a name"),
     ("report preset", lambda: report.run_report("/tmp/unused-report", preset="full", notebooks=[]), r"preset"),
     ("table column", lambda: tables.format_table([{"a": 1}], ["b"]), r"'b'"),
     ("table group key", lambda: tables.aggregate([{"method": "as", "xi": 1.0, "v": 0.1}], by=("mthd",)), r"'mthd'"),
@@ -124,9 +133,9 @@ RANGES = [
     ("vgg depth", lambda: models.build("vgg19_bn", depth=20), r"depth"),
     ("lenet classes", lambda: models.build("lenet", num_classes=0), r"num_classes"),
     ("resnet width", lambda: models.build("resnet20", width=-1), r"width"),
-    ("evaluate batch", lambda: training.evaluate(problem()[0], problem()[1:], batch_size=0), r"batch_size"),
-    ("evaluate topk", lambda: training.evaluate(problem()[0], problem()[1:], topk=(5,)), r"topk"),
-    ("predict batch", lambda: training.predict_logits(problem()[0], problem()[1], batch_size=-2), r"batch_size"),
+    ("evaluate batch", lambda: inference.evaluate(problem()[0], problem()[1:], batch_size=0), r"batch_size"),
+    ("evaluate topk", lambda: inference.evaluate(problem()[0], problem()[1:], topk=(5,)), r"topk"),
+    ("predict batch", lambda: inference.predict_logits(problem()[0], problem()[1], batch_size=-2), r"batch_size"),
     ("quick_fit images", lambda: training.quick_fit(models.build("lenet"), n_images=0), r"n_images"),
     ("recipe epochs", lambda: training.Recipe("lenet", "fashion_mnist", epochs=0), r"epochs"),
     ("recipe lr", lambda: training.Recipe("lenet", "fashion_mnist", lr=-0.1), r"lr"),
@@ -216,7 +225,7 @@ RANGES = [
 
 SHAPES = [
     ("pairs of unequal length", lambda: list(data.batches((torch.zeros(4, 2), torch.zeros(3)))), r"4 .* 3"),
-    ("evaluate lengths", lambda: training.evaluate(problem()[0], (problem()[1], problem()[2][:3])), r"6 .* 3"),
+    ("evaluate lengths", lambda: inference.evaluate(problem()[0], (problem()[1], problem()[2][:3])), r"6 .* 3"),
     ("gradient lengths", lambda: gradients.input_gradients(*problem()[:2], problem()[2][:4]), r"6 .* 4"),
     ("images without batch axis", lambda: data.augment_batch(torch.zeros(1, 4, 4), torch.Generator()),
      r"\(B, C, H, W\)"),
@@ -261,8 +270,8 @@ VALUES = [
     ("complex gradients", lambda: subspace.ActiveSubspace().fit(torch.randn(5, 3, dtype=torch.cfloat)), r"real"),
     ("NaN features", lambda: pce.fit_least_squares(torch.full((5, 2), math.nan), torch.randn(5, 1)), r"NaN"),
     ("NaN targets", lambda: pce.fit_least_squares(torch.randn(5, 2), torch.full((5, 1), math.inf)), r"NaN"),
-    ("NaN images", lambda: training.evaluate(problem()[0], (torch.full((6, 4), math.nan), problem()[2])), r"NaN"),
-    ("float labels", lambda: training.evaluate(problem()[0], (problem()[1], problem()[2].float() + 0.5)), r"labels"),
+    ("NaN images", lambda: inference.evaluate(problem()[0], (torch.full((6, 4), math.nan), problem()[2])), r"NaN"),
+    ("float labels", lambda: inference.evaluate(problem()[0], (problem()[1], problem()[2].float() + 0.5)), r"labels"),
     ("NaN attack images", lambda: attacks.as_attack(problem()[0], torch.full((6, 4), math.nan), problem()[2], 1.0),
      r"NaN"),
     ("NaN vector in attack ratio", lambda: attacks.attack_ratio(*problem(), torch.full((4,), math.nan)), r"NaN"),
@@ -275,7 +284,7 @@ VALUES = [
                                                                  temperature=2.0), r"NaN"),
     ("NaN model weights", lambda: next(gradients.layer_gradients(_nan_lenet(), "conv1", lenet()[1:])), r"NaN"),
     ("string images", lambda: list(data.batches(("abc", torch.zeros(3)))), r"tensor"),
-    ("integer images", lambda: training.evaluate(problem()[0], (problem()[1].round().long(), problem()[2])),
+    ("integer images", lambda: inference.evaluate(problem()[0], (problem()[1].round().long(), problem()[2])),
      r"floating|dtype"),
 ]
 
@@ -322,8 +331,8 @@ def _tiny_images() -> data.ImageDataset:
 
 
 STATE = [
-    ("evaluate", lambda m, x, y: training.evaluate(m, (x, y))),
-    ("predict_logits", lambda m, x, y: training.predict_logits(m, x)),
+    ("evaluate", lambda m, x, y: inference.evaluate(m, (x, y))),
+    ("predict_logits", lambda m, x, y: inference.predict_logits(m, x)),
     ("layer_gradients", lambda m, x, y: list(gradients.layer_gradients(m, "conv2", (x, y), train_mode=True))),
     ("input_gradients", lambda m, x, y: gradients.input_gradients(m, x, y)),
     ("layer_subspaces", lambda m, x, y: subspace.layer_subspaces(m, ["conv2"], (x, y), train_mode=True)),
@@ -365,6 +374,10 @@ CLI = [
     (["asnet", "--model", "lenet_fashion_mnist", "--layer", "conv9"], "unknown cut point 'conv9'"),
     (["asnet", "--model", "lenet_fashion_mnist", "--rank", "0"], "rank"),
     (["report", "--preset", "smok", "--out", "unused-report"], "did you mean 'smoke'"),
+    (["layer-study", "--model", "lenet_fashion_mnist", "--device", "cuda:99"], "is not on this machine"),
+    (["layer-study", "--model", "lenet_fashion_mnist", "--device", "gpu"], "is not a device"),
+    (["train", "--recipe", "lenet_fashion_mnist", "--device", "cuda:99", "--out", "unused.pt"], "is not on this machine"),
+    (["asnet", "--model", "lenet_fashion_mnist", "--max-batches", "-1"], "max_batches"),
 ]
 
 
@@ -375,6 +388,22 @@ def test_the_command_line_answers_one_line_and_status_2(args, message, capsys):
     assert cli.main(args) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err and "Traceback" not in err, err
+
+
+def test_a_resumed_run_of_another_configuration_names_the_folder_and_the_way_out(tmp_path, capsys):
+    from aslib import cli
+
+    if not data.available("fashion_mnist"):
+        pytest.skip("needs Fashion-MNIST")
+    args = ["asnet", "--model", "lenet_fashion_mnist", "--layer", "conv2", "--images", "200", "--test-images", "100",
+            "--kd-epochs", "1", "--sparse-epochs", "0", "--max-batches", "1", "--batch-size", "50",
+            "--out", str(tmp_path / "run")]
+    assert cli.main(args + ["--rank", "4"]) == 0
+    capsys.readouterr()
+    assert cli.main(args + ["--rank", "3"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "holds a run of another configuration" in err and str(tmp_path) in err, err
+    assert "--out DIR" in err
 
 
 ROWS = [(table, *row) for table, rows in TABLES.items() for row in rows]
@@ -419,7 +448,7 @@ def test_any_threshold_outside_the_unit_interval_is_rejected(delta):
 @given(n_images=st.integers(1, 12), n_labels=st.integers(0, 12))
 def test_any_length_mismatch_is_named(n_images, n_labels):
     if n_images != n_labels:
-        assert_clear(lambda: training.evaluate(nn.Linear(4, 3), (torch.randn(n_images, 4),
+        assert_clear(lambda: inference.evaluate(nn.Linear(4, 3), (torch.randn(n_images, 4),
                                                                  torch.zeros(n_labels, dtype=torch.long))),
                      f"{n_images} inputs but {n_labels} labels")
 

@@ -64,6 +64,8 @@ def test_tensors_seeded_subset_without_replacement():
     assert len(set(idx.tolist())) == 50
     with pytest.raises(ValueError, match="only 1000 match"):
         data.tensors("fashion_mnist", "test", n=1001, classes=[1])
+    x4, y4 = data.tensors("fashion_mnist", "test", n=50, classes=[1, 3], seed=3, device="meta")
+    assert x4.device.type == "meta" and y4.device.type == "meta" and x4.shape == x1.shape  # the same draw, moved
 
 
 def test_augmentation_crops_and_flips():
@@ -128,6 +130,11 @@ def test_denormalize_roundtrip():
     std = torch.tensor(data.CIFAR_STD).view(-1, 1, 1)
     assert torch.allclose(data.denormalize((pixels - mean) / std, "cifar10"), pixels, atol=1e-6)
     assert np.allclose(data.pixel_scale("cifar10").flatten().numpy(), data.CIFAR_STD)
+    outside = torch.rand(2, 3, 4, 4) * 3 - 1  # pixel values outside [0, 1]: to_pixels does not clamp
+    assert torch.allclose(data.to_pixels(data.from_pixels(outside, "cifar10"), "cifar10"), outside, atol=1e-6)
+    assert torch.equal(data.from_pixels(pixels, "cifar10"), (pixels - mean) / std)
+    with pytest.raises(ValueError, match="channel"):
+        data.to_pixels(torch.rand(2, 1, 4, 4), "cifar10")
 
 
 def test_the_data_root_does_not_depend_on_the_working_directory(tmp_path, monkeypatch):

@@ -154,6 +154,36 @@ def test_a_wrong_solution_gets_an_explanation(check, wrong, message):
         getattr(exercises, check)(wrong)
 
 
+def _forgot_return(G):
+    torch.linalg.eigh(G.T @ G / len(G))
+
+
+def _no_arguments():
+    return 1
+
+
+def _one_tensor(G):
+    return torch.linalg.eigvalsh(G.T @ G / len(G))
+
+
+@pytest.mark.parametrize("wrong, message", [(_forgot_return, "returned None: end it with `return"),
+                                            (_no_arguments, "calls _no_arguments with 1 argument(s)"),
+                                            (_one_tensor, "does not have the expected form")])
+def test_a_function_of_the_wrong_shape_gets_words_not_a_traceback(wrong, message):
+    with pytest.raises(ExerciseError, match=re.escape(message)) as caught:
+        exercises.check_active_subspace(wrong)
+    assert "solution(G) for gradients G (m, n) returns (eigenvalues (n,), eigenvectors (n, n))" in str(caught.value)
+
+
+def test_an_error_inside_the_learners_code_keeps_its_traceback():
+    def broken(G):
+        return G @ torch.ones(3, 3)  # a shape error in the learner's own line
+
+    with pytest.raises(RuntimeError) as caught:
+        exercises.check_active_subspace(broken)
+    assert caught.traceback[-1].name == "broken"
+
+
 def test_a_check_takes_the_function_itself():
     with pytest.raises(TypeError, match="your function itself"):
         exercises.check_hermite(3)

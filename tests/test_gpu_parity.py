@@ -11,7 +11,7 @@ import pytest
 import torch
 from conftest import TEST_DEVICE as DEVICE
 
-from aslib import attacks, data, training
+from aslib import attacks, data, inference
 from aslib.asnet import build_asnet
 from aslib.subspace import layer_subspaces, subspace_distance
 
@@ -65,4 +65,4 @@ def test_uap_and_evaluate_parity(pair):
     ref = attacks.uap(cpu, x[:64], y[:64], xi=3.0, max_passes=1)
     out = attacks.uap(dev, x[:64].to(DEVICE), y[:64].to(DEVICE), xi=3.0, max_passes=1)
     torch.testing.assert_close(out.vector.cpu(), ref.vector, rtol=1e-5, atol=1e-7)
-    assert training.evaluate(dev, (x, y))["accuracy"] == training.evaluate(cpu, (x, y))["accuracy"]
+    assert inference.evaluate(dev, (x, y))["accuracy"] == inference.evaluate(cpu, (x, y))["accuracy"]

@@ -16,7 +16,7 @@ from aslib import plotting as plots
 from aslib.asnet import FinetuneConfig, build_asnet
 from aslib.data import ImageDataset
 from aslib.metrics import complexity
-from aslib.training import predict_logits
+from aslib.inference import predict_logits
 
 matplotlib.use("Agg")
 

@@ -2,8 +2,9 @@ import pytest
 import torch
 from conftest import needs
 
-from aslib import data, models, training
-from aslib.training import Recipe, evaluate
+from aslib import data, inference, models, training, zoo
+from aslib.inference import evaluate
+from aslib.training import Recipe
 
 SMOKE = Recipe("lenet", "fashion_mnist", epochs=1, batch_size=256, lr=0.05, schedule="step")
 
@@ -77,9 +78,9 @@ def test_weight_averaging_phase_averages_epoch_ends_and_resumes_exactly(tmp_path
         ends.append(state["model"])
     meta = training.train(recipe, chain, progress=False)
     assert meta["done"] and [row["phase"] for row in meta["history"]] == ["main", "swa", "swa"]
-    averaged, _ = models.load_checkpoint(chain)
+    averaged, _ = zoo.load_checkpoint(chain)
     training.train(recipe, tmp_path / "straight.pt", progress=False)
-    straight, _ = models.load_checkpoint(tmp_path / "straight.pt")
+    straight, _ = zoo.load_checkpoint(tmp_path / "straight.pt")
     for key, value in averaged.state_dict().items():
         torch.testing.assert_close(value, (ends[0][key] + ends[1][key]) / 2, msg=key)
         torch.testing.assert_close(value, straight.state_dict()[key], rtol=0, atol=1e-6, msg=key)
@@ -114,10 +115,10 @@ def test_predict_logits_batches_and_restores_the_mode():
     torch.manual_seed(0)
     model = models.build("lenet").train()
     x = torch.randn(7, 1, 28, 28)
-    logits = training.predict_logits(model, x, batch_size=3)
+    logits = inference.predict_logits(model, x, batch_size=3)
     with torch.no_grad():
         reference = model.eval()(x)
     model.train()
     assert torch.allclose(logits, reference, atol=1e-6) and logits.shape == (7, 10)
-    training.predict_logits(model, x)
+    inference.predict_logits(model, x)
     assert model.training

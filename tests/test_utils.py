@@ -1,9 +1,8 @@
-"""The private plumbing every module shares: one model-mode manager, one non-finite error, moved names."""
+"""The private plumbing every module shares: one model-mode manager, one non-finite error."""
 import pytest
 import torch
 from torch import nn
 
-from aslib import attacks, studies, tables
 from aslib._utils import NonFiniteError, atomic_save, check_finite, check_positive, model_mode
 
 
@@ -61,8 +60,3 @@ def test_atomic_save_leaves_no_temporary_file(tmp_path):
     assert [p.name for p in (tmp_path / "sub").iterdir()] == ["x.pt"]
     assert torch.equal(torch.load(tmp_path / "sub" / "x.pt", weights_only=True)["a"], torch.ones(2))
 
-
-def test_moved_names_forward_to_their_new_home():
-    assert attacks.noise_sweep is studies.noise_sweep and attacks.aggregate is tables.aggregate
-    with pytest.raises(AttributeError, match="no attribute 'not_there'"):
-        attacks.not_there

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from aslib import asnet, attacks, models, pce, studies, subspace, training
+from aslib import asnet, attacks, inference, models, pce, studies, subspace, training
 
 
 def small_problem():
@@ -108,7 +108,7 @@ def test_files_that_are_not_checkpoints_name_the_file(tmp_path):
 def test_evaluate_names_labels_out_of_range():
     model, x, y = small_problem()
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\]"):
-        training.evaluate(model, (x, torch.tensor([0, 1, 2, 0, 1, 12])))
+        inference.evaluate(model, (x, torch.tensor([0, 1, 2, 0, 1, 12])))
 
 
 def test_truncated_or_incomplete_archives_name_the_file(tmp_path):

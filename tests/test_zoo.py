@@ -1,8 +1,9 @@
 """The zoo: checkpoints round-trip with weights_only, shipped checkpoints reproduce their manifest."""
 import pytest
 import torch
+from conftest import needs
 
-from aslib import data, models, reproduction, studies, zoo
+from aslib import asnet_recipes, data, reproduction, studies, zoo
 from aslib.metrics import nonzero_weights
 from aslib.models import build
 
@@ -41,16 +42,21 @@ def test_shipped_checkpoints_reproduce_their_accuracy(entry):
             zoo.entry(entry["base_model"])["parameters"] / entry["nonzero_params"], abs=1e-3)
 
 
-def test_unknown_names_and_the_old_home():
+def test_unknown_names_and_entries():
     with pytest.raises(ValueError, match="unknown shipped model 'does_not_exist'; choose one of"):
         zoo.pretrained("does_not_exist")
-    assert models.pretrained is zoo.pretrained and models.zoo is zoo.entries
     assert zoo.entry(zoo.entries()[0]["name"]) == zoo.entries()[0]
 
 
-def test_shipped_rows_evaluate_the_compressed_networks_live():
-    from aslib import studies
+def test_metadata_is_the_checkpoint_meta_without_the_model():
+    name = next(e["name"] for e in zoo.entries() if "asnet" in e["name"])
+    _, meta = zoo.load_checkpoint(zoo.CHECKPOINT_DIR / f"{name}.pt")
+    assert zoo.metadata(name) == meta and "history" in meta
+    with pytest.raises(ValueError, match="unknown shipped model"):
+        zoo.metadata("does_not_exist")
 
+
+def test_shipped_rows_evaluate_the_compressed_networks_live():
     compressed = [e["name"] for e in zoo.entries() if "nonzero_params" in e]
     if not compressed or not data.available("cifar10"):
         pytest.skip("no compressed network shipped, or no CIFAR-10")
@@ -63,6 +69,26 @@ def test_shipped_rows_evaluate_the_compressed_networks_live():
         assert abs(row["accuracy"] - entry["test_accuracy"]) < 0.1  # 300 of the 10,000 test images
     with pytest.raises(ValueError, match="is a network, not a compressed one"):
         studies.shipped_rows(["vgg19_bn_w025_cifar10"], test, input_shape=(3, 32, 32))
+
+
+@needs("cifar10")
+def test_baseline_comparison_pairs_the_asnet_with_each_baseline():
+    names = asnet_recipes.BASELINES[:3]
+    test = data.tensors("cifar10", "test", n=200, seed=0)
+    comparison = studies.baseline_comparison(names, test, input_shape=(3, 32, 32))
+    assert [r["name"] for r in comparison["rows"]] == names
+    reference = zoo.pretrained(names[0])
+    for d, name in zip(comparison["differences"], names[1:], strict=True):
+        alone = studies.accuracy_difference(reference, zoo.pretrained(name), test)
+        assert d["ASNet minus"] == name and d["mean"] == alone.mean and (d["low"], d["high"]) == (alone.low, alone.high)
+        assert d["verdict"] == ("ASNet better" if alone.low > 0 else "baseline better" if alone.high < 0
+                                else "indistinguishable")
+        assert d["claim"] == studies.BASELINE_CLAIMS.get(zoo.entry(name)["method"])
+    for t in comparison["targets"]:
+        recipe = asnet_recipes.RECIPES[t["name"]]
+        assert t["target x"] == recipe.target_reduction and t["reached x"] >= recipe.target_reduction
+    with pytest.raises(ValueError, match="at least one baseline"):
+        studies.baseline_comparison(names[:1], test, input_shape=(3, 32, 32))
 
 
 def test_same_data_tells_copies_apart_and_recorded_accuracy_reports_other_data():

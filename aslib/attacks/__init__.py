@@ -18,11 +18,8 @@ fooling rate, norms), :mod:`~aslib.attacks.active_subspace` (Algorithm 4.1),
 :mod:`~aslib.attacks.deepfool_batched`, :mod:`~aslib.attacks.universal` (UAP),
 :mod:`~aslib.attacks.sgd_uap` (SGD-UAP), :mod:`~aslib.attacks.random_direction` and
 :mod:`~aslib.attacks.checkerboard` (the controls). Sweeps and
-transfer studies are in :mod:`aslib.studies` (``aslib.attacks.noise_sweep`` and the other former
-names still work); vectors shipped with the package are in :mod:`aslib.vectors`
-(``aslib.attacks.shipped_vectors``).
+transfer studies are in :mod:`aslib.studies`; vectors shipped with the package are in :mod:`aslib.vectors`.
 """
-from .._utils import moved
 from .active_subspace import as_attack, dominant_direction
 from .checkerboard import checkerboard_attack, checkerboard_perturbation
 from .common import ATTACKS, NORMS, PRECISIONS, AttackResult, craft, project
@@ -45,7 +42,3 @@ __all__ = ["ATTACKS", "AttackResult", "BASELINES", "CONTROLS", "DEEPFOOL_MARGIN"
            "UAP_VARIANTS",
            "as_attack", "attack_ratio", "checkerboard_attack", "checkerboard_perturbation", "craft", "deepfool", "dominant_direction", "fooling_rate",
            "perturbation_norms", "project", "random_attack", "random_perturbation", "sgd_uap", "uap", "valid_bounds"]
-
-__getattr__ = moved("aslib.attacks", {"noise_sweep": "aslib.studies", "sample_sweep": "aslib.studies",
-                                      "transfer_matrix": "aslib.studies", "aggregate": "aslib.tables",
-                                      "pivot": "aslib.tables", "shipped_vectors": "aslib.vectors"})

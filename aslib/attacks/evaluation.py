@@ -17,10 +17,9 @@ from .common import check_batch_size, check_images, check_labels, check_model_in
 
 def valid_bounds(dataset_name: str, device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The valid pixel range [0, 1] in normalised units: ``(lo, hi)``, each ``(C, 1, 1)``."""
-    spec = data_mod.dataset_spec(dataset_name)
-    mean = torch.tensor(spec.mean, device=device).view(-1, 1, 1)
-    std = torch.tensor(spec.std, device=device).view(-1, 1, 1)
-    return -mean / std, (1 - mean) / std
+    channels = len(data_mod.dataset_spec(dataset_name).mean)
+    return (data_mod.from_pixels(torch.zeros(channels, 1, 1, device=device), dataset_name),
+            data_mod.from_pixels(torch.ones(channels, 1, 1, device=device), dataset_name))
 
 
 def attack_ratio(model: nn.Module, x: torch.Tensor, y: torch.Tensor, v: torch.Tensor, *, batch_size: int = 256,

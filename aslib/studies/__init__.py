@@ -2,7 +2,8 @@
 
 Where each lives: :mod:`~aslib.studies.attacks` (noise and sample sweeps, transfer, and the
 attack studies of notebook 07), :mod:`~aslib.studies.attack_tables` (the notebooks' tables of
-them), :mod:`~aslib.studies.asnet` (ASNet fits, compression and trade-offs) and
+them), :mod:`~aslib.studies.asnet` (ASNet fits, compression and trade-offs),
+:mod:`~aslib.studies.baselines` (shipped ASNets against their equal-budget baselines),
 :mod:`~aslib.studies.layers` (active subspaces across layers) and :mod:`~aslib.studies.records` (shipped
 networks' recorded accuracies against live ones). Every name is also available
 from ``aslib.studies``.
@@ -10,5 +11,6 @@ from ``aslib.studies``.
 from .asnet import *
 from .attack_tables import *
 from .attacks import *
+from .baselines import *
 from .layers import *
 from .records import *

@@ -3,7 +3,7 @@
 Every study returns a tidy table (a list of plain dicts, one row per setting) that
 :meth:`aslib.nb.Notebook.table` or :func:`aslib.tables.format_table` shows. Images are
 ``(N, C, H, W)`` tensors as :func:`aslib.data.tensors` returns them; work runs on the device of
-the model (:func:`aslib.training.predict_logits`). Sizes follow :mod:`aslib.metrics`: storage in MB
+the model (:func:`aslib.inference.predict_logits`). Sizes follow :mod:`aslib.metrics`: storage in MB
 (float32, ``2**20`` bytes), MACs for one sample, reductions as original / ASNet.
 """
 from __future__ import annotations
@@ -17,19 +17,20 @@ from typing import Any
 import torch
 from torch import nn
 
-from .. import models, stats
+from .. import models
 from .._utils import chunks, model_device, model_mode
 from ..asnet import ASNet, BuildInfo, FinetuneConfig, build_asnet, finetune, split_model
 from ..data import Batches, ImageDataset
+from ..gradients import FUNCTIONS
+from ..inference import evaluate, predict_logits
 from ..metrics import complexity, complexity_table, reduction
 from ..pce import num_terms, r2_score
-from ..subspace import ActiveSubspace
-from ..training import evaluate, predict_logits
+from ..subspace import ActiveSubspace, layer_subspaces
 
-__all__ = ["PAPER_MACS_X", "PAPER_PARAMS_X", "accuracy_difference", "active_variables", "agreement", "budget_rows",
+__all__ = ["PAPER_MACS_X", "PAPER_PARAMS_X", "active_variables", "agreement", "budget_rows",
            "build_asnets", "build_study", "complexity_rows", "compression_path", "compression_rows", "dense_asnet",
            "fit_quality", "full_width_sizes", "l1_tradeoff", "linear_reproduction", "projection_accuracy",
-           "rank_degree_sweep", "shipped_rows", "shrinkage_budget", "steps_per_epoch", "width_rows"]
+           "rank_degree_sweep", "shrinkage_budget", "steps_per_epoch", "width_rows"]
 
 PAPER_PARAMS_X = 23.98
 """The abstract's parameter reduction of the sparse ASNet of VGG-19 on CIFAR-10 (original / nonzero)."""
@@ -130,7 +131,7 @@ def active_variables(asnet: ASNet, x: torch.Tensor, *, batch_size: int = 500) ->
 
 
 def linear_reproduction(model: nn.Module, layer: str, data: Batches, test: TensorPair, *, rank: int, degree: int = 1,
-                        functions: Sequence[str] = ("loss", "logit"), atol: float = 1e-3) -> dict[str, dict[str, Any]]:
+                        functions: Sequence[str] = FUNCTIONS, atol: float = 1e-3) -> dict[str, dict[str, Any]]:
     """Build an ASNet with each active-subspace ``function`` and compare it with ``model`` on ``test``.
 
     Meant for a cut before a linear post-model (LeNet after ``fc1``), where ``rank = K`` reproduces the
@@ -138,7 +139,7 @@ def linear_reproduction(model: nn.Module, layer: str, data: Batches, test: Tenso
     "same predictions", "same probabilities", "same logits" (both within ``atol``), "R2"}}``.
     """
     if not functions:
-        raise ValueError("no functions given; use some of ('loss', 'logit')")
+        raise ValueError(f"no functions given; use some of {FUNCTIONS}")
     reference = predict_logits(model, test[0])
     checks = {}
     for function in functions:
@@ -309,42 +310,6 @@ def build_study(model: nn.Module, layer: str, data: ImageDataset, test: TensorPa
     return first, rows
 
 
-def shipped_rows(names: Sequence[str], test: TensorPair, *, input_shape: tuple[int, ...]) -> list[dict[str, Any]]:
-    """Shipped compressed networks (zoo names, e.g. the ASNet and its baselines) evaluated live on ``test``,
-    beside what their manifest recorded: method, cut, epochs, wall time, the recorded test accuracy of the
-    build before fine-tuning (NaN for a pruned network), live and recorded test accuracy,
-    live nonzero weights and the reductions against the base network (dense params / nonzeros, dense
-    MACs / sparse MACs)."""
-    from .. import zoo
-
-    if not names:
-        raise ValueError("no zoo names given; see aslib.zoo.entries()")
-    rows = []
-    for name in names:
-        entry = zoo.entry(name)
-        if "nonzero_params" not in entry:
-            raise ValueError(f"{name!r} is a network, not a compressed one (no nonzero_params in its manifest entry)")
-        net = zoo.pretrained(name, test[0].device)
-        base = complexity(zoo.pretrained(entry["base_model"]), input_shape)
-        live = complexity(net, input_shape)
-        red = reduction(base, live)
-        rows.append({"name": name, "method": entry["method"], "cut": entry["arch_kwargs"].get("layer", "-"),
-                     "epochs": entry["epochs"], "hours": entry["wall_time_s"] / 3600,
-                     "recorded accuracy before fine-tuning": entry.get("build", {}).get("test_accuracy", math.nan),
-                     "accuracy": evaluate(net, test)["accuracy"], "recorded accuracy": entry["test_accuracy"],
-                     "nonzero params": live["nonzero_params"], "nonzero params x": red["nonzero_params_x"],
-                     "sparse MACs x": red["sparse_macs_x"]})
-    return rows
-
-
-def accuracy_difference(model: nn.Module, other: nn.Module, test: TensorPair) -> stats.Estimate:
-    """Paired difference of test accuracy, ``model`` minus ``other``, over the same images ``test``:
-    mean, std and 95 % t-interval of the per-image difference of correctness (:func:`aslib.stats.paired_difference`)."""
-    right = [(predict_logits(m, test[0]).argmax(1) == test[1].to(test[0].device)).double().cpu().tolist()
-             for m in (model, other)]
-    return stats.paired_difference(right[0], right[1])
-
-
 def compression_path(history: Sequence[Mapping[str, Any]], *, original_params: int) -> list[dict[str, Any]]:
     """The accuracy-compression curve along one :func:`~aslib.asnet.finetune` history: the dense ASNet at the
     end of distillation, every sparse epoch while the l1 strength acts (its ``scale``), the epoch at which the
@@ -446,8 +411,6 @@ def projection_accuracy(model: nn.Module, layer: str, fit: TensorPair, test: Ten
     and of the directions ``subspace`` keeps. Returns rows ``{"directions", "rank", "accuracy"}`` and one row
     ``{"directions": "none", "rank": neurons}`` for the unprojected network. The model is not changed.
     """
-    from ..subspace import layer_subspaces
-
     if not ranks or min(ranks) < 1:
         raise ValueError(f"ranks must be positive integers (e.g. [1, 10, 50]), got {list(ranks)}")
     pre, post = split_model(copy.deepcopy(model).eval(), layer)

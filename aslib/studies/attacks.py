@@ -22,13 +22,15 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .. import data as data_mod
+from .. import vectors
 from .._utils import check_choice, check_positive, model_device
-from ..attacks import (ATTACKS, BASELINES, METHODS, AttackResult, as_attack, attack_ratio, craft, fooling_rate,
-                       random_perturbation, sgd_uap)
+from ..attacks import (ATTACKS, BASELINES, METHODS, AttackResult, as_attack, attack_ratio, craft, deepfool,
+                       fooling_rate, random_perturbation, sgd_uap)
 from ..attacks.common import check_xi
 from ..attacks.evaluation import clean_predictions, rates
 from ..distributed import all_gather, is_main_process, share
 from ..gradients import input_gradients
+from ..stats import paired_difference
 from ..subspace import ActiveSubspace, top_directions
 
 __all__ = ["METHOD_LABELS", "EigenDirections", "as_start_study", "clipping_rows", "craft_methods", "deepfool_paths", "eigen_directions",
@@ -364,8 +366,6 @@ def shipped_study(model: nn.Module, model_name: str, test: Pair, *, xi: float | 
     test_fooling_rate`` (measured now on ``test`` ``(x (N, C, H, W), y (N,))``, on the model's
     device), ``time_s`` and ``iterations`` of the crafting. Settings with no shipped vector are left out.
     """
-    from .. import vectors
-
     x_test, y_test = _pair("test", test)
     device = model_device(model)
     x_test, y_test = x_test.to(device), y_test.to(device)
@@ -396,8 +396,6 @@ def shipped_transfer(models: Mapping[str, nn.Module], names: Mapping[str, str], 
     source x target with ``repeat, method, source, target, xi, n_samples, test_attack_ratio,
     test_fooling_rate``; methods a source has no vectors for are left out.
     """
-    from .. import vectors
-
     x_test, y_test = _pair("test", test)
     if not names or set(names) - set(models):
         raise ValueError(f"names maps source labels among the models' {sorted(models)} to zoo names, "
@@ -433,8 +431,6 @@ def search_diagnostics(model: nn.Module, model_name: str, test: Pair, *, xi: flo
     ratio after iteration 1), ``train_attack_ratio``, ``test_attack_ratio`` and ``history`` (the
     crafting-set ratio of the accepted vector per iteration).
     """
-    from .. import vectors
-
     chosen = vectors.records(model_name, method="as", xi=xi, experiment=experiment, variant=variant)
     if not chosen or any("history" not in r for r in chosen):
         raise ValueError(f"no shipped AS vectors with search histories for {model_name!r} at xi={xi:g} "
@@ -494,8 +490,6 @@ def paired_gaps(rows: Sequence[dict[str, Any]], *, method: str = "as",
     """``method`` minus each of ``against`` over the repeats both have (the same crafting sets), as
     :class:`aslib.stats.Estimate` (mean, std, n and the paired confidence interval); methods without
     common repeats are left out."""
-    from ..stats import paired_difference
-
     by = {(r["method"], r["repeat"]): float(r[value]) for r in rows}
     gaps = {}
     for other in against:
@@ -510,8 +504,6 @@ def deepfool_paths(model: nn.Module, x: torch.Tensor, *, steps: int = 5, oversho
     """The DeepFool iterates of the samples ``x`` ``(B, *shape)``: ``(steps + 1, B, *shape)``, entry ``k`` the point
     ``x + r`` after ``k`` steps (:func:`aslib.attacks.deepfool` with ``max_iter = k``; a sample whose label has
     changed stays where it stopped). For figures of the linearise-and-step loop on low-dimensional toys."""
-    from ..attacks import deepfool
-
     check_positive("steps", steps, integer=True)
     points = [x.detach().clone()]
     for k in range(1, steps + 1):

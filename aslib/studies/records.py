@@ -14,7 +14,7 @@ from torch import nn
 from .. import stats, zoo
 from ..data import ImageDataset
 from ..reproduction import Check, flip_tolerance
-from ..training import predict_logits
+from ..inference import predict_logits
 
 __all__ = ["RECORD_DECIMALS", "recorded_accuracy"]
 

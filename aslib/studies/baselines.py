@@ -1,0 +1,100 @@
+"""Shipped compressed networks against each other: live accuracy and complexity beside the manifest, and paired
+accuracy differences between the ASNet and its equal-budget baselines with a verdict and the claim each backs.
+
+Images are ``(N, C, H, W)`` normalised tensors on the device the networks should run on; complexity follows
+:mod:`aslib.metrics` (reductions as base network / compressed network).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from .. import asnet_recipes, stats, zoo
+from ..inference import evaluate, predict_logits
+from ..metrics import complexity, reduction
+
+__all__ = ["BASELINE_CLAIMS", "accuracy_difference", "baseline_comparison", "shipped_rows"]
+
+TensorPair = tuple[torch.Tensor, torch.Tensor]
+
+BASELINE_CLAIMS = {"pca": "asnet_vs_pca_accuracy", "magnitude_pruning": "asnet_vs_magnitude_pruning_accuracy",
+                   "channel_pruning_params": "asnet_vs_channel_pruning_params_accuracy",
+                   "channel_pruning_macs": "asnet_vs_channel_pruning_macs_accuracy"}
+"""The claim (:data:`aslib.report.CLAIMS`) that each baseline method's comparison with the ASNet backs."""
+
+
+def shipped_rows(names: Sequence[str], test: TensorPair, *, input_shape: tuple[int, ...]) -> list[dict[str, Any]]:
+    """Shipped compressed networks (zoo names, e.g. the ASNet and its baselines) evaluated live on ``test``,
+    beside what their manifest recorded: method, cut, epochs, wall time, the recorded test accuracy of the
+    build before fine-tuning (NaN for a pruned network), live and recorded test accuracy,
+    live nonzero weights and the reductions against the base network (dense params / nonzeros, dense
+    MACs / sparse MACs)."""
+    if not names:
+        raise ValueError("no zoo names given; see aslib.zoo.entries()")
+    rows = []
+    for name in names:
+        entry = zoo.entry(name)
+        if "nonzero_params" not in entry:
+            raise ValueError(f"{name!r} is a network, not a compressed one (no nonzero_params in its manifest entry)")
+        net = zoo.pretrained(name, test[0].device)
+        base = complexity(zoo.pretrained(entry["base_model"]), input_shape)
+        live = complexity(net, input_shape)
+        red = reduction(base, live)
+        rows.append({"name": name, "method": entry["method"], "cut": entry["arch_kwargs"].get("layer", "-"),
+                     "epochs": entry["epochs"], "hours": entry["wall_time_s"] / 3600,
+                     "recorded accuracy before fine-tuning": entry.get("build", {}).get("test_accuracy", math.nan),
+                     "accuracy": evaluate(net, test)["accuracy"], "recorded accuracy": entry["test_accuracy"],
+                     "nonzero params": live["nonzero_params"], "nonzero params x": red["nonzero_params_x"],
+                     "sparse MACs x": red["sparse_macs_x"]})
+    return rows
+
+
+def accuracy_difference(model: nn.Module, other: nn.Module, test: TensorPair) -> stats.Estimate:
+    """Paired difference of test accuracy, ``model`` minus ``other``, over the same images ``test``:
+    mean, std and 95 % t-interval of the per-image difference of correctness (:func:`aslib.stats.paired_difference`)."""
+    right = [(predict_logits(m, test[0]).argmax(1) == test[1].to(test[0].device)).double().cpu().tolist()
+             for m in (model, other)]
+    return stats.paired_difference(right[0], right[1])
+
+
+def baseline_comparison(names: Sequence[str], test: TensorPair, *, input_shape: tuple[int, ...]
+                        ) -> dict[str, list[dict[str, Any]]]:
+    """The ASNet ``names[0]`` against each shipped baseline ``names[1:]`` (zoo names of networks made by
+    :mod:`aslib.asnet_recipes`), all evaluated live on ``test``.
+
+    Returns ``{"rows": shipped_rows(names), "differences": [...], "targets": [...]}``: per baseline the paired
+    accuracy difference ASNet minus baseline (``mean``, ``std``, ``n``, ``low``, ``high``, ``level``), its
+    ``verdict`` ("ASNet better" when the interval lies above zero, "baseline better" below, else
+    "indistinguishable"), the ``claim`` it backs (:data:`BASELINE_CLAIMS`, None for a method without one) and a
+    ``note`` stating both budgets; per network its recipe's target reduction and the one it reached (nonzero
+    parameters, or sparse MACs for a MAC-matched recipe).
+    """
+    if len(names) < 2:
+        raise ValueError(f"names must hold the ASNet and at least one baseline, got {list(names)}")
+    rows = shipped_rows(names, test, input_shape=input_shape)
+    by_name = {row["name"]: row for row in rows}
+    reference = zoo.pretrained(names[0], test[0].device)
+    differences = []
+    for name in names[1:]:
+        estimate = accuracy_difference(reference, zoo.pretrained(name, test[0].device), test)
+        verdict = ("ASNet better" if estimate.low > 0 else "baseline better" if estimate.high < 0
+                   else "indistinguishable")
+        note = (f"{names[0]} vs {name}: {by_name[names[0]]['epochs']} and {by_name[name]['epochs']} fine-tuning "
+                f"epochs; ASNet {by_name[names[0]]['nonzero params x']:.1f}x fewer nonzero parameters and "
+                f"{by_name[names[0]]['sparse MACs x']:.1f}x fewer sparse MACs, the baseline "
+                f"{by_name[name]['nonzero params x']:.1f}x and {by_name[name]['sparse MACs x']:.1f}x; paired over the "
+                "same test images")
+        differences.append({"ASNet minus": name, **dataclasses.asdict(estimate), "verdict": verdict,
+                            "claim": BASELINE_CLAIMS.get(by_name[name]["method"]), "note": note})
+    targets = []
+    for row in rows:
+        recipe = asnet_recipes.RECIPES[row["name"]]
+        matched = getattr(recipe, "match", "params")
+        targets.append({"name": row["name"], "matched": matched, "target x": recipe.target_reduction,
+                        "reached x": row["sparse MACs x" if matched == "macs" else "nonzero params x"]})
+    return {"rows": rows, "differences": differences, "targets": targets}

@@ -1,0 +1,119 @@
+"""The package's import structure: no cycles (imports inside functions included), no name forwarding, and
+imports inside functions only for optional dependencies.
+
+The graph is read from the source (``ast``), so an import that only runs on some path still counts.
+"""
+import ast
+from pathlib import Path
+
+import aslib
+
+PACKAGE = Path(aslib.__file__).parent
+OPTIONAL = {"sphinx", "papermill", "ipywidgets", "IPython"}
+"""Top-level packages that aslib may import inside a function: not installed by the base dependencies
+(sphinx: the ``book`` extra, papermill: ``notebooks``, IPython: a Jupyter kernel) or answered when missing
+(ipywidgets: the widgets fall back to a static figure)."""
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        found[".".join(parts)] = path
+    return found
+
+
+def imports(name: str, path: Path, known: dict[str, Path]) -> list[tuple[str, ast.stmt, bool]]:
+    """``(imported module, node, inside a function)`` for every import statement of the module ``name``."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    tree = ast.parse(path.read_text())
+    inside = {id(node) for fn in ast.walk(tree) if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
+              for node in ast.walk(fn)}
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join(parts + ([node.module] if node.module else []))
+            targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names]
+        else:
+            continue
+        out += [(target, node, id(node) in inside) for target in targets]
+    return out
+
+
+def graph() -> dict[str, set[str]]:
+    known = modules()
+    edges = {name: set() for name in known}
+    for name, path in known.items():
+        for target, _, _ in imports(name, path, known):
+            while target not in known and "." in target:
+                target = target.rpartition(".")[0]
+            if target in known and target != name and not name.startswith(target + "."):
+                edges[name].add(target)
+    return edges
+
+
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan)."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in edges[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in edges:
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_the_cycle_finder_finds_a_planted_cycle():
+    edges = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert cycles(edges) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycles_lazy_imports_included():
+    edges = graph()
+    assert edges["aslib.zoo"] >= {"aslib.asnet", "aslib.inference"}, "the graph lost real edges"
+    assert cycles(edges) == []
+
+
+def test_imports_inside_functions_only_for_optional_dependencies():
+    known = modules()
+    lazy = [f"{path.relative_to(PACKAGE.parent)}:{node.lineno} imports {target}"
+            for name, path in known.items() if name != "aslib.cli"
+            for target, node, inside in imports(name, path, known)
+            if inside and target.split(".")[0] not in OPTIONAL]
+    assert lazy == []
+
+
+def test_no_module_forwards_names_to_another():
+    forwarders = [name for name, path in modules().items()
+                  if any(isinstance(node, (ast.Assign, ast.FunctionDef)) and "__getattr__" in
+                         ([t.id for t in node.targets if isinstance(t, ast.Name)] if isinstance(node, ast.Assign)
+                          else [node.name]) for node in ast.parse(path.read_text()).body)]
+    assert forwarders == []
