@@ -95,6 +95,25 @@ def load_resumed(module: nn.Module, state_dict: dict[str, Any], path: Path, how_
                          f"delete it to start this one afresh, or {how_to_restart}") from None
 
 
+def forward_logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``model(x)`` checked to be logits ``(N, K)``, one row per sample of ``x`` ``(N, ...)``; a forward that
+    cannot take ``x`` (another dataset's image shape, channels or dtype) or returns something else (a tuple, a
+    dict, one row for the batch) raises ValueError saying what came and what aslib needs."""
+    try:
+        out = model(x)
+    except torch.OutOfMemoryError:
+        raise
+    except RuntimeError as error:
+        raise ValueError(f"the model cannot take inputs of shape {tuple(x.shape)} and dtype {x.dtype} "
+                         f"({str(error).splitlines()[0]}); pass images of the dataset the model was made for, "
+                         "(N, C, H, W) in normalised float units on the model's device") from error
+    if not isinstance(out, torch.Tensor) or out.ndim != 2 or len(out) != len(x):
+        got = f"a tensor of shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(f"the model returned {got} for {len(x)} inputs; aslib needs a model whose forward returns "
+                         "logits (N, K): wrap it in a module whose forward returns the logits tensor alone")
+    return out
+
+
 def default_device() -> torch.device:
     """``cuda`` when available, else ``cpu``."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")

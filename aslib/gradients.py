@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._utils import NonFiniteError, check_choice, check_positive, model_device, model_dtype, model_mode
+from ._utils import NonFiniteError, check_choice, check_positive, forward_logits, model_device, model_dtype, model_mode
 from .data import Batches, batches
 
 ScalarFunction = Union[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]
@@ -130,9 +130,7 @@ def _batch_gradients(model: nn.Module, modules: dict[str, nn.Module | None], fn,
     if "input" in modules:
         store["input"] = x
     with torch.enable_grad():
-        logits = model(x)
-        if logits.ndim != 2:
-            raise ValueError(f"model output must be logits (B, K), got shape {tuple(logits.shape)}")
+        logits = forward_logits(model, x)
         if y.min() < 0 or y.max() >= logits.shape[1]:
             raise ValueError(f"labels must be in [0, {logits.shape[1]}), got [{int(y.min())}, {int(y.max())}]")
         values = fn(logits, y)

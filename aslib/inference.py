@@ -11,7 +11,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import data as data_mod
-from ._utils import check_positive, chunks, model_device, model_dtype, model_mode
+from ._utils import check_positive, chunks, forward_logits, model_device, model_dtype, model_mode
+
 
 
 @torch.no_grad()
@@ -28,7 +29,7 @@ def evaluate(model: nn.Module, data: data_mod.Batches, *, batch_size: int = 500,
     total, loss, correct = 0, 0.0, {k: 0 for k in topk}
     with model_mode(model):
         for x, y in tqdm(data, disable=not progress, desc="evaluate", leave=False):
-            logits = model(x)
+            logits = forward_logits(model, x)
             if len(y) and (int(y.min()) < 0 or int(y.max()) >= logits.shape[1]):
                 raise ValueError(f"labels must lie in [0, {logits.shape[1] - 1}] (the model has {logits.shape[1]} "
                                  f"outputs), got range [{int(y.min())}, {int(y.max())}]")
@@ -56,4 +57,4 @@ def predict_logits(model: nn.Module, x: torch.Tensor, *, batch_size: int = 500) 
                          f"{type(x).__name__} {getattr(x, 'dtype', '')} {tuple(getattr(x, 'shape', ()))}")
     device = model_device(model)
     with model_mode(model):
-        return torch.cat([model(x[part].to(device)).cpu() for part in chunks(len(x), batch_size)])
+        return torch.cat([forward_logits(model, x[part].to(device)).cpu() for part in chunks(len(x), batch_size)])

@@ -400,6 +400,7 @@ class ActiveSubspace:
         """Active variables ``z = V_1^T x`` ``(B, rank)`` for activations ``(B, n)`` or ``(B, *layer_shape)``."""
         v = self.components
         rank = v.shape[1] if rank is None else rank
+        check_positive("rank", rank, integer=True)
         if rank > v.shape[1]:
             raise ValueError(f"rank={rank} but only {v.shape[1]} directions were estimated; "
                              f"refit with rank >= {rank} (layer has {self.dim} neurons)")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Sequence
 
-import torch
+from .stats import estimate
 
 
 def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], digits: int = 2) -> str:
@@ -39,6 +39,15 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _mean_std(values: Sequence[Any], name: str) -> tuple[float, float]:
+    """Mean and sample standard deviation of one column (:func:`aslib.stats.estimate`, the kit's one formula)."""
+    try:
+        found = estimate(values)
+    except ValueError as error:
+        raise ValueError(f"column {name!r}: {error}") from None
+    return found.mean, found.std
+
+
 def aggregate(rows: Sequence[dict[str, Any]], by: Sequence[str] = ("method", "xi"),
               values: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Mean and sample standard deviation (ddof 1; 0 for a single row) of ``values`` per group of ``by``.
@@ -52,16 +61,18 @@ def aggregate(rows: Sequence[dict[str, Any]], by: Sequence[str] = ("method", "xi
     if values is None:
         values = [k for k, val in rows[0].items() if _is_number(val) and k not in by and k != "repeat"]
     groups: dict[tuple, list[dict[str, Any]]] = {}
-    for row in rows:
+    for i, row in enumerate(rows):
+        missing = [k for k in (*by, *values) if k not in row]
+        if missing:
+            raise ValueError(f"row {i} has no column {missing}; every row needs the group keys {list(by)} and the "
+                             f"values {list(values)} (available: {sorted(row)})")
         groups.setdefault(tuple(row[k] for k in by), []).append(row)
     out = []
     for key, members in groups.items():
         summary: dict[str, Any] = dict(zip(by, key))
         summary["count"] = len(members)
         for name in values:
-            column = torch.tensor([float(m[name]) for m in members], dtype=torch.float64)
-            summary[f"{name}_mean"] = column.mean().item()
-            summary[f"{name}_std"] = column.std().item() if len(column) > 1 else 0.0
+            summary[f"{name}_mean"], summary[f"{name}_std"] = _mean_std([m[name] for m in members], name)
         out.append(summary)
     return out
 

@@ -131,6 +131,9 @@ def shipped_vectors(model: str, method: str, xi: float, classes: Sequence[int] |
     one per repeat in repeat order: all-class vectors when ``classes`` is None, else the one-class
     experiment of those classes (or name the ``experiment``: ``"allclass"``, ``"oneclass"``, ``"transfer"``);
     ``variant="authors"``: AS vectors of the authors' solver (see :data:`SOLVER_VARIANTS`)."""
+    if classes is not None and (isinstance(classes, (str, bytes)) or not isinstance(classes, Sequence)
+                                or not all(isinstance(c, int) and not isinstance(c, bool) for c in classes)):
+        raise ValueError(f"classes must be a list of class indices, e.g. [1], or None for all classes; got {classes!r}")
     if experiment is None:
         experiment = "allclass" if classes is None else "oneclass"
     chosen = [r for r in records(model, method=method, xi=xi, experiment=experiment, norm=norm, variant=variant)

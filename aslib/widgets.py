@@ -1,12 +1,13 @@
-"""Interactive explorers (ipywidgets) with a static fallback for headless runs (papermill, CI).
+"""Interactive explorers (ipywidgets) with a static figure for headless runs (papermill, CI).
 
-Each function draws its static figure for the initial values and, when ``interactive`` is
-true and ipywidgets is importable, also returns a widget that redraws on change.
+With ``interactive=False`` each function returns the static figure of its initial values; with ``interactive=True``
+it returns an ipywidgets widget that redraws on change.
 """
 from __future__ import annotations
 
 from typing import Callable, Mapping, Sequence
 
+import ipywidgets
 import matplotlib.pyplot as plt
 import torch
 
@@ -18,10 +19,6 @@ def _interactive_or_static(draw: Callable, controls: dict, interactive: bool):
     initial = {k: (w.value if hasattr(w, "value") else w) for k, w in controls.items()}
     fig = draw(**initial)
     if not interactive:
-        return fig
-    try:
-        import ipywidgets
-    except ImportError:
         return fig
     plt.close(fig)
 
@@ -54,12 +51,8 @@ def spectrum_browser(subspaces: Mapping[str, ActiveSubspace], *, interactive: bo
 
     controls: dict = {"layer": names[0], "delta": 0.95}
     if interactive:
-        try:
-            import ipywidgets
-            controls = {"layer": ipywidgets.Dropdown(options=names, value=names[0]),
-                        "delta": ipywidgets.FloatSlider(value=0.95, min=0.5, max=0.995, step=0.005)}
-        except ImportError:
-            pass
+        controls = {"layer": ipywidgets.Dropdown(options=names, value=names[0]),
+                    "delta": ipywidgets.FloatSlider(value=0.95, min=0.5, max=0.995, step=0.005)}
     return _interactive_or_static(draw, controls, interactive)
 
 
@@ -100,13 +93,8 @@ def noise_slider(model: torch.nn.Module, image: torch.Tensor, direction: torch.T
         return fig
 
     if interactive:
-        try:
-            import ipywidgets
-            slider = ipywidgets.FloatSlider(value=start if start is not None else xis[-1], min=0, max=max(xis),
-                                            step=0.5)
-            return _interactive_or_static(draw, {"xi": slider}, True)
-        except ImportError:
-            pass
+        slider = ipywidgets.FloatSlider(value=start if start is not None else xis[-1], min=0, max=max(xis), step=0.5)
+        return _interactive_or_static(draw, {"xi": slider}, True)
     fig, axes = plt.subplots(1, len(xis), figsize=(2.2 * len(xis), 2.6))
     for ax, xi in zip(axes, xis):
         x, label, p = predict(xi)

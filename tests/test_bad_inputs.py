@@ -313,7 +313,47 @@ def _files(tmp: Path) -> list[tuple[str, object, str]]:
     ]
 
 
-TABLES = {"names": NAMES, "ranges": RANGES, "shapes": SHAPES, "values": VALUES}
+
+
+class TupleOut(nn.Module):
+    """A model whose forward returns (logits, features), as many detection or multi-head models do."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.fc(x), x
+
+
+class DictOut(TupleOut):
+    def forward(self, x):
+        return {"logits": self.fc(x)}
+
+
+MODELS = [
+    ("no batch axis", lambda: inference.predict_logits(lenet()[0], lenet()[1][0]),
+     r"cannot take inputs of shape \(1, 28, 28\)"),
+    ("another dataset's images", lambda: inference.evaluate(models.build("vgg19_bn", width=0.25), lenet()[1:]),
+     r"cannot take inputs of shape \(6, 1, 28, 28\).*dataset the model was made for"),
+    ("uint8 images in DeepFool", lambda: attacks.deepfool(lenet()[0], (lenet()[1] * 255).to(torch.uint8)),
+     r"dtype torch.uint8"),
+    ("float64 perturbation", lambda: attacks.attack_ratio(*lenet(), torch.zeros(1, 28, 28, dtype=torch.float64)),
+     r"perturbation is torch.float64"),
+    ("tuple output, gradients", lambda: list(gradients.layer_gradients(TupleOut(), ["fc"], problem()[1:])),
+     r"returned tuple"),
+    ("dict output, evaluate", lambda: inference.evaluate(DictOut(), problem()[1:]), r"returned dict"),
+    ("dict output, attack", lambda: attacks.attack_ratio(DictOut(), *problem()[1:], torch.zeros(4)), r"returned dict"),
+    ("fractional rank", lambda: subspace.ActiveSubspace("exact").fit(torch.randn(20, 5)).transform(
+        torch.randn(3, 5), rank=2.5), r"rank must be an int"),
+    ("fractional max_iter", lambda: attacks.as_attack(*lenet(), 1.0, max_iter=2.5), r"max_iter must be an int"),
+    ("classes as an int", lambda: vectors.shipped_vectors("lenet_fashion_mnist", "as", 5.0, classes=1),
+     r"list of class indices"),
+    ("ragged rows", lambda: tables.aggregate([{"method": "a", "xi": 1, "v": 1.0}, {"method": "a", "xi": 1}]),
+     r"row 1 has no column \['v'\]"),
+]
+
+TABLES = {"names": NAMES, "ranges": RANGES, "shapes": SHAPES, "values": VALUES, "models": MODELS}
 
 
 def bn_network():
@@ -376,7 +416,8 @@ CLI = [
     (["report", "--preset", "smok", "--out", "unused-report"], "did you mean 'smoke'"),
     (["layer-study", "--model", "lenet_fashion_mnist", "--device", "cuda:99"], "is not on this machine"),
     (["layer-study", "--model", "lenet_fashion_mnist", "--device", "gpu"], "is not a device"),
-    (["train", "--recipe", "lenet_fashion_mnist", "--device", "cuda:99", "--out", "unused.pt"], "is not on this machine"),
+    (["train", "--recipe", "lenet_fashion_mnist", "--device", "cuda:99", "--out", "unused.pt"],
+     "is not on this machine"),
     (["asnet", "--model", "lenet_fashion_mnist", "--max-batches", "-1"], "max_batches"),
 ]
 

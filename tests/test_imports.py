@@ -9,10 +9,9 @@ from pathlib import Path
 import aslib
 
 PACKAGE = Path(aslib.__file__).parent
-OPTIONAL = {"sphinx", "papermill", "ipywidgets", "IPython"}
-"""Top-level packages that aslib may import inside a function: not installed by the base dependencies
-(sphinx: the ``book`` extra, papermill: ``notebooks``, IPython: a Jupyter kernel) or answered when missing
-(ipywidgets: the widgets fall back to a static figure)."""
+OPTIONAL = {"sphinx", "papermill", "IPython"}
+"""Top-level packages that aslib may import inside a function, because the base dependencies do not install them:
+sphinx (the ``book`` extra), papermill (``notebooks``), IPython (a Jupyter kernel's)."""
 
 
 def modules() -> dict[str, Path]:

@@ -125,8 +125,8 @@ def as_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, *, 
     """
     validate(model, x, y, xi, norm, batch_size)
     check_precision(precision, x.device)
-    if max_iter < 1 or patience < 1 or backtracks < 1:
-        raise ValueError(f"max_iter, patience and backtracks must be >= 1, got {max_iter}, {patience}, {backtracks}")
+    for name, count in (("max_iter", max_iter), ("patience", patience), ("backtracks", backtracks)):
+        check_positive(name, count, integer=True)
     step = (xi ** 2 if norm == "l2" else 2 * xi) if step_max is None else step_max
     check_positive("step_max (the first line-search step, normalised units)", step)
     start = time.perf_counter()

@@ -20,7 +20,8 @@ from typing import Any, Callable, Protocol
 import torch
 from torch import nn
 
-from .._utils import check_choice, check_finite, check_positive, chunks, model_device, model_dtype, model_mode
+from .._utils import (check_choice, check_finite, check_positive, chunks, forward_logits, model_device, model_dtype,
+                      model_mode)
 
 NORMS = ("l2", "linf")
 PRECISIONS = ("float32", "bfloat16", "float16")
@@ -116,9 +117,14 @@ def check_labels(x: torch.Tensor, y: torch.Tensor, num_classes: int) -> None:
 
 
 def check_vector(x: torch.Tensor, v: torch.Tensor) -> None:
+    if not isinstance(v, torch.Tensor):
+        raise ValueError(f"the perturbation must be a tensor of the shape of x[0], got {type(v).__name__}")
     if tuple(v.shape) != tuple(x.shape[1:]):
         raise ValueError(f"perturbation shape {tuple(v.shape)} does not match one sample {tuple(x.shape[1:])}; "
                          "a universal perturbation has the shape of x[0]")
+    if v.dtype != x.dtype or v.device != x.device:
+        raise ValueError(f"the perturbation is {v.dtype} on {v.device} but the images are {x.dtype} on {x.device}; "
+                         f"pass v.to(x) (a perturbation in the images' units)")
     check_finite(v, "the perturbation", "craft it again (a NaN vector fools nothing and measures nothing)")
 
 
@@ -137,7 +143,7 @@ def check_batch_size(batch_size: int) -> None:
 def num_classes(model: nn.Module, x: torch.Tensor) -> int:
     """Number of model outputs K, from an eval-mode forward of one sample."""
     with model_mode(model):
-        return model(x[:1]).shape[1]
+        return forward_logits(model, x[:1]).shape[1]
 
 
 def check_model_inputs(model: nn.Module, x: torch.Tensor) -> None:
@@ -193,11 +199,11 @@ def labels_of(model: nn.Module, inputs: torch.Tensor, precision: str = "float32"
     """Predicted labels ``(B,)`` of one batch ``inputs`` ``(B, C, H, W)``; a reduced ``precision``
     runs the forward under autocast with channels-last images (float32 runs it as is)."""
     if precision == "float32":
-        return model(inputs).argmax(1)
+        return forward_logits(model, inputs).argmax(1)
     if inputs.ndim == 4:
         inputs = inputs.contiguous(memory_format=torch.channels_last)
     with torch.autocast(inputs.device.type, dtype=getattr(torch, precision)):
-        return model(inputs).argmax(1)
+        return forward_logits(model, inputs).argmax(1)
 
 
 @torch.no_grad()

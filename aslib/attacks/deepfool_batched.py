@@ -11,8 +11,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from .._utils import NonFiniteError, model_mode
-from .common import check_images, check_norm
+from .._utils import NonFiniteError, check_positive, forward_logits, model_mode
+from .common import check_images, check_model_inputs, check_norm
 
 DEEPFOOL_MARGIN = 1e-4
 """Extra distance DeepFool adds to each step so that the point crosses the boundary (as in DeepFool)."""
@@ -62,7 +62,7 @@ def run_deepfool(model: nn.Module, x: torch.Tensor, num_candidates: int, oversho
                  norm: str) -> DeepFoolResult:
     """DeepFool without validation, for a model already in eval mode (the UAP inner loop)."""
     with torch.no_grad():
-        clean = model(x)
+        clean = forward_logits(model, x)
     if clean.shape[1] < 2:
         raise ValueError(f"DeepFool needs a model with at least 2 outputs, got {clean.shape[1]}")
     candidates = clean.topk(min(num_candidates, clean.shape[1]), dim=1).indices
@@ -90,10 +90,11 @@ def run_deepfool(model: nn.Module, x: torch.Tensor, num_candidates: int, oversho
 
 def check_deepfool_options(num_candidates: int, overshoot: float, max_iter: int) -> None:
     """The ranges DeepFool's own settings must lie in (shared with UAP, which calls DeepFool)."""
+    check_positive("num_candidates", num_candidates, integer=True)
     if num_candidates < 2:
         raise ValueError(f"num_candidates must be >= 2 (the clean label and at least one other), got {num_candidates}")
-    if max_iter < 1 or overshoot < 0:
-        raise ValueError(f"need max_iter >= 1 and overshoot >= 0, got {max_iter} and {overshoot}")
+    check_positive("max_iter", max_iter, integer=True)
+    check_positive("overshoot", overshoot, allow_zero=True)
 
 
 def deepfool(model: nn.Module, x: torch.Tensor, *, norm: str = "l2", num_candidates: int = 10,
@@ -114,6 +115,7 @@ def deepfool(model: nn.Module, x: torch.Tensor, *, norm: str = "l2", num_candida
         :class:`DeepFoolResult` ``(perturbation, iterations, converged)``.
     """
     check_images(x)
+    check_model_inputs(model, x)
     check_norm(norm)
     check_deepfool_options(num_candidates, overshoot, max_iter)
     with model_mode(model):

@@ -30,7 +30,7 @@ from ..attacks.common import check_xi
 from ..attacks.evaluation import clean_predictions, rates
 from ..distributed import all_gather, is_main_process, share
 from ..gradients import input_gradients
-from ..stats import paired_difference
+from ..stats import estimate, paired_difference
 from ..subspace import ActiveSubspace, top_directions
 
 __all__ = ["METHOD_LABELS", "EigenDirections", "as_start_study", "clipping_rows", "craft_methods", "deepfool_paths", "eigen_directions",
@@ -466,8 +466,9 @@ def search_summary(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         test = torch.tensor([r["test_attack_ratio"] for r in chosen], dtype=torch.float64)
         train = torch.tensor([r["train_attack_ratio"] for r in chosen], dtype=torch.float64)
         corr = torch.corrcoef(torch.stack([train, test]))[0, 1].item() if len(chosen) > 2 else float("nan")
-        table.append({"solver": solver, "n": len(chosen), "test mean": test.mean().item(),
-                      "test std": test.std().item() if len(chosen) > 1 else 0.0, "test min": test.min().item(),
+        spread = estimate(test.tolist())
+        table.append({"solver": solver, "n": len(chosen), "test mean": spread.mean,
+                      "test std": spread.std, "test min": test.min().item(),
                       "test max": test.max().item(), "corr(train, test)": corr,
                       "mean iterations": sum(r["iterations"] for r in chosen) / len(chosen),
                       **{f"stops: {reason}": sum(r["stop"] == reason for r in chosen)
