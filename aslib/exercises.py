@@ -20,6 +20,8 @@ import functools
 import inspect
 import json
 import math
+import os
+import re
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +38,16 @@ from .subspace import ActiveSubspace
 
 SOLUTION_TAG = "solution"
 """Cell tag of the exercise solutions in the stored notebooks."""
+
+GRADING_VARIABLE = "ASLIB_GRADING"
+"""Environment variable that turns on grading mode: with it set to ``1`` a check of an exercise that is not
+implemented yet fails (ExerciseError) instead of printing "not implemented yet", so an autograder cannot pass a
+stub."""
+
+PROSE_SOLUTION = re.compile(r"<details>\s*<summary>\s*Solution\s*</summary>.*?</details>", re.S)
+"""A solution written in prose in a Markdown cell (the instructor version keeps it, the student version drops it)."""
+
+PROSE_PLACEHOLDER = "*(The solution is in the instructor version of this notebook.)*"
 
 
 class ExerciseError(AssertionError):
@@ -78,6 +90,8 @@ def _exercise(check: Callable[[Callable], None]) -> Callable[[Callable], bool | 
         try:
             check(_guarded(solution, check))
         except NotImplementedError:
+            if os.environ.get(GRADING_VARIABLE) == "1":
+                raise ExerciseError(f"{check.__name__}: not implemented (grading mode, {GRADING_VARIABLE}=1)") from None
             print(f"{check.__name__}: not implemented yet (write your code where it raises NotImplementedError)")
             return None
         except (TypeError, ValueError, IndexError, RuntimeError) as error:
@@ -309,11 +323,17 @@ def check_fooling_rate(solution: Callable) -> None:
 def student_notebook(source: str | Path, target: str | Path) -> int:
     """Write the student version of the notebook ``source`` to ``target``: in every cell tagged
     :data:`SOLUTION_TAG`, each top-level function keeps its signature and docstring and its body becomes
-    ``raise NotImplementedError``; other code in such a cell is dropped. Returns the number of functions
-    stubbed (a tagged cell without a function is an error)."""
+    ``raise NotImplementedError``; other code in such a cell is dropped; every prose solution of a Markdown cell
+    (:data:`PROSE_SOLUTION`) becomes :data:`PROSE_PLACEHOLDER`. Returns the number of functions stubbed (a
+    tagged cell without a function is an error)."""
     notebook = json.loads(Path(source).read_text())
     stubbed = 0
     for cell in notebook["cells"]:
+        if cell["cell_type"] == "markdown":
+            text = "".join(cell["source"])
+            if PROSE_SOLUTION.search(text):
+                cell["source"] = PROSE_SOLUTION.sub(PROSE_PLACEHOLDER, text).splitlines(keepends=True)
+            continue
         if SOLUTION_TAG not in cell.get("metadata", {}).get("tags", []):
             continue
         text = "".join(cell["source"])

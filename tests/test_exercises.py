@@ -1,5 +1,6 @@
 """The exercise checks: the notebooks' own solutions pass, typical mistakes get the right explanation, the
-student versions' stubs report "not implemented yet", and every notebook has a checked exercise."""
+student versions' stubs report "not implemented yet" (and fail in grading mode), the student version holds no
+solution prose, and every notebook has a checked exercise."""
 import json
 import math
 import re
@@ -42,7 +43,8 @@ def test_every_notebook_has_an_exercise_whose_solution_passes_its_check(path, ca
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_the_student_version_stubs_every_solution_and_its_check_says_not_implemented(path, tmp_path, capsys):
+def test_the_student_version_withholds_every_solution_and_grading_fails_a_stub(path, tmp_path, capsys,
+                                                                              monkeypatch):
     target = tmp_path / path.name
     assert student_notebook(path, target) == len(exercise_cells(path))
     stubbed = [c for c in json.loads(target.read_text())["cells"]
@@ -52,10 +54,19 @@ def test_the_student_version_stubs_every_solution_and_its_check_says_not_impleme
         assert source.count("raise NotImplementedError") == 1 and '"""' in source and len(source) < len(solution)
         assert getattr(exercises, check)(function_of(source)) is None
         assert "not implemented yet" in capsys.readouterr().out
-    other = [c for c in json.loads(path.read_text())["cells"] if exercises.SOLUTION_TAG not in
-             c.get("metadata", {}).get("tags", [])]
-    assert other == [c for c in json.loads(target.read_text())["cells"] if exercises.SOLUTION_TAG not in
-                     c.get("metadata", {}).get("tags", [])]
+        monkeypatch.setenv(exercises.GRADING_VARIABLE, "1")  # an autograder must not pass a stub
+        with pytest.raises(ExerciseError, match="not implemented"):
+            getattr(exercises, check)(function_of(source))
+        monkeypatch.delenv(exercises.GRADING_VARIABLE)
+    original, student = (json.loads(p.read_text())["cells"] for p in (path, target))
+    prose = sum(len(exercises.PROSE_SOLUTION.findall("".join(c["source"]))) for c in original)
+    assert prose >= 1, "every notebook has at least one prose solution to withhold"
+    assert not any("<details>" in "".join(c["source"]) for c in student)
+    assert sum("".join(c["source"]).count(exercises.PROSE_PLACEHOLDER) for c in student) == prose
+    unchanged = [(a, b) for a, b in zip(original, student, strict=True)
+                 if exercises.SOLUTION_TAG not in a.get("metadata", {}).get("tags", [])
+                 and not exercises.PROSE_SOLUTION.search("".join(a["source"]))]
+    assert all(a == b for a, b in unchanged)
 
 
 def _eig_unscaled(G):
