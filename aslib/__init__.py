@@ -1,12 +1,12 @@
 """aslib: active subspaces of neural networks — structural analysis, ASNet and universal attacks.
 
-Modules (each does one job; the README's table says which): :mod:`aslib.data`,
-:mod:`aslib.distributed`, :mod:`aslib.models`, :mod:`aslib.zoo`, :mod:`aslib.training`,
-:mod:`aslib.gradients`, :mod:`aslib.subspace`, :mod:`aslib.frequent_directions`, :mod:`aslib.pce`,
-:mod:`aslib.asnet`, :mod:`aslib.attacks`, :mod:`aslib.vectors`, :mod:`aslib.studies`,
-:mod:`aslib.stats`, :mod:`aslib.tables`,
-:mod:`aslib.metrics`, :mod:`aslib.plotting`, :mod:`aslib.widgets`, :mod:`aslib.nb`,
-:mod:`aslib.presets`, :mod:`aslib.report`, :mod:`aslib.resources`, :mod:`aslib.cli`.
+Modules (each does one job; the README's table says which): :mod:`aslib.data`, :mod:`aslib.distributed`,
+:mod:`aslib.models`, :mod:`aslib.zoo`, :mod:`aslib.training`, :mod:`aslib.inference`, :mod:`aslib.gradients`,
+:mod:`aslib.subspace`, :mod:`aslib.frequent_directions`, :mod:`aslib.pce`, :mod:`aslib.asnet`,
+:mod:`aslib.finetuning`, :mod:`aslib.asnet_recipes`, :mod:`aslib.attacks`, :mod:`aslib.vectors`,
+:mod:`aslib.studies`, :mod:`aslib.stats`, :mod:`aslib.tables`, :mod:`aslib.metrics`, :mod:`aslib.reproduction`,
+:mod:`aslib.plotting`, :mod:`aslib.widgets`, :mod:`aslib.nb`, :mod:`aslib.exercises`, :mod:`aslib.presets`,
+:mod:`aslib.report`, :mod:`aslib.resources`, :mod:`aslib.book`, :mod:`aslib.cli`.
 
 ``__version__`` is the installed distribution's version (pyproject's ``version``, the one place it is written).
 """

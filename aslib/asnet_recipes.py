@@ -4,7 +4,7 @@ A recipe (:class:`ASNetRecipe`, named in :data:`RECIPES`) fixes everything that 
 result: the base network, cut, ``r``, ``p``, the directions of the projection, the streamed build
 (steps 1-2: :func:`~aslib.asnet.build_asnet` over ``build_passes`` augmented passes of the whole
 training split, ridge chosen by cross-validation) and the fine-tuning (step 3:
-:class:`~aslib.asnet.FinetuneConfig`, whose sparse phase stops shrinking at ``target_reduction``
+:class:`~aslib.finetuning.FinetuneConfig`, whose sparse phase stops shrinking at ``target_reduction``
 times fewer nonzero weights than the base network has parameters). :func:`run` executes it
 resumably in a folder (``build.pt``, then ``finetune.pt`` after every epoch) and writes the
 checkpoint that :func:`aslib.zoo.ship` records; ``python -m aslib.cli train --recipe NAME --ship``
@@ -36,7 +36,8 @@ from torch.nn.utils import prune
 from . import data as data_mod
 from . import zoo
 from ._utils import atomic_save, load_tensors
-from .asnet import ASNet, FinetuneConfig, build_asnet, finetune, split_model
+from .asnet import ASNet, build_asnet, split_model
+from .finetuning import FinetuneConfig, finetune
 from .metrics import complexity, reduction
 from .models import VGG, VGG_CONFIGS
 from .subspace import ActiveSubspace

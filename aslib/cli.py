@@ -143,7 +143,8 @@ def _ship_vectors(args) -> None:
 
 def _asnet(args) -> None:
     from . import data as data_mod
-    from .asnet import build_asnet, finetune
+    from .asnet import build_asnet
+    from .finetuning import finetune
     from .distributed import is_main_process
     from .metrics import complexity, reduction
     from .tables import format_table

@@ -30,7 +30,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from .asnet import distillation_loss
+from .finetuning import distillation_loss
 from .attacks import fooling_rate
 from .models import VGG, VGG_CONFIGS, count_parameters
 from .pce import HermiteBasis
@@ -238,7 +238,7 @@ def check_hermite(solution: Callable) -> None:
 @_exercise
 def check_distillation_loss(solution: Callable) -> None:
     """``solution(student, teacher, labels, alpha, temperature)`` returns the scalar distillation loss of
-    Hinton, Vinyals & Dean (2015) as the kit defines it (:func:`aslib.asnet.distillation_loss`)."""
+    Hinton, Vinyals & Dean (2015) as the kit defines it (:func:`aslib.finetuning.distillation_loss`)."""
     g = torch.Generator().manual_seed(4)
     student, teacher = torch.randn(32, 10, generator=g) * 3, torch.randn(32, 10, generator=g) * 3
     labels = torch.randint(0, 10, (32,), generator=g)

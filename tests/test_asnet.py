@@ -6,19 +6,13 @@ import pytest
 import torch
 from conftest import needs
 
-from aslib import asnet, metrics
-from aslib.asnet import (
-    ASNet,
-    FinetuneConfig,
-    build_asnet,
-    distillation_loss,
-    soft_threshold_,
-    split_model,
-)
+from aslib import finetuning, metrics
 from aslib._utils import load_tensors
+from aslib.asnet import ASNet, build_asnet, split_model
 from aslib.data import ImageDataset
-from aslib.models import build
+from aslib.finetuning import FinetuneConfig, distillation_loss, soft_threshold_
 from aslib.inference import evaluate
+from aslib.models import build
 
 
 def test_split_model_and_errors():
@@ -112,21 +106,21 @@ def test_finetune_improves_sparsifies_and_resumes(small_lenet, tmp_path):
     config = FinetuneConfig(kd_epochs=1, sparse_epochs=2, batch_size=100, kd_lr=(1e-3, 1e-3, 1e-3),
                             sparse_lr=(1e-2, 1e-2, 1e-2), l1=2.0, l1_pre=2.0)
     ckpt = tmp_path / "ft.pt"
-    first = asnet.finetune(net, small_lenet, small, test, FinetuneConfig(**{**config.__dict__, "sparse_epochs": 1}),
+    first = finetuning.finetune(net, small_lenet, small, test, FinetuneConfig(**{**config.__dict__, "sparse_epochs": 1}),
                            checkpoint=ckpt, input_shape=(1, 28, 28), progress=False)
     assert [r["phase"] for r in first] == ["start", "distill", "sparse"]
-    history = asnet.finetune(net, small_lenet, small, test, config, checkpoint=ckpt, input_shape=(1, 28, 28),
+    history = finetuning.finetune(net, small_lenet, small, test, config, checkpoint=ckpt, input_shape=(1, 28, 28),
                              progress=False)
     assert [r["phase"] for r in history] == ["start", "distill", "sparse", "sparse"]
     assert history[1]["test_accuracy"] >= history[0]["test_accuracy"] - 0.02
     assert history[-1]["nonzero_params"] < 0.9 * history[0]["nonzero_params"]
     assert evaluate(net, test)["accuracy"] == pytest.approx(history[-1]["test_accuracy"])
-    distilled = load_tensors(asnet.phase_checkpoint(ckpt, "distill"), "snapshot")
+    distilled = load_tensors(finetuning.phase_checkpoint(ckpt, "distill"), "snapshot")
     assert [r["phase"] for r in distilled["history"]] == ["start", "distill"]
     branch = tmp_path / "branch.pt"
-    shutil.copy(asnet.phase_checkpoint(ckpt, "distill"), branch)
+    shutil.copy(finetuning.phase_checkpoint(ckpt, "distill"), branch)
     twin = copy.deepcopy(net)
-    again = asnet.finetune(twin, small_lenet, small, test, config, checkpoint=branch, input_shape=(1, 28, 28),
+    again = finetuning.finetune(twin, small_lenet, small, test, config, checkpoint=branch, input_shape=(1, 28, 28),
                            progress=False)
     assert [r["phase"] for r in again] == ["start", "distill", "sparse", "sparse"]
     assert again[1] == history[1]
@@ -135,7 +129,7 @@ def test_finetune_improves_sparsifies_and_resumes(small_lenet, tmp_path):
     other, _ = build_asnet(small_lenet, "conv2", data.tensors("fashion_mnist", "train", n=600, seed=2), rank=4,
                            degree=2)
     with pytest.raises(ValueError, match=f"{ckpt} holds a run of another configuration"):
-        asnet.finetune(other, small_lenet, small, test, config, checkpoint=ckpt, input_shape=(1, 28, 28),
+        finetuning.finetune(other, small_lenet, small, test, config, checkpoint=ckpt, input_shape=(1, 28, 28),
                        progress=False)
 
 
@@ -213,18 +207,18 @@ def test_swa_averages_the_frozen_epochs_keeps_the_zero_pattern_and_resumes_once(
     config = FinetuneConfig(kd_epochs=0, sparse_epochs=3, batch_size=100, sparse_lr=(1e-3, 1e-3, 1e-3), l1=50.0,
                             l1_pre=0.0, sparse_optimizer="adam", target_params=int(0.9 * dense), swa_epochs=2)
     ckpt = tmp_path / "ft.pt"
-    history = asnet.finetune(net, small_lenet, small, test, config, checkpoint=ckpt, input_shape=(1, 28, 28),
+    history = finetuning.finetune(net, small_lenet, small, test, config, checkpoint=ckpt, input_shape=(1, 28, 28),
                              progress=False)
     sparse = [row for row in history if row["phase"] == "sparse"]
     assert [row.get("averaged") for row in sparse[:3]] == [False, True, True] and sparse[0]["frozen"]
     assert sparse[-1]["swa"] == 2 and sparse[-1]["nonzero_params"] == sparse[-2]["nonzero_params"]
     assert metrics.nonzero_weights(net) <= config.target_params
     assert evaluate(net, test)["accuracy"] == pytest.approx(sparse[-1]["test_accuracy"])
-    again = asnet.finetune(copy.deepcopy(net), small_lenet, small, test, config, checkpoint=ckpt,
+    again = finetuning.finetune(copy.deepcopy(net), small_lenet, small, test, config, checkpoint=ckpt,
                            input_shape=(1, 28, 28), progress=False)
     assert again == history  # a finished run is not averaged twice
     with pytest.raises(ValueError, match="swa_epochs"):
         FinetuneConfig(sparse_epochs=1, swa_epochs=2)
     with pytest.warns(UserWarning, match="nothing was averaged"):
-        asnet.finetune(copy.deepcopy(net), small_lenet, small, test,
+        finetuning.finetune(copy.deepcopy(net), small_lenet, small, test,
                        dataclasses.replace(config, target_params=None), progress=False)

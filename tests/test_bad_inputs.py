@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 import aslib
-from aslib import (asnet, attacks, data, distributed, frequent_directions, gradients, inference, metrics, models, pce,
-                   presets, report, stats, studies, subspace, tables, training, vectors, widgets, zoo)
+from aslib import (asnet, attacks, data, distributed, finetuning, frequent_directions, gradients, inference, metrics,
+                   models, pce, presets, report, stats, studies, subspace, tables, training, vectors, widgets, zoo)
 
 ASLIB_DIR = Path(aslib.__file__).resolve().parent
 CLEAR = (ValueError, TypeError, LookupError, FileNotFoundError, RuntimeError)
@@ -61,7 +61,7 @@ NAMES = [
     ("absent GPU for training", lambda: training.train("smoke_lenet_fashion_mnist", "unused.pt", device="cuda:99"),
      r"not on this machine"),
     ("not a device", lambda: zoo.pretrained("lenet_fashion_mnist", "gpu"), r"'gpu' is not a device"),
-    ("fine-tuning batches", lambda: asnet.FinetuneConfig(max_batches=0), r"max_batches"),
+    ("fine-tuning batches", lambda: finetuning.FinetuneConfig(max_batches=0), r"max_batches"),
     ("dataset", lambda: data.load("cifar11"), r"unknown dataset 'cifar11'.*did you mean 'cifar10'"),
     ("split", lambda: data.load("cifar10", "validation"),
      r"unknown split 'validation'; choose one of \['test', 'train'\]"),
@@ -95,11 +95,11 @@ NAMES = [
     ("dominant direction solver", lambda: attacks.dominant_direction(torch.randn(5, 3), solver="svd"), r"solver"),
     ("dataset of valid_bounds", lambda: attacks.valid_bounds("cifar"), r"unknown dataset 'cifar'"),
     ("dataset of perturbation_norms", lambda: attacks.perturbation_norms(torch.ones(4), "mnist10"), r"unknown dataset"),
-    ("fine-tuning schedule", lambda: asnet.FinetuneConfig(schedule="cosin"), r"schedule"),
-    ("fine-tuning precision", lambda: asnet.FinetuneConfig(precision="fp8"), r"precision"),
-    ("fine-tuning optimizer", lambda: asnet.FinetuneConfig(sparse_optimizer="adamw"), r"sparse_optimizer"),
-    ("fine-tuning loss", lambda: asnet.FinetuneConfig(sparse_loss="kl"), r"sparse_loss"),
-    ("checkpoint phase", lambda: asnet.phase_checkpoint("run/finetune.pt", "distil"),
+    ("fine-tuning schedule", lambda: finetuning.FinetuneConfig(schedule="cosin"), r"schedule"),
+    ("fine-tuning precision", lambda: finetuning.FinetuneConfig(precision="fp8"), r"precision"),
+    ("fine-tuning optimizer", lambda: finetuning.FinetuneConfig(sparse_optimizer="adamw"), r"sparse_optimizer"),
+    ("fine-tuning loss", lambda: finetuning.FinetuneConfig(sparse_loss="kl"), r"sparse_loss"),
+    ("checkpoint phase", lambda: finetuning.phase_checkpoint("run/finetune.pt", "distil"),
      r"unknown phase 'distil'; did you mean 'distill'"),
     ("shipped vectors model", lambda: vectors.shipped_vectors("vgg19_bn_w025_cifar", "as", 10.0),
      r"did you mean 'vgg19_bn_w025_cifar10'"),
@@ -166,14 +166,14 @@ RANGES = [
     ("asnet degree", lambda: asnet.build_asnet(*lenet()[:1], "conv1", lenet()[1:], rank=2, degree=-1), r"degree"),
     ("asnet ridge", lambda: asnet.build_asnet(*lenet()[:1], "conv1", lenet()[1:], rank=2, ridge_per_sample=-1.0),
      r"ridge"),
-    ("kd epochs", lambda: asnet.FinetuneConfig(kd_epochs=-1), r"kd_epochs"),
-    ("kd alpha", lambda: asnet.FinetuneConfig(alpha=2.0), r"alpha"),
-    ("kd temperature", lambda: asnet.FinetuneConfig(temperature=0.0), r"temperature"),
-    ("fine-tuning batch", lambda: asnet.FinetuneConfig(batch_size=0), r"batch_size"),
-    ("l1 weight", lambda: asnet.FinetuneConfig(l1=-1.0), r"l1"),
-    ("l1 growth", lambda: asnet.FinetuneConfig(l1_growth=0.0), r"l1_growth"),
-    ("swa epochs", lambda: asnet.FinetuneConfig(sparse_epochs=2, swa_epochs=3), r"swa_epochs"),
-    ("threshold nan", lambda: asnet.soft_threshold_(torch.ones(3), math.nan), r"threshold"),
+    ("kd epochs", lambda: finetuning.FinetuneConfig(kd_epochs=-1), r"kd_epochs"),
+    ("kd alpha", lambda: finetuning.FinetuneConfig(alpha=2.0), r"alpha"),
+    ("kd temperature", lambda: finetuning.FinetuneConfig(temperature=0.0), r"temperature"),
+    ("fine-tuning batch", lambda: finetuning.FinetuneConfig(batch_size=0), r"batch_size"),
+    ("l1 weight", lambda: finetuning.FinetuneConfig(l1=-1.0), r"l1"),
+    ("l1 growth", lambda: finetuning.FinetuneConfig(l1_growth=0.0), r"l1_growth"),
+    ("swa epochs", lambda: finetuning.FinetuneConfig(sparse_epochs=2, swa_epochs=3), r"swa_epochs"),
+    ("threshold nan", lambda: finetuning.soft_threshold_(torch.ones(3), math.nan), r"threshold"),
     ("attack xi zero", lambda: attacks.as_attack(*problem(), 0.0), r"xi"),
     ("attack xi nan", lambda: attacks.as_attack(*problem(), math.nan), r"xi"),
     ("attack iterations", lambda: attacks.as_attack(*problem(), 1.0, max_iter=0), r"max_iter"),
@@ -242,7 +242,7 @@ SHAPES = [
     ("r2 shapes", lambda: pce.r2_score(torch.randn(5, 2), torch.randn(5, 3)), r"shape"),
     ("normal equation width", lambda: pce.NormalEquations(3, 2).add(torch.randn(5, 4), torch.randn(5, 2)),
      r"\(B, 3\)"),
-    ("distillation shapes", lambda: asnet.distillation_loss(torch.randn(4, 3), torch.randn(4, 5),
+    ("distillation shapes", lambda: finetuning.distillation_loss(torch.randn(4, 3), torch.randn(4, 5),
                                                              torch.zeros(4, dtype=torch.long), alpha=0.5,
                                                              temperature=2.0), r"shape"),
     ("asnet rank above neurons", lambda: asnet.build_asnet(*lenet()[:1], "conv2", lenet()[1:], rank=801), r"rank"),
@@ -279,7 +279,7 @@ VALUES = [
     ("NaN vector in project", lambda: attacks.project(torch.full((3,), math.nan), 1.0), r"NaN"),
     ("NaN estimate", lambda: stats.estimate([0.1, math.nan]), r"finite"),
     ("NaN claim", lambda: report.record_claim("nb", CLAIM, measured=math.nan, preset="smoke"), r"measured"),
-    ("NaN distillation logits", lambda: asnet.distillation_loss(torch.full((4, 3), math.nan), torch.randn(4, 3),
+    ("NaN distillation logits", lambda: finetuning.distillation_loss(torch.full((4, 3), math.nan), torch.randn(4, 3),
                                                                  torch.zeros(4, dtype=torch.long), alpha=0.5,
                                                                  temperature=2.0), r"NaN"),
     ("NaN model weights", lambda: next(gradients.layer_gradients(_nan_lenet(), "conv1", lenet()[1:])), r"NaN"),
@@ -309,7 +309,7 @@ def _files(tmp: Path) -> list[tuple[str, object, str]]:
         ("truncated archive", lambda: data.load("fashion_mnist", root=tmp), r"fashion_mnist.npz is not a readable"),
         ("missing data root", lambda: data.load("mnist", root=tmp / "nowhere"), r"nowhere"),
         ("missing notebook", lambda: report.execute([tmp / "nope.ipynb"], tmp / "out"), r"nope.ipynb"),
-        ("checkpoint phase of a folder", lambda: asnet.phase_checkpoint(tmp, "distill"), r"file|folder|\.pt"),
+        ("checkpoint phase of a folder", lambda: finetuning.phase_checkpoint(tmp, "distill"), r"file|folder|\.pt"),
     ]
 
 
@@ -383,9 +383,9 @@ STATE = [
     ("attack_ratio", lambda m, x, y: attacks.attack_ratio(m, x, y, torch.ones(3, 32, 32))),
     ("complexity", lambda m, x, y: metrics.complexity(m, (3, 32, 32))),
     ("build_asnet", lambda m, x, y: asnet.build_asnet(m, "conv4", (x, y), rank=2, degree=1)),
-    ("finetune (the teacher)", lambda m, x, y: asnet.finetune(
+    ("finetune (the teacher)", lambda m, x, y: finetuning.finetune(
         asnet.build_asnet(models.build("vgg11_bn", width=0.125).eval(), "conv4", (x, y), rank=2, degree=1)[0], m,
-        _tiny_images(), (x, y), asnet.FinetuneConfig(kd_epochs=1, sparse_epochs=0, batch_size=4, precision="float32"),
+        _tiny_images(), (x, y), finetuning.FinetuneConfig(kd_epochs=1, sparse_epochs=0, batch_size=4, precision="float32"),
         progress=False, input_shape=(3, 32, 32))),
     ("a rejected call", lambda m, x, y: assert_clear(lambda: attacks.as_attack(m, x, y, 1.0, step_max=math.nan),
                                                      "step_max")),

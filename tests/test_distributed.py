@@ -88,7 +88,7 @@ def _asnet():
 
 
 def _finetune(net, checkpoint):
-    from aslib.asnet import FinetuneConfig, finetune
+    from aslib.finetuning import FinetuneConfig, finetune
 
     test = _image_dataset(50, 2).batch(torch.arange(50))
     return finetune(net, _model(), _image_dataset(120, 1), test, FinetuneConfig(**FINETUNE),
@@ -147,7 +147,7 @@ def _nan_on_rank_one_worker(rank, world, init_file, net, out_dir):
 
     net = copy.deepcopy(net)
     if rank == 1:
-        aslib.asnet.distillation_loss = lambda *args, **kwargs: torch.tensor(float("nan"), requires_grad=True)
+        aslib.finetuning.distillation_loss = lambda *args, **kwargs: torch.tensor(float("nan"), requires_grad=True)
     with _gloo_group(rank, world, init_file, timeout_s=60):
         try:
             _finetune(net, None)

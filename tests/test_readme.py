@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import needs
 
+import aslib
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -89,3 +91,13 @@ def test_readme_notebook_table_lists_every_notebook_as_the_report_renders_it():
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert cells[:2] == [notebook.name, notebook_subject(notebook)]
         assert all(re.fullmatch(r"\d+|-", c) for c in cells[2:]), row
+
+
+def test_readme_module_table_and_package_docstring_name_every_public_module():
+    package = ROOT / "aslib"
+    public = sorted({p.stem for p in package.glob("*.py") if not p.stem.startswith("_")}
+                    | {p.name for p in package.iterdir() if (p / "__init__.py").exists()})
+    readme = (ROOT / "README.md").read_text()
+    docstring = aslib.__doc__
+    assert [m for m in public if f"`aslib.{m}`" not in readme] == []
+    assert [m for m in public if f":mod:`aslib.{m}`" not in docstring] == []

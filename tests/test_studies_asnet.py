@@ -13,7 +13,8 @@ from torch import nn
 
 from aslib import models, pce, studies
 from aslib import plotting as plots
-from aslib.asnet import FinetuneConfig, build_asnet
+from aslib.asnet import build_asnet
+from aslib.finetuning import FinetuneConfig
 from aslib.data import ImageDataset
 from aslib.metrics import complexity
 from aslib.inference import predict_logits

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from aslib import asnet, attacks, inference, models, pce, studies, subspace, training
+from aslib import attacks, finetuning, inference, models, pce, studies, subspace, training
 
 
 def small_problem():
@@ -23,9 +23,9 @@ RANGES = [
     (lambda m, x, y: attacks.uap(m, x, y, 1.0, overshoot=-1), "overshoot"),
     (lambda m, x, y: attacks.project(torch.ones(3), -1.0), "xi"),
     (lambda m, x, y: attacks.project(torch.ones(3), math.inf), "xi"),
-    (lambda m, x, y: asnet.distillation_loss(m(x), m(x), y, alpha=0.5, temperature=0.0), "temperature"),
-    (lambda m, x, y: asnet.distillation_loss(m(x), m(x), y, alpha=1.5, temperature=2.0), "alpha"),
-    (lambda m, x, y: asnet.soft_threshold_(torch.ones(3), -1.0), "threshold"),
+    (lambda m, x, y: finetuning.distillation_loss(m(x), m(x), y, alpha=0.5, temperature=0.0), "temperature"),
+    (lambda m, x, y: finetuning.distillation_loss(m(x), m(x), y, alpha=1.5, temperature=2.0), "alpha"),
+    (lambda m, x, y: finetuning.soft_threshold_(torch.ones(3), -1.0), "threshold"),
     (lambda m, x, y: models.build("resnet20", width=0), "width"),
     (lambda m, x, y: models.build("resnet20", width=0.01), "width"),
     (lambda m, x, y: models.build("vgg19_bn", num_classes=1), "num_classes"),

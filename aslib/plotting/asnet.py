@@ -62,7 +62,7 @@ def rank_degree_curves(rows: Sequence[Mapping[str, Any]], *, original_accuracy: 
 def finetune_curves(histories: Mapping[str, Sequence[Mapping[str, Any]]], *, original_accuracy: float,
                     original_params: int, kd_epochs: int):
     """Test accuracy and nonzero Conv/Linear weights (thousands, log scale) per epoch of
-    :func:`aslib.asnet.finetune`, one line per cut; the dotted line ends distillation."""
+    :func:`aslib.finetuning.finetune`, one line per cut; the dotted line ends distillation."""
     rows = [{"cut": layer, "step": step, "test_accuracy": row["test_accuracy"],
              "nonzero_params_k": row["nonzero_params"] / 1e3}
             for layer, history in histories.items() for step, row in enumerate(history)]

@@ -19,7 +19,8 @@ from torch import nn
 
 from .. import models
 from .._utils import chunks, model_device, model_mode
-from ..asnet import ASNet, BuildInfo, FinetuneConfig, build_asnet, finetune, split_model
+from ..asnet import ASNet, BuildInfo, build_asnet, split_model
+from ..finetuning import FinetuneConfig, finetune
 from ..data import Batches, ImageDataset
 from ..gradients import FUNCTIONS
 from ..inference import evaluate, predict_logits
@@ -251,7 +252,7 @@ def compression_rows(teacher: nn.Module, built: Mapping[str, ASNet], tuned: Mapp
     """The complexity table after fine-tuning and its summary (the paper's claims), per cut.
 
     ``built`` holds the ASNets of step 2, ``tuned`` the fine-tuned ones and ``histories`` what
-    :func:`~aslib.asnet.finetune` returned, all keyed by cut. Returns ``(rows, summary)``: ``rows`` are the
+    :func:`~aslib.finetuning.finetune` returned, all keyed by cut. Returns ``(rows, summary)``: ``rows`` are the
     original network (``name``) and each tuned ASNet's parts and total (basis not counted); ``summary``
     has one row per cut with the accuracy before / after, the dense reductions of the step-2 ASNet and the
     nonzero-parameter / sparse-MAC reductions of the tuned one, next to the paper's 23.98x / 7.30x.
@@ -311,7 +312,7 @@ def build_study(model: nn.Module, layer: str, data: ImageDataset, test: TensorPa
 
 
 def compression_path(history: Sequence[Mapping[str, Any]], *, original_params: int) -> list[dict[str, Any]]:
-    """The accuracy-compression curve along one :func:`~aslib.asnet.finetune` history: the dense ASNet at the
+    """The accuracy-compression curve along one :func:`~aslib.finetuning.finetune` history: the dense ASNet at the
     end of distillation, every sparse epoch while the l1 strength acts (its ``scale``), the epoch at which the
     zero pattern was frozen and the last epoch (shown with the freezing scale), with test accuracy and the
     nonzero-parameter reduction ``original_params / nonzero``."""
@@ -372,7 +373,7 @@ def l1_tradeoff(asnet: ASNet, teacher: nn.Module, train_data: ImageDataset, test
 
     ``original`` is the original network's :func:`~aslib.metrics.complexity`. Each row: scale, l1, l1_pre,
     final test accuracy, nonzero parameters and the nonzero-parameter / sparse-MAC reductions (basis
-    counted, as :func:`~aslib.asnet.finetune` does). ``asnet`` is left unchanged.
+    counted, as :func:`~aslib.finetuning.finetune` does). ``asnet`` is left unchanged.
     """
     if not scales or any(s < 0 for s in scales):
         raise ValueError(f"scales must be a non-empty list of non-negative factors, got {scales!r}")
