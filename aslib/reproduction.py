@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import numbers
 import platform
 import re
 from dataclasses import dataclass
@@ -97,6 +98,17 @@ class Check:
     tolerance: float
     basis: str
     binding: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("recomputed", "stored", "tolerance"):
+            value = getattr(self, name)
+            if not isinstance(value, numbers.Real) or isinstance(value, bool) or math.isnan(value):
+                raise ValueError(f"Check {self.quantity!r}: {name} must be a real number, got {value!r}")
+        if not self.tolerance >= 0:
+            raise ValueError(f"Check {self.quantity!r}: tolerance must be >= 0 (0 for an exact match), "
+                             f"got {self.tolerance!r}")
+        if not self.basis:
+            raise ValueError(f"Check {self.quantity!r}: say why the tolerance fits the quantity (basis)")
 
     @property
     def difference(self) -> float:

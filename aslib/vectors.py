@@ -148,10 +148,24 @@ def shipped_vectors(model: str, method: str, xi: float, classes: Sequence[int] |
     return [stored[r["id"]].float() for r in chosen]
 
 
+RECORD_FIELDS = ("id", "model", "dataset", "method", "xi", "norm", "experiment", "crafting_indices", "options",
+                 "attack_seed", "train_attack_ratio")
+"""The fields of a shipped vector's record that re-crafting and reproducing it read."""
+
+
+def _check_record(record: Any) -> None:
+    if not isinstance(record, dict):
+        raise ValueError(f"record must be a dict from aslib.vectors.records(...), got {type(record).__name__}")
+    missing = [name for name in RECORD_FIELDS if name not in record]
+    if missing:
+        raise ValueError(f"the record lacks the field(s) {missing}; pass a whole record from aslib.vectors.records(...)")
+
+
 def crafting_set(record: dict[str, Any], root: str | None = None, *, device: torch.device | str | None = None
                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """The crafting images ``(n, C, H, W)`` and labels ``(n,)`` of a record (normalised), on ``device`` (the CPU
     when None)."""
+    _check_record(record)
     train = data_mod.load(record["dataset"], "train", root)
     x, y = train.batch(torch.tensor(record["crafting_indices"]))
     return (x, y) if device is None else (x.to(device), y.to(device))
@@ -160,6 +174,7 @@ def crafting_set(record: dict[str, Any], root: str | None = None, *, device: tor
 def recraft(record: dict[str, Any], device: torch.device | str = "cpu", root: str | None = None) -> torch.Tensor:
     """Craft the vector of ``record`` again from its own fields; returns it in float32 ``(C, H, W)``
     (see :func:`reproduce` for what it can be expected to match)."""
+    _check_record(record)
     model = zoo.pretrained(record["model"], map_location=device)
     x, y = crafting_set(record, root, device=device)
     return craft(record["method"], model, x, y, record["xi"], norm=record["norm"],
@@ -183,11 +198,12 @@ def reproduce(record: dict[str, Any], test: tuple[torch.Tensor, torch.Tensor], *
       platform fingerprint and crafting data match this machine's (the only case in which the
       search is bitwise deterministic).
     """
+    _check_record(record)
     vector = recraft(record, device, root).to(device=device, dtype=torch.float16)
     model = zoo.pretrained(record["model"], map_location=device)
     train = data_mod.load(record["dataset"], "train", root)
     index = torch.tensor(record["crafting_indices"])
-    x, y = (t.to(device) for t in train.batch(index))
+    x, y = crafting_set(record, root, device=device)
     xt, yt = (t.to(device) for t in test)
     peers = records(record["model"], method=record["method"], xi=record["xi"], experiment=record["experiment"],
                     norm=record["norm"], variant=record.get("variant"))

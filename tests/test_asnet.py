@@ -106,8 +106,9 @@ def test_finetune_improves_sparsifies_and_resumes(small_lenet, tmp_path):
     config = FinetuneConfig(kd_epochs=1, sparse_epochs=2, batch_size=100, kd_lr=(1e-3, 1e-3, 1e-3),
                             sparse_lr=(1e-2, 1e-2, 1e-2), l1=2.0, l1_pre=2.0)
     ckpt = tmp_path / "ft.pt"
-    first = finetuning.finetune(net, small_lenet, small, test, FinetuneConfig(**{**config.__dict__, "sparse_epochs": 1}),
-                           checkpoint=ckpt, input_shape=(1, 28, 28), progress=False)
+    first = finetuning.finetune(net, small_lenet, small, test,
+                                FinetuneConfig(**{**config.__dict__, "sparse_epochs": 1}),
+                                checkpoint=ckpt, input_shape=(1, 28, 28), progress=False)
     assert [r["phase"] for r in first] == ["start", "distill", "sparse"]
     history = finetuning.finetune(net, small_lenet, small, test, config, checkpoint=ckpt, input_shape=(1, 28, 28),
                              progress=False)

@@ -20,7 +20,8 @@ from torch import nn
 
 import aslib
 from aslib import (asnet, attacks, data, distributed, finetuning, frequent_directions, gradients, inference, metrics,
-                   models, pce, presets, report, stats, studies, subspace, tables, training, vectors, widgets, zoo)
+                   models, pce, presets, report, reproduction, stats, studies, subspace, tables, training, vectors,
+                   widgets, zoo)
 
 ASLIB_DIR = Path(aslib.__file__).resolve().parent
 CLEAR = (ValueError, TypeError, LookupError, FileNotFoundError, RuntimeError)
@@ -347,6 +348,11 @@ MODELS = [
     ("fractional rank", lambda: subspace.ActiveSubspace("exact").fit(torch.randn(20, 5)).transform(
         torch.randn(3, 5), rank=2.5), r"rank must be an int"),
     ("fractional max_iter", lambda: attacks.as_attack(*lenet(), 1.0, max_iter=2.5), r"max_iter must be an int"),
+    ("check without a tolerance", lambda: reproduction.Check("accuracy", 0.9, 0.91, -0.01, "why"), r"tolerance"),
+    ("check of a NaN", lambda: reproduction.Check("accuracy", math.nan, 0.91, 0.01, "why"), r"recomputed"),
+    ("incomplete record", lambda: vectors.recraft({"model": "lenet_fashion_mnist", "method": "as"}),
+     r"lacks the field\(s\) \['id', 'dataset'"),
+    ("record not a dict", lambda: vectors.crafting_set(["as"]), r"record must be a dict"),
     ("classes as an int", lambda: vectors.shipped_vectors("lenet_fashion_mnist", "as", 5.0, classes=1),
      r"list of class indices"),
     ("ragged rows", lambda: tables.aggregate([{"method": "a", "xi": 1, "v": 1.0}, {"method": "a", "xi": 1}]),
@@ -385,7 +391,8 @@ STATE = [
     ("build_asnet", lambda m, x, y: asnet.build_asnet(m, "conv4", (x, y), rank=2, degree=1)),
     ("finetune (the teacher)", lambda m, x, y: finetuning.finetune(
         asnet.build_asnet(models.build("vgg11_bn", width=0.125).eval(), "conv4", (x, y), rank=2, degree=1)[0], m,
-        _tiny_images(), (x, y), finetuning.FinetuneConfig(kd_epochs=1, sparse_epochs=0, batch_size=4, precision="float32"),
+        _tiny_images(), (x, y),
+        finetuning.FinetuneConfig(kd_epochs=1, sparse_epochs=0, batch_size=4, precision="float32"),
         progress=False, input_shape=(3, 32, 32))),
     ("a rejected call", lambda m, x, y: assert_clear(lambda: attacks.as_attack(m, x, y, 1.0, step_max=math.nan),
                                                      "step_max")),

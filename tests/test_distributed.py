@@ -143,7 +143,7 @@ def test_ddp_finetune_matches_one_process_with_the_same_global_batch(tmp_path):
 
 
 def _nan_on_rank_one_worker(rank, world, init_file, net, out_dir):
-    import aslib.asnet
+    import aslib.finetuning
 
     net = copy.deepcopy(net)
     if rank == 1:

@@ -14,7 +14,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_is_valid_stored_without_outputs_and_uses_the_public_api(path):
     stored = json.loads(path.read_text())["cells"]
-    assert [i for i, cell in enumerate(stored) if "id" not in cell] == [], "cells without an id (nbformat.read adds them)"
+    assert [i for i, cell in enumerate(stored) if "id" not in cell] == [], "cells lack an id"
     assert len({cell["id"] for cell in stored}) == len(stored), "cell ids must be unique"
     notebook = nbformat.read(path, as_version=4)
     nbformat.validate(notebook)
