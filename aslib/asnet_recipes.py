@@ -54,6 +54,11 @@ RECIPE_FINETUNE = FinetuneConfig(
 (Adam + l1 proximal steps whose strength grows 1.5x per epoch until the nonzero target, then the zero
 pattern fixed), both on the distillation loss, bfloat16 autocast."""
 
+DEMO_FINETUNE = dataclasses.replace(RECIPE_FINETUNE, kd_epochs=2, sparse_epochs=2, max_batches=40, l1=1.0, l1_pre=0.5,
+                                    l1_growth=2.0)
+"""A few minutes of the recipe's fine-tuning on a CPU (2 + 2 epochs of 40 batches), with l1 strengths large enough to
+sparsify within them, the pre-model's convolutions included: the default of notebook 05 and of ``aslib asnet``."""
+
 
 @dataclass(frozen=True)
 class ASNetRecipe:

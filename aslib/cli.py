@@ -153,8 +153,7 @@ def _asnet(args) -> None:
     if not isinstance(model, torch.nn.Sequential):
         raise ValueError(f"{args.model} is a {type(model).__name__}, not an nn.Sequential: ASNet cuts sequential "
                          "models (layer-study and attack-study take any model)")
-    base = asnet_recipes.RECIPE_FINETUNE
-    config = dataclasses.replace(base, kd_epochs=args.kd_epochs, sparse_epochs=args.sparse_epochs,
+    config = dataclasses.replace(asnet_recipes.DEMO_FINETUNE, kd_epochs=args.kd_epochs, sparse_epochs=args.sparse_epochs,
                                  batch_size=args.batch_size, kd_lr=tuple(args.kd_lr), sparse_lr=tuple(args.sparse_lr),
                                  l1=args.l1, l1_pre=args.l1_pre, max_batches=args.max_batches or None,
                                  precision="bfloat16" if args.bf16 else "float32")
@@ -287,11 +286,12 @@ def main(argv: list[str] | None = None) -> int:
     p_asnet.add_argument("--images", type=int, default=50000, help="training images for the AS and PCE fit (augmented)")
     p_asnet.add_argument("--passes", type=int, default=1, help="augmented passes of the PCE regression")
     p_asnet.add_argument("--test-images", type=int, default=None, help="test images (default: the whole split)")
-    p_asnet.add_argument("--kd-epochs", type=int, default=2)
-    p_asnet.add_argument("--sparse-epochs", type=int, default=2)
-    p_asnet.add_argument("--batch-size", type=int, default=300, help="global batch (split over torchrun ranks)")
-    p_asnet.add_argument("--max-batches", type=int, default=40, help="batches per epoch (0: all)")
-    recipe = asnet_recipes.RECIPE_FINETUNE
+    recipe = asnet_recipes.DEMO_FINETUNE
+    p_asnet.add_argument("--kd-epochs", type=int, default=recipe.kd_epochs)
+    p_asnet.add_argument("--sparse-epochs", type=int, default=recipe.sparse_epochs)
+    p_asnet.add_argument("--batch-size", type=int, default=recipe.batch_size,
+                         help="global batch (split over torchrun ranks)")
+    p_asnet.add_argument("--max-batches", type=int, default=recipe.max_batches, help="batches per epoch (0: all)")
     groups = ("PRE", "AS", "PCE")
     p_asnet.add_argument("--kd-lr", type=float, nargs=3, default=list(recipe.kd_lr), metavar=groups)
     p_asnet.add_argument("--sparse-lr", type=float, nargs=3, default=list(recipe.sparse_lr), metavar=groups)
