@@ -246,24 +246,28 @@ def quick_fit(model: nn.Module, dataset: str = "fashion_mnist", n_images: int = 
     images, and return it in eval mode: a few seconds on a CPU for a LeNet-sized network.
 
     For tests, benchmarks and notebooks that need a trained network quickly (your own, or a stand-in
-    when the zoo's is absent); a real training run is :func:`train`.
+    when the zoo's is absent); a real training run is :func:`train`. Seeded with ``seed`` inside a fork of torch's
+    generator: the caller's random state is left as it was.
     """
     check_positive("n_images", n_images, integer=True)
-    torch.manual_seed(seed)
     x, y = data_mod.tensors(dataset, "train", n=n_images, seed=seed, root=root)
     device = model_device(model)
-    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
-    model.train()
-    for part in chunks(len(x), 100):
-        loss = F.cross_entropy(model(x[part].to(device)), y[part].to(device))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+        model.train()
+        for part in chunks(len(x), 100):
+            loss = F.cross_entropy(model(x[part].to(device)), y[part].to(device))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
     return model.eval()
 
 
 def quick_lenet(n_images: int = 6000, seed: int = 0, root: str | None = None) -> nn.Module:
     """The LeNet of :func:`aslib.models.build` after :func:`quick_fit` on Fashion-MNIST (about 85 % test
-    accuracy with the defaults); eval mode."""
-    torch.manual_seed(seed)
-    return quick_fit(build("lenet"), "fashion_mnist", n_images, seed, root)
+    accuracy with the defaults); eval mode. The caller's random state is left as it was."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = build("lenet")
+    return quick_fit(model, "fashion_mnist", n_images, seed, root)

@@ -103,7 +103,10 @@ def test_unknown_recipe():
 
 @needs("fashion_mnist")
 def test_quick_lenet_is_seeded_and_learns():
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
     first = training.quick_lenet(600, seed=0)
+    assert torch.equal(torch.get_rng_state(), state), "the caller's random state must be left as it was"
     second = training.quick_lenet(600, seed=0)
     assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
     assert not first.training
