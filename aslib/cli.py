@@ -153,8 +153,9 @@ def _asnet(args) -> None:
     if not isinstance(model, torch.nn.Sequential):
         raise ValueError(f"{args.model} is a {type(model).__name__}, not an nn.Sequential: ASNet cuts sequential "
                          "models (layer-study and attack-study take any model)")
-    config = dataclasses.replace(asnet_recipes.DEMO_FINETUNE, kd_epochs=args.kd_epochs, sparse_epochs=args.sparse_epochs,
-                                 batch_size=args.batch_size, kd_lr=tuple(args.kd_lr), sparse_lr=tuple(args.sparse_lr),
+    config = dataclasses.replace(asnet_recipes.DEMO_FINETUNE, kd_epochs=args.kd_epochs,
+                                 sparse_epochs=args.sparse_epochs, batch_size=args.batch_size,
+                                 kd_lr=tuple(args.kd_lr), sparse_lr=tuple(args.sparse_lr),
                                  l1=args.l1, l1_pre=args.l1_pre, max_batches=args.max_batches or None,
                                  precision="bfloat16" if args.bf16 else "float32")
     run = {key: getattr(args, key) for key in ("model", "layer", "rank", "degree", "images", "passes")}

@@ -158,7 +158,8 @@ def _check_record(record: Any) -> None:
         raise ValueError(f"record must be a dict from aslib.vectors.records(...), got {type(record).__name__}")
     missing = [name for name in RECORD_FIELDS if name not in record]
     if missing:
-        raise ValueError(f"the record lacks the field(s) {missing}; pass a whole record from aslib.vectors.records(...)")
+        raise ValueError(f"the record lacks the field(s) {missing}; pass a whole record from "
+                         "aslib.vectors.records(...)")
 
 
 def crafting_set(record: dict[str, Any], root: str | None = None, *, device: torch.device | str | None = None
