@@ -38,7 +38,7 @@ import torchvision
 from PIL import Image
 from torch.utils.data import Dataset
 
-from ._utils import check_choice, check_positive
+from ._utils import check_choice, check_device, check_positive
 from .distributed import check_shard, current_shard, share, share_of_iterable
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
@@ -344,9 +344,10 @@ def tensors(name: str, split: str = "test", n: int | None = None, classes: Seque
     Samples are drawn without replacement from ``classes`` (all classes when None); the draw does not depend on
     ``device``.
     """
+    target = None if device is None else check_device(device)
     ds = load(name, split, root)
     x, y = ds.batch(subset_indices(ds.targets, n, classes, seed))
-    return (x, y) if device is None else (x.to(device), y.to(device))
+    return (x, y) if target is None else (x.to(target), y.to(target))
 
 
 def crop_flip_draws(batch_size: int, generator: torch.Generator, padding: int = 4
@@ -448,16 +449,16 @@ def _statistics(name: str, device: torch.device | str | None) -> tuple[torch.Ten
 
 def to_pixels(images: torch.Tensor, name: str = "cifar10") -> torch.Tensor:
     """Normalised ``(..., C, H, W)`` -> pixel units ``x * std + mean`` (0..1 for a valid image; not clamped)."""
+    _check_channels(images, name, len(dataset_spec(name).mean))
     mean, std = _statistics(name, images.device)
-    _check_channels(images, name, len(mean))
     return images * std + mean
 
 
 def from_pixels(pixels: torch.Tensor, name: str = "cifar10") -> torch.Tensor:
     """Pixel units ``(..., C, H, W)`` (0..1) -> normalised units ``(p - mean) / std``; the inverse of
     :func:`to_pixels`."""
+    _check_channels(pixels, name, len(dataset_spec(name).mean))
     mean, std = _statistics(name, pixels.device)
-    _check_channels(pixels, name, len(mean))
     return (pixels - mean) / std
 
 
@@ -474,6 +475,9 @@ def pixel_scale(name: str) -> torch.Tensor:
 def _check_channels(images: torch.Tensor, name: str, channels: int) -> None:
     """Refuse images whose channel axis (third from the end) does not match the dataset's statistics: a
     1-channel image would otherwise broadcast silently to 3 channels of CIFAR-10 statistics."""
+    if not isinstance(images, torch.Tensor) or not images.is_floating_point():
+        raise ValueError(f"images must be a floating tensor (..., C, H, W), got {type(images).__name__} "
+                         f"{getattr(images, 'dtype', '')}; convert uint8 pixels with x.float() / 255 first")
     if images.ndim < 3 or images.shape[-3] != channels:
         raise ValueError(f"{name!r} statistics have {channels} channel(s) but the images have shape "
                          f"{tuple(images.shape)} (channels third from the end): pass the dataset the images "

@@ -40,7 +40,7 @@ import torch
 
 from . import data as data_mod
 from . import zoo
-from ._utils import atomic_save, check_choice, default_device, load_tensors
+from ._utils import atomic_save, check_choice, check_device, default_device, load_tensors
 from .attacks import METHODS, NORMS, attack_ratio, craft
 from .reproduction import Check, data_identity, platform_fingerprint, prediction_tolerance, same_platform
 
@@ -167,9 +167,10 @@ def crafting_set(record: dict[str, Any], root: str | None = None, *, device: tor
     """The crafting images ``(n, C, H, W)`` and labels ``(n,)`` of a record (normalised), on ``device`` (the CPU
     when None)."""
     _check_record(record)
+    target = None if device is None else check_device(device)
     train = data_mod.load(record["dataset"], "train", root)
     x, y = train.batch(torch.tensor(record["crafting_indices"]))
-    return (x, y) if device is None else (x.to(device), y.to(device))
+    return (x, y) if target is None else (x.to(target), y.to(target))
 
 
 def recraft(record: dict[str, Any], device: torch.device | str = "cpu", root: str | None = None) -> torch.Tensor:
