@@ -44,7 +44,7 @@ from pathlib import Path
 
 import torch
 
-from . import __version__, asnet_recipes, attacks, gradients, training, vectors, zoo
+from . import __version__, asnet_recipes, attacks, gradients, presets, training, vectors, zoo
 from ._utils import check_device, default_device
 
 FETCHED = ("mnist", "fashion_mnist", "cifar10")
@@ -308,14 +308,20 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--dataset", help="the dataset of a torchvision model or of a checkpoint that names none")
     p_report = sub.add_parser("report", help="execute the notebooks and write the report")
     p_report.add_argument("--out", type=Path, default=Path("report"))
-    p_report.add_argument("--preset", default="default", help="default, smoke or paper")
+    p_report.add_argument("--preset", default="default", choices=presets.PRESET_NAMES)
     p_report.add_argument("--force", action="store_true", help="re-execute notebooks already up to date")
     p_report.add_argument("--notebooks", type=Path,
                           help="folder of the notebooks to execute (default: the notebooks shipped in the package)")
     p_report.add_argument("--only", nargs="+", metavar="NN",
                           help="only the notebooks whose name starts with these numbers (e.g. --only 01 03)")
-    p_student = sub.add_parser("student", help="write the student versions of the notebooks (solutions stubbed)")
+    p_student = sub.add_parser("student", help="write the student versions of the notebooks (solutions stubbed), "
+                                                "or with --nbgrader the nbgrader source of a course")
     p_student.add_argument("--out", type=Path, default=Path("notebooks/student"))
+    p_student.add_argument("--nbgrader", action="store_true",
+                           help="write OUT/source/NAME/NAME.ipynb, one nbgrader assignment per notebook, with the "
+                                "solutions marked and the checks as autograded tests")
+    p_student.add_argument("--preset", choices=presets.PRESET_NAMES,
+                           help="with --nbgrader: the preset written into each notebook (default: as stored)")
     p_data = sub.add_parser("data", help="where the data root is and which datasets it holds; --fetch downloads")
     p_data.add_argument("--fetch", nargs="*", metavar="NAME",
                         help=f"download the missing datasets NAME (default: {' '.join(FETCHED)}) with torchvision")
@@ -374,12 +380,19 @@ def _dispatch(args: argparse.Namespace) -> None:
 
         run_report(args.out, preset=args.preset, force=args.force, notebooks=notebooks(args.notebooks, args.only))
     elif args.command == "student":
-        from .exercises import student_notebook
+        from .handouts import nbgrader_notebook, student_notebook
         from .resources import notebooks
 
+        if args.preset is not None and not args.nbgrader:
+            raise ValueError("--preset applies to --nbgrader; the student versions keep the stored preset")
         for notebook in notebooks():
-            stubbed = student_notebook(notebook, args.out / notebook.name)
-            print(f"{args.out / notebook.name}: {stubbed} function(s) to implement")
+            if args.nbgrader:
+                target = args.out / "source" / notebook.stem / notebook.name
+                counts = nbgrader_notebook(notebook, target, preset=args.preset)
+                print(f"{target}: {counts['autograded']} autograded, {counts['manual']} manually graded")
+            else:
+                stubbed = student_notebook(notebook, args.out / notebook.name)
+                print(f"{args.out / notebook.name}: {stubbed} function(s) to implement")
     elif args.command == "notebook-table":
         from .report import notebook_table, update_readme
 

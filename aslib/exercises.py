@@ -9,46 +9,39 @@ answer, compares it with the kit (or a closed form), and says in plain words wha
 * A wrong function: raises :class:`ExerciseError` (an ``AssertionError``) with the explanation, so the
   solution notebooks, which CI executes, fail when a solution is wrong.
 
-The student notebooks are generated from the stored ones by :func:`student_notebook`: the body of
-every function in a cell tagged ``solution`` becomes ``raise NotImplementedError``, its signature and
-docstring stay.
+Each check refuses a function that calls the kit's own answer to the exercise (a profile hook records the
+kit's functions the learner's function calls), so a check cannot be passed by calling ``aslib``. The student
+and nbgrader versions of the notebooks are made by :mod:`aslib.handouts`.
 """
 from __future__ import annotations
 
-import ast
 import functools
 import inspect
-import json
 import math
 import os
-import re
+import sys
 import traceback
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
+from .asnet import ASNet, build_asnet, split_model
+from .attacks import as_attack, attack_ratio, deepfool, dominant_direction, fooling_rate
+from .attacks.deepfool_batched import run_deepfool
+from .attacks.evaluation import rates
 from .finetuning import distillation_loss
-from .attacks import fooling_rate
+from .gradients import input_gradients
+from .frequent_directions import shrink, shrink_rows
 from .models import VGG, VGG_CONFIGS, count_parameters
-from .pce import HermiteBasis
-from .subspace import ActiveSubspace
-
-SOLUTION_TAG = "solution"
-"""Cell tag of the exercise solutions in the stored notebooks."""
+from .pce import HermiteBasis, NormalEquations, Standardize, fit_least_squares
+from .subspace import ActiveSubspace, top_directions
 
 GRADING_VARIABLE = "ASLIB_GRADING"
 """Environment variable that turns on grading mode: with it set to ``1`` a check of an exercise that is not
 implemented yet fails (ExerciseError) instead of printing "not implemented yet", so an autograder cannot pass a
 stub."""
-
-PROSE_SOLUTION = re.compile(r"<details>\s*<summary>\s*Solution\s*</summary>.*?</details>", re.S)
-"""A solution written in prose in a Markdown cell (the instructor version keeps it, the student version drops it)."""
-
-PROSE_PLACEHOLDER = "*(The solution is in the instructor version of this notebook.)*"
-
 
 class ExerciseError(AssertionError):
     """A learner's function gives a wrong answer; the message says what is wrong and how to fix it."""
@@ -59,9 +52,42 @@ def _contract(check: Callable) -> str:
     return " ".join((check.__doc__ or "").split()).split(". ")[0].replace("``", "")
 
 
-def _guarded(solution: Callable, check: Callable) -> Callable:
+def _code_objects(kit: tuple[Any, ...]) -> dict[Any, str]:
+    """The code objects of the kit's functions (of a class: every method it defines), with readable names."""
+    codes = {}
+    for item in kit:
+        members = [m for m in vars(item).values()] if isinstance(item, type) else [item]
+        for member in members:
+            member = getattr(member, "fget", member)  # a property's getter
+            function = inspect.unwrap(getattr(member, "__func__", member)) if callable(member) else member
+            code = getattr(function, "__code__", None)
+            if code is not None:
+                codes[code] = f"{item.__module__}.{item.__qualname__}"
+    return codes
+
+
+def _calls_to(solution: Callable, kit: dict[Any, str], *args: Any, **kwargs: Any) -> tuple[Any, list[str]]:
+    """``solution(*args, **kwargs)`` and the names of the kit's functions in ``kit`` it called, directly or not
+    (recorded by a profile hook for the duration of the call; the previous hook is restored)."""
+    called: list[str] = []
+
+    def hook(frame, event, _arg):
+        if event == "call" and frame.f_code in kit and kit[frame.f_code] not in called:
+            called.append(kit[frame.f_code])
+
+    previous = sys.getprofile()
+    sys.setprofile(hook)
+    try:
+        answer = solution(*args, **kwargs)
+    finally:
+        sys.setprofile(previous)
+    return answer, called
+
+
+def _guarded(solution: Callable, check: Callable, kit: dict[Any, str]) -> Callable:
     """``solution`` called as the check calls it, answering in words when the call does not fit the learner's
-    signature or the function returns None (a forgotten ``return``)."""
+    signature, the function returns None (a forgotten ``return``) or it calls the kit's own answer to the
+    exercise (a function in ``kit``)."""
     name = getattr(solution, "__name__", "your function")
 
     def call(*args: Any, **kwargs: Any) -> Any:
@@ -73,7 +99,10 @@ def _guarded(solution: Callable, check: Callable) -> Callable:
                                 f"{_contract(check)}") from None
         except ValueError:  # no signature to read (a builtin): let the call itself decide
             pass
-        answer = solution(*args, **kwargs)
+        answer, called = _calls_to(solution, kit, *args, **kwargs)
+        if called:
+            raise ExerciseError(f"{name} calls {', '.join(called)}: that is the kit's own answer to this exercise; "
+                                "write it yourself with torch (the exercise text says which aslib helpers you may use)")
         if answer is None:
             raise ExerciseError(f"{name} returned None: end it with `return ...`; the check expects: "
                                 f"{_contract(check)}")
@@ -82,13 +111,23 @@ def _guarded(solution: Callable, check: Callable) -> Callable:
     return call
 
 
-def _exercise(check: Callable[[Callable], None]) -> Callable[[Callable], bool | None]:
+def _exercise(*kit: Any) -> Callable[[Callable[[Callable], None]], Callable[[Callable], bool | None]]:
+    """Make ``check(solution)`` an exercise check; the learner's function may not call anything in ``kit`` (the
+    kit's functions and classes that do the exercise's job), so the check cannot be passed by calling them."""
+    codes = _code_objects(kit)
+
+    def exercise(check: Callable[[Callable], None]) -> Callable[[Callable], bool | None]:
+        return _run(check, codes)
+    return exercise
+
+
+def _run(check: Callable[[Callable], None], kit: dict[Any, str]) -> Callable[[Callable], bool | None]:
     @functools.wraps(check)
     def run(solution: Callable) -> bool | None:
         if not callable(solution):
             raise TypeError(f"{check.__name__} takes your function itself (e.g. my_fd), not {type(solution).__name__}")
         try:
-            check(_guarded(solution, check))
+            check(_guarded(solution, check, kit))
         except NotImplementedError:
             if os.environ.get(GRADING_VARIABLE) == "1":
                 raise ExerciseError(f"{check.__name__}: not implemented (grading mode, {GRADING_VARIABLE}=1)") from None
@@ -134,7 +173,7 @@ def _ridge_gradients(m: int, n: int, seed: int) -> tuple[torch.Tensor, torch.Ten
     return torch.cos(x @ a)[:, None] * a, a
 
 
-@_exercise
+@_exercise(ActiveSubspace, top_directions)
 def check_active_subspace(solution: Callable) -> None:
     """``solution(G)`` for gradients ``G`` ``(m, n)`` returns ``(eigenvalues (n,), eigenvectors (n, n))`` of
     ``C = G^T G / m``, eigenvalues in decreasing order and eigenvector ``i`` in column ``i``."""
@@ -167,7 +206,7 @@ def check_active_subspace(solution: Callable) -> None:
                     "for f(x) = sin(a.x) the first eigenvector must be the ridge direction a")
 
 
-@_exercise
+@_exercise(VGG, count_parameters)
 def check_vgg_parameter_count(solution: Callable) -> None:
     """``solution(config, in_channels, num_classes, batch_norm)`` returns the number of parameters of the kit's
     CIFAR VGG: 3x3 convolutions with bias (channels from ``config``, ``"M"`` a max-pool), batch norm after
@@ -191,7 +230,7 @@ def check_vgg_parameter_count(solution: Callable) -> None:
                                 f"network has {expected:,} ({diff:+,}){hint}")
 
 
-@_exercise
+@_exercise(ActiveSubspace, shrink, shrink_rows, top_directions)
 def check_frequent_directions(solution: Callable) -> None:
     """``solution(G, ell)`` streams the rows of ``G`` ``(m, n)`` through Frequent Directions and returns the
     sketch ``B`` ``(ell, n)``; checked by the guarantee ``0 <= G^T G - B^T B`` and, for every ``k < ell``,
@@ -216,7 +255,7 @@ def check_frequent_directions(solution: Callable) -> None:
                     "and put every new row into a zero row")
 
 
-@_exercise
+@_exercise(HermiteBasis)
 def check_hermite(solution: Callable) -> None:
     """``solution(z, degree)`` for ``z`` ``(N,)`` returns ``(N, degree + 1)`` with column ``k`` the orthonormal
     probabilists' Hermite polynomial ``He_k(z) / sqrt(k!)``."""
@@ -235,7 +274,7 @@ def check_hermite(solution: Callable) -> None:
                                 "recurrence He_{k+1} = z He_k - k He_{k-1} (not the physicists' 2z H_k - 2k H_{k-1})")
 
 
-@_exercise
+@_exercise(distillation_loss)
 def check_distillation_loss(solution: Callable) -> None:
     """``solution(student, teacher, labels, alpha, temperature)`` returns the scalar distillation loss of
     Hinton, Vinyals & Dean (2015) as the kit defines it (:func:`aslib.finetuning.distillation_loss`)."""
@@ -266,7 +305,7 @@ def check_distillation_loss(solution: Callable) -> None:
                             f"{float(kit):.5f} (average the KL over the batch: reduction='batchmean')")
 
 
-@_exercise
+@_exercise(deepfool, run_deepfool)
 def check_deepfool_step(solution: Callable) -> None:
     """``solution(W, b, x)`` for a linear classifier ``f(x) = W x + b`` (``W`` ``(K, d)``, ``x`` ``(d,)``) returns
     DeepFool's step: the smallest l2 perturbation ``r`` ``(d,)`` that reaches the nearest decision boundary."""
@@ -299,7 +338,7 @@ def check_deepfool_step(solution: Callable) -> None:
                             f"(length {float(r.norm()):.4g} vs {float(distance[nearest]):.4g})")
 
 
-@_exercise
+@_exercise(fooling_rate, attack_ratio, rates)
 def check_fooling_rate(solution: Callable) -> None:
     """``solution(model, x, v)`` returns the fooling rate: the fraction of images whose predicted class changes
     when the universal perturbation ``v`` is added (:func:`aslib.attacks.fooling_rate`), as a float."""
@@ -320,43 +359,123 @@ def check_fooling_rate(solution: Callable) -> None:
                 "averaged over all images")
 
 
-def student_notebook(source: str | Path, target: str | Path) -> int:
-    """Write the student version of the notebook ``source`` to ``target``: in every cell tagged
-    :data:`SOLUTION_TAG`, each top-level function keeps its signature and docstring and its body becomes
-    ``raise NotImplementedError``; other code in such a cell is dropped; every prose solution of a Markdown cell
-    (:data:`PROSE_SOLUTION`) becomes :data:`PROSE_PLACEHOLDER`. Returns the number of functions stubbed (a
-    tagged cell without a function is an error)."""
-    notebook = json.loads(Path(source).read_text())
-    stubbed = 0
-    for cell in notebook["cells"]:
-        if cell["cell_type"] == "markdown":
-            text = "".join(cell["source"])
-            if PROSE_SOLUTION.search(text):
-                cell["source"] = PROSE_SOLUTION.sub(PROSE_PLACEHOLDER, text).splitlines(keepends=True)
-            continue
-        if SOLUTION_TAG not in cell.get("metadata", {}).get("tags", []):
-            continue
-        text = "".join(cell["source"])
-        lines = text.splitlines()
-        stubs = []
-        for node in ast.parse(text).body:
-            if not isinstance(node, ast.FunctionDef):
-                continue
-            body = node.body
-            keep = body[0].end_lineno if ast.get_docstring(node) is not None else node.body[0].lineno - 1
-            indent = " " * body[0].col_offset
-            stubs.append("\n".join(lines[node.lineno - 1 - len(node.decorator_list):keep])
-                         + f'\n{indent}raise NotImplementedError("your code here")\n')
-        if not stubs:
-            raise ValueError(f"{source}: a cell tagged {SOLUTION_TAG!r} defines no function to stub")
-        stubbed += len(stubs)
-        cell["source"] = "\n\n".join(stubs).splitlines(keepends=True)
-        cell["outputs"], cell["execution_count"] = [], None
-    Path(target).parent.mkdir(parents=True, exist_ok=True)
-    Path(target).write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
-    return stubbed
+def _attack_problem() -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
+    """A seeded float64 ReLU network ``16 -> 32 -> 32 -> 32 -> 10`` on 300 Gaussian ``(1, 4, 4)`` images labelled
+    by its own predictions; chosen so that Algorithm 4.1's recursion matters (8 iterations reach a clearly higher
+    attack ratio than 1 at xi = 2)."""
+    g = torch.Generator().manual_seed(2)
+    layers: list[torch.nn.Module] = [torch.nn.Flatten()]
+    for fan_in in (16, 32, 32):
+        layers += [torch.nn.Linear(fan_in, 32), torch.nn.ReLU()]
+    model = torch.nn.Sequential(*layers, torch.nn.Linear(32, 10)).double()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64) * 2 / p.shape[-1] ** 0.5)
+    x = torch.randn(300, 1, 4, 4, generator=g, dtype=torch.float64)
+    return model.eval(), x, model(x).argmax(1).detach()
 
 
-__all__ = ["ExerciseError", "SOLUTION_TAG", "check_active_subspace", "check_deepfool_step",
+@_exercise(as_attack, dominant_direction, top_directions)
+def check_as_attack(solution: Callable) -> None:
+    """``solution(model, x, y, xi, iterations)`` runs ``iterations`` iterations of Algorithm 4.1 (l2 norm) and
+    returns the best universal perturbation ``v`` (shape ``x.shape[1:]``) rescaled to norm ``xi``; compared with
+    :func:`aslib.attacks.as_attack` (``max_iter = patience = iterations``, ten line-search trials from step
+    ``xi**2``) on a small ReLU network."""
+    model, x, y = _attack_problem()
+    gradient_sum = input_gradients(model, x, y).sum(0)
+    mean_direction = gradient_sum / gradient_sum.norm()
+    for xi, iterations in ((0.5, 1), (2.0, 1), (2.0, 8)):
+        kit = as_attack(model, x, y, xi, max_iter=iterations, patience=iterations).vector
+        v = _tensor(solution(model, x.clone(), y.clone(), xi, iterations), f"v (xi = {xi})", tuple(x.shape[1:]))
+        v = v.double()
+        _expect(abs(float(v.norm()) - xi) < 1e-6 * xi, f"xi = {xi}: ||v|| = {float(v.norm()):.6g}, not xi: return "
+                "the best v rescaled to norm xi (v * xi / ||v||)")
+        ratio, expected = attack_ratio(model, x, y, v), attack_ratio(model, x, y, kit)
+        if iterations == 1:
+            cosine = float(v.flatten() @ kit.flatten()) / xi ** 2
+            if cosine < -0.999:
+                raise ExerciseError(f"xi = {xi}, one iteration: your v is minus the kit's; the line search tries both "
+                                    "signs, v + s d and v - s d, and keeps the one with the higher attack ratio "
+                                    "(ties go to minus, with d signed so that d . sum of gradients >= 0)")
+            if abs(float(v.flatten() @ mean_direction.flatten())) / xi > 0.999 and abs(cosine) < 0.999:
+                raise ExerciseError(f"xi = {xi}, one iteration: your v is along the mean gradient; the attack "
+                                    "direction is the top right singular vector of the (m, d) gradient matrix "
+                                    "(torch.linalg.svd(G).Vh[0]), the top active direction of the input layer")
+            _expect(cosine > 0.999, f"xi = {xi}, one iteration: your v is not along the kit's first direction "
+                    f"(cosine {cosine:.3f}); take the cross-entropy gradient of every sample at x (rows of G, "
+                    "(m, d) with d = C*H*W), the top right singular vector of G, and the line search on it")
+        elif ratio < expected - 0.03:
+            one = attack_ratio(model, x, y, as_attack(model, x, y, xi, max_iter=1, patience=1).vector)
+            hint = (" (about what one iteration reaches: is the recursion there? each iteration takes the "
+                    "gradients at x + v of the samples still classified correctly)") if abs(ratio - one) < 0.02 else ""
+            raise ExerciseError(f"xi = {xi}, {iterations} iterations: your v reaches attack ratio {ratio:.3f}, the "
+                                f"kit's {expected:.3f}{hint}; keep the best v seen over the iterations")
+
+
+def _asnet_problem() -> tuple[torch.nn.Module, torch.Tensor]:
+    """A seeded float64 tanh network ``12 -> 20 -> 16 -> 5`` and 400 Gaussian inputs ``(400, 12)``."""
+    g = torch.Generator().manual_seed(8)
+    model = torch.nn.Sequential(torch.nn.Linear(12, 20), torch.nn.Tanh(), torch.nn.Linear(20, 16), torch.nn.Tanh(),
+                                torch.nn.Linear(16, 5)).double()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64) * 1.5 / p.shape[-1] ** 0.5)
+    return model.eval(), torch.randn(400, 12, generator=g, dtype=torch.float64) + 0.5
+
+
+@_exercise(build_asnet, ASNet, NormalEquations, Standardize, fit_least_squares)
+def check_asnet_head(solution: Callable) -> None:
+    """``solution(pre, post, x, V, degree)`` does step 2 of Algorithm 3.1 and returns ``(mean (r,), std (r,),
+    weights (N_b, K))``: the active variables ``z = pre(x).flatten(1) @ V`` standardised by their mean and
+    population std, and the least-squares fit of the teacher's logits ``post(pre(x))`` on
+    ``HermiteBasis(r, degree)((z - mean) / std)``; compared with :func:`aslib.asnet.build_asnet`."""
+    model, x = _asnet_problem()
+    g = torch.Generator().manual_seed(9)
+    for layer, rank, degree in (("3", 3, 2), ("1", 2, 3)):
+        pre, post = split_model(model, layer)
+        with torch.no_grad():
+            acts, logits = pre(x).flatten(1), model(x)
+        V = torch.linalg.qr(torch.randn(acts.shape[1], rank, generator=g, dtype=torch.float64)).Q
+        asnet, _ = build_asnet(model, layer, (x, logits.argmax(1)), rank=rank, degree=degree, directions=V, folds=1)
+        terms = asnet.basis.num_terms
+        answer = solution(pre, post, x.clone(), V.clone(), degree)
+        _expect(isinstance(answer, tuple) and len(answer) == 3, "return the tuple (mean, std, weights)")
+        mean = _tensor(answer[0], "mean", (rank,)).double()
+        std = _tensor(answer[1], "std", (rank,)).double()
+        weights = answer[2]
+        if isinstance(weights, torch.Tensor) and tuple(weights.shape) == (logits.shape[1], terms):
+            raise ExerciseError(f"weights have shape (K, N_b) = {tuple(weights.shape)}; return (N_b, K) so that "
+                                "features @ weights predicts the logits")
+        weights = _tensor(weights, "weights", (terms, logits.shape[1])).double()
+        kit_mean, kit_std = asnet.standardize.mean, asnet.standardize.std
+        where = f"cut {layer!r}, r = {rank}, p = {degree}"
+        if torch.allclose(mean, torch.zeros(rank, dtype=torch.float64)) and torch.allclose(std, torch.ones_like(std)):
+            raise ExerciseError(f"{where}: mean 0 and std 1 means no standardisation; the Hermite basis is orthonormal "
+                                "for standard normal inputs, so centre and scale z = x_l V by its own mean and std")
+        _expect(torch.allclose(mean, kit_mean, rtol=1e-8, atol=1e-10), f"{where}: the mean of z differs from the "
+                "kit's; z = pre(x).flatten(1) @ V (the projection on the r directions, (N, r)), mean over the samples")
+        if torch.allclose(std, kit_std * math.sqrt(len(x) / (len(x) - 1)), rtol=1e-8):
+            raise ExerciseError(f"{where}: you use the sample std (divides by N - 1); the kit standardises by the "
+                                "population std (correction=0), as a module frozen at these statistics")
+        _expect(torch.allclose(std, kit_std, rtol=1e-8), f"{where}: the std of z differs from the kit's")
+        features = asnet.basis((acts @ V - kit_mean) / kit_std)
+        kit_weights = asnet.head.weight.T
+        if torch.allclose(weights, kit_weights, rtol=1e-6, atol=1e-8):
+            continue
+        if torch.allclose(features @ weights, features @ kit_weights, rtol=1e-6, atol=1e-8):
+            raise ExerciseError(f"{where}: your fit predicts the same logits with other weights: use the columns of "
+                                "aslib.pce.HermiteBasis(r, degree) in its order")
+        labels = F.one_hot(logits.argmax(1), logits.shape[1]).double()
+        if torch.allclose(weights, torch.linalg.lstsq(features, labels).solution, rtol=1e-6, atol=1e-8):
+            raise ExerciseError(f"{where}: you fit the one-hot labels; ASNet's head fits the teacher's logits "
+                                "post(pre(x)) (it is distilled from the network, not trained on the labels)")
+        raise ExerciseError(f"{where}: the weights differ from the least-squares fit of the logits on the Hermite "
+                            "features of the standardised z (largest difference "
+                            f"{float((weights - kit_weights).abs().max()):.3g}); solve min ||Phi W - logits||^2 "
+                            "with torch.linalg.lstsq(Phi, logits).solution")
+
+
+__all__ = ["ExerciseError", "GRADING_VARIABLE", "check_active_subspace", "check_as_attack", "check_asnet_head",
+           "check_deepfool_step",
            "check_distillation_loss", "check_fooling_rate", "check_frequent_directions", "check_hermite",
-           "check_vgg_parameter_count", "student_notebook"]
+           "check_vgg_parameter_count"]

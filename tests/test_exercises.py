@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from aslib import exercises
-from aslib.exercises import ExerciseError, student_notebook
+import aslib
+from aslib import exercises, handouts, pce
+from aslib.exercises import ExerciseError
+from aslib.handouts import student_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -21,14 +23,14 @@ def exercise_cells(path: Path) -> list[tuple[str, str]]:
     cells = json.loads(path.read_text())["cells"]
     found = []
     for i, cell in enumerate(cells):
-        if exercises.SOLUTION_TAG in cell.get("metadata", {}).get("tags", []):
+        if handouts.SOLUTION_TAG in cell.get("metadata", {}).get("tags", []):
             following = "".join(cells[i + 1]["source"])
             found.append(("".join(cell["source"]), re.search(r"exercises\.(check_\w+)\(", following).group(1)))
     return found
 
 
 def function_of(source: str):
-    namespace = {"torch": torch, "math": math}
+    namespace = {"torch": torch, "math": math, "aslib": aslib, "pce": pce}
     exec(source, namespace)
     return next(v for k, v in namespace.items() if k.startswith("my_"))
 
@@ -48,7 +50,7 @@ def test_the_student_version_withholds_every_solution_and_grading_fails_a_stub(p
     target = tmp_path / path.name
     assert student_notebook(path, target) == len(exercise_cells(path))
     stubbed = [c for c in json.loads(target.read_text())["cells"]
-               if exercises.SOLUTION_TAG in c.get("metadata", {}).get("tags", [])]
+               if handouts.SOLUTION_TAG in c.get("metadata", {}).get("tags", [])]
     for cell, (solution, check) in zip(stubbed, exercise_cells(path)):
         source = "".join(cell["source"])
         assert source.count("raise NotImplementedError") == 1 and '"""' in source and len(source) < len(solution)
@@ -59,13 +61,13 @@ def test_the_student_version_withholds_every_solution_and_grading_fails_a_stub(p
             getattr(exercises, check)(function_of(source))
         monkeypatch.delenv(exercises.GRADING_VARIABLE)
     original, student = (json.loads(p.read_text())["cells"] for p in (path, target))
-    prose = sum(len(exercises.PROSE_SOLUTION.findall("".join(c["source"]))) for c in original)
+    prose = sum(len(handouts.PROSE_SOLUTION.findall("".join(c["source"]))) for c in original)
     assert prose >= 1, "every notebook has at least one prose solution to withhold"
     assert not any("<details>" in "".join(c["source"]) for c in student)
-    assert sum("".join(c["source"]).count(exercises.PROSE_PLACEHOLDER) for c in student) == prose
+    assert sum("".join(c["source"]).count(handouts.PROSE_PLACEHOLDER) for c in student) == prose
     unchanged = [(a, b) for a, b in zip(original, student, strict=True)
-                 if exercises.SOLUTION_TAG not in a.get("metadata", {}).get("tags", [])
-                 and not exercises.PROSE_SOLUTION.search("".join(a["source"]))]
+                 if handouts.SOLUTION_TAG not in a.get("metadata", {}).get("tags", [])
+                 and not handouts.PROSE_SOLUTION.search("".join(a["source"]))]
     assert all(a == b for a, b in unchanged)
 
 
@@ -140,6 +142,54 @@ def _fooling_tensor(model, x, v):
     return (model(x).argmax(1) != model(x + v).argmax(1)).float().mean()
 
 
+def _as_attack(model, x, y, xi, iterations, *, mean_gradient=False, recursive=True, rescale=True, sign=1.0):
+    """Algorithm 4.1 as the notebook's solution writes it, with switches for the usual slips."""
+    def ratio(v):
+        with torch.no_grad():
+            return (model(x + v).argmax(1) != y).double().mean().item()
+
+    def ball(u):
+        return u * min(1.0, xi / max(u.norm().item(), 1e-30))
+
+    v, correct = torch.zeros_like(x[0]), torch.ones(len(x), dtype=torch.bool)
+    previous, best, v_best = -1.0, -1.0, v
+    for _ in range(iterations if recursive else 1):
+        G = aslib.gradients.input_gradients(model, x[correct] + v, y[correct]).flatten(1)
+        d = G.sum(0) / G.sum(0).norm() if mean_gradient else torch.linalg.svd(G, full_matrices=False).Vh[0]
+        d = (d if G.sum(0) @ d >= 0 else -d).view_as(v)
+        step = xi ** 2
+        for _ in range(10):
+            plus, minus = ball(v + step * d), ball(v - step * d)
+            (candidate, r) = (plus, ratio(plus)) if ratio(plus) > ratio(minus) else (minus, ratio(minus))
+            if r > previous:
+                break
+            step /= 2
+        v, previous = candidate, r
+        with torch.no_grad():
+            correct = model(x + v).argmax(1) == y
+        if previous > best:
+            best, v_best = previous, v
+    return sign * (v_best * (xi / v_best.norm()) if rescale else v_best)
+
+
+def _head(pre, post, x, V, degree, *, standardise=True, correction=0, target="logits", transpose=False):
+    """Step 2 of Algorithm 3.1 as the notebook's solution writes it, with switches for the usual slips."""
+    with torch.no_grad():
+        activations, logits = pre(x).flatten(1), post(pre(x))
+    z = activations @ V
+    mean, std = (z.mean(0), z.std(0, correction=correction)) if standardise else (z.new_zeros(z.shape[1]),
+                                                                               z.new_ones(z.shape[1]))
+    features = pce.HermiteBasis(V.shape[1], degree)((z - mean) / std)
+    targets = logits if target == "logits" else torch.nn.functional.one_hot(logits.argmax(1), logits.shape[1]).double()
+    weights = torch.linalg.lstsq(features, targets).solution
+    return mean, std, weights.T if transpose else weights
+
+
+def test_the_algorithm_4_1_reference_passes_and_matches_the_kit(capsys):
+    assert exercises.check_as_attack(_as_attack) is True
+    assert exercises.check_asnet_head(_head) is True
+
+
 MISTAKES = [
     ("check_active_subspace", _eig_unscaled, "times too large"),
     ("check_active_subspace", _eig_increasing, "increasing order"),
@@ -156,7 +206,57 @@ MISTAKES = [
     ("check_deepfool_step", _deepfool_farthest, "nearest"),
     ("check_fooling_rate", _fooling_tensor, "Python float"),
     ("check_fooling_rate", lambda model, x, v: 0.5, "fooling rate"),
+    ("check_as_attack", lambda *a: _as_attack(*a, mean_gradient=True), "mean gradient"),
+    ("check_as_attack", lambda *a: _as_attack(*a, sign=-1.0), "minus the kit's"),
+    ("check_as_attack", lambda *a: _as_attack(*a, rescale=False), "rescaled to norm xi"),
+    ("check_as_attack", lambda *a: _as_attack(*a, recursive=False), "is the recursion there?"),
+    ("check_asnet_head", lambda *a: _head(*a, standardise=False), "no standardisation"),
+    ("check_asnet_head", lambda *a: _head(*a, correction=1), "sample std"),
+    ("check_asnet_head", lambda *a: _head(*a, target="labels"), "one-hot labels"),
+    ("check_asnet_head", lambda *a: _head(*a, transpose=True), "(K, N_b)"),
 ]
+
+CHEATS = [  # each calls the kit's own answer to the exercise; the check must refuse it, whatever it returns
+    ("check_active_subspace", lambda G: aslib.subspace.top_directions(G, 2), "top_directions"),
+    ("check_vgg_parameter_count", lambda *a: aslib.models.count_parameters(torch.nn.Linear(2, 2)),
+     "count_parameters"),
+    ("check_frequent_directions", lambda G, ell: aslib.frequent_directions.shrink(G, ell)[0], "shrink"),
+    ("check_hermite", lambda z, p: pce.HermiteBasis(1, p).univariate(z[:, None])[:, 0], "HermiteBasis"),
+    ("check_distillation_loss", lambda s, t, y, a, T: aslib.finetuning.distillation_loss(s, t, y, alpha=a,
+                                                                                           temperature=T),
+     "distillation_loss"),
+    ("check_deepfool_step",
+     lambda W, b, x: aslib.attacks.deepfool(torch.nn.Linear(20, 6).double(), x[None]).perturbation[0], "deepfool"),
+    ("check_fooling_rate", lambda model, x, v: aslib.attacks.attack_ratio(model, x, model(x).argmax(1), v),
+     "attack_ratio"),
+    ("check_as_attack", lambda m, x, y, xi, it: aslib.attacks.craft("as", m, x, y, xi, max_iter=it).vector,
+     "as_attack"),
+    ("check_asnet_head", lambda pre, post, x, V, p: (None, None, pce.fit_least_squares(x, x)), "fit_least_squares"),
+]
+
+
+@pytest.mark.parametrize("check, cheat, name", CHEATS, ids=[c for c, _, _ in CHEATS])
+def test_a_check_refuses_the_kits_own_answer(check, cheat, name):
+    with pytest.raises(ExerciseError, match=rf"calls [\w., ]*{name}\b.*the kit's own answer"):
+        getattr(exercises, check)(cheat)
+
+
+def test_the_call_hook_is_removed_after_a_check_and_a_previous_one_restored():
+    seen = []
+
+    def previous(frame, event, arg):
+        seen.append(event)
+
+    import sys
+    sys.setprofile(previous)
+    try:
+        exercises.check_hermite(lambda z, p: torch.stack([z ** k for k in range(p + 1)], 1))
+    except ExerciseError:
+        pass
+    finally:
+        restored = sys.getprofile()
+        sys.setprofile(None)
+    assert restored is previous
 
 
 @pytest.mark.parametrize("check, wrong, message", MISTAKES, ids=[f"{c}-{m}" for c, _, m in MISTAKES])

@@ -1,0 +1,67 @@
+"""The nbgrader version of the notebooks: nbgrader accepts its metadata, generates a release without solutions,
+and autogrades a stub to zero and the instructor's solutions to full points."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aslib.handouts import PROSE_SOLUTION, SOLUTION_TAG, nbgrader_notebook
+
+pytest.importorskip("nbgrader", reason="nbgrader is part of the test extra: pip install -e '.[test]'")
+from nbgrader.api import Gradebook  # noqa: E402
+from nbgrader.nbgraderformat import MetadataValidator  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_notebook_exports_valid_nbgrader_metadata(path, tmp_path):
+    import nbformat
+
+    counts = nbgrader_notebook(path, tmp_path / path.name, preset="smoke")
+    cells = json.loads(path.read_text())["cells"]
+    assert counts["autograded"] == sum(SOLUTION_TAG in c.get("metadata", {}).get("tags", []) for c in cells) >= 1
+    assert counts["manual"] == sum(bool(PROSE_SOLUTION.search("".join(c["source"]))) for c in cells) >= 1
+    exported = nbformat.read(tmp_path / path.name, as_version=4)
+    MetadataValidator().validate_nb(exported)  # raises nbgrader's ValidationError on bad metadata
+    assert any('preset = "smoke"' in c.source for c in exported.cells if "parameters" in c.metadata.get("tags", []))
+
+
+def _nbgrader(course: Path, *args: str) -> None:
+    # nbgrader runs its database migrations with the `alembic` command: put this environment's scripts on PATH
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    result = subprocess.run([sys.executable, "-m", "nbgrader", *args, "--force"], cwd=course, capture_output=True,
+                            text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_nbgrader_generates_the_release_and_autogrades_a_stub_to_zero_and_the_solution_to_full_points(tmp_path):
+    """Notebook 06's exercises (one DeepFool step, Algorithm 4.1) and its answers, as one nbgrader assignment."""
+    course, name = tmp_path / "course", "06_universal_attacks"
+    source = course / "source" / "ps1" / "ps1.ipynb"
+    nbgrader_notebook(ROOT / "notebooks" / f"{name}.ipynb", source)
+    notebook = json.loads(source.read_text())
+    setup = {"cell_type": "code", "id": "setup", "metadata": {}, "execution_count": None, "outputs": [],
+             "source": ["import torch\n", "import aslib.exercises\n", "import aslib.gradients\n"]}
+    notebook["cells"] = [setup] + [c for c in notebook["cells"] if "nbgrader" in c["metadata"]]
+    source.write_text(json.dumps(notebook))
+    (course / "nbgrader_config.py").write_text(f"c = get_config()\nc.CourseDirectory.root = {str(course)!r}\n"
+                                                 "c.CourseDirectory.course_id = 'aslib'\n")
+    _nbgrader(course, "generate_assignment", "ps1", "--create")
+    release = (course / "release" / "ps1" / "ps1.ipynb").read_text()
+    assert "raise NotImplementedError" in release and "<details>" not in release
+    assert "torch.linalg.svd" not in release and "def my_as_attack" in release  # the body is gone, the signature stays
+    for student, version in (("stub", course / "release" / "ps1" / "ps1.ipynb"), ("solution", source)):
+        target = course / "submitted" / student / "ps1" / "ps1.ipynb"
+        target.parent.mkdir(parents=True)
+        shutil.copy(version, target)
+    _nbgrader(course, "autograde", "ps1", "--create")
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        scores = {s: gradebook.find_submission("ps1", s).code_score for s in ("stub", "solution")}
+        maximum = gradebook.find_assignment("ps1").max_code_score
+    assert maximum == 2 and scores == {"stub": 0, "solution": 2}
