@@ -1,38 +1,132 @@
-"""The rendered book: a static HTML site of the executed notebooks and of ``docs/`` (Sphinx + myst-nb).
+"""The rendered book: a static HTML site of the executed notebooks, of ``docs/`` and of the API (Sphinx + myst-nb).
 
 :func:`build` stages the notebooks of a report folder (as ``make report`` or the smoke run executed
-them; outputs are shown, nothing is re-executed) and the Markdown pages of ``docs/`` (shipped in the package,
-:func:`aslib.resources.docs_dir`) into
+them; outputs are shown, nothing is re-executed), the Markdown pages of ``docs/`` (shipped in the package,
+:func:`aslib.resources.docs_dir`) and an API reference generated from the docstrings (``autodoc``) into
 ``out/src``, with a generated ``index.md`` (the table of contents) and ``conf.py``, and runs Sphinx
-into ``out/html``. Nothing is fetched at build time; pages with formulas load MathJax when read in a
-browser. :func:`local_links` lists what a built page points to on disk, for the link check.
+into ``out/html`` with the book theme (``sphinx-book-theme``). Nothing is fetched, at build time or when reading:
+the mathematics is typeset by a MathJax copied into the book (from the ``jupyter-server-mathjax`` package).
+Plumbing cells are tagged for myst-nb while staging (:data:`CELL_TAGS`): papermill's injected parameters are
+removed, the parameters and set-up cells collapsed, and the CI checks and exercise solutions show their output
+with the code collapsed. :func:`local_links` lists what a built page points to on disk, for the link check.
 """
 from __future__ import annotations
 
+import ast
 import html.parser
+import json
 import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from .resources import docs_dir
 
-_CONF = """\
+MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full"
+"""The MathJax 2 configuration the pages load (TeX input, HTML-CSS output with the STIX web fonts, the fonts that
+package holds) from ``_static/mathjax``."""
+
+_CONF = f"""\
 project = "aslib"
 author = "the aslib authors"
-extensions = ["myst_nb"]
+extensions = ["myst_nb", "sphinx.ext.autodoc", "sphinx.ext.napoleon"]
 myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_heading_anchors = 3
+myst_update_mathjax = False
 nb_execution_mode = "off"
-html_theme = "alabaster"
+html_theme = "sphinx_book_theme"
+html_theme_options = {{"show_toc_level": 2, "use_download_button": False, "use_fullscreen_button": False}}
 html_title = "aslib: active subspaces of neural networks"
+html_context = {{"default_mode": "light"}}
+html_static_path = ["_static"]
+html_css_files = ["aslib.css"]
+mathjax_path = "mathjax/MathJax.js?config={MATHJAX_CONFIG}"
+mathjax2_config = {{"HTML-CSS": {{"availableFonts": [], "preferredFont": None, "webFont": "STIX-Web",
+                                "imageFont": None}}}}
+autodoc_member_order = "bysource"
+napoleon_use_ivar = True
+autodoc_typehints = "none"
 exclude_patterns = ["_build"]
 suppress_warnings = ["myst.header", "mystnb.unknown_mime_type"]
 """
 
+_CSS = """\
+/* code and tables wrap instead of scrolling sideways */
+div.cell div.highlight pre, div.highlight pre { white-space: pre-wrap; overflow-wrap: anywhere; }
+div.cell_output table { display: block; overflow-x: auto; }
+"""
+
+CELL_TAGS = {"injected-parameters": "remove-cell", "parameters": "hide-cell", "setup": "hide-cell",
+             "check": "hide-input", "solution": "hide-input"}
+"""myst-nb tag given to a cell of each kind: papermill's injected-parameters cell, the parameters cell, the set-up
+cells (installing the kit, the preset configuration), the CI checks (cells that only assert, and those whose
+output CI compares, ``# NBVAL_CHECK_OUTPUT``) and the exercise solutions."""
+
+_SHOWS = {"print", "table", "figure", "display", "claim"}
+
+
+def cell_kind(cell: dict) -> str | None:
+    """The kind of a notebook cell in :data:`CELL_TAGS` (``None``: a cell the reader reads as it is)."""
+    if cell["cell_type"] != "code":
+        return None
+    tags = cell.get("metadata", {}).get("tags", [])
+    for kind in ("injected-parameters", "parameters", "solution"):
+        if kind in tags:
+            return kind
+    source = "".join(cell["source"])
+    if "%pip install" in source or "aslib.nb.start(" in source:
+        return "setup"
+    if source.startswith("# NBVAL_CHECK_OUTPUT"):
+        return "check"
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # IPython magics
+        return None
+    nodes = list(ast.walk(tree))
+    shows = any(isinstance(n, ast.Call) and getattr(n.func, "attr", getattr(n.func, "id", "")) in _SHOWS
+                for n in nodes) or any(isinstance(s, ast.Expr) and not isinstance(s.value, ast.Constant)
+                                       for s in tree.body)
+    return "check" if any(isinstance(n, ast.Assert) for n in nodes) and not shows else None
+
+
+def _stage_notebook(page: Path, target: Path) -> None:
+    notebook = json.loads(page.read_text())
+    for cell in notebook["cells"]:
+        kind = cell_kind(cell)
+        if kind is not None:
+            tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+            tags.append(CELL_TAGS[kind])
+    target.write_text(json.dumps(notebook))
+
+
+def _api_page(modules: list[str]) -> str:
+    lines = ["# API reference", "", "Generated from the docstrings of the installed package.", ""]
+    for module in modules:
+        lines += [f"## `{module}`", "", "```{eval-rst}", f".. automodule:: {module}", "   :members:", "```", ""]
+    return "\n".join(lines)
+
+
+def api_modules() -> list[str]:
+    """The public modules of the package, in the order of the package docstring's list (``aslib.cli`` last)."""
+    import re
+
+    import aslib
+
+    return re.findall(r":mod:`(aslib\.[a-z_]+)`", aslib.__doc__ or "")
+
+
+def _mathjax() -> Path:
+    try:
+        import jupyter_server_mathjax
+    except ModuleNotFoundError:
+        raise ModuleNotFoundError("the book bundles MathJax from the jupyter-server-mathjax package, part of the "
+                                  "'book' extra: pip install 'aslib[book]'") from None
+
+    return Path(jupyter_server_mathjax.__file__).parent / "static"
+
 
 def build(notebooks: str | Path, out: str | Path, *, docs: str | Path | None = None) -> Path:
-    """Build the book from the notebooks ``NN_*.ipynb`` in the folder ``notebooks`` and the pages of ``docs``
-    (default: the shipped ones, :func:`aslib.resources.docs_dir`).
+    """Build the book from the notebooks ``NN_*.ipynb`` in the folder ``notebooks``, the pages of ``docs``
+    (default: the shipped ones, :func:`aslib.resources.docs_dir`) and the API reference.
 
     Returns the path of ``out/html/index.html``. Raises ``FileNotFoundError`` when the folder holds no
     notebook and ``RuntimeError`` when Sphinx reports an error.
@@ -49,13 +143,17 @@ def build(notebooks: str | Path, out: str | Path, *, docs: str | Path | None = N
     (src / "notebooks").mkdir(parents=True)
     shutil.copytree(docs, src / "docs", ignore=shutil.ignore_patterns("conf.py", "_build"))
     for page in pages:
-        shutil.copy(page, src / "notebooks" / page.name)
+        _stage_notebook(page, src / "notebooks" / page.name)
+    shutil.copytree(_mathjax(), src / "_static" / "mathjax")
+    (src / "_static" / "aslib.css").write_text(_CSS)
+    (src / "api.md").write_text(_api_page(api_modules()))
     doc_pages = ["docs/index"] + [f"docs/{p.stem}" for p in sorted(docs.glob("*.md")) if p.stem != "index"]
     index = ["# aslib: active subspaces of neural networks", "",
-             "The notebooks of the kit as executed by its report run, and the pages on the methods behind them.",
-             "", "```{toctree}", ":maxdepth: 1", ":caption: Notebooks", "",
+             "The notebooks of the kit as executed by its report run, the pages on the methods behind them, and "
+             "the API reference.", "", "```{toctree}", ":maxdepth: 1", ":caption: Notebooks", "",
              *[f"notebooks/{p.stem}" for p in pages], "```", "",
-             "```{toctree}", ":maxdepth: 1", ":caption: Methods", "", *doc_pages, "```", ""]
+             "```{toctree}", ":maxdepth: 1", ":caption: Methods", "", *doc_pages, "```", "",
+             "```{toctree}", ":maxdepth: 1", ":caption: Reference", "", "api", "```", ""]
     (src / "index.md").write_text("\n".join(index))
     (src / "conf.py").write_text(_CONF)
     html_dir = out / "html"
@@ -91,4 +189,4 @@ def local_links(page: str | Path) -> list[Path]:
     return found
 
 
-__all__ = ["build", "local_links"]
+__all__ = ["CELL_TAGS", "MATHJAX_CONFIG", "api_modules", "build", "cell_kind", "local_links"]
