@@ -380,8 +380,8 @@ def _dispatch(args: argparse.Namespace) -> None:
 
         run_report(args.out, preset=args.preset, force=args.force, notebooks=notebooks(args.notebooks, args.only))
     elif args.command == "student":
-        from .handouts import nbgrader_notebook, student_notebook
-        from .resources import notebooks
+        from .handouts import nbgrader_notebook, student_notebook, student_page
+        from .resources import docs_dir, notebooks
 
         if args.preset is not None and not args.nbgrader:
             raise ValueError("--preset applies to --nbgrader; the student versions keep the stored preset")
@@ -393,6 +393,9 @@ def _dispatch(args: argparse.Namespace) -> None:
             else:
                 stubbed = student_notebook(notebook, args.out / notebook.name)
                 print(f"{args.out / notebook.name}: {stubbed} function(s) to implement")
+        if not args.nbgrader:
+            withheld = student_page(docs_dir() / "quizzes.md", args.out / "quizzes.md")
+            print(f"{args.out / 'quizzes.md'}: the weekly quizzes, {withheld} answers withheld")
     elif args.command == "notebook-table":
         from .report import notebook_table, update_readme
 

@@ -5,7 +5,8 @@ The stored notebooks are the instructor version: every exercise solution is ther
 ``<details><summary>Answer</summary>`` blocks (the answers of the "Think!" questions). Two versions derive from it:
 
 * :func:`student_notebook`: the body of every solution function becomes ``raise NotImplementedError`` (signature and
-  docstring stay), every prose solution becomes :data:`PROSE_PLACEHOLDER`;
+  docstring stay), every prose solution becomes :data:`PROSE_PLACEHOLDER` (:func:`student_page` does the same for a
+  Markdown page, the weekly quizzes);
 * :func:`nbgrader_notebook`: the instructor version with nbgrader cell metadata (nbgrader's ``source`` notebook):
   each solution function body between ``### BEGIN SOLUTION`` / ``### END SOLUTION``, the check after it an
   autograded test cell that fails on a stub, and every prose solution a manually graded answer. ``nbgrader
@@ -90,6 +91,15 @@ def student_notebook(source: str | Path, target: str | Path) -> int:
     return stubbed
 
 
+def student_page(source: str | Path, target: str | Path) -> int:
+    """Write the student version of the Markdown page ``source`` (e.g. ``docs/quizzes.md``) to ``target``: every
+    prose solution (:data:`PROSE_SOLUTION`) becomes :data:`PROSE_PLACEHOLDER`. Returns the number withheld."""
+    text, withheld = PROSE_SOLUTION.subn(PROSE_PLACEHOLDER, Path(source).read_text())
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    Path(target).write_text(text)
+    return withheld
+
+
 def _nbgrader(grade_id: str, *, solution: bool, grade: bool, locked: bool, points: float) -> dict[str, Any]:
     meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": NBGRADER_SCHEMA,
             "solution": solution, "task": False}
@@ -156,4 +166,5 @@ def nbgrader_notebook(source: str | Path, target: str | Path, *, points: float =
     return counts
 
 
-__all__ = ["PROSE_PLACEHOLDER", "PROSE_SOLUTION", "SOLUTION_TAG", "nbgrader_notebook", "student_notebook"]
+__all__ = ["PROSE_PLACEHOLDER", "PROSE_SOLUTION", "SOLUTION_TAG", "nbgrader_notebook", "student_notebook",
+           "student_page"]

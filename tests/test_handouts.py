@@ -65,3 +65,15 @@ def test_nbgrader_generates_the_release_and_autogrades_a_stub_to_zero_and_the_so
         scores = {s: gradebook.find_submission("ps1", s).code_score for s in ("stub", "solution")}
         maximum = gradebook.find_assignment("ps1").max_code_score
     assert maximum == 2 and scores == {"stub": 0, "solution": 2}
+
+
+def test_the_student_quizzes_keep_every_question_and_withhold_every_answer(tmp_path):
+    from aslib.handouts import PROSE_PLACEHOLDER, student_page
+
+    source = ROOT / "docs" / "quizzes.md"
+    answers = len(PROSE_SOLUTION.findall(source.read_text()))
+    assert answers >= 10 and student_page(source, tmp_path / "quizzes.md") == answers
+    student = (tmp_path / "quizzes.md").read_text()
+    assert "<details>" not in student and student.count(PROSE_PLACEHOLDER) == answers
+    questions = [line for line in source.read_text().splitlines() if line[:3] in {f"{k}. " for k in range(1, 10)}]
+    assert questions and all(q in student for q in questions)
