@@ -170,6 +170,27 @@ def execute(notebooks: Sequence[Path], out: Path, preset: str = "default", force
             os.environ["ASLIB_RESULTS"] = previous
 
 
+BUSY_CORES = 0.25
+"""A notebook's run time is marked as measured on a busy machine when other processes used more than this many CPU
+cores on average while it ran (:func:`notebook_table`)."""
+
+
+def _machine_cpu_seconds() -> float | None:
+    """CPU seconds all processes of this machine have used since boot (Linux ``/proc/stat``; ``None`` elsewhere)."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields)
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_seconds() -> float:
+    """CPU seconds of this process and its finished children (the notebook kernels it started and waited for)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
 def _execute_each(notebooks: Sequence[Path], out: Path, preset: str, force: bool,
                   parameters: dict[str, Any] | None) -> list[dict[str, Any]]:
     import papermill
@@ -185,10 +206,13 @@ def _execute_each(notebooks: Sequence[Path], out: Path, preset: str, force: bool
             print(f"[report] {nb.name}: up to date, skipped")
             continue
         print(f"[report] executing {nb.name} (preset {preset})", flush=True)
-        start = time.time()
+        start, machine, own = time.time(), _machine_cpu_seconds(), _own_cpu_seconds()
         papermill.execute_notebook(str(nb), str(target), cwd=str(out.resolve()), progress_bar=True,
                                    parameters={"preset": preset, "interactive": False, **(parameters or {})})
-        row = {"notebook": nb.name, "preset": preset, "seconds": round(time.time() - start, 1), "stamp": stamp}
+        seconds = time.time() - start
+        others = None if machine is None else (_machine_cpu_seconds() - machine - (_own_cpu_seconds() - own)) / seconds
+        row = {"notebook": nb.name, "preset": preset, "seconds": round(seconds, 1), "stamp": stamp,
+               "cpus": os.cpu_count(), "other_cores": None if others is None else round(max(others, 0.0), 2)}
         stamp_file.write_text(json.dumps(row))
         rows.append({**row, "skipped": False})
     return rows
@@ -299,23 +323,35 @@ def notebook_subject(notebook: Path) -> str:
 
 def notebook_table(folders: dict[str, Path], notebooks: Sequence[Path] | None = None) -> str:
     """Markdown table of the notebooks, what each teaches and its run time in seconds under each preset, read
-    from the stamp files of the report folders ``{preset: folder}`` (``-`` where a folder has no timing)."""
+    from the stamp files of the report folders ``{preset: folder}`` (``-`` where a folder has no timing), and a note
+    on the machine: a time is marked ``*`` when other processes used more than :data:`BUSY_CORES` CPU cores while
+    the notebook ran (the time an idle machine needs is shorter) and ``?`` when the stamp does not say."""
     notebooks = sorted(notebooks or shipped_notebooks())
-    seconds = {}
+    rows = {}
     for preset, folder in folders.items():
         for nb in notebooks:
             stamp = Path(folder) / f"{nb.stem}.stamp.json"
             row = json.loads(stamp.read_text()) if stamp.exists() else {}
-            seconds[preset, nb.name] = row.get("seconds") if row.get("preset") == preset else None
+            rows[preset, nb.name] = row if row.get("preset") == preset and "seconds" in row else None
+
+    def shown(row: dict[str, Any] | None) -> str:
+        if row is None:
+            return "-"
+        busy = row.get("other_cores")
+        return f"{row['seconds']:.0f}" + ("?" if busy is None else "*" if busy > BUSY_CORES else "")
+
     head = ["notebook", "what it teaches", *[f"{preset} (s)" for preset in folders]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for nb in notebooks:
-        cells = [nb.name, notebook_subject(nb)]
-        cells += ["-" if seconds[p, nb.name] is None else f"{seconds[p, nb.name]:.0f}" for p in folders]
-        lines.append("| " + " | ".join(cells) + " |")
-    totals = [None if any(seconds[p, nb.name] is None for nb in notebooks) else
-              f"{sum(seconds[p, nb.name] for nb in notebooks):.0f}" for p in folders]
+        lines.append("| " + " | ".join([nb.name, notebook_subject(nb), *[shown(rows[p, nb.name]) for p in folders]])
+                     + " |")
+    totals = [None if any(rows[p, nb.name] is None for nb in notebooks) else
+              f"{sum(rows[p, nb.name]['seconds'] for nb in notebooks):.0f}" for p in folders]
     lines.append("| all | | " + " | ".join(t or "-" for t in totals) + " |")
+    cpus = sorted({row["cpus"] for row in rows.values() if row and row.get("cpus")})
+    lines += ["", f"Measured on {' and '.join(map(str, cpus)) or 'an unrecorded number of'} CPU cores. `*`: other "
+              f"processes used more than {BUSY_CORES} cores on average during that run, so an idle machine is "
+              "faster; `?`: the run did not record the machine's load."]
     return "\n".join(lines)
 
 

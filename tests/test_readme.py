@@ -86,11 +86,12 @@ def test_readme_notebook_table_lists_every_notebook_as_the_report_renders_it():
     text = (ROOT / "README.md").read_text()
     block = text.split(README_MARKERS[0])[1].split(README_MARKERS[1])[0].strip().splitlines()
     notebooks = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
-    assert block[0].startswith("| notebook | what it teaches |") and len(block) == len(notebooks) + 3
+    assert block[0].startswith("| notebook | what it teaches |") and len(block) == len(notebooks) + 5
     for row, notebook in zip(block[2:], notebooks):
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert cells[:2] == [notebook.name, notebook_subject(notebook)]
-        assert all(re.fullmatch(r"\d+|-", c) for c in cells[2:]), row
+        assert all(re.fullmatch(r"\d+[*?]?|-", c) for c in cells[2:]), row
+    assert block[-1].startswith("Measured on ")
 
 
 def test_readme_module_table_and_package_docstring_name_every_public_module():

@@ -45,15 +45,18 @@ def test_notebook_table_reads_each_presets_stamps_and_update_readme_rewrites_onl
 
     notebooks = notebooks()[:2]
     smoke, default = tmp_path / "smoke", tmp_path / "default"
-    for folder, preset, seconds in ((smoke, "smoke", (3.2, 4.6)), (default, "default", (10.0, 20.4))):
+    for folder, preset, seconds, busy in ((smoke, "smoke", (3.2, 4.6), (0.1, 1.3)),
+                                          (default, "default", (10.0, 20.4), (None, 0.0))):
         folder.mkdir()
-        for nb, s in zip(notebooks, seconds):
-            (folder / f"{nb.stem}.stamp.json").write_text(json.dumps({"preset": preset, "seconds": s}))
+        for nb, s, b in zip(notebooks, seconds, busy):
+            (folder / f"{nb.stem}.stamp.json").write_text(json.dumps({"preset": preset, "seconds": s, "cpus": 2,
+                                                                      **({} if b is None else {"other_cores": b})}))
     (default / f"{notebooks[1].stem}.stamp.json").write_text(json.dumps({"preset": "paper", "seconds": 9.0}))
     table = notebook_table({"smoke": smoke, "default": default}, notebooks).splitlines()
     assert table[0] == "| notebook | what it teaches | smoke (s) | default (s) |"
-    assert table[2].endswith("| 3 | 10 |") and table[3].endswith("| 5 | - |")  # a stamp of another preset: no time
-    assert table[-1] == "| all | | 8 | - |"
+    # 1.3 other cores: busy (*); no load recorded: ?; a stamp of another preset: no time
+    assert table[2].endswith("| 3 | 10? |") and table[3].endswith("| 5* | - |")
+    assert table[4] == "| all | | 8 | - |" and table[-1].startswith("Measured on 2 CPU cores.")
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- notebook-table:start -->\nold\n<!-- notebook-table:end -->\nrest\n")
     update_readme(readme, {"smoke": smoke})
