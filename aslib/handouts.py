@@ -20,6 +20,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ._utils import check_choice
+from .presets import PRESET_NAMES
+
 SOLUTION_TAG = "solution"
 """Cell tag of the exercise solutions in the stored notebooks."""
 
@@ -125,6 +128,8 @@ def nbgrader_notebook(source: str | Path, target: str | Path, *, points: float =
 
     Returns the number of ``{"autograded": ..., "manual": ...}`` graded cells.
     """
+    if preset is not None:
+        check_choice("preset", preset, PRESET_NAMES)
     notebook, cells = _cells(source)
     stem = Path(source).stem
     counts = {"autograded": 0, "manual": 0}

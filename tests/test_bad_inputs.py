@@ -426,6 +426,8 @@ CLI = [
     (["asnet", "--model", "lenet_fashion_mnist", "--layer", "conv9"], "unknown cut point 'conv9'"),
     (["asnet", "--model", "lenet_fashion_mnist", "--rank", "0"], "rank"),
     (["report", "--preset", "smok", "--out", "unused-report"], "did you mean 'smoke'"),
+    (["student", "--nbgrader", "--preset", "smok", "--out", "unused-course"], "did you mean 'smoke'"),
+    (["student", "--preset", "smoke", "--out", "unused-student"], "--preset applies to --nbgrader"),
     (["layer-study", "--model", "lenet_fashion_mnist", "--device", "cuda:99"], "is not on this machine"),
     (["layer-study", "--model", "lenet_fashion_mnist", "--device", "gpu"], "is not a device"),
     (["train", "--recipe", "lenet_fashion_mnist", "--device", "cuda:99", "--out", "unused.pt"],
