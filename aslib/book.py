@@ -15,9 +15,12 @@ from __future__ import annotations
 import ast
 import html.parser
 import json
+import re
 import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+
+import aslib
 
 from .resources import docs_dir
 
@@ -107,10 +110,6 @@ def _api_page(modules: list[str]) -> str:
 
 def api_modules() -> list[str]:
     """The public modules of the package, in the order of the package docstring's list (``aslib.cli`` last)."""
-    import re
-
-    import aslib
-
     return re.findall(r":mod:`(aslib\.[a-z_]+)`", aslib.__doc__ or "")
 
 

@@ -167,4 +167,6 @@ def test_report_only_and_student_use_the_shipped_notebooks(tmp_path, monkeypatch
     assert cli.main(["report", "--notebooks", str(tmp_path)]) == 2
     assert "no notebooks [0-9][0-9]_*.ipynb in" in capsys.readouterr().err
     assert cli.main(["student", "--out", str(tmp_path / "student")]) == 0
-    assert sorted(p.name for p in (tmp_path / "student").iterdir()) == [nb.name for nb in shipped]
+    assert sorted(p.name for p in (tmp_path / "student").iterdir()) == [nb.name for nb in shipped] + ["quizzes.md"]
+    assert cli.main(["student", "--nbgrader", "--out", str(tmp_path / "course")]) == 0
+    assert sorted(p.name for p in (tmp_path / "course" / "source").iterdir()) == [nb.stem for nb in shipped]

@@ -9,9 +9,9 @@ from pathlib import Path
 import aslib
 
 PACKAGE = Path(aslib.__file__).parent
-OPTIONAL = {"sphinx", "papermill", "IPython"}
+OPTIONAL = {"sphinx", "jupyter_server_mathjax", "papermill", "IPython"}
 """Top-level packages that aslib may import inside a function, because the base dependencies do not install them:
-sphinx (the ``book`` extra), papermill (``notebooks``), IPython (a Jupyter kernel's)."""
+sphinx and jupyter_server_mathjax (the ``book`` extra), papermill (``notebooks``), IPython (a Jupyter kernel's)."""
 
 
 def modules() -> dict[str, Path]:
