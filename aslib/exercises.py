@@ -31,12 +31,13 @@ from .asnet import ASNet, build_asnet, split_model
 from .attacks import as_attack, attack_ratio, deepfool, dominant_direction, fooling_rate
 from .attacks.deepfool_batched import run_deepfool
 from .attacks.evaluation import rates
-from .finetuning import distillation_loss
+from .finetuning import distillation_loss, soft_threshold_
 from .gradients import input_gradients
 from .frequent_directions import shrink, shrink_rows
+from .metrics import complexity
 from .models import VGG, VGG_CONFIGS, count_parameters
 from .pce import HermiteBasis, NormalEquations, Standardize, fit_least_squares
-from .subspace import ActiveSubspace, top_directions
+from .subspace import ActiveSubspace, count_active, subspace_distance, top_directions
 
 GRADING_VARIABLE = "ASLIB_GRADING"
 """Environment variable that turns on grading mode: with it set to ``1`` a check of an exercise that is not
@@ -206,6 +207,40 @@ def check_active_subspace(solution: Callable) -> None:
                     "for f(x) = sin(a.x) the first eigenvector must be the ridge direction a")
 
 
+@_exercise(ActiveSubspace, top_directions, torch.svd_lowrank, torch.pca_lowrank)
+def check_randomized_subspace(solution: Callable) -> None:
+    """``solution(G, k, oversample, power_iters, generator)`` returns the leading ``k`` eigenvalues ``(k,)``
+    (decreasing) and eigenvectors ``(n, k)`` (orthonormal columns) of ``C = G^T G / m`` by the randomized range
+    finder of Halko, Martinsson & Tropp (2011) with ``k + oversample`` Gaussian test vectors drawn from
+    ``generator`` and ``power_iters`` power iterations; checked against the exact decomposition with two power
+    iterations, with tolerances 5 (subspace) and 40 (eigenvalues) times the worst of 20 seeds of a correct range
+    finder, and which one power iteration or none can miss."""
+    G = _decaying_gradients(400, 100, 11)  # eigenvalues about 1/i^2: no gap is large, so the power iterations matter
+    m, n = G.shape
+    exact = ActiveSubspace("exact").fit(G)
+    for k, oversample, seed in ((5, 10, 0), (3, 10, 1)):
+        values, vectors = solution(G.clone(), k, oversample, 2, torch.Generator().manual_seed(seed))
+        values = _tensor(values, "the eigenvalues", (k,)).double()
+        vectors = _tensor(vectors, "the eigenvectors", (n, k)).double()
+        top = exact.eigenvalues[:k]
+        if torch.allclose(values, top * m, rtol=1e-2):
+            raise ExerciseError(f"your eigenvalues are m = {m} times too large: the eigenvalues of C = G^T G / m are "
+                                "the squared singular values of G divided by m")
+        if torch.allclose(values.flip(0), top, rtol=1e-2):
+            raise ExerciseError("your eigenvalues are in increasing order: return the largest first")
+        gram = vectors.T @ vectors
+        _expect(torch.allclose(gram, torch.eye(k, dtype=torch.float64), atol=1e-8),
+                f"the columns of your eigenvectors are not orthonormal (largest entry of V^T V - I: "
+                f"{float((gram - torch.eye(k, dtype=torch.float64)).abs().max()):.2g}); take them from an SVD or a QR")
+        error = float(((values - top) / top).abs().max())
+        distance = subspace_distance(vectors, exact.components[:, :k])
+        _expect(error < 1e-3 and distance < 1e-2,
+                f"k = {k}, oversample = {oversample}, 2 power iterations: relative eigenvalue error {error:.2g} "
+                f"(allowed: 1e-3) and distance to the exact top-{k} subspace {distance:.2g} (allowed: 1e-2): "
+                "sketch Y = G Omega with Omega (n, k + oversample), orthonormalise, apply G^T then G power_iters "
+                "times (a QR after each product), then take the SVD of Q^T G and keep its top k")
+
+
 @_exercise(VGG, count_parameters)
 def check_vgg_parameter_count(solution: Callable) -> None:
     """``solution(config, in_channels, num_classes, batch_norm)`` returns the number of parameters of the kit's
@@ -228,6 +263,60 @@ def check_vgg_parameter_count(solution: Callable) -> None:
                 hint = ": the classifier is Linear(last channels, num_classes), with a bias"
             raise ExerciseError(f"VGG-{depth} at width {width} (batch norm {batch_norm}): you count {got:,}, the "
                                 f"network has {expected:,} ({diff:+,}){hint}")
+
+
+@_exercise(VGG, complexity)
+def check_vgg_macs(solution: Callable) -> None:
+    """``solution(config, in_channels, num_classes)`` returns the multiply-accumulates (MACs) of one forward of a
+    ``32 x 32`` image through the kit's CIFAR VGG (the network of :func:`check_vgg_parameter_count`): a 3x3
+    convolution with padding 1 costs ``C_in * 9 * C_out * H * W``, a max-pool halves ``H`` and ``W``, the
+    classifier ``Linear(C, K)`` costs ``C * K``; biases, batch norm, ReLU and pooling are free (the rule of
+    :func:`aslib.metrics.complexity`, which measures it with ``torch.utils.flop_counter``)."""
+    for depth, width in ((11, 1.0), (16, 0.5), (19, 0.25)):
+        config = [c if c == "M" else max(1, int(round(c * width))) for c in VGG_CONFIGS[depth]]
+        expected = complexity(VGG(depth, 10, True, width), (3, 32, 32))["macs"]
+        got = solution(list(config), 3, 10)
+        _expect(isinstance(got, int), f"return an int (a count), got {type(got).__name__}")
+        if got == expected:
+            continue
+        convs = [c for c in config if c != "M"]
+        hint = ""
+        if expected - got == convs[-1] * 10:
+            hint = ": add the classifier, Linear(last channels, 10), which costs its in * out weights"
+        elif got > 4 * expected:
+            hint = ": after each max-pool the image is half as high and half as wide (32, 16, 8, 4, 2, 1)"
+        elif got > expected:
+            hint = ": biases, batch norm and activations are not counted (only the products of the weights)"
+        raise ExerciseError(f"VGG-{depth} at width {width}: you count {got:,} MACs, the network needs {expected:,} "
+                            f"({got - expected:+,}){hint}")
+
+
+@_exercise(ActiveSubspace, count_active)
+def check_count_active(solution: Callable) -> None:
+    """``solution(eigenvalues, delta)`` for an eigenvalue spectrum ``(n,)`` in decreasing order returns the
+    number of active neurons of Definition 3.1 in the paper's convention, as an int: the smallest ``r`` (counted
+    from 1) whose cumulative energy ``(lambda_1 + ... + lambda_r) / (lambda_1 + ... + lambda_n)`` is at least
+    ``delta``."""
+    power = 1.0 / torch.arange(1, 51, dtype=torch.float64) ** 2
+    cases = [("a power-law spectrum i^-2 (n = 50)", power, delta) for delta in (0.5, 0.9, 0.95, 0.99)]
+    cases += [("a flat spectrum (n = 20)", torch.ones(20, dtype=torch.float64), 0.95),
+              ("the spectrum (4, 3, 2, 1)", torch.tensor([4.0, 3.0, 2.0, 1.0], dtype=torch.float64), 0.9)]
+    for what, eigenvalues, delta in cases:
+        total = float(eigenvalues.sum())
+        expected = count_active(eigenvalues, total, delta, "paper")
+        got = solution(eigenvalues.clone(), delta)
+        _expect(isinstance(got, int), f"return an int (a count, e.g. with int(...)), got {type(got).__name__}")
+        if got == expected:
+            continue
+        hint = ""
+        if got == expected - 1:
+            hint = ": count from 1 (an index into the cumulative sums is 0-based)"
+        elif got == count_active(eigenvalues, total, delta, "code"):
+            hint = (": you compare with delta^2, the authors' code's convention; Definition 3.1 as written asks for "
+                    "at least delta of the energy")
+        elif got == expected + 1:
+            hint = ": 'at least delta' includes equality (>=, not >)"
+        raise ExerciseError(f"{what}, delta = {delta}: you count {got}, Definition 3.1 gives {expected}{hint}")
 
 
 @_exercise(ActiveSubspace, shrink, shrink_rows, top_directions)
@@ -272,6 +361,31 @@ def check_hermite(solution: Callable) -> None:
             raise ExerciseError(f"column {k} (degree {degree}) differs from He_{k}(z) / sqrt({k}!) at z = "
                                 f"{z[(got[:, k] - kit[:, k]).abs().argmax()].item():.1f}: use the probabilists' "
                                 "recurrence He_{k+1} = z He_k - k He_{k-1} (not the physicists' 2z H_k - 2k H_{k-1})")
+
+
+@_exercise(soft_threshold_)
+def check_soft_threshold(solution: Callable) -> None:
+    """``solution(w, threshold)`` returns the l1 proximal step (soft thresholding) of the tensor ``w`` as a new
+    tensor of the same shape: every entry moves ``threshold`` towards zero and stops at zero,
+    ``sign(w) * max(|w| - threshold, 0)``."""
+    g = torch.Generator().manual_seed(12)
+    w = torch.randn(8, 25, generator=g, dtype=torch.float64)
+    for threshold in (0.0, 0.3, 1.0, 10.0):
+        got = _tensor(solution(w.clone(), threshold), f"the result for threshold {threshold}", tuple(w.shape)).double()
+        expected = w.sign() * (w.abs() - threshold).clamp_min(0)
+        if torch.allclose(got, expected, atol=1e-12):
+            continue
+        if torch.allclose(got, w * (w.abs() > threshold), atol=1e-12):
+            raise ExerciseError(f"threshold {threshold}: that is hard thresholding (small entries set to zero, the "
+                                "others kept); the proximal step of the l1 penalty also moves every surviving entry "
+                                "threshold closer to zero")
+        if torch.allclose(got, (w.abs() - threshold).clamp_min(0), atol=1e-12):
+            raise ExerciseError(f"threshold {threshold}: your result has lost the signs; multiply by sign(w)")
+        if torch.allclose(got, w - threshold * w.sign(), atol=1e-12):
+            raise ExerciseError(f"threshold {threshold}: entries smaller than the threshold cross zero; they must "
+                                "stop at exactly zero (clamp |w| - threshold at 0): that is where the zeros come from")
+        raise ExerciseError(f"threshold {threshold}: your result differs from sign(w) max(|w| - threshold, 0) by up to "
+                            f"{float((got - expected).abs().max()):.3g}")
 
 
 @_exercise(distillation_loss)
@@ -357,6 +471,40 @@ def check_fooling_rate(solution: Callable) -> None:
         _expect(abs(got - expected) < 1e-9, f"with |v| = {float(v.norm()):.3g} you get {got:.4f}, the fooling rate "
                 f"is {expected:.4f}: compare argmax f(x + v) with argmax f(x) (the clean prediction, not a label), "
                 "averaged over all images")
+
+
+@_exercise(ActiveSubspace, top_directions, torch.svd_lowrank, torch.pca_lowrank)
+def check_energy_share(solution: Callable) -> None:
+    """``solution(v, G, k)`` returns, as a float, the share ``||V_k^T v||^2 / ||v||^2`` of the perturbation ``v``
+    (any shape with ``d`` entries) in the span ``V_k`` ``(d, k)`` of the top ``k`` eigenvectors of
+    ``C = G^T G / m`` for gradients ``G`` ``(m, d)`` with fewer rows than columns, as in notebook 07 section 7
+    (a random direction's share is ``k / d`` on average)."""
+    g = torch.Generator().manual_seed(13)
+    m, d = 60, 300
+    basis = torch.linalg.qr(torch.randn(d, d, generator=g, dtype=torch.float64)).Q
+    scales = 1.0 / torch.arange(1, m + 1, dtype=torch.float64)
+    G = (torch.randn(m, m, generator=g, dtype=torch.float64) * scales) @ basis[:, :m].T  # rank m < d
+    Vh = torch.linalg.svd(G, full_matrices=False).Vh
+    inside = Vh[:3].T @ torch.randn(3, generator=g, dtype=torch.float64)
+    for what, v, k in (("a random v", torch.randn(3, 10, 10, generator=g, dtype=torch.float64), 5),
+                       ("a v inside the top-3 subspace", inside.reshape(3, 10, 10), 3),
+                       ("a v with 30 % of its energy in the top-10 subspace",
+                        (0.3 ** 0.5 * Vh[0] + 0.7 ** 0.5 * basis[:, m]).reshape(3, 10, 10) * 4.0, 10)):
+        got = solution(v.clone(), G.clone(), k)
+        _expect(isinstance(got, float), f"return a Python float (e.g. with .item()), got {type(got).__name__}")
+        unit = v.flatten() / v.norm()
+        expected = float(((Vh[:k] @ unit) ** 2).sum())
+        if abs(got - expected) < 1e-8:
+            continue
+        hint = ""
+        if abs(got - float(((Vh[-k:] @ unit) ** 2).sum())) < 1e-8:
+            hint = ": you took the eigenvectors of the *smallest* eigenvalues (torch.linalg.eigh sorts increasingly)"
+        elif abs(got - expected * float(v.norm()) ** 2) < 1e-8 * float(v.norm()) ** 2:
+            hint = ": divide by ||v||^2 (a share of v's energy)"
+        elif abs(got - expected ** 0.5) < 1e-8:
+            hint = ": square the norm (a share of energy, ||V_k^T v||^2, not a cosine)"
+        raise ExerciseError(f"{what}, k = {k}: your share is {got:.4f}, the top-{k} eigenvectors of G^T G / m "
+                            f"capture {expected:.4f}{hint}")
 
 
 def _attack_problem() -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
@@ -476,6 +624,6 @@ def check_asnet_head(solution: Callable) -> None:
 
 
 __all__ = ["ExerciseError", "GRADING_VARIABLE", "check_active_subspace", "check_as_attack", "check_asnet_head",
-           "check_deepfool_step",
-           "check_distillation_loss", "check_fooling_rate", "check_frequent_directions", "check_hermite",
-           "check_vgg_parameter_count"]
+           "check_count_active", "check_deepfool_step", "check_distillation_loss", "check_energy_share",
+           "check_fooling_rate", "check_frequent_directions", "check_hermite", "check_randomized_subspace",
+           "check_soft_threshold", "check_vgg_macs", "check_vgg_parameter_count"]

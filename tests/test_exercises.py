@@ -39,6 +39,10 @@ def function_of(source: str):
 def test_every_notebook_has_an_exercise_whose_solution_passes_its_check(path, capsys):
     found = exercise_cells(path)
     assert found, f"{path.name} has no cell tagged 'solution' followed by an aslib.exercises check"
+    source = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "markdown")
+    levels = [len(stars) for stars in re.findall(r"^## Implement it yourself \((★+)\)", source, re.M)]
+    assert len(levels) == len(found) >= 2 and levels == sorted(levels) and len(set(levels)) >= 2, \
+        f"{path.name}: the exercises should climb a ladder (at least two, easiest first), got {levels}"
     for source, check in found:
         assert getattr(exercises, check)(function_of(source)) is True
         assert "all checks passed" in capsys.readouterr().out
@@ -112,6 +116,39 @@ def _hermite_unnormalised(z, degree):
     for k in range(1, degree):
         He.append(z * He[k] - k * He[k - 1])
     return torch.stack(He[: degree + 1], 1)
+
+
+def _randomized(G, k, oversample, power_iters, generator, *, iterations=None, scale=True):
+    m, n = G.shape
+    Q = torch.linalg.qr(G @ torch.randn(n, k + oversample, generator=generator, dtype=G.dtype)).Q
+    for _ in range(power_iters if iterations is None else iterations):
+        Q = torch.linalg.qr(G @ torch.linalg.qr(G.T @ Q).Q).Q
+    _, s, Vh = torch.linalg.svd(Q.T @ G, full_matrices=False)
+    return s[:k] ** 2 / (m if scale else 1), Vh[:k].T
+
+
+def _vgg_macs(config, in_channels, num_classes, *, pool=True, classifier=True, bias=False):
+    macs, channels, side = 0, in_channels, 32
+    for item in config:
+        if item == "M":
+            side //= 2 if pool else 1
+            continue
+        macs += (channels * 9 + bias) * item * side * side
+        channels = item
+    return macs + (channels * num_classes if classifier else 0)
+
+
+def _count(eigenvalues, delta, *, power=1, strict=False, base=1):
+    energy = eigenvalues.cumsum(0) / eigenvalues.sum()
+    below = energy <= delta**power if strict else energy < delta**power - 1e-12
+    return int(below.sum()) + base
+
+
+def _share(v, G, k, *, smallest=False, normalise=True, squared=True):
+    Vh = torch.linalg.svd(G, full_matrices=False).Vh
+    Vk = Vh[-k:] if smallest else Vh[:k]
+    norm = float((Vk @ v.flatten()).norm() / (v.norm() if normalise else 1))
+    return norm**2 if squared else norm
 
 
 def _kd_without_t2(s, t, y, alpha, temperature):
@@ -214,6 +251,20 @@ MISTAKES = [
     ("check_asnet_head", lambda *a: _head(*a, correction=1), "sample std"),
     ("check_asnet_head", lambda *a: _head(*a, target="labels"), "one-hot labels"),
     ("check_asnet_head", lambda *a: _head(*a, transpose=True), "(K, N_b)"),
+    ("check_randomized_subspace", lambda *a: _randomized(*a, iterations=0), "allowed: 1e-3"),
+    ("check_randomized_subspace", lambda *a: _randomized(*a, scale=False), "times too large"),
+    ("check_vgg_macs", lambda *a: _vgg_macs(*a, pool=False), "half as high"),
+    ("check_vgg_macs", lambda *a: _vgg_macs(*a, classifier=False), "add the classifier"),
+    ("check_vgg_macs", lambda *a: _vgg_macs(*a, bias=True), "biases, batch norm"),
+    ("check_count_active", lambda *a: _count(*a, base=0), "count from 1"),
+    ("check_count_active", lambda *a: _count(*a, power=2), "delta^2"),
+    ("check_count_active", lambda *a: _count(*a, strict=True), ">=, not >"),
+    ("check_soft_threshold", lambda w, t: w * (w.abs() > t), "hard thresholding"),
+    ("check_soft_threshold", lambda w, t: (w.abs() - t).clamp_min(0), "lost the signs"),
+    ("check_soft_threshold", lambda w, t: w - t * w.sign(), "cross zero"),
+    ("check_energy_share", lambda *a: _share(*a, smallest=True), "smallest"),
+    ("check_energy_share", lambda *a: _share(*a, normalise=False), "divide by ||v||^2"),
+    ("check_energy_share", lambda *a: _share(*a, squared=False), "not a cosine"),
 ]
 
 CHEATS = [  # each calls the kit's own answer to the exercise; the check must refuse it, whatever it returns
@@ -232,6 +283,11 @@ CHEATS = [  # each calls the kit's own answer to the exercise; the check must re
     ("check_as_attack", lambda m, x, y, xi, it: aslib.attacks.craft("as", m, x, y, xi, max_iter=it).vector,
      "as_attack"),
     ("check_asnet_head", lambda pre, post, x, V, p: (None, None, pce.fit_least_squares(x, x)), "fit_least_squares"),
+    ("check_randomized_subspace", lambda G, k, p, q, g: torch.svd_lowrank(G, k, q), "svd_lowrank"),
+    ("check_vgg_macs", lambda c, i, k: aslib.metrics.complexity(torch.nn.Linear(2, 2), (2,))["macs"], "complexity"),
+    ("check_count_active", lambda e, d: aslib.subspace.count_active(e, float(e.sum()), d), "count_active"),
+    ("check_soft_threshold", lambda w, t: aslib.finetuning.soft_threshold_(w, t) or w, "soft_threshold_"),
+    ("check_energy_share", lambda v, G, k: aslib.subspace.ActiveSubspace().fit(G).trace, "ActiveSubspace"),
 ]
 
 
