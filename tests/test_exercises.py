@@ -39,7 +39,8 @@ def function_of(source: str):
 def test_every_notebook_has_an_exercise_whose_solution_passes_its_check(path, capsys):
     found = exercise_cells(path)
     assert found, f"{path.name} has no cell tagged 'solution' followed by an aslib.exercises check"
-    source = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "markdown")
+    cells = json.loads(path.read_text())["cells"]
+    source = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
     levels = [len(stars) for stars in re.findall(r"^## Implement it yourself \((★+)\)", source, re.M)]
     assert len(levels) == len(found) >= 2 and levels == sorted(levels) and len(set(levels)) >= 2, \
         f"{path.name}: the exercises should climb a ladder (at least two, easiest first), got {levels}"
