@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 
 report: setup
 	$(PY) -m aslib.cli report --out report
-	$(PY) -m aslib.cli notebook-table --folder smoke=report/smoke default=report --readme README.md
+	$(PY) -m aslib.cli notebook-table --folder smoke=report/smoke default=report --into README.md docs/course.md
 
 # Another machine, simulated on this one: another ATen CPU kernel set (avx2 on an AVX-512 CPU, else default) and
 # one thread instead of all of them. The reproduction tests and the nbval re-execution of the smoke notebooks run

@@ -26,8 +26,9 @@
 * ``data [--fetch [NAME ...]]``: where the data root is and what it holds for each dataset (archive,
   torchvision files or missing); ``--fetch`` downloads the missing ones with torchvision (default: those the
   notebooks use), and says which files to put where when there is no network (see :mod:`aslib.data`).
-* ``notebook-table [--folder PRESET=DIR ...] [--readme README.md]``: the notebooks, what each teaches and
-  their run times per preset from the report folders' stamp files (written into the README by ``make report``).
+* ``notebook-table [--folder PRESET=DIR ...] [--into README.md docs/course.md]``: the notebooks, what each teaches
+  and their run times per preset from the report folders' stamp files (written into the README and the course map
+  by ``make report``).
 * ``book --notebooks report --out report/book``: the static HTML book of the executed notebooks and
   ``docs/`` (see :mod:`aslib.book`).
 """
@@ -329,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     p_table = sub.add_parser("notebook-table", help="the notebooks with their run time per preset (Markdown)")
     p_table.add_argument("--folder", nargs="+", default=["smoke=report/smoke", "default=report"],
                          metavar="PRESET=DIR", help="report folders whose stamp files hold the timings")
-    p_table.add_argument("--readme", type=Path, help="write the table into this file's notebook-table block")
+    p_table.add_argument("--into", type=Path, nargs="+", default=[], metavar="PAGE",
+                         help="write the table into the notebook-table block of these Markdown pages")
     p_book = sub.add_parser("book", help="build the static HTML book of executed notebooks and docs")
     p_book.add_argument("--notebooks", type=Path, default=Path("report"),
                         help="folder of executed notebooks (a report folder)")
@@ -397,14 +399,14 @@ def _dispatch(args: argparse.Namespace) -> None:
             withheld = student_page(docs_dir() / "quizzes.md", args.out / "quizzes.md")
             print(f"{args.out / 'quizzes.md'}: the weekly quizzes, {withheld} answers withheld")
     elif args.command == "notebook-table":
-        from .report import notebook_table, update_readme
+        from .report import notebook_table, write_notebook_table
 
         pairs = [item.split("=", 1) for item in args.folder]
         if any(len(pair) != 2 for pair in pairs):
             raise ValueError(f"--folder takes PRESET=DIR items (e.g. default=report), got {args.folder}")
         folders = {preset: Path(folder) for preset, folder in pairs}
-        if args.readme:
-            update_readme(args.readme, folders)
+        for page in args.into:
+            write_notebook_table(page, folders)
         print(notebook_table(folders))
     elif args.command == "book":
         from .book import build

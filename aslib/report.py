@@ -355,20 +355,22 @@ def notebook_table(folders: dict[str, Path], notebooks: Sequence[Path] | None = 
     return "\n".join(lines)
 
 
-README_MARKERS = ("<!-- notebook-table:start -->", "<!-- notebook-table:end -->")
-"""The lines between which :func:`update_readme` writes :func:`notebook_table`."""
+TABLE_MARKERS = ("<!-- notebook-table:start -->", "<!-- notebook-table:end -->")
+"""The lines between which :func:`write_notebook_table` writes :func:`notebook_table` (in the README and the
+course map)."""
 
 
-def update_readme(readme: Path | str, folders: dict[str, Path]) -> None:
-    """Rewrite the block between :data:`README_MARKERS` in ``readme`` with the measured :func:`notebook_table`."""
-    readme = Path(readme)
-    text = readme.read_text()
-    start, end = README_MARKERS
+def write_notebook_table(page: Path | str, folders: dict[str, Path]) -> None:
+    """Rewrite the block between :data:`TABLE_MARKERS` in the Markdown file ``page`` with the measured
+    :func:`notebook_table`."""
+    page = Path(page)
+    text = page.read_text()
+    start, end = TABLE_MARKERS
     if text.count(start) != 1 or text.count(end) != 1:
-        raise ValueError(f"{readme} needs exactly one {start} ... {end} block for the notebook table")
+        raise ValueError(f"{page} needs exactly one {start} ... {end} block for the notebook table")
     before, rest = text.split(start)
     after = rest.split(end)[1]
-    readme.write_text(f"{before}{start}\n{notebook_table(folders)}\n{end}{after}")
+    page.write_text(f"{before}{start}\n{notebook_table(folders)}\n{end}{after}")
 
 
 def run_report(out: Path | str = "report", preset: str = "default", force: bool = False,

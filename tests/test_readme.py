@@ -80,11 +80,12 @@ def test_readme_papermill_examples_name_real_notebooks_presets_and_override_keys
             assert names <= keys[preset], f"{line}: {sorted(names - keys[preset])} not in {sorted(keys[preset])}"
 
 
-def test_readme_notebook_table_lists_every_notebook_as_the_report_renders_it():
-    from aslib.report import README_MARKERS, notebook_subject
+@pytest.mark.parametrize("page", ["README.md", "docs/course.md"])
+def test_the_notebook_table_lists_every_notebook_as_the_report_renders_it(page):
+    from aslib.report import TABLE_MARKERS, notebook_subject
 
-    text = (ROOT / "README.md").read_text()
-    block = text.split(README_MARKERS[0])[1].split(README_MARKERS[1])[0].strip().splitlines()
+    text = (ROOT / page).read_text()
+    block = text.split(TABLE_MARKERS[0])[1].split(TABLE_MARKERS[1])[0].strip().splitlines()
     notebooks = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
     assert block[0].startswith("| notebook | what it teaches |") and len(block) == len(notebooks) + 5
     for row, notebook in zip(block[2:], notebooks):

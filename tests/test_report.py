@@ -39,8 +39,8 @@ def test_stamp_changes_with_any_module_of_the_package(tmp_path):
     assert report._stamp(notebook, "smoke") != report._stamp(notebook, "default")
 
 
-def test_notebook_table_reads_each_presets_stamps_and_update_readme_rewrites_only_its_block(tmp_path):
-    from aslib.report import notebook_table, update_readme
+def test_notebook_table_reads_each_presets_stamps_and_write_notebook_table_rewrites_only_its_block(tmp_path):
+    from aslib.report import notebook_table, write_notebook_table
     from aslib.resources import notebooks
 
     notebooks = notebooks()[:2]
@@ -59,13 +59,13 @@ def test_notebook_table_reads_each_presets_stamps_and_update_readme_rewrites_onl
     assert table[4] == "| all | | 8 | - |" and table[-1].startswith("Measured on 2 CPU cores.")
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- notebook-table:start -->\nold\n<!-- notebook-table:end -->\nrest\n")
-    update_readme(readme, {"smoke": smoke})
+    write_notebook_table(readme, {"smoke": smoke})
     text = readme.read_text()
     assert text.startswith("intro\n<!-- notebook-table:start -->\n| notebook") and text.endswith("-->\nrest\n")
     assert "old" not in text
     readme.write_text("no markers")
     with pytest.raises(ValueError, match="notebook-table"):
-        update_readme(readme, {"smoke": smoke})
+        write_notebook_table(readme, {"smoke": smoke})
 
 
 def test_notebooks_run_in_the_output_folder(tmp_path, monkeypatch):
