@@ -9,11 +9,13 @@ import difflib
 import math
 import numbers
 import os
+import random
 from contextlib import contextmanager
 from pathlib import Path
 from collections.abc import Iterable
 from typing import Any, Iterator
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -96,23 +98,44 @@ def load_resumed(module: nn.Module, state_dict: dict[str, Any], path: Path, how_
 
 
 def forward_logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """``model(x)`` checked to be logits ``(N, K)``, one row per sample of ``x`` ``(N, ...)``; a forward that
-    cannot take ``x`` (another dataset's image shape, channels or dtype) or returns something else (a tuple, a
-    dict, one row for the batch) raises ValueError saying what came and what aslib needs."""
+    """``model(x)`` checked to be logits ``(N, K)``, one row per sample of ``x`` ``(N, ...)``; a forward that fails
+    on ``x`` (often another dataset's image shape, channels or dtype, but the error can be the model's own: the
+    message does not guess which) or returns something else (a tuple, a dict, one row for the batch) raises
+    ValueError saying what came and what aslib needs, chained to the original error."""
     try:
         out = model(x)
     except torch.OutOfMemoryError:
         raise
     except RuntimeError as error:
-        raise ValueError(f"the model cannot take inputs of shape {tuple(x.shape)} and dtype {x.dtype} "
-                         f"({str(error).splitlines()[0]}); pass images of the dataset the model was made for, "
-                         "(N, C, H, W) in normalised float units on the model's device") from error
+        raise ValueError(f"the model's forward failed on inputs of shape {tuple(x.shape)} and dtype {x.dtype} "
+                         f"({str(error).splitlines()[0]}). If the inputs do not fit the model, pass images of the "
+                         "dataset the model was made for, (N, C, H, W) in normalised float units on the model's "
+                         "device; if they do, the error is in the model's forward (the chained traceback above "
+                         "shows where)") from error
     if not isinstance(out, torch.Tensor) or out.ndim != 2 or len(out) != len(x):
         got = f"a tensor of shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else type(out).__name__
         raise ValueError(f"the model returned {got} for {len(x)} inputs; aslib needs a model whose forward returns "
                          "logits (N, K): wrap it in a module whose forward returns the logits tensor alone")
     return out
 
+
+
+@contextmanager
+def seeded(seed: int, device: torch.device | str | None = None) -> Iterator[None]:
+    """Run the ``with`` block with Python's, NumPy's and torch's generators (CPU, and ``device`` when it is a CUDA
+    device) seeded with ``seed``; on leaving, success or failure, every generator is back in the state it had, so
+    a seeded computation does not change the caller's random state (the kit's one seeding rule)."""
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+        try:
+            yield
+        finally:
+            random.setstate(python_state)
+            np.random.set_state(numpy_state)
 
 def default_device() -> torch.device:
     """``cuda`` when available, else ``cpu``."""

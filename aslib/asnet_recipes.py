@@ -35,14 +35,13 @@ from torch.nn.utils import prune
 
 from . import data as data_mod
 from . import zoo
-from ._utils import atomic_save, load_tensors
+from ._utils import atomic_save, load_tensors, seeded
 from .asnet import ASNet, build_asnet, split_model
 from .finetuning import FinetuneConfig, finetune
 from .metrics import complexity, reduction
 from .models import VGG, VGG_CONFIGS
 from .subspace import ActiveSubspace
 from .inference import evaluate
-from .training import seed_everything
 
 PROJECTIONS = ("active_subspace", "pca", "random")
 
@@ -196,55 +195,56 @@ def run(name_or_recipe: str | ASNetRecipe | PruningRecipe | ChannelPruningRecipe
         else ("custom", name_or_recipe)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    seed_everything(recipe.seed)
     device = torch.device(device)
-    entry = zoo.entry(recipe.base)
-    teacher = zoo.pretrained(recipe.base, device)
-    train = data_mod.load(entry["dataset"], "train")
-    test = data_mod.load(entry["dataset"], "test")
-    shape = tuple(train.images.shape[1:])
-    original = complexity(teacher, shape)
-    if isinstance(recipe, PruningRecipe):
-        return _run_pruning(name, recipe, out, teacher, entry, train, test, original)
-    if isinstance(recipe, ChannelPruningRecipe):
-        return _run_channels(name, recipe, out, teacher, entry, train, test, original)
-    build_path, tune_path = out / "build.pt", out / "finetune.pt"
-    if build_path.exists():
-        state = load_tensors(build_path, "ASNet build", device)
-        asnet = _empty(teacher, recipe, state["meta"]["neurons"], entry)
-        asnet.load_state_dict(state["asnet"])
-        build = state["meta"]
-    else:
-        start = time.time()
-        loader = data_mod.BatchLoader(train, 500, augment=True, seed=recipe.seed, device=device)
-        found = directions(teacher, recipe.layer, itertools.islice(loader, recipe.build_batches), recipe)
-        extra = {"directions": found} if isinstance(found, torch.Tensor) else {"subspace": found}
-        asnet, info = build_asnet(teacher, recipe.layer, train, rank=recipe.rank, degree=recipe.degree,
-                                  ridge_per_sample=list(recipe.ridges_per_sample), passes=recipe.build_passes,
-                                  augment=True, seed=recipe.seed, batch_size=500, max_batches=recipe.build_batches,
-                                  progress=progress, **extra)
-        build = {"neurons": info.neurons, "samples": info.samples, "r2_train": info.r2,
-                 "r2_heldout": info.r2_heldout, "ridge_per_sample": info.ridge_per_sample,
-                 "ridge_scores": info.ridge_scores, "test_accuracy": evaluate(asnet, test)["accuracy"],
-                 "wall_time_s": round(time.time() - start, 1)}
-        atomic_save({"asnet": asnet.state_dict(), "meta": build}, build_path)
-    config = recipe.finetune
-    if recipe.target_reduction is not None:
-        config = dataclasses.replace(config, target_params=math.floor(original["params"] / recipe.target_reduction))
-    history = finetune(asnet, teacher, train, test, config, checkpoint=tune_path, input_shape=shape,
-                       progress=progress)
-    result = complexity(asnet, shape)
-    meta = {"arch": "asnet", "arch_kwargs": _arch_kwargs(recipe, build["neurons"], entry),
-            "dataset": entry["dataset"], "data_source": train.source, "recipe_name": name,
-            "recipe": _plain(dataclasses.asdict(recipe)), "base_model": recipe.base, "seed": recipe.seed,
-            "epochs": config.kd_epochs + config.sparse_epochs, "build": build, "history": history,
-            "wall_time_s": round(build["wall_time_s"] + sum(row.get("seconds", 0.0) for row in history), 1),
-            "device": str(device), "precision": config.precision,
-            "test_accuracy": evaluate(asnet, test)["accuracy"], "base_test_accuracy": entry["test_accuracy"],
-            "nonzero_params": result["nonzero_params"], "params": result["params"], "macs": result["macs"],
-            "sparse_macs": result["sparse_macs"], **{k: round(v, 3) for k, v in reduction(original, result).items()}}
-    zoo.save_checkpoint(asnet, meta, out / "model.pt")
-    return meta
+    with seeded(recipe.seed, device):  # the caller's random state is left as it was
+        entry = zoo.entry(recipe.base)
+        teacher = zoo.pretrained(recipe.base, device)
+        train = data_mod.load(entry["dataset"], "train")
+        test = data_mod.load(entry["dataset"], "test")
+        shape = tuple(train.images.shape[1:])
+        original = complexity(teacher, shape)
+        if isinstance(recipe, PruningRecipe):
+            return _run_pruning(name, recipe, out, teacher, entry, train, test, original)
+        if isinstance(recipe, ChannelPruningRecipe):
+            return _run_channels(name, recipe, out, teacher, entry, train, test, original)
+        build_path, tune_path = out / "build.pt", out / "finetune.pt"
+        if build_path.exists():
+            state = load_tensors(build_path, "ASNet build", device)
+            asnet = _empty(teacher, recipe, state["meta"]["neurons"], entry)
+            asnet.load_state_dict(state["asnet"])
+            build = state["meta"]
+        else:
+            start = time.time()
+            loader = data_mod.BatchLoader(train, 500, augment=True, seed=recipe.seed, device=device)
+            found = directions(teacher, recipe.layer, itertools.islice(loader, recipe.build_batches), recipe)
+            extra = {"directions": found} if isinstance(found, torch.Tensor) else {"subspace": found}
+            asnet, info = build_asnet(teacher, recipe.layer, train, rank=recipe.rank, degree=recipe.degree,
+                                      ridge_per_sample=list(recipe.ridges_per_sample), passes=recipe.build_passes,
+                                      augment=True, seed=recipe.seed, batch_size=500, max_batches=recipe.build_batches,
+                                      progress=progress, **extra)
+            build = {"neurons": info.neurons, "samples": info.samples, "r2_train": info.r2,
+                     "r2_heldout": info.r2_heldout, "ridge_per_sample": info.ridge_per_sample,
+                     "ridge_scores": info.ridge_scores, "test_accuracy": evaluate(asnet, test)["accuracy"],
+                     "wall_time_s": round(time.time() - start, 1)}
+            atomic_save({"asnet": asnet.state_dict(), "meta": build}, build_path)
+        config = recipe.finetune
+        if recipe.target_reduction is not None:
+            config = dataclasses.replace(config, target_params=math.floor(original["params"] / recipe.target_reduction))
+        history = finetune(asnet, teacher, train, test, config, checkpoint=tune_path, input_shape=shape,
+                           progress=progress)
+        result = complexity(asnet, shape)
+        meta = {"arch": "asnet", "arch_kwargs": _arch_kwargs(recipe, build["neurons"], entry),
+                "dataset": entry["dataset"], "data_source": train.source, "recipe_name": name,
+                "recipe": _plain(dataclasses.asdict(recipe)), "base_model": recipe.base, "seed": recipe.seed,
+                "epochs": config.kd_epochs + config.sparse_epochs, "build": build, "history": history,
+                "wall_time_s": round(build["wall_time_s"] + sum(row.get("seconds", 0.0) for row in history), 1),
+                "device": str(device), "precision": config.precision,
+                "test_accuracy": evaluate(asnet, test)["accuracy"], "base_test_accuracy": entry["test_accuracy"],
+                "nonzero_params": result["nonzero_params"], "params": result["params"], "macs": result["macs"],
+                "sparse_macs": result["sparse_macs"],
+                **{k: round(v, 3) for k, v in reduction(original, result).items()}}
+        zoo.save_checkpoint(asnet, meta, out / "model.pt")
+        return meta
 
 
 def _run_pruning(name: str, recipe: PruningRecipe, out: Path, teacher: nn.Module, entry: dict[str, Any],

@@ -36,7 +36,7 @@ from typing import Literal, Sequence
 import torch
 from tqdm.auto import tqdm
 
-from ._utils import NonFiniteError, check_choice, check_fraction, check_positive
+from ._utils import NonFiniteError, check_choice, check_fraction, check_positive, seeded
 from .data import local_share
 from .distributed import all_gather, is_distributed
 from .frequent_directions import frequent_directions_bound, shrink, shrink_rows, sketch_directions, stacked_eigh
@@ -76,8 +76,7 @@ def top_directions(rows: torch.Tensor, k: int | None = None, method: Solver = "e
         v = vh.T
     elif method == "randomized":
         q = min(min(rows.shape), (k or rank_hint or min(rows.shape)) + oversample)
-        with torch.random.fork_rng(devices=[rows.device] if rows.device.type == "cuda" else []):
-            torch.manual_seed(seed)
+        with seeded(seed, rows.device):
             _, sigma, v = torch.svd_lowrank(rows, q=q, niter=power_iters)
     else:
         sigma, v = sketch_directions(rows)

@@ -8,13 +8,11 @@ checkpoint loads with ``torch.load(..., weights_only=True)``.
 """
 from __future__ import annotations
 
-import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -23,7 +21,7 @@ from tqdm.auto import tqdm
 
 from . import data as data_mod
 from ._utils import (atomic_save, check_choice, check_device, check_fraction, check_positive, chunks, default_device,
-                     load_resumed, load_tensors, model_device)
+                     load_resumed, load_tensors, model_device, seeded)
 from .inference import evaluate
 from .models import build
 from .zoo import save_checkpoint
@@ -88,13 +86,6 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python's, NumPy's and torch's generators."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
 def _optimizer(model: nn.Module, recipe: Recipe, steps_per_epoch: int, phase: str = "main"):
     """SGD and its schedule: the recipe's for ``phase="main"``, constant ``swa_lr`` for ``"swa"``."""
     decay = [p for n, p in model.named_parameters() if p.ndim > 1]
@@ -139,104 +130,105 @@ def train(recipe: Recipe | str, out: str | Path, *, root: str | None = None, dev
     device = check_device(device) if device is not None else default_device()
     out = Path(out)
     state_path = out.with_name(out.name + ".state.pt")
-    seed_everything(recipe.seed)
-    train_set = data_mod.load(recipe.dataset, "train", root)
-    test_set = data_mod.load(recipe.dataset, "test", root)
-    kwargs = dict(recipe.arch_kwargs)
-    kwargs.setdefault("num_classes", train_set.num_classes)
-    model = build(recipe.arch, **kwargs).to(device)
-    cuda = device.type == "cuda"
-    amp = cuda if amp is None else amp
-    amp_dtype = torch.float16 if cuda else torch.bfloat16
-    if amp:
-        model = model.to(memory_format=torch.channels_last)
-    loader = data_mod.BatchLoader(train_set, recipe.batch_size, shuffle=True, augment=True,
-                                  seed=recipe.seed, drop_last=True, device=device)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp and cuda)
-    epoch, position, elapsed, history = 0, 0, 0.0, []
-    state = load_tensors(state_path, "training state", device) if state_path.exists() else None
-    if state is not None:
-        load_resumed(model, state["model"], state_path, "write this run to another out path")
-        epoch, position, elapsed, history = state["epoch"], state["position"], state["elapsed"], state["history"]
+    with seeded(recipe.seed, device):  # the caller's random state is left as it was
+        train_set = data_mod.load(recipe.dataset, "train", root)
+        test_set = data_mod.load(recipe.dataset, "test", root)
+        kwargs = dict(recipe.arch_kwargs)
+        kwargs.setdefault("num_classes", train_set.num_classes)
+        model = build(recipe.arch, **kwargs).to(device)
+        cuda = device.type == "cuda"
+        amp = cuda if amp is None else amp
+        amp_dtype = torch.float16 if cuda else torch.bfloat16
+        if amp:
+            model = model.to(memory_format=torch.channels_last)
+        loader = data_mod.BatchLoader(train_set, recipe.batch_size, shuffle=True, augment=True,
+                                      seed=recipe.seed, drop_last=True, device=device)
+        scaler = torch.amp.GradScaler("cuda", enabled=amp and cuda)
+        epoch, position, elapsed, history = 0, 0, 0.0, []
+        state = load_tensors(state_path, "training state", device) if state_path.exists() else None
+        if state is not None:
+            load_resumed(model, state["model"], state_path, "write this run to another out path")
+            epoch, position, elapsed, history = state["epoch"], state["position"], state["elapsed"], state["history"]
 
-    def start_phase(name: str):
-        """Fresh optimiser and schedule for phase ``name``, plus the running average in ``"swa"``."""
-        return (name, *_optimizer(model, recipe, len(loader), name),
-                swa_utils.AveragedModel(model) if name == "swa" else None)
+        def start_phase(name: str):
+            """Fresh optimiser and schedule for phase ``name``, plus the running average in ``"swa"``."""
+            return (name, *_optimizer(model, recipe, len(loader), name),
+                    swa_utils.AveragedModel(model) if name == "swa" else None)
 
-    phase, opt, sched, averaged = start_phase("swa" if epoch >= recipe.epochs else "main")
-    if state is not None and state.get("phase", "main") == phase:  # else: the SWA phase starts afresh
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        if averaged is not None:
-            averaged.load_state_dict(state["averaged"])
+        phase, opt, sched, averaged = start_phase("swa" if epoch >= recipe.epochs else "main")
+        if state is not None and state.get("phase", "main") == phase:  # else: the SWA phase starts afresh
+            opt.load_state_dict(state["optimizer"])
+            sched.load_state_dict(state["scheduler"])
+            if averaged is not None:
+                averaged.load_state_dict(state["averaged"])
 
-    def snapshot():
-        atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                     "phase": phase, "averaged": averaged.state_dict() if averaged is not None else None,
-                     "epoch": epoch, "position": position, "elapsed": elapsed + time.time() - start,
-                     "history": history}, state_path)
+        def snapshot():
+            atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                         "phase": phase, "averaged": averaged.state_dict() if averaged is not None else None,
+                         "epoch": epoch, "position": position, "elapsed": elapsed + time.time() - start,
+                         "history": history}, state_path)
 
-    start, last_save, steps = time.time(), time.time(), 0
-    stopped = False
-    total_epochs = recipe.epochs + recipe.swa_epochs
-    while epoch < total_epochs and not stopped:
-        if epoch >= recipe.epochs and phase == "main":
-            phase, opt, sched, averaged = start_phase("swa")
-        loader.set_epoch(epoch)
-        model.train()
-        running, seen = 0.0, 0
-        bar = tqdm(total=len(loader), initial=position, disable=not progress, desc=f"epoch {epoch + 1}/{total_epochs}")
-        for i, (x, y) in enumerate(loader):
-            if i < position:
-                continue
-            if amp:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp):
-                loss = F.cross_entropy(model(x), y, label_smoothing=recipe.label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-            sched.step()
-            running += loss.item() * len(y)
-            seen += len(y)
-            position, steps = i + 1, steps + 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{running / seen:.3f}")
-            if time.time() - last_save > save_every:
-                snapshot()
-                last_save = time.time()
-            if max_batches is not None and steps >= max_batches:
-                stopped = True
-                break
-        bar.close()
+        start, last_save, steps = time.time(), time.time(), 0
+        stopped = False
+        total_epochs = recipe.epochs + recipe.swa_epochs
+        while epoch < total_epochs and not stopped:
+            if epoch >= recipe.epochs and phase == "main":
+                phase, opt, sched, averaged = start_phase("swa")
+            loader.set_epoch(epoch)
+            model.train()
+            running, seen = 0.0, 0
+            bar = tqdm(total=len(loader), initial=position, disable=not progress,
+                       desc=f"epoch {epoch + 1}/{total_epochs}")
+            for i, (x, y) in enumerate(loader):
+                if i < position:
+                    continue
+                if amp:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                with torch.autocast(device.type, dtype=amp_dtype, enabled=amp):
+                    loss = F.cross_entropy(model(x), y, label_smoothing=recipe.label_smoothing)
+                opt.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+                sched.step()
+                running += loss.item() * len(y)
+                seen += len(y)
+                position, steps = i + 1, steps + 1
+                bar.update(1)
+                bar.set_postfix(loss=f"{running / seen:.3f}")
+                if time.time() - last_save > save_every:
+                    snapshot()
+                    last_save = time.time()
+                if max_batches is not None and steps >= max_batches:
+                    stopped = True
+                    break
+            bar.close()
+            if not stopped:
+                if averaged is not None:
+                    averaged.update_parameters(model)
+                test = evaluate(model, test_set, batch_size=500)
+                history.append({"epoch": epoch + 1, "phase": phase, "train_loss": running / max(seen, 1),
+                                "test_accuracy": test["accuracy"]})
+                if progress:
+                    tqdm.write(f"epoch {epoch + 1}: train loss {running / max(seen, 1):.4f}, "
+                               f"test accuracy {test['accuracy']:.4f}")
+                epoch, position = epoch + 1, 0
+            snapshot()
+            last_save = time.time()
+        wall = elapsed + time.time() - start
+        meta = {"arch": recipe.arch, "arch_kwargs": kwargs, "dataset": recipe.dataset, "data_source": train_set.source,
+                "recipe_name": recipe_name, "recipe": asdict(recipe), "seed": recipe.seed, "epochs": epoch,
+                "wall_time_s": round(wall, 1), "history": history, "device": str(device),
+                "precision": str(amp_dtype).removeprefix("torch.") if amp else "float32", "done": not stopped}
         if not stopped:
             if averaged is not None:
-                averaged.update_parameters(model)
-            test = evaluate(model, test_set, batch_size=500)
-            history.append({"epoch": epoch + 1, "phase": phase, "train_loss": running / max(seen, 1),
-                            "test_accuracy": test["accuracy"]})
-            if progress:
-                tqdm.write(f"epoch {epoch + 1}: train loss {running / max(seen, 1):.4f}, "
-                           f"test accuracy {test['accuracy']:.4f}")
-            epoch, position = epoch + 1, 0
-        snapshot()
-        last_save = time.time()
-    wall = elapsed + time.time() - start
-    meta = {"arch": recipe.arch, "arch_kwargs": kwargs, "dataset": recipe.dataset, "data_source": train_set.source,
-            "recipe_name": recipe_name, "recipe": asdict(recipe), "seed": recipe.seed, "epochs": epoch,
-            "wall_time_s": round(wall, 1), "history": history, "device": str(device),
-            "precision": str(amp_dtype).removeprefix("torch.") if amp else "float32", "done": not stopped}
-    if not stopped:
-        if averaged is not None:
-            swa_utils.update_bn(data_mod.BatchLoader(train_set, 500, augment=True, seed=recipe.seed, device=device),
-                                averaged)
-            model = averaged.module
-        meta["test_accuracy"] = evaluate(model, test_set)["accuracy"]
-        save_checkpoint(model, meta, out)
-        state_path.unlink(missing_ok=True)
-    return meta
+                swa_utils.update_bn(data_mod.BatchLoader(train_set, 500, augment=True, seed=recipe.seed, device=device),
+                                    averaged)
+                model = averaged.module
+            meta["test_accuracy"] = evaluate(model, test_set)["accuracy"]
+            save_checkpoint(model, meta, out)
+            state_path.unlink(missing_ok=True)
+        return meta
 
 
 def quick_fit(model: nn.Module, dataset: str = "fashion_mnist", n_images: int = 6000, seed: int = 0,
@@ -252,8 +244,7 @@ def quick_fit(model: nn.Module, dataset: str = "fashion_mnist", n_images: int = 
     check_positive("n_images", n_images, integer=True)
     x, y = data_mod.tensors(dataset, "train", n=n_images, seed=seed, root=root)
     device = model_device(model)
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
+    with seeded(seed, device):
         opt = torch.optim.Adam(model.parameters(), lr=2e-3)
         model.train()
         for part in chunks(len(x), 100):
@@ -267,7 +258,6 @@ def quick_fit(model: nn.Module, dataset: str = "fashion_mnist", n_images: int = 
 def quick_lenet(n_images: int = 6000, seed: int = 0, root: str | None = None) -> nn.Module:
     """The LeNet of :func:`aslib.models.build` after :func:`quick_fit` on Fashion-MNIST (about 85 % test
     accuracy with the defaults); eval mode. The caller's random state is left as it was."""
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
+    with seeded(seed):
         model = build("lenet")
     return quick_fit(model, "fashion_mnist", n_images, seed, root)

@@ -37,7 +37,9 @@ def test_a_recipe_runs_end_to_end_and_its_checkpoint_loads_back(tmp_path, projec
 
 @needs("fashion_mnist")
 def test_a_rerun_resumes_from_the_working_folder(tmp_path):
+    rng = torch.get_rng_state()
     first = asnet_recipes.run(tiny(), tmp_path, progress=False)
+    assert torch.equal(torch.get_rng_state(), rng), "a recipe is seeded by itself and leaves the caller's state alone"
     state = torch.load(tmp_path / "finetune.pt", weights_only=True)
     again = asnet_recipes.run(tiny(), tmp_path, progress=False)  # nothing left to do: same result
     assert again["history"] == first["history"] == state["history"]

@@ -334,9 +334,9 @@ class DictOut(TupleOut):
 
 MODELS = [
     ("no batch axis", lambda: inference.predict_logits(lenet()[0], lenet()[1][0]),
-     r"cannot take inputs of shape \(1, 28, 28\)"),
+     r"failed on inputs of shape \(1, 28, 28\)"),
     ("another dataset's images", lambda: inference.evaluate(models.build("vgg19_bn", width=0.25), lenet()[1:]),
-     r"cannot take inputs of shape \(6, 1, 28, 28\).*dataset the model was made for"),
+     r"failed on inputs of shape \(6, 1, 28, 28\).*dataset the model was made for"),
     ("uint8 images in DeepFool", lambda: attacks.deepfool(lenet()[0], (lenet()[1] * 255).to(torch.uint8)),
      r"dtype torch.uint8"),
     ("float64 perturbation", lambda: attacks.attack_ratio(*lenet(), torch.zeros(1, 28, 28, dtype=torch.float64)),
@@ -516,3 +516,15 @@ def test_integer_gradients_of_any_shape_give_the_float_result(m, n, method):
     as_int = subspace.ActiveSubspace(method, **kwargs).fit(grads)
     as_float = subspace.ActiveSubspace(method, **kwargs).fit(grads.to(torch.get_default_dtype()))
     assert torch.allclose(as_int.eigenvalues, as_float.eigenvalues)
+
+
+def test_an_error_in_the_models_own_forward_is_not_blamed_on_the_inputs():
+    from aslib._utils import forward_logits
+
+    class Broken(torch.nn.Module):
+        def forward(self, x):
+            raise RuntimeError("a bug in the user's forward")
+
+    with pytest.raises(ValueError, match="if they do, the error is in the model's forward") as caught:
+        forward_logits(Broken(), torch.zeros(2, 3))
+    assert isinstance(caught.value.__cause__, RuntimeError) and "a bug" in str(caught.value.__cause__)

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 from conftest import needs
@@ -13,7 +14,10 @@ SMOKE = Recipe("lenet", "fashion_mnist", epochs=1, batch_size=256, lr=0.05, sche
 def test_short_training_reduces_loss_and_resumes_exactly(tmp_path):
     torch.set_num_threads(1)
     out = tmp_path / "lenet.pt"
+    state = (torch.get_rng_state(), np.random.get_state()[1].copy())
     meta = training.train(SMOKE, out, progress=False, max_batches=12)
+    assert torch.equal(torch.get_rng_state(), state[0]) and (np.random.get_state()[1] == state[1]).all(), \
+        "training is seeded by its recipe and leaves the caller's random state as it was"
     assert not meta["done"] and (tmp_path / "lenet.pt.state.pt").exists()
     resumed = training.train(SMOKE, out, progress=False, max_batches=12)
     assert not resumed["done"]

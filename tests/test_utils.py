@@ -60,3 +60,25 @@ def test_atomic_save_leaves_no_temporary_file(tmp_path):
     assert [p.name for p in (tmp_path / "sub").iterdir()] == ["x.pt"]
     assert torch.equal(torch.load(tmp_path / "sub" / "x.pt", weights_only=True)["a"], torch.ones(2))
 
+
+
+def test_seeded_seeds_every_generator_and_restores_them_also_after_an_error():
+    import random
+
+    import numpy as np
+
+    from aslib._utils import seeded
+
+    def draws():
+        return random.random(), float(np.random.rand()), float(torch.rand(()))
+
+    random.seed(5), np.random.seed(5), torch.manual_seed(5)
+    expected_after = draws()
+    random.seed(5), np.random.seed(5), torch.manual_seed(5)
+    with seeded(3):
+        first = draws()
+    with pytest.raises(KeyError):
+        with seeded(3):
+            assert draws() == first  # the same seed gives the same draws
+            raise KeyError("a failure inside the block")
+    assert draws() == expected_after  # the caller's generators continue as if nothing had run
