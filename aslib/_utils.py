@@ -6,13 +6,14 @@ function behaves the same way (mode restored the same way, the same error for th
 from __future__ import annotations
 
 import difflib
+import json
 import math
 import numbers
 import os
 import random
 from contextlib import contextmanager
 from pathlib import Path
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Iterator
 
 import numpy as np
@@ -63,10 +64,20 @@ def load_tensors(path: str | Path, what: str, map_location: str | torch.device =
 
 def atomic_save(obj: Any, path: str | os.PathLike) -> None:
     """``torch.save`` to a temporary file then rename, so a crash never leaves a half-written file."""
+    _atomic(path, lambda tmp: torch.save(obj, tmp))
+
+
+def atomic_write_json(value: Any, path: str | os.PathLike, indent: int = 1) -> None:
+    """Write ``value`` as indented JSON (with a final newline) to a temporary file then rename: the one way the kit
+    writes a manifest, so a crash or a parallel reader never sees half a file."""
+    _atomic(path, lambda tmp: tmp.write_text(json.dumps(value, indent=indent) + "\n"))
+
+
+def _atomic(path: str | os.PathLike, write: Callable[[Path], Any]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    torch.save(obj, tmp)
+    write(tmp)
     os.replace(tmp, path)
 
 

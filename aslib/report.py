@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import __version__
-from ._utils import check_choice, check_positive, default_device
+from ._utils import atomic_write_json, check_choice, check_positive, default_device
 from .data import identity
 from .presets import PRESET_NAMES
 from .reproduction import platform_fingerprint
@@ -281,7 +281,7 @@ def write_report(out: Path, timings: list[dict[str, Any]]) -> Path:
     ``out/report.md`` from the recorded claims, tables, values and figures."""
     results = out / "results"
     claims = collect_claims(results)
-    (out / "claims.json").write_text(json.dumps(claims, indent=1) + "\n")
+    atomic_write_json(claims, out / "claims.json")
     lines = ["# aslib reproduction report", "",
              "Every number below was measured by the notebooks of this run (`claims.json` holds the claims in "
              "machine-readable form); the paper's values come from its abstract and text.", "",
@@ -291,7 +291,7 @@ def write_report(out: Path, timings: list[dict[str, Any]]) -> Path:
              "|---|---|---|---|---|---|---|---|"]
     lines += [_claim_row(claim) for claim in claims]
     platform = platform_fingerprint(default_device())
-    (out / "platform.json").write_text(json.dumps(platform, indent=1) + "\n")
+    atomic_write_json(platform, out / "platform.json")
     lines += ["", "Platform of this run (floating-point results are bitwise the same only where it matches; see "
               "`aslib.reproduction`): " + ", ".join(f"{k} {v}" for k, v in platform.items()) + "."]
     lines += ["", "## Notebook run times", "", "| notebook | preset | seconds | skipped |", "|---|---|---|---|"]

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -40,7 +39,7 @@ import torch
 
 from . import data as data_mod
 from . import zoo
-from ._utils import atomic_save, check_choice, check_device, default_device, load_tensors
+from ._utils import atomic_save, atomic_write_json, check_choice, check_device, default_device, load_tensors
 from .attacks import METHODS, NORMS, attack_ratio, craft
 from .reproduction import Check, data_identity, platform_fingerprint, prediction_tolerance, same_platform
 
@@ -90,10 +89,7 @@ def _read_manifest() -> dict[str, Any]:
 
 
 def _write_manifest(manifest: dict[str, Any]) -> None:
-    path = STORE / "vectors.json"
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(manifest, indent=1) + "\n")
-    os.replace(tmp, path)
+    atomic_write_json(manifest, STORE / "vectors.json", indent=1)
 
 
 def _digest(vector: torch.Tensor) -> str:

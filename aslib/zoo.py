@@ -20,7 +20,7 @@ import torchvision
 from torch import nn
 
 from . import data as data_mod
-from ._utils import atomic_save, check_choice, load_tensors
+from ._utils import atomic_save, atomic_write_json, check_choice, load_tensors
 from .asnet import ASNet, split_model
 from .inference import evaluate
 from .models import build
@@ -199,5 +199,5 @@ def ship(name: str, path: str | Path, meta: dict[str, Any], command: str) -> dic
             record["pruned_channel_fraction"] = meta["pruned_channel_fraction"]
     manifest = json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {"models": []}
     manifest["models"] = [m for m in manifest["models"] if m["name"] != name] + [record]
-    MANIFEST.write_text(json.dumps(manifest, indent=2) + "\n")
+    atomic_write_json(manifest, MANIFEST, indent=2)
     return record

@@ -82,3 +82,15 @@ def test_seeded_seeds_every_generator_and_restores_them_also_after_an_error():
             assert draws() == first  # the same seed gives the same draws
             raise KeyError("a failure inside the block")
     assert draws() == expected_after  # the caller's generators continue as if nothing had run
+
+
+def test_atomic_write_json_replaces_the_file_whole_and_leaves_no_temporary(tmp_path):
+    import json
+
+    from aslib._utils import atomic_write_json
+
+    path = tmp_path / "sub" / "manifest.json"
+    atomic_write_json({"models": [1]}, path, indent=2)
+    atomic_write_json({"models": [1, 2]}, path, indent=2)
+    assert path.read_text() == json.dumps({"models": [1, 2]}, indent=2) + "\n"
+    assert [p.name for p in path.parent.iterdir()] == ["manifest.json"]
