@@ -389,3 +389,25 @@ def test_as_start_study_pairs_the_two_sgd_uap_runs_and_measures_shares(model, pa
             studies.as_start_study(model, **kwargs)
     with pytest.raises(ValueError, match="no rows"):
         studies.as_start_table([])
+
+
+def test_strongest_rival_names_the_best_other_method_and_the_right_interval():
+    from aslib.stats import difference_of_proportions, paired_difference
+
+    one = [{"method": m, "xi": 0.1, "repeat": 0, "test_attack_ratio": v}
+           for m, v in (("as", 0.17), ("uap", 0.18), ("checkerboard", 0.16))] + \
+          [{"method": "uap", "xi": 0.05, "repeat": 0, "test_attack_ratio": 0.9}]  # another budget: ignored
+    rival = studies.strongest_rival(one, 0.1, 1000)
+    assert (rival["rival"], rival["basis"], rival["n"]) == ("UAP", "test images", 1)
+    assert (rival["low"], rival["high"]) == pytest.approx(difference_of_proportions(0.17, 0.18, 1000, 1000))
+    assert rival["verdict"] == "cannot be told apart"
+    repeated = [{"method": m, "xi": 1.0, "repeat": k, "test_attack_ratio": v}
+                for m, values in (("as", (0.50, 0.55, 0.52)), ("sgd_uap", (0.60, 0.66, 0.61)),
+                                  ("random", (0.1, 0.1, 0.1))) for k, v in enumerate(values)]
+    rival = studies.strongest_rival(repeated, 1.0, 1000)
+    expected = paired_difference([0.50, 0.55, 0.52], [0.60, 0.66, 0.61])
+    assert (rival["rival"], rival["basis"], rival["n"]) == ("SGD-UAP", "crafting sets", 3)
+    assert (rival["low"], rival["high"]) == pytest.approx((expected.low, expected.high))
+    assert rival["verdict"] == "SGD-UAP ahead" and rival["difference"] == pytest.approx(expected.mean)
+    with pytest.raises(ValueError, match="need 'as' and another method"):
+        studies.strongest_rival(repeated, 2.0, 1000)

@@ -11,14 +11,14 @@ from torch import nn
 from .. import data as data_mod
 from ..attacks import BASELINES, CONTROLS, METHODS, AttackResult, attack_ratio, fooling_rate, perturbation_norms, random_perturbation
 from ..subspace import ActiveSubspace, relative_energy
-from ..stats import estimate, paired_difference
+from ..stats import difference_of_proportions, estimate, paired_difference
 from ..tables import aggregate, mean_std, pivot
 from .attacks import EigenDirections, Pair, _label, _pair, paired_gaps
 
 __all__ = ["as_start_table", "bound_rows", "demo_rows", "eigen_direction_rows", "gap_table", "largest_xi_rows",
            "linf_table", "mean_test_ratios", "perturbation_size_rows", "sample_sweep_table", "spectrum_rows",
-           "shipped_sweep_table", "shipped_table", "shipped_transfer_table", "sweep_table", "transfer_table",
-           "wall_time_rows"]
+           "shipped_sweep_table", "shipped_table", "shipped_transfer_table", "strongest_rival", "sweep_table",
+           "transfer_table", "wall_time_rows"]
 
 def demo_rows(model: nn.Module, crafting: Pair, test: Pair, results: Mapping[str, AttackResult], *,
               dataset: str) -> list[dict[str, Any]]:
@@ -257,3 +257,30 @@ def as_start_table(rows: Sequence[dict[str, Any]], *, level: float = 0.95) -> li
     table.append({"quantity": f"share in top {rows[0]['rank']} directions: a random direction (rank / d)",
                   "mean": random_share, "std": "-", "n": "-", f"{100 * level:g} % CI": "-"})
     return table
+
+
+def strongest_rival(rows: Sequence[dict[str, Any]], xi: float, n_test: int, *, method: str = "as",
+                    level: float = 0.95) -> dict[str, Any]:
+    """At noise level ``xi`` of a sweep's ``rows``: ``method``'s mean test attack ratio, the other method with the
+    highest one (the rival) and the difference ``method - rival`` with its ``level`` interval: paired over the
+    crafting sets when both have at least two common repeats, else the interval of two proportions on the
+    ``n_test`` test images (which leaves out the spread between crafting sets, so a separation it shows is a
+    statement about these vectors only). Keys: ``method, ratio, rival, rival_ratio, difference, low, high, n,
+    basis`` ("crafting sets" or "test images") and ``verdict`` (which is ahead, or "cannot be told apart")."""
+    at = [r for r in rows if r["xi"] == xi]
+    means = {m: sum(r["test_attack_ratio"] for r in at if r["method"] == m)
+             / sum(r["method"] == m for r in at) for m in {r["method"] for r in at}}
+    if method not in means or len(means) < 2:
+        raise ValueError(f"rows at xi = {xi} need {method!r} and another method, got {sorted(means)}")
+    rival = max((m for m in means if m != method), key=means.get)
+    paired = paired_gaps(at, method=method, against=[rival], level=level).get(rival)
+    if paired is not None and paired.n >= 2:
+        low, high, n, basis = paired.low, paired.high, paired.n, "crafting sets"
+    else:
+        (low, high), n, basis = difference_of_proportions(means[method], means[rival], n_test, n_test, level), 1, \
+            "test images"
+    verdict = (f"{_label(method)} ahead" if low > 0 else f"{_label(rival)} ahead" if high < 0
+               else "cannot be told apart")
+    return {"method": _label(method), "ratio": means[method], "rival": _label(rival), "rival_ratio": means[rival],
+            "difference": means[method] - means[rival], "low": low, "high": high, "n": n, "basis": basis,
+            "verdict": verdict}
