@@ -241,13 +241,18 @@ def check_randomized_subspace(solution: Callable) -> None:
                 "times (a QR after each product), then take the SVD of Q^T G and keep its top k")
 
 
+
+def _vgg_config(depth: int, width: float) -> list[int | str]:
+    """The kit's VGG configuration list at ``width`` (channels rounded as :class:`aslib.models.VGG` does)."""
+    return [c if c == "M" else max(1, int(round(c * width))) for c in VGG_CONFIGS[depth]]
+
 @_exercise(VGG, count_parameters)
 def check_vgg_parameter_count(solution: Callable) -> None:
     """``solution(config, in_channels, num_classes, batch_norm)`` returns the number of parameters of the kit's
     CIFAR VGG: 3x3 convolutions with bias (channels from ``config``, ``"M"`` a max-pool), batch norm after
     each when ``batch_norm``, and one ``Linear(last channels, num_classes)``."""
     for depth, width, batch_norm in ((11, 1.0, True), (19, 1.0, True), (19, 0.25, True), (13, 0.5, False)):
-        config = [c if c == "M" else max(1, int(round(c * width))) for c in VGG_CONFIGS[depth]]
+        config = _vgg_config(depth, width)
         expected = count_parameters(VGG(depth, 10, batch_norm, width))
         got = solution(list(config), 3, 10, batch_norm)
         _expect(isinstance(got, int), f"return an int (a count), got {type(got).__name__}")
@@ -273,7 +278,7 @@ def check_vgg_macs(solution: Callable) -> None:
     classifier ``Linear(C, K)`` costs ``C * K``; biases, batch norm, ReLU and pooling are free (the rule of
     :func:`aslib.metrics.complexity`, which measures it with ``torch.utils.flop_counter``)."""
     for depth, width in ((11, 1.0), (16, 0.5), (19, 0.25)):
-        config = [c if c == "M" else max(1, int(round(c * width))) for c in VGG_CONFIGS[depth]]
+        config = _vgg_config(depth, width)
         expected = complexity(VGG(depth, 10, True, width), (3, 32, 32))["macs"]
         got = solution(list(config), 3, 10)
         _expect(isinstance(got, int), f"return an int (a count), got {type(got).__name__}")
