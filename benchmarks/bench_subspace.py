@@ -148,7 +148,7 @@ def main() -> None:
     print(f"plain forward+backward:            {base:8.2f} s")
     print(f"gradient capture at all layers:    {capture:8.2f} s   ratio {capture / base:5.2f}x")
     print(f"capture + frequent directions:     {full:8.2f} s   ratio {full / base:5.2f}x")
-    grams = [name for name in layers if auto[name].method == "gram"]
+    grams = [name for name in layers if auto[name].method_ == "gram"]
     print(f"capture + auto (Gram on {len(grams):2d} layers): {auto_full:8.2f} s   ratio {auto_full / base:5.2f}x")
 
     captured: dict[str, list[torch.Tensor]] = {name: [] for name in layers}
@@ -173,7 +173,7 @@ def main() -> None:
         auto_time += auto_seconds
         print(f"  {name:7s} {captured[name][0].shape[1]:7d} {seconds:7.3f} {flop / 1e9:7.2f} "
               f"{flop / seconds / 1e9:8.1f} {peak / 1e9:7.1f} {100 * flop / seconds / peak:6.1f}% "
-              f"{chosen.method:>19s} {auto_seconds:7.3f}")
+              f"{chosen.method_:>19s} {auto_seconds:7.3f}")
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if args.device == "cuda" else [])
     with profile(activities=activities) as prof:
         for name in layers:

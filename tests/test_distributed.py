@@ -10,9 +10,10 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from aslib.frequent_directions import frequent_directions_bound
 from aslib.gradients import layer_gradients
 from aslib.models import build
-from aslib.subspace import frequent_directions_bound, layer_subspaces
+from aslib.subspace import layer_subspaces
 
 
 def _data():

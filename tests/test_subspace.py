@@ -170,8 +170,24 @@ def test_gram_streams_the_exact_covariance_and_merges():
 def test_auto_picks_the_estimator_with_fewer_multiply_adds(n, ell, expected):
     """n^2 <= 4 l n + 36 l^2 <=> n <= (2 + sqrt(40)) l = 8.32 l: the boundary on both sides."""
     est = ActiveSubspace("auto", sketch_size=ell).partial_fit(torch.randn(3, n))
-    assert est.method == expected
+    assert est.method_ == expected
     assert (n * n <= 4 * ell * n + 36 * ell * ell) == (expected == "gram")
+
+
+def test_auto_keeps_its_setting_and_resolves_anew_after_reset_and_in_merges():
+    """The resolved method is a fitted attribute: ``method`` stays "auto", so a reset estimator resolves again
+    for a batch of another width, and an empty "auto" estimator merges into whatever the other resolved to."""
+    est = ActiveSubspace("auto", sketch_size=10).fit(torch.randn(5, 40))
+    assert (est.method, est.method_) == ("auto", "gram")
+    assert est.fit(torch.randn(5, 90)).method_ == "frequent_directions" and est.method == "auto"
+    assert est.reset().method_ is None
+    rows = torch.randn(12, 40, dtype=torch.float64)
+    narrow = [ActiveSubspace("auto", sketch_size=10).fit(part) for part in rows.split(6)]
+    merged = ActiveSubspace("auto", sketch_size=10).merge(narrow[0]).merge(narrow[1])
+    assert merged.method_ == "gram" and merged.n_samples == 12
+    assert torch.allclose(merged.eigenvalues, ActiveSubspace("exact").fit(rows).eigenvalues, rtol=1e-10)
+    with pytest.raises(ValueError, match="cannot merge a 'gram' estimator into a 'frequent_directions' one"):
+        ActiveSubspace("frequent_directions").merge(narrow[0])
 
 
 def test_layer_subspaces_auto_is_exact_on_narrow_layers_and_sketches_wide_ones():
@@ -181,7 +197,7 @@ def test_layer_subspaces_auto_is_exact_on_narrow_layers_and_sketches_wide_ones()
     auto = layer_subspaces(model, ["conv2", "fc1"], (x, y), method="auto", sketch_size=64, batch_size=32)
     exact = layer_subspaces(model, ["conv2", "fc1"], (x, y), method="exact", batch_size=32)
     # 500 and 800 neurons, on either side of 8.32 l = 532
-    assert auto["fc1"].method == "gram" and auto["conv2"].method == "frequent_directions"
+    assert auto["fc1"].method_ == "gram" and auto["conv2"].method_ == "frequent_directions"
     assert torch.allclose(auto["fc1"].eigenvalues[:10], exact["fc1"].eigenvalues[:10], rtol=1e-4)
     assert [row["method"] for row in auto.table()] == ["frequent_directions", "gram"]
 

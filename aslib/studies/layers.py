@@ -92,7 +92,7 @@ def fd_bound_table(gradients: torch.Tensor, sketches: Sequence[ActiveSubspace]) 
     gram = _gradient_rows(gradients).T @ gradients
     rows = []
     for est in sketches:
-        if est.method != "frequent_directions" or est.n_samples != len(gradients):
+        if est.method_ != "frequent_directions" or est.n_samples != len(gradients):
             raise ValueError("each sketch must be a frequent_directions estimator fitted on all the gradient rows")
         sketch = est.sketch
         error = float(torch.linalg.matrix_norm(gram - sketch.T @ sketch, 2))

@@ -1,0 +1,293 @@
+"""The estimator :class:`ActiveSubspace`: checks the gradient rows, counts samples and energy, and leaves the
+rows to one store (:mod:`aslib.subspace.storage`) chosen by its method."""
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+
+from .._utils import NonFiniteError, check_choice, check_fraction, check_positive
+from .solvers import SOLVERS, count_active, null_space_completion, streaming_method, subspace_distance
+from .storage import Gram, Sketch, StoredRows, make_store
+
+Method = Literal["exact", "randomized", "frequent_directions", "gram", "auto"]
+METHODS = SOLVERS + ("gram", "auto")
+
+
+def gradient_rows(gradients: torch.Tensor, dim: int | None, rank: int | None) -> tuple[torch.Tensor, float]:
+    """The gradients as rows ``(b, n)`` and their energy ``sum g^2`` (float64, one pass, which also finds NaN and
+    inf: an infinite energy from finite float32 values is impossible); ``dim`` the width seen so far."""
+    if not isinstance(gradients, torch.Tensor):
+        raise ValueError(f"gradients must be a tensor (m, n), got {type(gradients).__name__}")
+    rows = gradients.detach().flatten(1) if gradients.ndim > 2 else gradients.detach()
+    if rows.is_complex():
+        raise TypeError(f"gradients must be real, got dtype {rows.dtype}")
+    if not rows.is_floating_point():
+        rows = rows.to(torch.get_default_dtype())  # integer or boolean gradients are numbers
+    if rows.ndim != 2:
+        raise ValueError(f"gradients must be (m, n) or (m, *layer_shape), got shape {tuple(gradients.shape)}")
+    if dim is not None and rows.shape[1] != dim:
+        raise ValueError(f"gradients have {rows.shape[1]} columns but this estimator holds {dim}")
+    energy = float(torch.linalg.vector_norm(rows, dtype=torch.float64)) ** 2
+    if not math.isfinite(energy):
+        bad = (~torch.isfinite(rows)).any(dim=1).nonzero().flatten().tolist()
+        if not bad:
+            raise ValueError("the gradients' squared norm overflows float64 (entries above about 1e154); "
+                             "rescale the function whose gradients these are")
+        raise NonFiniteError(f"gradients contain NaN or inf values in rows {bad[:10]}; check the model "
+                             "and the inputs (e.g. a loss that overflows or an uninitialised layer).")
+    if rank is not None and rank > rows.shape[1]:
+        raise ValueError(f"rank {rank} is larger than the layer's {rows.shape[1]} neurons; "
+                         f"choose rank <= {rows.shape[1]}")
+    return rows, energy
+
+
+class ActiveSubspace:
+    """Estimator of the active subspace of ``C = E[g g^T]`` from gradient rows ``(m, n)``.
+
+    Args:
+        method: ``"exact"``, ``"randomized"``, ``"frequent_directions"``, ``"gram"`` or ``"auto"`` (resolved
+            to ``"gram"`` or ``"frequent_directions"`` by the first batch's width, see :mod:`aslib.subspace`).
+        rank: number of directions to keep (default: all the method provides).
+        sketch_size: ``l`` of Frequent Directions (default ``min(400, floor(0.8 n))`` as in the paper).
+        oversample, power_iters: randomized SVD settings.
+        seed: seed of the randomized SVD.
+
+    After :meth:`fit` or :meth:`partial_fit`: ``method_`` (the method in use, ``"auto"`` resolved),
+    ``eigenvalues`` ``(k,)`` (units of the squared gradient), ``components`` ``(n, k)`` orthonormal columns,
+    ``trace`` (exact mean squared gradient norm), ``n_samples``, ``dim``.
+    """
+
+    def __init__(self, method: Method = "exact", *, rank: int | None = None, sketch_size: int | None = None,
+                 oversample: int = 10, power_iters: int = 4, seed: int = 0):
+        check_choice("method", method, METHODS)
+        if rank is not None:
+            check_positive("rank", rank, integer=True)
+        if sketch_size is not None and not (isinstance(sketch_size, int) and sketch_size >= 2):
+            raise ValueError(f"sketch_size must be an int >= 2, got {sketch_size!r}")
+        check_positive("oversample", oversample, integer=True, allow_zero=True)
+        check_positive("power_iters", power_iters, integer=True, allow_zero=True)
+        self.method, self.rank, self.sketch_size = method, rank, sketch_size
+        self.oversample, self.power_iters, self.seed = oversample, power_iters, seed
+        self.reset()
+
+    def reset(self) -> "ActiveSubspace":
+        self.n_samples, self.dim, self.squared_norm_sum, self.method_ = 0, None, 0.0, None
+        self._store: StoredRows | Sketch | Gram | None = None
+        self._dtype = torch.get_default_dtype()  # of the gradients, and so of the directions
+        self._result: tuple[torch.Tensor, torch.Tensor] | None = None
+        return self
+
+    @property
+    def ell(self) -> int:
+        """Frequent-Directions sketch size ``l``."""
+        if self.dim is None:
+            raise RuntimeError("no data yet: call fit() or partial_fit() first")
+        return self.sketch_size or max(2, min(400, int(0.8 * self.dim)))
+
+    def _start(self, dim: int, method: str | None = None) -> None:
+        """Fix the width and the method (``"auto"`` resolved by :func:`streaming_method`) and open the store."""
+        self.dim = dim
+        self.method_ = method or (streaming_method(dim, self.ell) if self.method == "auto" else self.method)
+        self._store = make_store(self.method_, ell=self.ell, seed=self.seed, oversample=self.oversample,
+                                 power_iters=self.power_iters, rank_hint=self.rank)
+
+    def partial_fit(self, gradients: torch.Tensor) -> "ActiveSubspace":
+        """Add a batch of gradient rows ``(b, n)`` (or ``(b, *layer_shape)``, flattened)."""
+        rows, energy = gradient_rows(gradients, self.dim, self.rank)
+        if len(rows) == 0:
+            return self
+        if self._store is None:
+            self._start(rows.shape[1])
+        self._dtype = rows.dtype
+        self._store.add(rows)
+        self.n_samples += len(rows)
+        self.squared_norm_sum += energy
+        self._result = None
+        return self
+
+    def fit(self, gradients: torch.Tensor) -> "ActiveSubspace":
+        """Estimate from all gradient rows ``(m, n)`` at once (resets earlier data)."""
+        self.reset()
+        if isinstance(gradients, torch.Tensor) and gradients.ndim and len(gradients) == 0:
+            raise ValueError("no gradient rows given: fit() needs at least one sample")
+        return self.partial_fit(gradients)
+
+    def state(self) -> dict:
+        """The estimator's data as plain tensors and numbers (to send between processes)."""
+        data = self._store.state() if self.n_samples else {"rows": None, "gram": None}
+        return {"method": self.method_ or self.method, "rank": self.rank, "sketch_size": self.sketch_size,
+                "dim": self.dim, "n_samples": self.n_samples, "squared_norm_sum": self.squared_norm_sum,
+                "shrinkage": self.shrinkage, "dtype": str(self._dtype).removeprefix("torch."), **data}
+
+    @classmethod
+    def from_state(cls, state: dict, device: torch.device | str = "cpu") -> "ActiveSubspace":
+        """Rebuild an estimator from :meth:`state` (rows are re-inserted without further shrinking)."""
+        est = cls(state["method"], rank=state["rank"], sketch_size=state["sketch_size"])
+        est._dtype, est.n_samples, est.squared_norm_sum = (getattr(torch, state["dtype"]), state["n_samples"],
+                                                           state["squared_norm_sum"])
+        if state["n_samples"]:
+            est._start(state["dim"])
+            est._store.load(state, device)
+        return est
+
+    def merge(self, other: "ActiveSubspace") -> "ActiveSubspace":
+        """Fold another estimator of the same method and dimension into this one (in place)."""
+        theirs = other.method_ or other.method
+        mine = self.method_ or (theirs if self.method == "auto" else self.method)
+        if theirs != mine:
+            raise ValueError(f"cannot merge a {theirs!r} estimator into a {mine!r} one")
+        if other.n_samples == 0:
+            return self
+        if self.dim is not None and other.dim != self.dim:
+            raise ValueError(f"cannot merge dimension {other.dim} into dimension {self.dim}")
+        if self._store is None:
+            self.sketch_size, self._dtype = self.sketch_size or other.sketch_size, other._dtype
+            self._start(other.dim, mine)
+        self._store.merge(other._store)
+        self.n_samples += other.n_samples
+        self.squared_norm_sum += other.squared_norm_sum
+        self._result = None
+        return self
+
+    def _data(self) -> StoredRows | Sketch | Gram:
+        if self.n_samples == 0:
+            raise RuntimeError("no data yet: call fit() or partial_fit() first")
+        return self._store
+
+    @property
+    def sketch(self) -> torch.Tensor:
+        """The current Frequent-Directions sketch rows ``(p, n)`` (``B`` with ``B^T B ≈ G^T G``): the shrunk
+        sketch (orthogonal rows) followed by the rows not yet folded in."""
+        if (self.method_ or self.method) != "frequent_directions":
+            raise AttributeError("only the frequent_directions method keeps a sketch")
+        return self._data().sketch
+
+    @property
+    def gradients(self) -> torch.Tensor:
+        """All stored gradient rows ``(m, n)`` (exact and randomized methods only)."""
+        if (self.method_ or self.method) in ("frequent_directions", "gram"):
+            raise AttributeError(f"{self.method_ or self.method} does not store gradients; use method='exact' "
+                                 "to keep them")
+        return self._data().gradients
+
+    @property
+    def stored_numbers(self) -> int:
+        """How many numbers the estimator holds: the sketch's or the gradients' entries, or the Gram's ``n^2``."""
+        return self._store.stored_numbers if self.n_samples else 0
+
+    @property
+    def shrinkage(self) -> float:
+        """Gradient energy (sum of squares) the store discarded: positive for a shrunk sketch only."""
+        return self._store.shrinkage if self._store is not None else 0.0
+
+    def _solve(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.n_samples == 0:
+            raise RuntimeError("no data yet: call fit() or partial_fit() with at least one gradient row")
+        if self._result is None:
+            sigma, v = self._store.solve(self.n_samples, self._dtype)
+            k = len(sigma) if self.rank is None else min(self.rank, len(sigma))
+            self._result = (sigma[:k] ** 2 / self.n_samples, v[:, :k])
+        return self._result
+
+    @property
+    def eigenvalues(self) -> torch.Tensor:
+        """Estimated eigenvalues ``(k,)`` of ``C``, descending."""
+        return self._solve()[0]
+
+    @property
+    def components(self) -> torch.Tensor:
+        """Estimated eigenvectors ``(n, k)`` of ``C`` as orthonormal columns (sign arbitrary)."""
+        return self._solve()[1]
+
+    def leading(self, rank: int) -> torch.Tensor:
+        """The ``rank`` leading directions ``(n, rank)``, orthonormal columns.
+
+        When ``C`` itself has fewer nonzero eigenvalues than ``rank`` (e.g. the loss gradient behind a
+        linear post-model spans only ``K - 1`` directions) and the estimate lost nothing to it (an exact
+        method, or a sketch whose shrinkage is rounding: below ten epsilons of the gradients' dtype times their
+        energy), the rest are an orthonormal basis of part of ``C``'s null space, seeded by ``seed``
+        (:func:`~aslib.subspace.solvers.null_space_completion`): every such completion is an eigenbasis of
+        ``C``. Raises ValueError when the directions are missing because a sketch was too small.
+        """
+        check_positive("rank", rank, integer=True)
+        found = self.components
+        if rank > found.shape[0]:
+            raise ValueError(f"rank={rank} is larger than the {found.shape[0]} neurons; "
+                             f"choose rank <= {found.shape[0]}")
+        if rank <= found.shape[1]:
+            return found[:, :rank]
+        if self.shrinkage > 10 * torch.finfo(found.dtype).eps * self.squared_norm_sum:
+            raise ValueError(f"rank={rank} but the sketch holds only {found.shape[1]} directions; use a larger "
+                             "sketch_size (at least rank + 1) or the exact method")
+        return null_space_completion(found, rank, self.seed)
+
+    @property
+    def trace(self) -> float:
+        """Exact ``trace(C)`` = mean squared gradient norm over all samples seen."""
+        return self.squared_norm_sum / max(self.n_samples, 1)
+
+    def transform(self, activations: torch.Tensor, rank: int | None = None) -> torch.Tensor:
+        """Active variables ``z = V_1^T x`` ``(B, rank)`` for activations ``(B, n)`` or ``(B, *layer_shape)``."""
+        v = self.components
+        rank = v.shape[1] if rank is None else rank
+        check_positive("rank", rank, integer=True)
+        if rank > v.shape[1]:
+            raise ValueError(f"rank={rank} but only {v.shape[1]} directions were estimated; "
+                             f"refit with rank >= {rank} (layer has {self.dim} neurons)")
+        x = activations.flatten(1)
+        if x.shape[1] != self.dim:
+            raise ValueError(f"activations have {x.shape[1]} features, the subspace was fitted on {self.dim}")
+        return x @ v[:, :rank].to(x.dtype)
+
+    def n_active(self, delta: float = 0.95, convention: Literal["code", "paper"] = "code") -> int:
+        """Number of active neurons (Definition 3.1, see :mod:`aslib.subspace`), 1-based."""
+        return count_active(self.eigenvalues, self.trace, delta, convention)
+
+    def n_active_authors(self, delta: float = 0.95) -> int:
+        """The authors' ``active_eigs``: 0-based index over the estimated spectrum only (= count - 1)."""
+        eig = self.eigenvalues
+        return count_active(eig, float(eig.sum()), delta, "code") - 1
+
+    def bootstrap(self, n_boot: int = 200, rank: int | None = None, level: float = 0.9,
+                  seed: int = 0) -> dict[str, torch.Tensor]:
+        """Bootstrap intervals of the eigenvalues and of the distance of the ``rank``-dimensional subspace.
+
+        Resamples the stored gradient rows with replacement ``n_boot`` times (exact/randomized methods; each
+        resample solved exactly, :meth:`~aslib.subspace.storage.StoredRows.resample`). Returns
+        ``eigenvalues_low``/``eigenvalues_high`` ``(k,)`` at the given two-sided level, and ``distances``
+        ``(n_boot,)`` between the full-sample and resampled subspaces.
+        """
+        check_positive("n_boot", n_boot, integer=True)
+        check_fraction("level", level, high_open=True)
+        g = self.gradients
+        m, k = len(g), min(g.shape)
+        if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= k):
+            raise ValueError(f"rank must be an int in 1..{k} (the directions {m} rows of {g.shape[1]} values have) "
+                             f"or None, got {rank!r}")
+        r = rank or min(k, self.rank or k)
+        generator = torch.Generator().manual_seed(seed)
+        base, eigs, dists = self.components[:, :r], [], []
+        for _ in range(n_boot):
+            evals, v = self._store.resample(torch.randint(0, m, (m,), generator=generator).to(g.device), r)
+            eigs.append(evals / m)
+            dists.append(subspace_distance(v, base))
+        eigs_t, alpha = torch.stack(eigs), (1 - level) / 2
+        return {"eigenvalues_low": eigs_t.quantile(alpha, dim=0), "eigenvalues_high": eigs_t.quantile(1 - alpha, dim=0),
+                "distances": torch.tensor(dists)}
+
+    def summary(self, deltas: tuple[float, ...] = (0.9, 0.95, 0.99), leading: int = 5) -> dict:
+        """Plain-dict summary: method in use, neurons, samples, directions estimated, fraction of the trace they
+        capture, active neurons per threshold, leading eigenvalues.
+
+        A count equal to ``directions`` is a lower bound: the estimated spectrum (e.g. a shrunk
+        frequent-directions sketch, which captures ``captured`` of the trace) never reached the
+        threshold; use a larger ``sketch_size`` or ``method="exact"``.
+        """
+        out = {"method": self.method_, "neurons": self.dim, "samples": self.n_samples, "trace": self.trace,
+               "directions": len(self.eigenvalues), "captured": float(self.eigenvalues.sum()) / max(self.trace, 1e-300)}
+        out.update({f"active@{d}": self.n_active(d) for d in deltas})
+        out["active_authors@0.95"] = self.n_active_authors(0.95)
+        out["leading_eigenvalues"] = [float(e) for e in self.eigenvalues[:leading]]
+        return out
