@@ -153,38 +153,6 @@ class Standardize(nn.Module):
         return (x - self.mean) / self.std
 
 
-def fit_least_squares(features: torch.Tensor, targets: torch.Tensor, *, ridge: float = 0.0) -> torch.Tensor:
-    """Weights ``W`` ``(N_b, K)`` minimising ``||features @ W - targets||^2 + ridge ||W||^2``.
-
-    Args:
-        features: ``(n, N_b)`` design matrix (e.g. basis values ``Phi``).
-        targets: ``(n, K)`` regression targets (e.g. teacher logits).
-        ridge: Tikhonov weight >= 0. ``0`` uses ``torch.linalg.lstsq``; ``> 0`` solves the normal
-            equations ``(F^T F + ridge I) W = F^T Y`` by Cholesky, which also works for ``n < N_b``.
-    Computed in float64; returned in the features' dtype (the default float dtype for integer
-    features) and device.
-    """
-    if features.dim() != 2 or targets.dim() != 2 or features.shape[0] != targets.shape[0]:
-        raise ValueError(f"expected features (n, N_b) and targets (n, K) with the same n, got "
-                         f"{tuple(features.shape)} and {tuple(targets.shape)} (reshape 1-D targets to (n, 1))")
-    if ridge < 0:
-        raise ValueError(f"ridge must be >= 0, got {ridge}")
-    n, n_b = features.shape
-    if ridge == 0 and n < n_b:
-        raise ValueError(f"need at least N_b={n_b} samples for an unregularised fit, got n={n}; "
-                         "pass more samples or ridge>0")
-    for name, tensor in (("features", features), ("targets", targets)):
-        check_finite(tensor, name, "remove or fix those samples before fitting")
-    a = features.to(torch.float64)
-    b = targets.to(device=features.device, dtype=torch.float64)
-    if ridge == 0:
-        weights = torch.linalg.lstsq(a, b).solution
-    else:
-        gram = a.T @ a + ridge * torch.eye(n_b, dtype=torch.float64, device=a.device)
-        weights = torch.cholesky_solve(a.T @ b, torch.linalg.cholesky(gram))
-    return weights.to(features.dtype if features.is_floating_point() else torch.get_default_dtype())
-
-
 class NormalEquations:
     """Streamed least squares: ``F^T F``, ``F^T Y`` and the target moments, accumulated in float64.
 
