@@ -9,7 +9,8 @@ from torch import nn
 
 from .._utils import model_mode
 from ..attacks import AttackResult
-from ..studies.attacks import METHOD_LABELS, EigenDirections
+from ..studies.attacks import EigenDirections
+from ..studies.sweeps import METHOD_LABELS
 from ..tables import aggregate
 from .common import curves, image_grid, perturbation_image
 

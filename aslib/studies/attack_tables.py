@@ -1,5 +1,6 @@
 """The notebooks' tables of attack studies: rows of plain dicts built from the rows and results of
-:mod:`aslib.studies.attacks` and :mod:`aslib.attacks`, shown with :mod:`aslib.nb` / :mod:`aslib.tables`."""
+:mod:`aslib.studies.sweeps`, :mod:`aslib.studies.attacks`, :mod:`aslib.studies.shipped` and
+:mod:`aslib.attacks`, shown with :mod:`aslib.nb` / :mod:`aslib.tables`."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -13,7 +14,9 @@ from ..attacks import BASELINES, CONTROLS, METHODS, AttackResult, attack_ratio, 
 from ..subspace import ActiveSubspace, relative_energy
 from ..stats import difference_of_proportions, estimate, paired_difference
 from ..tables import aggregate, mean_std, pivot
-from .attacks import EigenDirections, Pair, _label, _pair, paired_gaps
+from .attacks import EigenDirections
+from .shipped import paired_gaps
+from .sweeps import Pair, as_pair, method_label
 
 __all__ = ["as_start_table", "bound_rows", "demo_rows", "eigen_direction_rows", "gap_table", "largest_xi_rows",
            "linf_table", "mean_test_ratios", "perturbation_size_rows", "sample_sweep_table", "spectrum_rows",
@@ -23,8 +26,8 @@ __all__ = ["as_start_table", "bound_rows", "demo_rows", "eigen_direction_rows", 
 def demo_rows(model: nn.Module, crafting: Pair, test: Pair, results: Mapping[str, AttackResult], *,
               dataset: str) -> list[dict[str, Any]]:
     """Per vector: iterations, wall time (s), crafting ("train") and test attack ratio, test fooling rate."""
-    (x, y), (x_t, y_t) = _pair("crafting", crafting), _pair("test", test)
-    return [{"data": dataset, "method": _label(m), "iterations": r.iterations, "wall time (s)": r.wall_time_s,
+    (x, y), (x_t, y_t) = as_pair("crafting", crafting), as_pair("test", test)
+    return [{"data": dataset, "method": method_label(m), "iterations": r.iterations, "wall time (s)": r.wall_time_s,
              "train attack ratio": attack_ratio(model, x, y, r.vector),
              "test attack ratio": attack_ratio(model, x_t, y_t, r.vector),
              "test fooling rate": fooling_rate(model, x_t, r.vector)} for m, r in results.items()]
@@ -40,7 +43,8 @@ def perturbation_size_rows(results: Mapping[str, AttackResult], x_test: torch.Te
     rows = []
     for m, r in results.items():
         n = perturbation_norms(r.vector, dataset)
-        rows.append({"data": dataset, "method": _label(m), "l2 (normalised)": n["l2"], "linf (normalised)": n["linf"],
+        rows.append({"data": dataset, "method": method_label(m), "l2 (normalised)": n["l2"],
+                     "linf (normalised)": n["linf"],
                      "pixel l2 (0..255)": n["pixel_l2_255"], "pixel linf (0..255)": n["pixel_linf_255"],
                      "RMS per value (0..255)": n["pixel_l2_255"] / d ** 0.5,
                      "relative to mean image l2": n["pixel_l2_255"] / image_l2})
@@ -62,9 +66,9 @@ def sweep_table(rows: Sequence[dict[str, Any]], *, methods: Sequence[str] | None
         line = {"xi": f"{xi:g}"}
         for split in ("train", "test"):
             for m in methods:
-                line[f"{_label(m)} {split}"] = mean_std(summary[m, xi], f"{split}_attack_ratio")
+                line[f"{method_label(m)} {split}"] = mean_std(summary[m, xi], f"{split}_attack_ratio")
         for m in timed:
-            line[f"{_label(m)} time (s)"] = mean_std(summary[m, xi], "time_s", 1)
+            line[f"{method_label(m)} time (s)"] = mean_std(summary[m, xi], "time_s", 1)
         table.append(line)
     return table
 
@@ -77,7 +81,7 @@ def wall_time_rows(sweeps: Mapping[str, Sequence[dict[str, Any]]], *,
     for key, sweep in sweeps.items():
         for r in aggregate(sweep, by=("method",), values=["time_s", "iterations"]):
             if r["method"] not in CONTROLS:
-                rows.append({"setting": (titles or {}).get(key, key), "method": _label(r["method"]),
+                rows.append({"setting": (titles or {}).get(key, key), "method": method_label(r["method"]),
                              "vectors": r["count"], "time per vector (s)": mean_std(r, "time_s", 1),
                              "iterations / passes": mean_std(r, "iterations", 1)})
     return rows
@@ -97,8 +101,8 @@ def largest_xi_rows(test_means: Mapping[str, Mapping[str, float]], *, xi: float,
         row = {"setting": (titles or {}).get(key, key), "xi": f"{xi:g}", "AS test": t["as"]}
         for method in BASELINES:
             if method in t:
-                row[f"{_label(method)} test"] = t[method]
-        rows.append({**row, **{f"AS - {_label(m)}": t["as"] - t[m] for m in BASELINES if m in t}})
+                row[f"{method_label(method)} test"] = t[method]
+        rows.append({**row, **{f"AS - {method_label(m)}": t["as"] - t[m] for m in BASELINES if m in t}})
     return rows
 
 
@@ -107,7 +111,7 @@ def transfer_table(rows: Sequence[dict[str, Any]], models: Mapping[str, nn.Modul
     """The transfer matrix of :func:`transfer_matrix` rows (rows = target, columns = source, mean test
     attack ratio), with each target's baselines on ``test``: ``random`` (mean over seeds
     ``0..repeats-1`` of a random vector of norm ``xi``) and ``clean error``."""
-    x, y = _pair("test", test)
+    x, y = as_pair("test", test)
     if set(r["target"] for r in rows) - set(models) or repeats < 1:
         raise ValueError(f"every target needs a model in models and repeats >= 1 (got {repeats})")
     matrix = pivot(rows, index="target", columns="source", value="test_attack_ratio")
@@ -129,7 +133,7 @@ def sample_sweep_table(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def linf_table(rows: Sequence[dict[str, Any]], eps255: Mapping[float, float]) -> list[dict[str, Any]]:
     """"mean ± std" per budget (``eps255``: xi -> grey levels) and method of an l-infinity :func:`noise_sweep`."""
-    return [{"eps (x/255)": f"{eps255[r['xi']]:g}", "xi (normalised)": r["xi"], "method": _label(r["method"]),
+    return [{"eps (x/255)": f"{eps255[r['xi']]:g}", "xi (normalised)": r["xi"], "method": method_label(r["method"]),
              **{name.replace("_", " "): mean_std(r, name)
                 for name in ("train_attack_ratio", "test_attack_ratio", "test_fooling_rate")},
              "time (s)": mean_std(r, "time_s", 1)}
@@ -139,7 +143,7 @@ def linf_table(rows: Sequence[dict[str, Any]], eps255: Mapping[float, float]) ->
 def bound_rows(sweeps: Mapping[str, Sequence[dict[str, Any]]],
                clean_error: Mapping[str, float]) -> list[dict[str, Any]]:
     """A - F of every row of the named sweeps and the clean error of its ``classes`` ("all", "1", ...)."""
-    return [{"sweep": name, "classes": r["classes"], "method": _label(r["method"]),
+    return [{"sweep": name, "classes": r["classes"], "method": method_label(r["method"]),
              "attack ratio - fooling rate": r["test_attack_ratio"] - r["test_fooling_rate"],
              "clean error": clean_error[r["classes"]]} for name, rows in sweeps.items() for r in rows]
 
@@ -176,7 +180,8 @@ def shipped_table(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     test fooling rate as "mean ± std", and the crafting time per vector (s)."""
     if not rows:
         raise ValueError("no shipped vectors evaluated: craft them with `python -m aslib.cli attack-study --ship`")
-    return [{"method": _label(r["method"]), "n": r["count"], "train attack ratio": mean_std(r, "train_attack_ratio"),
+    return [{"method": method_label(r["method"]), "n": r["count"],
+             "train attack ratio": mean_std(r, "train_attack_ratio"),
              "test attack ratio": mean_std(r, "test_attack_ratio"),
              "test fooling rate": mean_std(r, "test_fooling_rate"), "time per vector (s)": mean_std(r, "time_s", 1)}
             for r in aggregate(rows, by=("method",))]
@@ -194,11 +199,11 @@ def shipped_sweep_table(rows: Sequence[dict[str, Any]], *, method: str = "as",
         level = [r for r in rows if r["xi"] == xi]
         row: dict[str, Any] = {"xi": xi, "n": min(s["count"] for s in aggregate(level, by=("method",)))}
         for s in aggregate(level, by=("method",)):
-            row[f"{_label(s['method'])} train"] = mean_std(s, "train_attack_ratio", 3)
-            row[f"{_label(s['method'])} test"] = mean_std(s, "test_attack_ratio", 3)
+            row[f"{method_label(s['method'])} train"] = mean_std(s, "train_attack_ratio", 3)
+            row[f"{method_label(s['method'])} test"] = mean_std(s, "test_attack_ratio", 3)
         for other, est in paired_gaps(level, method=method, against=against).items():
             interval = "" if est.low is None else f" [{est.low:+.3f}, {est.high:+.3f}]"
-            row[f"{_label(method)} - {_label(other)} (test)"] = f"{est.mean:+.3f}{interval}"
+            row[f"{method_label(method)} - {method_label(other)} (test)"] = f"{est.mean:+.3f}{interval}"
         table.append(row)
     return table
 
@@ -212,7 +217,7 @@ def shipped_transfer_table(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any
     sources = list(dict.fromkeys(r["source"] for r in rows))
     table = []
     for summary in aggregate(rows, by=("target", "method", "source"), values=("test_attack_ratio",)):
-        key = {"target": summary["target"], "method": _label(summary["method"])}
+        key = {"target": summary["target"], "method": method_label(summary["method"])}
         row = next((t for t in table if all(t[k] == v for k, v in key.items())), None)
         if row is None:
             row = {**key, **{f"from {s}": "-" for s in sources}, "n": summary["count"]}
@@ -220,14 +225,15 @@ def shipped_transfer_table(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any
         row[f"from {summary['source']}"] = mean_std(summary, "test_attack_ratio", 3)
         row["n"] = min(row["n"], summary["count"])
     targets = list(dict.fromkeys(r["target"] for r in rows))
-    order = [_label(m) for m in METHODS]
+    order = [method_label(m) for m in METHODS]
     return sorted(table, key=lambda t: (targets.index(t["target"]), order.index(t["method"])
                                         if t["method"] in order else len(order)))
 
 
 def gap_table(gaps: Mapping[str, Any], *, method: str = "as") -> list[dict[str, Any]]:
     """Rows ``method - other`` of :func:`paired_gaps`: mean, std, n and the paired 95 % interval."""
-    return [{"difference": f"{_label(method)} - {_label(other)}", "mean": est.mean, "std": est.std, "n": est.n,
+    return [{"difference": f"{method_label(method)} - {method_label(other)}", "mean": est.mean, "std": est.std,
+             "n": est.n,
              "95 % CI": "n < 2" if est.low is None else f"[{est.low:.3f}, {est.high:.3f}]"}
             for other, est in gaps.items()]
 
@@ -279,8 +285,9 @@ def strongest_rival(rows: Sequence[dict[str, Any]], xi: float, n_test: int, *, m
     else:
         (low, high), n, basis = difference_of_proportions(means[method], means[rival], n_test, n_test, level), 1, \
             "test images"
-    verdict = (f"{_label(method)} ahead" if low > 0 else f"{_label(rival)} ahead" if high < 0
+    verdict = (f"{method_label(method)} ahead" if low > 0 else f"{method_label(rival)} ahead" if high < 0
                else "cannot be told apart")
-    return {"method": _label(method), "ratio": means[method], "rival": _label(rival), "rival_ratio": means[rival],
+    return {"method": method_label(method), "ratio": means[method], "rival": method_label(rival),
+            "rival_ratio": means[rival],
             "difference": means[method] - means[rival], "low": low, "high": high, "n": n, "basis": basis,
             "verdict": verdict}
