@@ -3,15 +3,16 @@
 Where each lives: :mod:`~aslib.studies.sweeps` (the paper's noise and sample sweeps and transfer,
 live), :mod:`~aslib.studies.attacks` (the attack studies of notebook 07), :mod:`~aslib.studies.shipped`
 (studies of the shipped vectors), :mod:`~aslib.studies.attack_tables` (the notebooks' tables of them),
-:mod:`~aslib.studies.asnet` (ASNet fits, compression and trade-offs), :mod:`~aslib.studies.baselines` (shipped
-ASNets against their equal-budget baselines), :mod:`~aslib.studies.layers` (active subspaces across layers)
-and :mod:`~aslib.studies.records` (shipped networks' recorded accuracies against live ones). Every name is
-also available from ``aslib.studies``.
+:mod:`~aslib.studies.asnet` (ASNet fits), :mod:`~aslib.studies.compression` (ASNet sizes, budgets and
+trade-offs), :mod:`~aslib.studies.baselines` (shipped ASNets against their equal-budget baselines),
+:mod:`~aslib.studies.layers` (active subspaces across layers) and :mod:`~aslib.studies.records` (shipped
+networks' recorded accuracies against live ones). Every name is also available from ``aslib.studies``.
 """
 from .asnet import *
 from .attack_tables import *
 from .attacks import *
 from .baselines import *
+from .compression import *
 from .layers import *
 from .records import *
 from .shipped import *
