@@ -222,6 +222,29 @@ RANGES = [
      r"ci95"),
     ("spectrum browser top", lambda: widgets.spectrum_browser({"a": subspace.ActiveSubspace().fit(torch.randn(9, 3))},
                                                               top=0, interactive=False), r"top"),
+    ("as step_max NaN", lambda: attacks.as_attack(*problem(), 1.0, step_max=math.nan), r"step_max"),
+    ("as step_max negative", lambda: attacks.as_attack(*problem(), 1.0, step_max=-1.0), r"step_max"),
+    ("uap deepfool iterations", lambda: attacks.uap(*problem(), 1.0, df_max_iter=0), r"max_iter"),
+    ("uap overshoot", lambda: attacks.uap(*problem(), 1.0, overshoot=-1), r"overshoot"),
+    ("project negative xi", lambda: attacks.project(torch.ones(3), -1.0), r"xi"),
+    ("project infinite xi", lambda: attacks.project(torch.ones(3), math.inf), r"xi"),
+    ("distillation temperature", lambda: finetuning.distillation_loss(torch.zeros(2, 3), torch.zeros(2, 3),
+                                                                      torch.zeros(2, dtype=torch.long), alpha=0.5,
+                                                                      temperature=0.0), r"temperature"),
+    ("distillation alpha", lambda: finetuning.distillation_loss(torch.zeros(2, 3), torch.zeros(2, 3),
+                                                                torch.zeros(2, dtype=torch.long), alpha=1.5,
+                                                                temperature=2.0), r"alpha"),
+    ("negative threshold", lambda: finetuning.soft_threshold_(torch.ones(3), -1.0), r"threshold"),
+    ("resnet width zero", lambda: models.build("resnet20", width=0), r"width"),
+    ("resnet width too small", lambda: models.build("resnet20", width=0.01), r"width"),
+    ("one class", lambda: models.build("vgg19_bn", num_classes=1), r"num_classes"),
+    ("no input channels", lambda: models.build("lenet", in_channels=0), r"in_channels"),
+    ("train on no batches", lambda: training.train("lenet_fashion_mnist", "unused.pt", max_batches=0), r"max_batches"),
+    ("subset of none", lambda: data.subset_indices(problem()[2], 0), r"int >= 1"),
+    ("fractional subset", lambda: data.subset_indices(problem()[2], 2.5), r"int >= 1"),
+    ("subset of an absent class", lambda: data.subset_indices(problem()[2], 5, [12]),
+     r"no samples of class\(es\) \[12\]"),
+    ("subset larger than the class", lambda: data.subset_indices(problem()[2], 100, [1]), r"only 2 match"),
 ]
 
 SHAPES = [
@@ -264,6 +287,13 @@ SHAPES = [
     ("spectrum browser of nothing", lambda: widgets.spectrum_browser({}, interactive=False), r"empty|no "),
     ("complexity input shape", lambda: metrics.complexity(models.build("lenet"), (28, 28)), r"input_shape"),
     ("reduction keys", lambda: metrics.reduction({"params": 10}, {"macs": 5}), r"params|macs"),
+    ("float64 images, float32 vector", lambda: attacks.attack_ratio(problem()[0], problem()[1].double(), problem()[2],
+                                                                    torch.zeros(4, dtype=torch.float64)), r"dtype"),
+    ("float64 images of a float32 model", lambda: attacks.as_attack(problem()[0], problem()[1].double(), problem()[2],
+                                                                     1.0), r"dtype"),
+    ("sweep images and labels", lambda: studies.noise_sweep(problem()[0], (torch.randn(40, 4), problem()[2][:5]),
+                                                            problem()[1:], xis=[1.0], n_samples=5, repeats=1),
+     r"40 images but 5 labels"),
 ]
 
 VALUES = [
@@ -287,6 +317,9 @@ VALUES = [
     ("string images", lambda: list(data.batches(("abc", torch.zeros(3)))), r"tensor"),
     ("integer images", lambda: inference.evaluate(problem()[0], (problem()[1].round().long(), problem()[2])),
      r"floating|dtype"),
+    ("labels out of range",
+     lambda: inference.evaluate(problem()[0], (problem()[1], torch.tensor([0, 1, 2, 0, 1, 12]))),
+     r"labels must lie in \[0, 2\]"),
 ]
 
 
@@ -472,6 +505,32 @@ def test_bad_input_gets_a_clear_error_from_aslib(table, case, call, message):
 def test_files_name_the_file_and_what_was_expected(tmp_path):
     for case, call, message in _files(tmp_path):
         assert_clear(call, message)
+
+
+def test_checkpoints_that_are_not_the_kits_name_the_file_and_never_suggest_unpickling(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="bad.pt is not a readable aslib checkpoint") as info:
+        zoo.load_checkpoint(bad)
+    assert "weights_only=False" not in str(info.value)
+    torch.save({"weights": torch.ones(2)}, tmp_path / "other.pt")
+    assert_clear(lambda: zoo.load_checkpoint(tmp_path / "other.pt"), "not an aslib checkpoint")
+    zoo.save_checkpoint(models.build("lenet"), {"arch": "lenet", "arch_kwargs": {}}, tmp_path / "lenet.pt")
+    state = torch.load(tmp_path / "lenet.pt", weights_only=True)
+    state["meta"]["arch_kwargs"] = {"num_classes": 5}
+    torch.save(state, tmp_path / "mismatch.pt")
+    assert_clear(lambda: zoo.load_checkpoint(tmp_path / "mismatch.pt"), "do not fit the architecture 'lenet'")
+
+
+def test_an_archive_without_a_split_names_the_missing_arrays(tmp_path):
+    import numpy as np
+
+    good = tmp_path / "fashion_mnist.npz"
+    np.savez(good, x_train=np.zeros((4, 28, 28, 1), np.uint8), y_train=np.zeros(4, np.int64),
+             classes=np.array([str(i) for i in range(10)]))
+    assert len(data.load("fashion_mnist", "train", root=tmp_path)) == 4
+    assert_clear(lambda: data.load("fashion_mnist", "test", root=tmp_path),
+                 r"lacks the arrays \['x_test or x_test_jpeg', 'y_test'\]")
 
 
 def test_every_table_is_counted(tmp_path, capsys):

@@ -190,6 +190,13 @@ def test_float32_features_are_fitted_in_float64():
     assert (phi.double() @ w - y.double()).abs().max() < 1e-5
 
 
+def test_integer_features_fit_like_float_features():
+    features, targets = torch.randint(0, 3, (20, 2), generator=torch.Generator().manual_seed(0)), torch.randn(20, 1)
+    weights = fit(features, targets)
+    assert weights.is_floating_point()
+    assert torch.allclose(weights, fit(features.float(), targets))
+
+
 def test_fit_errors():
     phi = torch.randn(10, 15, dtype=torch.float64)
     with pytest.raises(ValueError, match="need at least N_b=15 samples.*got n=10.*ridge > 0"):
