@@ -39,6 +39,17 @@ def needs(name: str):
     return pytest.mark.skipif(not data.available(name), reason=f"dataset {name!r} not found in {data.data_root()}")
 
 
+def random_images(n: int, shape: tuple[int, int, int] = (1, 28, 28), *, num_classes: int = 10, seed: int = 0,
+                  name: str = "fashion_mnist", split: str = "train") -> data.ImageDataset:
+    """``n`` seeded random ``uint8`` images ``(n, *shape)`` with random labels in ``[0, num_classes)`` (drawn after
+    the images), per-channel statistics 0.5 / 0.25: a dataset for tests that need one without reading any."""
+    g = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (n, *shape), dtype=torch.uint8, generator=g)
+    labels = torch.randint(0, num_classes, (n,), generator=g)
+    return data.ImageDataset(images, labels, mean=(0.5,) * shape[0], std=(0.25,) * shape[0],
+                             classes=[str(i) for i in range(num_classes)], name=name, split=split, source="random")
+
+
 @pytest.fixture(scope="session")
 def small_lenet():
     """A LeNet trained for one short epoch on 6,000 Fashion-MNIST images (seeded, a few seconds)."""

@@ -9,7 +9,6 @@ from conftest import needs
 from aslib import finetuning, metrics
 from aslib._utils import load_tensors
 from aslib.asnet import ASNet, build_asnet, split_model
-from aslib.data import ImageDataset
 from aslib.finetuning import FinetuneConfig, distillation_loss, soft_threshold_
 from aslib.inference import evaluate
 from aslib.models import build
@@ -99,8 +98,7 @@ def test_finetune_improves_sparsifies_and_resumes(small_lenet, tmp_path):
     from aslib import data
 
     train = data.load("fashion_mnist", "train")
-    small = ImageDataset(train.images[:2000], train.targets[:2000], mean=train.mean, std=train.std,
-                         classes=train.classes, name=train.name, split="train", source="subset")
+    small = train.subset(slice(0, 2000))
     test = data.tensors("fashion_mnist", "test", n=500, seed=0)
     net, _ = build_asnet(small_lenet, "conv2", data.tensors("fashion_mnist", "train", n=600, seed=2), rank=8, degree=2)
     config = FinetuneConfig(kd_epochs=1, sparse_epochs=2, batch_size=100, kd_lr=(1e-3, 1e-3, 1e-3),
@@ -165,8 +163,7 @@ def test_build_passes_over_a_dataset_count_every_pass_and_repeat_exactly(small_l
     from aslib import data
 
     train = data.load("fashion_mnist", "train")
-    small = ImageDataset(train.images[:700], train.targets[:700], mean=train.mean, std=train.std,
-                         classes=train.classes, name=train.name, split="train", source="subset")
+    small = train.subset(slice(0, 700))
     one, info = build_asnet(small_lenet, "conv2", small, rank=4, degree=2, passes=2, batch_size=200)
     two, again = build_asnet(small_lenet, "conv2", small, rank=4, degree=2, passes=2, batch_size=200)
     assert info.samples == again.samples == 1400
@@ -201,8 +198,7 @@ def test_swa_averages_the_frozen_epochs_keeps_the_zero_pattern_and_resumes_once(
     from aslib import data
 
     train = data.load("fashion_mnist", "train")
-    small = ImageDataset(train.images[:600], train.targets[:600], mean=train.mean, std=train.std,
-                         classes=train.classes, name=train.name, split="train", source="subset")
+    small = train.subset(slice(0, 600))
     test = data.tensors("fashion_mnist", "test", n=300, seed=0)
     net, _ = build_asnet(small_lenet, "conv2", data.tensors("fashion_mnist", "train", n=600, seed=2), rank=8, degree=2)
     dense = metrics.nonzero_weights(net)

@@ -6,7 +6,7 @@ import numpy as np
 import platformdirs
 import pytest
 import torch
-from conftest import needs
+from conftest import needs, random_images
 
 from aslib import data
 
@@ -89,6 +89,16 @@ def test_loader_batches_and_epochs():
     assert [y.tolist() for _, y in loader] != first
     x, _ = next(iter(data.BatchLoader(ds, 10)))
     assert torch.allclose(x, (ds.images.float() / 255 - 0.5) / 0.25)
+
+
+def test_a_subset_keeps_the_datasets_statistics_and_names():
+    ds = random_images(12, (3, 4, 4), name="cifar10", split="test")
+    part = ds.subset(torch.tensor([3, 0, 7]))
+    assert torch.equal(part.images, ds.images[[3, 0, 7]]) and torch.equal(part.targets, ds.targets[[3, 0, 7]])
+    assert (part.mean, part.std, part.classes) == (ds.mean, ds.std, ds.classes)
+    assert (part.name, part.split) == ("cifar10", "test")
+    assert part.source == "random (subset)" and len(ds.subset(slice(0, 5))) == 5
+    assert torch.equal(part.batch(torch.arange(3))[0], ds.batch(torch.tensor([3, 0, 7]))[0])
 
 
 def test_sharded_augmented_loaders_interleave_to_the_single_loader():

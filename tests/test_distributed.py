@@ -9,6 +9,7 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from conftest import random_images
 
 from aslib.frequent_directions import frequent_directions_bound
 from aslib.gradients import layer_gradients
@@ -66,16 +67,6 @@ def test_two_ranks_merge_within_the_frequent_directions_bound(tmp_path):
 
 # ------------------------------------------------------------------ DDP fine-tuning and studies
 
-def _image_dataset(n, seed):
-    from aslib.data import ImageDataset
-
-    g = torch.Generator().manual_seed(seed)
-    images = torch.randint(0, 256, (n, 1, 28, 28), dtype=torch.uint8, generator=g)
-    labels = torch.randint(0, 10, (n,), generator=g)
-    return ImageDataset(images, labels, mean=(0.5,), std=(0.25,), classes=[str(i) for i in range(10)],
-                        name="fashion_mnist", split="train", source="random")
-
-
 FINETUNE = dict(kd_epochs=1, sparse_epochs=1, batch_size=30, max_batches=3, augment=False,
                 kd_lr=(1e-3, 1e-3, 1e-3), sparse_lr=(1e-2, 1e-2, 1e-2), l1=0.05, l1_pre=0.05)
 
@@ -83,7 +74,7 @@ FINETUNE = dict(kd_epochs=1, sparse_epochs=1, batch_size=30, max_batches=3, augm
 def _asnet():
     from aslib.asnet import build_asnet
 
-    train = _image_dataset(120, 1)
+    train = random_images(120, 1)
     net, _ = build_asnet(_model(), "conv2", train.batch(torch.arange(120)), rank=3, degree=2, method="exact")
     return net
 
@@ -91,8 +82,8 @@ def _asnet():
 def _finetune(net, checkpoint):
     from aslib.finetuning import FinetuneConfig, finetune
 
-    test = _image_dataset(50, 2).batch(torch.arange(50))
-    return finetune(net, _model(), _image_dataset(120, 1), test, FinetuneConfig(**FINETUNE),
+    test = random_images(50, 2).batch(torch.arange(50))
+    return finetune(net, _model(), random_images(120, 1), test, FinetuneConfig(**FINETUNE),
                     checkpoint=checkpoint, progress=False)
 
 

@@ -8,7 +8,7 @@ from collections import OrderedDict
 import matplotlib
 import pytest
 import torch
-from conftest import needs
+from conftest import needs, random_images
 from torch import nn
 
 from aslib import models, pce, studies
@@ -41,10 +41,7 @@ def tiny_cnn(seed: int = 0) -> nn.Sequential:
 
 
 def image_set(n: int, seed: int = 0) -> ImageDataset:
-    g = torch.Generator().manual_seed(seed)
-    images = torch.randint(0, 256, (n, 1, 8, 8), generator=g, dtype=torch.uint8)
-    return ImageDataset(images, torch.randint(0, 3, (n,), generator=g), mean=(0.5,), std=(0.25,),
-                        classes=["a", "b", "c"], name="tiny", split="train", source="random")
+    return random_images(n, (1, 8, 8), num_classes=3, seed=seed, name="tiny")
 
 
 def test_agreement_counts_equal_predictions():

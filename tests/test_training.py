@@ -59,8 +59,7 @@ def _first_samples(load, train_n, test_n):
     def small(name, split, root=None):
         full = load(name, split, root)
         n = train_n if split == "train" else test_n
-        return data.ImageDataset(full.images[:n], full.targets[:n], mean=full.mean, std=full.std,
-                                 classes=full.classes, name=full.name, split=split, source=full.source)
+        return full.subset(slice(0, n))
     return small
 
 

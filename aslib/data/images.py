@@ -56,6 +56,12 @@ class ImageDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         return self.normalize(self.images[index]), int(self.targets[index])
 
+    def subset(self, index: torch.Tensor | slice) -> "ImageDataset":
+        """The samples at ``index`` (an index tensor ``(k,)`` or a slice) as a dataset of their own: same statistics,
+        classes, name and split (e.g. ``train.subset(slice(0, 2000))`` for a quick run)."""
+        return ImageDataset(self.images[index], self.targets[index], mean=self.mean, std=self.std,
+                            classes=self.classes, name=self.name, split=self.split, source=f"{self.source} (subset)")
+
     def batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalised images ``(B, C, H, W)`` and labels ``(B,)`` for an index tensor."""
         return self.normalize(self.images[index]), self.targets[index]
