@@ -16,6 +16,7 @@ from torch import nn
 from .._utils import check_fraction, check_positive, model_device, model_mode
 from ..frequent_directions import frequent_directions_bound
 from ..models import cut_points
+from ..stats import estimate
 from ..subspace import ActiveSubspace, count_active, subspace_distance
 
 __all__ = ["authors_counts", "captured_energy", "compare_estimators", "compare_subspaces", "count_by_images",
@@ -225,8 +226,10 @@ def count_by_images(gradients: torch.Tensor, *, sizes: Sequence[int], draws: int
     tail = (1 - level) / 2
 
     def spread(values: torch.Tensor) -> tuple[float, float, float, float]:
+        """Mean and sample std (:func:`aslib.stats.estimate`) and the central ``level`` range of the draws."""
         low, high = torch.quantile(values.double(), torch.tensor([tail, 1 - tail], dtype=torch.float64)).tolist()
-        return float(values.mean()), float(values.std()), low, high
+        est = estimate(values.tolist())
+        return est.mean, est.std, low, high
 
     rows = []
     for j, m in enumerate(sizes):
