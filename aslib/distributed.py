@@ -4,7 +4,7 @@ Public functions of the kit detect an initialised process group and then work on
 share of the work; results that must agree across ranks are combined with collectives so that
 every rank holds the same answer. Without a process group everything runs in one process.
 
-**One sharding concept.** A *shard* is a pair ``(rank, world)``; the share of rank ``k`` of any
+**One sharding concept.** A *shard* is a pair ``(process_rank, world)``; the share of process rank ``k`` of any
 sequence is the items at positions ``k, k + world, k + 2 world, ...`` (:func:`share`). The kit
 uses it everywhere work is split:
 
@@ -33,8 +33,8 @@ def is_distributed() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 
-def rank_and_world() -> tuple[int, int]:
-    """``(rank, world_size)``; ``(0, 1)`` without a process group."""
+def process_rank_and_world() -> tuple[int, int]:
+    """``(process_rank, world_size)``; ``(0, 1)`` without a process group."""
     return (dist.get_rank(), dist.get_world_size()) if is_distributed() else (0, 1)
 
 
@@ -50,35 +50,35 @@ def init_from_environment() -> bool:
 
 
 def current_shard() -> tuple[int, int]:
-    """The shard ``(rank, world)`` of this process (``(0, 1)`` without a process group)."""
-    return rank_and_world()
+    """The shard ``(process_rank, world)`` of this process (``(0, 1)`` without a process group)."""
+    return process_rank_and_world()
 
 
 def check_shard(shard: tuple[int, int]) -> tuple[int, int]:
-    """Validate a shard ``(rank, world)`` with ``0 <= rank < world``; returns it as ints."""
-    rank, world = shard
-    if not 0 <= rank < world:
-        raise ValueError(f"shard must be (rank, world) with 0 <= rank < world, got {shard}")
-    return int(rank), int(world)
+    """Validate a shard ``(process_rank, world)`` with ``0 <= process_rank < world``; returns it as ints."""
+    process_rank, world = shard
+    if not 0 <= process_rank < world:
+        raise ValueError(f"shard must be (process_rank, world) with 0 <= process_rank < world, got {shard}")
+    return int(process_rank), int(world)
 
 
 def share(items: Sequence[T] | torch.Tensor, shard: tuple[int, int] | None = None) -> Sequence[T] | torch.Tensor:
-    """The share of ``shard`` (default: this process) of a sequence or tensor: ``items[rank::world]``."""
-    rank, world = check_shard(shard or current_shard())
-    return items if world == 1 else items[rank::world]
+    """The share of ``shard`` (default: this process) of a sequence or tensor: ``items[process_rank::world]``."""
+    process_rank, world = check_shard(shard or current_shard())
+    return items if world == 1 else items[process_rank::world]
 
 
 def share_of_iterable(items: Iterable[T], shard: tuple[int, int] | None = None) -> Iterator[T]:
-    """The items at positions ``rank, rank + world, ...`` of an iterable (e.g. a stream of batches)."""
-    rank, world = check_shard(shard or current_shard())
+    """The items at positions ``process_rank, process_rank + world, ...`` of an iterable (e.g. a stream of batches)."""
+    process_rank, world = check_shard(shard or current_shard())
     for i, item in enumerate(items):
-        if i % world == rank:
+        if i % world == process_rank:
             yield item
 
 
 def all_gather(obj: Any) -> list[Any]:
     """Every rank's ``obj`` (picklable, tensors moved to the CPU), in rank order."""
-    _, world = rank_and_world()
+    _, world = process_rank_and_world()
     if world == 1:
         return [obj]
     out: list[Any] = [None] * world
@@ -110,4 +110,4 @@ def barrier() -> None:
 
 def is_main_process() -> bool:
     """True on rank 0 (or without a process group): the rank that writes files and prints."""
-    return rank_and_world()[0] == 0
+    return process_rank_and_world()[0] == 0

@@ -23,7 +23,7 @@ from .asnet import ASNet
 from ._utils import (NonFiniteError, atomic_save, check_choice, check_finite, check_fraction, check_positive,
                      load_resumed, load_tensors, model_device, model_mode)
 from .data import Batches, BatchLoader, ImageDataset, local_share
-from .distributed import barrier, is_main_process, rank_and_world, sum_across_ranks
+from .distributed import barrier, is_main_process, process_rank_and_world, sum_across_ranks
 from .inference import evaluate
 from .metrics import complexity, nonzero_weights
 
@@ -198,9 +198,9 @@ def _finetune(asnet: nn.Module, teacher: nn.Module, train_data: ImageDataset, te
               config: FinetuneConfig, checkpoint: str | Path | None, input_shape: tuple[int, ...] | None,
               progress: bool) -> list[dict[str, Any]]:
     device = model_device(asnet)
-    rank, world = rank_and_world()
+    process_rank, world = process_rank_and_world()
     loader = BatchLoader(train_data, config.batch_size, shuffle=True, augment=config.augment, seed=config.seed,
-                         device=device, shard=(rank, world))
+                         device=device, shard=(process_rank, world))
     model = asnet
     if world > 1:
         model = nn.parallel.DistributedDataParallel(asnet, device_ids=[device.index] if device.type == "cuda" else None)

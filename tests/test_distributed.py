@@ -74,7 +74,7 @@ FINETUNE = dict(kd_epochs=1, sparse_epochs=1, batch_size=30, max_batches=3, augm
 def _asnet():
     from aslib.asnet import build_asnet
 
-    train = random_images(120, 1)
+    train = random_images(120, seed=1)
     net, _ = build_asnet(_model(), "conv2", train.batch(torch.arange(120)), rank=3, degree=2, method="exact")
     return net
 
@@ -82,8 +82,8 @@ def _asnet():
 def _finetune(net, checkpoint):
     from aslib.finetuning import FinetuneConfig, finetune
 
-    test = random_images(50, 2).batch(torch.arange(50))
-    return finetune(net, _model(), random_images(120, 1), test, FinetuneConfig(**FINETUNE),
+    test = random_images(50, seed=2).batch(torch.arange(50))
+    return finetune(net, _model(), random_images(120, seed=1), test, FinetuneConfig(**FINETUNE),
                     checkpoint=checkpoint, progress=False)
 
 
@@ -206,6 +206,6 @@ def test_one_sharding_concept_shares_samples_batches_and_settings():
     try:
         share(items, (3, 3))
     except ValueError as err:
-        assert "0 <= rank < world" in str(err)
+        assert "0 <= process_rank < world" in str(err)
     else:
         raise AssertionError("an invalid shard must be rejected")

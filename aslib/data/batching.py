@@ -59,9 +59,9 @@ class BatchLoader:
     ``indices`` restricts the loader to a subset (e.g. one rank's shard). Each epoch reshuffles
     with ``seed + epoch``; call :meth:`set_epoch` to choose the epoch.
 
-    ``shard=(rank, world)`` (see :mod:`aslib.distributed`) is the distributed sampler of data-parallel
+    ``shard=(process_rank, world)`` (see :mod:`aslib.distributed`) is the distributed sampler of data-parallel
     training: every rank draws the same global batch of ``batch_size`` (same order, same augmentation draws) and loads
-    and augments only the samples at positions ``rank, rank + world, ...``, so ``world`` ranks
+    and augments only the samples at positions ``process_rank, process_rank + world, ...``, so ``world`` ranks
     together see exactly the batches of one process.
     """
 
@@ -69,10 +69,10 @@ class BatchLoader:
                  augment: bool = False, seed: int = 0, indices: torch.Tensor | None = None,
                  drop_last: bool = False, device: str | torch.device = "cpu", shard: tuple[int, int] = (0, 1)):
         check_positive("batch_size", batch_size, integer=True)
-        rank, world = check_shard(shard)
+        process_rank, world = check_shard(shard)
         if world > batch_size:
             raise ValueError(f"batch_size {batch_size} is smaller than the {world} ranks; use batch_size >= {world}")
-        self.shard = (rank, world)
+        self.shard = (process_rank, world)
         self.dataset, self.batch_size, self.shuffle = dataset, batch_size, shuffle
         self.augment = augment and SPECS.get(dataset.name, SPECS["cifar10"]).augment
         self.seed, self.epoch, self.drop_last, self.device = seed, 0, drop_last, torch.device(device)
