@@ -6,8 +6,11 @@ import math
 from typing import Literal
 
 import torch
+from jaxtyping import Float, Shaped
+from torch import Tensor
 
-from .._utils import NonFiniteError, check_choice, check_fraction, check_positive
+from .._utils import NonFiniteError
+from ..contracts import Count, CountOrZero, Fraction, contract
 from .solvers import SOLVERS, count_active, null_space_completion, streaming_method, subspace_distance
 from .storage import Gram, Sketch, StoredRows, make_store
 
@@ -15,11 +18,9 @@ Method = Literal["exact", "randomized", "frequent_directions", "gram", "auto"]
 METHODS = SOLVERS + ("gram", "auto")
 
 
-def gradient_rows(gradients: torch.Tensor, dim: int | None, rank: int | None) -> tuple[torch.Tensor, float]:
+def gradient_rows(gradients: Tensor, dim: int | None, rank: int | None) -> tuple[Tensor, float]:
     """The gradients as rows ``(b, n)`` and their energy ``sum g^2`` (float64, one pass, which also finds NaN and
     inf: an infinite energy from finite float32 values is impossible); ``dim`` the width seen so far."""
-    if not isinstance(gradients, torch.Tensor):
-        raise ValueError(f"gradients must be a tensor (m, n), got {type(gradients).__name__}")
     rows = gradients.detach().flatten(1) if gradients.ndim > 2 else gradients.detach()
     if rows.is_complex():
         raise TypeError(f"gradients must be real, got dtype {rows.dtype}")
@@ -59,15 +60,11 @@ class ActiveSubspace:
     ``trace`` (exact mean squared gradient norm), ``n_samples``, ``dim``.
     """
 
-    def __init__(self, method: Method = "exact", *, rank: int | None = None, sketch_size: int | None = None,
-                 oversample: int = 10, power_iters: int = 4, seed: int = 0):
-        check_choice("method", method, METHODS)
-        if rank is not None:
-            check_positive("rank", rank, integer=True)
-        if sketch_size is not None and not (isinstance(sketch_size, int) and sketch_size >= 2):
+    @contract
+    def __init__(self, method: Method = "exact", *, rank: Count | None = None, sketch_size: Count | None = None,
+                 oversample: CountOrZero = 10, power_iters: CountOrZero = 4, seed: int = 0):
+        if sketch_size is not None and sketch_size < 2:
             raise ValueError(f"sketch_size must be an int >= 2, got {sketch_size!r}")
-        check_positive("oversample", oversample, integer=True, allow_zero=True)
-        check_positive("power_iters", power_iters, integer=True, allow_zero=True)
         self.method, self.rank, self.sketch_size = method, rank, sketch_size
         self.oversample, self.power_iters, self.seed = oversample, power_iters, seed
         self.reset()
@@ -93,7 +90,8 @@ class ActiveSubspace:
         self._store = make_store(self.method_, ell=self.ell, seed=self.seed, oversample=self.oversample,
                                  power_iters=self.power_iters, rank_hint=self.rank)
 
-    def partial_fit(self, gradients: torch.Tensor) -> "ActiveSubspace":
+    @contract
+    def partial_fit(self, gradients: Shaped[Tensor, "m ..."]) -> "ActiveSubspace":
         """Add a batch of gradient rows ``(b, n)`` (or ``(b, *layer_shape)``, flattened)."""
         rows, energy = gradient_rows(gradients, self.dim, self.rank)
         if len(rows) == 0:
@@ -107,10 +105,11 @@ class ActiveSubspace:
         self._result = None
         return self
 
-    def fit(self, gradients: torch.Tensor) -> "ActiveSubspace":
+    @contract
+    def fit(self, gradients: Shaped[Tensor, "m ..."]) -> "ActiveSubspace":
         """Estimate from all gradient rows ``(m, n)`` at once (resets earlier data)."""
         self.reset()
-        if isinstance(gradients, torch.Tensor) and gradients.ndim and len(gradients) == 0:
+        if gradients.ndim and len(gradients) == 0:
             raise ValueError("no gradient rows given: fit() needs at least one sample")
         return self.partial_fit(gradients)
 
@@ -132,6 +131,7 @@ class ActiveSubspace:
             est._store.load(state, device)
         return est
 
+    @contract
     def merge(self, other: "ActiveSubspace") -> "ActiveSubspace":
         """Fold another estimator of the same method and dimension into this one (in place)."""
         theirs = other.method_ or other.method
@@ -201,7 +201,8 @@ class ActiveSubspace:
         """Estimated eigenvectors ``(n, k)`` of ``C`` as orthonormal columns (sign arbitrary)."""
         return self._solve()[1]
 
-    def leading(self, rank: int) -> torch.Tensor:
+    @contract
+    def leading(self, rank: Count) -> Tensor:
         """The ``rank`` leading directions ``(n, rank)``, orthonormal columns.
 
         When ``C`` itself has fewer nonzero eigenvalues than ``rank`` (e.g. the loss gradient behind a
@@ -211,7 +212,6 @@ class ActiveSubspace:
         (:func:`~aslib.subspace.solvers.null_space_completion`): every such completion is an eigenbasis of
         ``C``. Raises ValueError when the directions are missing because a sketch was too small.
         """
-        check_positive("rank", rank, integer=True)
         found = self.components
         if rank > found.shape[0]:
             raise ValueError(f"rank={rank} is larger than the {found.shape[0]} neurons; "
@@ -228,11 +228,11 @@ class ActiveSubspace:
         """Exact ``trace(C)`` = mean squared gradient norm over all samples seen."""
         return self.squared_norm_sum / max(self.n_samples, 1)
 
-    def transform(self, activations: torch.Tensor, rank: int | None = None) -> torch.Tensor:
+    @contract
+    def transform(self, activations: Float[Tensor, "b ..."], rank: Count | None = None) -> Tensor:
         """Active variables ``z = V_1^T x`` ``(B, rank)`` for activations ``(B, n)`` or ``(B, *layer_shape)``."""
         v = self.components
         rank = v.shape[1] if rank is None else rank
-        check_positive("rank", rank, integer=True)
         if rank > v.shape[1]:
             raise ValueError(f"rank={rank} but only {v.shape[1]} directions were estimated; "
                              f"refit with rank >= {rank} (layer has {self.dim} neurons)")
@@ -241,17 +241,20 @@ class ActiveSubspace:
             raise ValueError(f"activations have {x.shape[1]} features, the subspace was fitted on {self.dim}")
         return x @ v[:, :rank].to(x.dtype)
 
-    def n_active(self, delta: float = 0.95, convention: Literal["code", "paper"] = "code") -> int:
+    @contract
+    def n_active(self, delta: Fraction = 0.95, convention: Literal["code", "paper"] = "code") -> int:
         """Number of active neurons (Definition 3.1, see :mod:`aslib.subspace`), 1-based."""
         return count_active(self.eigenvalues, self.trace, delta, convention)
 
-    def n_active_authors(self, delta: float = 0.95) -> int:
+    @contract
+    def n_active_authors(self, delta: Fraction = 0.95) -> int:
         """The authors' ``active_eigs``: 0-based index over the estimated spectrum only (= count - 1)."""
         eig = self.eigenvalues
         return count_active(eig, float(eig.sum()), delta, "code") - 1
 
-    def bootstrap(self, n_boot: int = 200, rank: int | None = None, level: float = 0.9,
-                  seed: int = 0) -> dict[str, torch.Tensor]:
+    @contract
+    def bootstrap(self, n_boot: Count = 200, rank: Count | None = None, level: Fraction = 0.9,
+                  seed: int = 0) -> dict[str, Tensor]:
         """Bootstrap intervals of the eigenvalues and of the distance of the ``rank``-dimensional subspace.
 
         Resamples the stored gradient rows with replacement ``n_boot`` times (exact/randomized methods; each
@@ -259,11 +262,9 @@ class ActiveSubspace:
         ``eigenvalues_low``/``eigenvalues_high`` ``(k,)`` at the given two-sided level, and ``distances``
         ``(n_boot,)`` between the full-sample and resampled subspaces.
         """
-        check_positive("n_boot", n_boot, integer=True)
-        check_fraction("level", level, high_open=True)
         g = self.gradients
         m, k = len(g), min(g.shape)
-        if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= k):
+        if rank is not None and rank > k:
             raise ValueError(f"rank must be an int in 1..{k} (the directions {m} rows of {g.shape[1]} values have) "
                              f"or None, got {rank!r}")
         r = rank or min(k, self.rank or k)
@@ -277,7 +278,8 @@ class ActiveSubspace:
         return {"eigenvalues_low": eigs_t.quantile(alpha, dim=0), "eigenvalues_high": eigs_t.quantile(1 - alpha, dim=0),
                 "distances": torch.tensor(dists)}
 
-    def summary(self, deltas: tuple[float, ...] = (0.9, 0.95, 0.99), leading: int = 5) -> dict:
+    @contract
+    def summary(self, deltas: tuple[Fraction, ...] = (0.9, 0.95, 0.99), leading: Count = 5) -> dict:
         """Plain-dict summary: method in use, neurons, samples, directions estimated, fraction of the trace they
         capture, active neurons per threshold, leading eigenvalues.
 

@@ -8,6 +8,7 @@ from typing import Sequence
 import torch
 from tqdm.auto import tqdm
 
+from ..contracts import Count, contract
 from ..data import local_share
 from ..distributed import all_gather, is_distributed
 from ..gradients import layer_gradients
@@ -22,6 +23,7 @@ class LayerAnalysis(dict):
         return [{"layer": name, **est.summary(deltas, leading)} for name, est in self.items()]
 
 
+@contract
 def fit_layers(estimators: dict[str, ActiveSubspace], gradients: dict[str, torch.Tensor],
                pool: ThreadPoolExecutor | None = None) -> None:
     """Feed one batch of every layer's gradient rows ``{name: (b, n_layer)}`` to that layer's estimator.
@@ -48,10 +50,11 @@ def fit_layers(estimators: dict[str, ActiveSubspace], gradients: dict[str, torch
         done.result()
 
 
+@contract
 def layer_subspaces(model: torch.nn.Module, layers: Sequence[str] | str, data, *,
-                    method: Method = "frequent_directions", function="loss", rank: int | None = None,
-                    sketch_size: int | None = None, train_mode: bool = False, batch_size: int = 128,
-                    max_batches: int | None = None, progress: bool = False) -> LayerAnalysis:
+                    method: Method = "frequent_directions", function="loss", rank: Count | None = None,
+                    sketch_size: Count | None = None, train_mode: bool = False, batch_size: Count = 128,
+                    max_batches: Count | None = None, progress: bool = False) -> LayerAnalysis:
     """Active subspaces of several layers from one pass over ``data``.
 
     Args:

@@ -6,17 +6,21 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
+from jaxtyping import Float
+from torch import Tensor
 
-from .._utils import check_choice, check_fraction, check_positive, seeded
+from .._utils import seeded
+from ..contracts import Count, CountOrZero, Fraction, NonNegativeReal, contract
 from ..frequent_directions import sketch_directions
 
 Solver = Literal["exact", "randomized", "frequent_directions"]
 SOLVERS = ("exact", "randomized", "frequent_directions")
 
 
-def top_directions(rows: torch.Tensor, k: int | None = None, method: Solver = "exact", *, seed: int = 0,
-                   oversample: int = 10, power_iters: int = 4,
-                   rank_hint: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+@contract
+def top_directions(rows: Float[Tensor, "m n"], k: Count | None = None, method: Solver = "exact", *, seed: int = 0,
+                   oversample: CountOrZero = 10, power_iters: CountOrZero = 4,
+                   rank_hint: Count | None = None) -> tuple[Tensor, Tensor]:
     """Top ``k`` singular values ``(k,)`` and right singular vectors ``(n, k)`` of ``rows`` ``(m, n)``.
 
     The solver of the stored-rows estimators of :class:`~aslib.subspace.ActiveSubspace` (and of their
@@ -31,10 +35,9 @@ def top_directions(rows: torch.Tensor, k: int | None = None, method: Solver = "e
 
     ``k=None`` returns every direction the method provides. Signs are arbitrary.
     """
-    check_choice("method", method, SOLVERS)
-    if rows.ndim != 2 or rows.shape[0] == 0:
+    if rows.shape[0] == 0:
         raise ValueError(f"rows must be a non-empty (m, n) matrix, got {tuple(rows.shape)}")
-    if k is not None and not (isinstance(k, int) and 1 <= k <= min(rows.shape)):
+    if k is not None and k > min(rows.shape):
         raise ValueError(f"k must be an int in [1, {min(rows.shape)}] (at most min(m, n) of rows "
                          f"{tuple(rows.shape)}) or None for all, got {k!r}")
     if method == "exact":
@@ -50,18 +53,18 @@ def top_directions(rows: torch.Tensor, k: int | None = None, method: Solver = "e
     return sigma[:k], v[:, :k]
 
 
-def subspace_distance(a: torch.Tensor, b: torch.Tensor) -> float:
+@contract
+def subspace_distance(a: Float[Tensor, "n r"], b: Float[Tensor, "n r"]) -> float:
     """Sign- and basis-invariant distance ``||P_a - P_b||_2`` between the column spans of ``a`` and ``b``.
 
     ``a``, ``b``: ``(n, r)`` with orthonormal columns. Equals the sine of the largest principal angle.
     """
-    if a.shape != b.shape:
-        raise ValueError(f"subspace bases must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
     a, b = a.double(), b.double()
     return float(torch.linalg.matrix_norm(b - a @ (a.T @ b), 2))
 
 
-def null_space_completion(found: torch.Tensor, rank: int, seed: int) -> torch.Tensor:
+@contract
+def null_space_completion(found: Float[Tensor, "n k"], rank: Count, seed: int) -> Tensor:
     """``found`` ``(n, k)`` (orthonormal columns) completed to ``rank`` orthonormal columns ``(n, rank)`` by a
     random orthonormal basis (seeded by ``seed``) of part of the complement of its span."""
     generator = torch.Generator().manual_seed(seed)
@@ -71,7 +74,8 @@ def null_space_completion(found: torch.Tensor, rank: int, seed: int) -> torch.Te
     return torch.cat([found, completion.to(found)], dim=1)
 
 
-def count_active(eigenvalues: torch.Tensor, total: float, delta: float = 0.95,
+@contract
+def count_active(eigenvalues: Float[Tensor, " k"], total: NonNegativeReal, delta: Fraction = 0.95,
                  convention: Literal["code", "paper"] = "code") -> int:
     """Definition 3.1: number of eigenvalues needed to reach the energy threshold (1-based count).
 
@@ -79,9 +83,6 @@ def count_active(eigenvalues: torch.Tensor, total: float, delta: float = 0.95,
     estimated eigenvalues do not reach the threshold (a truncated or shrunk spectrum), the
     result is ``k``, a lower bound.
     """
-    check_fraction("delta", delta, high_open=True)
-    check_choice("convention", convention, ("code", "paper"))
-    check_positive("total", total, allow_zero=True)
     if not torch.isfinite(eigenvalues).all():
         raise ValueError("eigenvalues contain NaN or inf: check the gradients they were estimated from")
     if total == 0:
@@ -92,18 +93,17 @@ def count_active(eigenvalues: torch.Tensor, total: float, delta: float = 0.95,
     return int(hits[0]) + 1 if len(hits) else len(eigenvalues)
 
 
-def relative_energy(eigenvalues: torch.Tensor, total: float) -> torch.Tensor:
+@contract
+def relative_energy(eigenvalues: Float[Tensor, " k"], total: NonNegativeReal) -> Tensor:
     """Cumulative fraction of ``total`` captured by the leading eigenvalues ``(k,)`` (zeros when ``total`` is 0)."""
-    check_positive("total", total, allow_zero=True)
     return eigenvalues.double().cumsum(0) / total if total > 0 else torch.zeros_like(eigenvalues, dtype=torch.double)
 
 
-def streaming_method(n: int, ell: int) -> Literal["gram", "frequent_directions"]:
+@contract
+def streaming_method(n: Count, ell: Count) -> Literal["gram", "frequent_directions"]:
     """The cheaper streaming estimator for ``n`` neurons and sketch size ``ell``, by multiply-adds per
     gradient row: ``"gram"`` (``n^2``, exact) when ``n^2 <= 4 ell n + 36 ell^2``, i.e.
     ``n <= (2 + sqrt(40)) ell``, else ``"frequent_directions"`` (``4 ell n`` for the products of a fold of
     ``ell`` rows, ``36 ell^2`` for its ``2 ell x 2 ell`` eigenproblem at ``9 p^3`` flops).
     """
-    check_positive("n", n, integer=True)
-    check_positive("ell", ell, integer=True)
     return "gram" if n * n <= 4 * ell * n + 36 * ell * ell else "frequent_directions"

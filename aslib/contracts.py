@@ -1,0 +1,177 @@
+"""Declared contracts: a public function states what it accepts in its signature, and :func:`contract` checks the
+call against it.
+
+Tensor arguments are annotated with jaxtyping (dtype kind and named axes, e.g. ``Float[Tensor, "m n"]``: a floating
+tensor of rank 2, and every argument that names axis ``m`` must agree on its length); counts, fractions and
+positive reals with the named types below, each a :class:`typing.Annotated` type whose predicate beartype
+checks and whose last item is the sentence used in messages. jaxtyping with beartype is the checker: both are
+well kept, beartype checks in constant time per argument, and jaxtyping binds axis names across arguments, so
+shape relations such as "as many labels as images" are declared, not written out.
+
+A call that breaks the contract raises :class:`ContractError` (a ``ValueError`` and a ``TypeError``) whose message
+names the function, the argument, what was expected, what came, and how to fix it. Hand-written checks remain
+only for relations a signature cannot state (e.g. ``k <= min(m, n)``).
+"""
+from __future__ import annotations
+
+import difflib
+import functools
+import inspect
+import math
+import numbers
+import re
+import types
+import typing
+from typing import Annotated, Any, Callable, Literal, TypeVar
+
+import torch
+from beartype import beartype
+from beartype.vale import Is
+from jaxtyping import AbstractArray, TypeCheckError, jaxtyped
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+_WORDS: dict[Any, tuple[str, str]] = {}
+
+
+def _named(base: type, predicate: Callable[[Any], bool], words: str, fix: str) -> Any:
+    """``Annotated[base, Is[predicate]]``, described in messages by ``words`` and ``fix``."""
+    hint = Annotated[base, Is[predicate]]
+    _WORDS[hint] = (words, fix)
+    return hint
+
+
+Count = _named(numbers.Integral, lambda n: _integer(n) and n >= 1, "a whole number >= 1",
+               "pass an int such as 1, 2, 3 (not a float or a bool; round a float with int(...))")
+"""A number of things: an ``int`` >= 1."""
+CountOrZero = _named(numbers.Integral, lambda n: _integer(n) and n >= 0, "a whole number >= 0",
+                     "pass an int such as 0, 1, 2 (not a float or a bool; round a float with int(...))")
+"""A number of things that may be none: an ``int`` >= 0."""
+Fraction = _named(numbers.Real, lambda p: _real(p) and 0 < p < 1, "a number strictly between 0 and 1",
+                  "e.g. 0.9 for 90 % (not a percentage, not 0 or 1)")
+"""A share or a confidence level: a finite real in (0, 1)."""
+PositiveReal = _named(numbers.Real, lambda x: _real(x) and x > 0, "a finite number > 0",
+                      "pass a positive number (not 0, NaN or inf)")
+"""A scale, a norm budget or a learning rate: a finite real > 0."""
+NonNegativeReal = _named(numbers.Real, lambda x: _real(x) and x >= 0, "a finite number >= 0",
+                         "pass 0 or a positive number (not NaN or inf)")
+"""A penalty or a total that may be zero: a finite real >= 0."""
+
+
+class ContractError(ValueError, TypeError):
+    """A call that does not meet the function's declared contract (a ValueError and a TypeError, so callers that
+    catch either see it)."""
+
+
+_KINDS = {"Float": "floating-point", "Int": "integer", "Integer": "integer", "Real": "real (integer or floating)",
+          "Shaped": "", "Bool": "boolean", "Inexact": "floating or complex", "Num": "numeric"}
+_FIXES = {"Float": "convert with x.float() (normalised images: use aslib.data's loaders)",
+          "Int": "convert class indices with y.long()", "Integer": "convert class indices with y.long()"}
+
+
+def _axes(annotation: type[AbstractArray]) -> str:
+    names = [n.lstrip("*#") for n in annotation.dim_str.split()]
+    return "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
+
+
+def describe_type(annotation: Any) -> str:
+    """The words for a declared type: a named type's sentence, a jaxtyping tensor's kind and axes, a union."""
+    if annotation in _WORDS:
+        return _WORDS[annotation][0]
+    if typing.get_origin(annotation) is Annotated:
+        return describe_type(typing.get_args(annotation)[0])
+    if isinstance(annotation, type) and issubclass(annotation, AbstractArray):
+        kind = _KINDS.get(annotation.dtype.__name__, annotation.dtype.__name__.lower())
+        words = f"{kind} tensor" if kind else "tensor"
+        return f"{'an' if words[0] in 'aeiou' else 'a'} {words} of shape {_axes(annotation)}"
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if args and typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        parts = [describe_type(a) for a in args if a is not type(None)]
+        return " or ".join(parts) + (" or None" if type(None) in args else "")
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def describe_value(value: Any) -> str:
+    """The words for what came: a tensor's dtype and shape, else the value's type and repr (shortened)."""
+    if isinstance(value, torch.Tensor):
+        dtype = str(value.dtype).removeprefix("torch.")
+        return f"{'an' if dtype[0] in 'aeiou' else 'a'} {dtype} tensor of shape {tuple(value.shape)}"
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
+def _kind_matches(kind: str, value: torch.Tensor) -> bool:
+    """Whether ``value``'s dtype is of the jaxtyping dtype kind ``kind`` (then only its shape can be wrong)."""
+    floating, complex_, boolean = value.is_floating_point(), value.is_complex(), value.dtype == torch.bool
+    return {"Float": floating, "Int": not (floating or complex_ or boolean),
+            "Integer": not (floating or complex_ or boolean), "Real": not (complex_ or boolean),
+            "Bool": boolean, "Inexact": floating or complex_, "Num": not boolean}.get(kind, True)
+
+
+def _tensor_options(annotation: Any) -> list[type[AbstractArray]]:
+    options = typing.get_args(annotation) or (annotation,)
+    return [o for o in options if isinstance(o, type) and issubclass(o, AbstractArray)]
+
+
+def _fix(annotation: Any, value: Any, bound: str) -> str:
+    """How to fix a value that broke ``annotation``: the dtype, the rank or the axes of a tensor, else the type."""
+    for option in _tensor_options(annotation) if isinstance(value, torch.Tensor) else []:
+        kind = option.dtype.__name__
+        if not _kind_matches(kind, value):
+            return _FIXES.get(kind, f"pass {describe_type(option)}")
+        if "..." not in option.dim_str and value.ndim != len(option.dim_str.split()):
+            return (f"it needs {len(option.dim_str.split())} axes {_axes(option)}: e.g. add a batch axis with x[None] "
+                    "or flatten with x.flatten(1)")
+        return f"its axes {_axes(option)} must agree with the other arguments{bound}"
+    options = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else ()
+    for option in (annotation, *options):
+        if option in _WORDS:
+            return _WORDS[option][1]
+        if typing.get_origin(option) is Literal:
+            near = difflib.get_close_matches(str(value), [str(a) for a in typing.get_args(option)], n=1)
+            return f"did you mean {near[0]!r}?" if near else f"pass {describe_type(option)}"
+    return f"pass {describe_type(annotation)}"
+
+
+def contract(function: F) -> F:
+    """Check every call of ``function`` against its annotations (jaxtyping + beartype) and answer a violation with
+    a :class:`ContractError` that says which argument, what was expected, what came and how to fix it."""
+    checked, hints = None, None
+
+    @functools.wraps(function)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        nonlocal checked, hints
+        if checked is None:  # at the first call, when every name the annotations use exists (a method's own class)
+            hints = typing.get_type_hints(function, include_extras=True)
+            function.__annotations__ = dict(hints)
+            checked = jaxtyped(typechecker=beartype)(function)
+        try:
+            return checked(*args, **kwargs)
+        except TypeCheckError as error:
+            text = str(error)
+            found = re.search(r"typechecking parameter '(\w+)'", text)
+            if found is None:  # a return-value violation is the kit's own bug: let it surface as it is
+                raise
+            name = found.group(1)
+            value = inspect.signature(function).bind_partial(*args, **kwargs).arguments.get(name)
+            axes = re.findall(r"^(\w+)=(\d+)$", text, flags=re.M)
+            bound = f" ({', '.join(f'{a}={n}' for a, n in axes)} from the arguments before it)" if axes else ""
+            raise ContractError(f"{function.__qualname__}: {name} must be {describe_type(hints[name])}, got "
+                                f"{describe_value(value)}; {_fix(hints[name], value, bound)}") from None
+    call.__aslib_contract__ = function  # type: ignore[attr-defined]  # how tests find every contracted function
+    return call  # type: ignore[return-value]
+
+
+__all__ = ["ContractError", "Count", "CountOrZero", "Fraction", "NonNegativeReal", "PositiveReal", "contract",
+           "describe_type", "describe_value"]

@@ -1,0 +1,207 @@
+"""Declared contracts (aslib.contracts): the messages, and bad inputs generated from every contract.
+
+The generated tests find every function of the package wrapped by ``contract``, read its declared signature,
+and let hypothesis draw values that break one declared parameter at a time (wrong rank or dtype for a tensor,
+zero, negative, fractional, boolean, NaN or infinite numbers for counts, fractions and reals, near-miss strings
+for a choice), the other arguments taken from a valid example call. Each must be answered by a ContractError
+raised on aslib's own line that names the parameter. A contracted function without an example call fails
+``test_every_contracted_function_has_an_example``, so the generated coverage grows with the contracts.
+"""
+from __future__ import annotations
+
+import importlib
+import inspect
+import math
+import pkgutil
+import traceback
+import types
+import typing
+from pathlib import Path
+from typing import Literal
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jaxtyping import AbstractArray, Float, Int
+
+import aslib
+from aslib import subspace
+from aslib.contracts import ContractError, Count, CountOrZero, Fraction, NonNegativeReal, PositiveReal, contract
+
+ASLIB_DIR = Path(aslib.__file__).resolve().parent
+
+
+def contracted() -> dict[str, object]:
+    """Every contracted public function and method of the package, by qualified name."""
+    found = {}
+    for info in pkgutil.walk_packages(aslib.__path__, "aslib."):
+        if info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        for name, item in vars(module).items():
+            if name.startswith("_") or getattr(item, "__module__", None) != module.__name__:
+                continue
+            members = [item] + ([m for m in vars(item).values()] if isinstance(item, type) else [])
+            for member in members:
+                if hasattr(member, "__aslib_contract__"):
+                    found[f"{module.__name__}.{member.__qualname__}"] = member
+    return found
+
+
+def _fitted(method: str = "exact") -> subspace.ActiveSubspace:
+    return subspace.ActiveSubspace(method, sketch_size=4).fit(torch.randn(12, 6, generator=torch.Generator()
+                                                                         .manual_seed(0)))
+
+
+EXAMPLES = {
+    "aslib.subspace.solvers.top_directions": lambda: (subspace.top_directions, (torch.randn(8, 5),), {"k": 2}),
+    "aslib.subspace.solvers.subspace_distance": lambda: (subspace.subspace_distance,
+                                                         (torch.eye(4)[:, :2], torch.eye(4)[:, 1:3]), {}),
+    "aslib.subspace.solvers.null_space_completion": lambda: (subspace.solvers.null_space_completion,
+                                                             (torch.eye(4)[:, :1], 3, 0), {}),
+    "aslib.subspace.solvers.count_active": lambda: (subspace.count_active, (torch.tensor([3.0, 1.0]), 4.0), {}),
+    "aslib.subspace.solvers.relative_energy": lambda: (subspace.relative_energy, (torch.tensor([3.0, 1.0]), 4.0),
+                                                       {}),
+    "aslib.subspace.solvers.streaming_method": lambda: (subspace.streaming_method, (40, 10), {}),
+    "aslib.subspace.estimator.ActiveSubspace.__init__": lambda: (subspace.ActiveSubspace, (), {"rank": 2}),
+    "aslib.subspace.estimator.ActiveSubspace.partial_fit": lambda: (subspace.ActiveSubspace().partial_fit,
+                                                                    (torch.randn(5, 3),), {}),
+    "aslib.subspace.estimator.ActiveSubspace.fit": lambda: (subspace.ActiveSubspace().fit, (torch.randn(5, 3),), {}),
+    "aslib.subspace.estimator.ActiveSubspace.merge": lambda: (_fitted().merge, (_fitted(),), {}),
+    "aslib.subspace.estimator.ActiveSubspace.leading": lambda: (_fitted().leading, (2,), {}),
+    "aslib.subspace.estimator.ActiveSubspace.transform": lambda: (_fitted().transform, (torch.randn(3, 6),),
+                                                                  {"rank": 2}),
+    "aslib.subspace.estimator.ActiveSubspace.n_active": lambda: (_fitted().n_active, (0.9,), {}),
+    "aslib.subspace.estimator.ActiveSubspace.n_active_authors": lambda: (_fitted().n_active_authors, (0.9,), {}),
+    "aslib.subspace.estimator.ActiveSubspace.bootstrap": lambda: (_fitted().bootstrap, (), {"n_boot": 2, "rank": 1,
+                                                                                          "level": 0.9}),
+    "aslib.subspace.estimator.ActiveSubspace.summary": lambda: (_fitted().summary, ((0.9,), 2), {}),
+    "aslib.subspace.layers.fit_layers": lambda: (subspace.fit_layers, ({"a": subspace.ActiveSubspace()},
+                                                                       {"a": torch.randn(4, 3)}), {}),
+    "aslib.subspace.layers.layer_subspaces": lambda: (
+        subspace.layer_subspaces, (torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2)), "0",
+                                   (torch.randn(6, 3), torch.tensor([0, 1, 0, 1, 0, 1]))), {"batch_size": 3}),
+}
+"""A valid call of every contracted function: ``name -> () -> (callable, args, kwargs)``."""
+
+NAMED = {Count: st.one_of(st.integers(max_value=0), st.floats(), st.booleans(), st.text(max_size=3)),
+         CountOrZero: st.one_of(st.integers(max_value=-1), st.floats(), st.booleans()),
+         Fraction: st.one_of(st.floats(max_value=0.0), st.floats(min_value=1.0), st.booleans(), st.text(max_size=3)),
+         PositiveReal: st.one_of(st.floats(max_value=0.0), st.just(math.nan), st.just(math.inf), st.booleans()),
+         NonNegativeReal: st.one_of(st.floats(max_value=-1e-300), st.just(math.nan), st.just(-math.inf),
+                                    st.booleans())}
+
+
+def bad_values(annotation, good):
+    """A strategy of values that break ``annotation`` (``good`` meets it): out-of-range or mistyped numbers for a
+    named type, a near miss for a choice, a scalar, an extra axis or the wrong dtype for a tensor, an object of
+    another type for a plain class (a union: of none of its classes); None when nothing can break it."""
+    if annotation in NAMED:
+        return NAMED[annotation]
+    if typing.get_origin(annotation) is Literal:
+        choices = typing.get_args(annotation)
+        return st.text(max_size=12).filter(lambda s: s not in choices)
+    if isinstance(annotation, type) and issubclass(annotation, AbstractArray):
+        if not isinstance(good, torch.Tensor):
+            return None
+        variants = [good.reshape(-1)[0]]  # a scalar: every declared shape here has at least one axis
+        if "..." not in annotation.dim_str:
+            variants.append(good[None])  # one axis too many
+        kind = annotation.dtype.__name__
+        if kind in ("Float", "Inexact"):
+            variants.append(good.long())
+        elif kind in ("Int", "Integer"):
+            variants.append(good.float())
+        elif kind == "Real":
+            variants.append(good.bool())
+        return st.sampled_from(variants)
+    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    options = [a for a in typing.get_args(annotation) if a is not type(None)] if union else [annotation]
+    if len(options) == 1 and union:  # X | None: what breaks X, None excepted
+        inner = bad_values(options[0], good)
+        return None if inner is None else inner.filter(lambda v: v is not None)
+    classes = tuple(typing.get_origin(o) or o for o in typing.get_args(annotation)) if union else \
+        (typing.get_origin(annotation) or annotation,)
+    if not all(isinstance(c, type) for c in classes):
+        return None
+    return st.sampled_from([object(), 1.5, "x", None, [1]]).filter(lambda v: not isinstance(v, classes))
+
+
+def cases() -> list[tuple[str, str]]:
+    out = []
+    for name, function in sorted(contracted().items()):
+        hints = typing.get_type_hints(function.__aslib_contract__, include_extras=True)
+        for parameter in inspect.signature(function.__aslib_contract__).parameters:
+            if parameter != "self" and parameter in hints:
+                out.append((name, parameter))
+    return out
+
+
+def test_every_contracted_function_has_an_example():
+    names = contracted()
+    assert len(names) >= 15, f"the walk found only {sorted(names)}"
+    assert sorted(set(names) - set(EXAMPLES)) == [], "add a valid example call for each contracted function"
+    for name, example in EXAMPLES.items():
+        function, args, kwargs = example()
+        function(*args, **kwargs)  # the example itself meets the contract
+
+
+@pytest.mark.parametrize("name, parameter", cases(), ids=[f"{n.removeprefix('aslib.')}:{p}" for n, p in cases()])
+@settings(max_examples=15, deadline=None)
+@given(data=st.data())
+def test_a_value_that_breaks_the_declared_contract_is_answered_in_words(name, parameter, data):
+    function, args, kwargs = EXAMPLES[name]()
+    original = contracted()[name].__aslib_contract__
+    signature = inspect.signature(original)
+    bound = signature.bind_partial(*((None,) if "self" in signature.parameters else ()), *args, **kwargs)
+    bound.apply_defaults()
+    hints = typing.get_type_hints(original, include_extras=True)
+    strategy = bad_values(hints[parameter], bound.arguments[parameter])
+    if strategy is None:
+        return  # nothing declared that a value could break
+    bound.arguments[parameter] = data.draw(strategy, label=parameter)
+    call_args = list(bound.args[1:] if "self" in signature.parameters else bound.args)
+    with pytest.raises(ContractError, match=rf"\b{parameter} must be .*, got .*; ") as info:
+        function(*call_args, **bound.kwargs)
+    frames = traceback.extract_tb(info.value.__traceback__)
+    assert ASLIB_DIR in Path(frames[-1].filename).resolve().parents
+
+
+def test_messages_name_the_argument_what_was_expected_what_came_and_the_fix():
+    @contract
+    def f(rows: Float[torch.Tensor, "m n"], labels: Int[torch.Tensor, " m"], k: Count = 1,
+          convention: Literal["code", "paper"] = "code") -> int:
+        return k
+
+    x, y = torch.randn(3, 4), torch.zeros(3, dtype=torch.long)
+    assert f(x, y) == 1
+    wrong = [((torch.randn(3), y), "rows must be a floating-point tensor of shape (m, n), got a float32 tensor of "
+                                   "shape (3,); it needs 2 axes (m, n): e.g. add a batch axis"),
+             ((x.long(), y), "rows must be a floating-point tensor of shape (m, n), got an int64 tensor of shape "
+                             "(3, 4); convert with x.float()"),
+             ((x, y[:2]), "labels must be an integer tensor of shape (m,), got an int64 tensor of shape (2,); its "
+                          "axes (m,) must agree with the other arguments (m=3, n=4 from the arguments before it)"),
+             ((x, y.float()), "convert class indices with y.long()"),
+             ((x, y, 2.5), "k must be a whole number >= 1, got float 2.5; pass an int such as 1, 2, 3"),
+             ((x, y, True), "k must be a whole number >= 1, got bool True"),
+             ((x, y, 1, "papr"), "convention must be one of 'code', 'paper', got str 'papr'; did you mean 'paper'?")]
+    for args, message in wrong:
+        with pytest.raises(ContractError) as info:
+            f(*args)
+        assert str(info.value).startswith("test_messages_name") and message in str(info.value), str(info.value)
+        assert isinstance(info.value, ValueError) and isinstance(info.value, TypeError)
+
+
+def test_named_types_accept_what_they_name():
+    @contract
+    def g(n: Count, m: CountOrZero, p: Fraction, s: PositiveReal, t: NonNegativeReal) -> float:
+        return n + m + p + s + t
+
+    import numpy as np
+
+    assert g(np.int64(2), 0, 0.5, 3, 0.0) == pytest.approx(5.5)  # numpy integers, ints for reals
+    for bad in ((0, 0, 0.5, 1, 0), (1, -1, 0.5, 1, 0), (1, 0, 1.0, 1, 0), (1, 0, 0.5, math.inf, 0),
+                (1, 0, 0.5, 1, math.nan)):
+        with pytest.raises(ContractError):
+            g(*bad)
