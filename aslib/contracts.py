@@ -131,8 +131,9 @@ def _fix(annotation: Any, value: Any, bound: str) -> str:
         if not _kind_matches(kind, value):
             return _FIXES.get(kind, f"pass {describe_type(option)}")
         if "..." not in option.dim_str and value.ndim != len(option.dim_str.split()):
-            return (f"it needs {len(option.dim_str.split())} axes {_axes(option)}: e.g. add a batch axis with x[None] "
-                    "or flatten with x.flatten(1)")
+            return (f"it has {value.ndim} {'axis' if value.ndim == 1 else 'axes'}, {_axes(option)} has "
+                    f"{len(option.dim_str.split())}: reshape it (e.g. "
+                    "y[:, None] for one column, x[None] for one sample, x.flatten(1) for rows)")
         return f"its axes {_axes(option)} must agree with the other arguments{bound}"
     options = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else ()
     for option in (annotation, *options):

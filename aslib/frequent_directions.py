@@ -9,9 +9,14 @@ this module holds the linear algebra.
 from __future__ import annotations
 
 import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from .contracts import Count, CountOrZero, contract
 
 
-def sketch_directions(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+@contract
+def sketch_directions(rows: Float[Tensor, "p n"]) -> tuple[Tensor, Tensor]:
     """Nonzero singular values ``(j,)`` (descending) and right singular vectors ``(n, j)`` of sketch rows ``(p, n)``,
     in the rows' dtype.
 
@@ -25,7 +30,8 @@ def sketch_directions(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return sigma.to(rows.dtype), (exact.T @ (vecs / sigma)).to(rows.dtype)
 
 
-def stacked_gram(rows: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+@contract
+def stacked_gram(rows: Float[Tensor, "p n"], sigma: Float[Tensor, " k"]) -> Tensor:
     """The Gram matrix ``rows rows^T`` ``(p, p)`` (float64) of a sketch's rows ``(p, n)`` whose first
     ``k = len(sigma)`` rows are orthogonal with norms ``sigma`` ``(k,)`` (float64), followed by ``p - k`` new rows.
 
@@ -41,7 +47,8 @@ def stacked_gram(rows: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     return gram
 
 
-def stacked_eigh(rows: torch.Tensor, sigma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+@contract
+def stacked_eigh(rows: Float[Tensor, "p n"], sigma: Float[Tensor, " k"]) -> tuple[Tensor, Tensor]:
     """Nonzero eigenvalues ``(j,)`` (float64, descending) and eigenvectors ``(p, j)`` (float64) of
     :func:`stacked_gram` ``(rows, sigma)``, solved in float64, which keeps the tail of a steep spectrum.
     """
@@ -51,8 +58,9 @@ def stacked_eigh(rows: torch.Tensor, sigma: torch.Tensor) -> tuple[torch.Tensor,
     return evals[:keep], vecs[:, :keep]
 
 
-def shrink_rows(rows: torch.Tensor, sigma: torch.Tensor, ell: int, out: torch.Tensor
-                ) -> tuple[torch.Tensor, float]:
+@contract
+def shrink_rows(rows: Float[Tensor, "p n"], sigma: Float[Tensor, " k"], ell: Count, out: Float[Tensor, "q n"]
+                ) -> tuple[Tensor, float]:
     """One Frequent-Directions shrinkage of the sketch ``rows`` ``(p, n)`` (structured as in
     :func:`stacked_eigh`) by its ``ell``-th squared singular value ``delta``, written into ``out[:j]``.
 
@@ -69,23 +77,22 @@ def shrink_rows(rows: torch.Tensor, sigma: torch.Tensor, ell: int, out: torch.Te
     return shrunk, delta
 
 
-def shrink(sketch: torch.Tensor, ell: int) -> tuple[torch.Tensor, float]:
+@contract
+def shrink(sketch: Float[Tensor, "p n"], ell: Count) -> tuple[Tensor, float]:
     """One Frequent-Directions shrinkage of ``sketch`` ``(p, n)`` to at most ``ell - 1`` nonzero rows.
 
     Returns the new sketch ``(ell, n)`` (``sigma_i <- sqrt(sigma_i^2 - sigma_ell^2)``) and the
     subtracted energy ``delta = sigma_ell^2``.
     """
-    if not (isinstance(ell, int) and ell >= 1) or sketch.ndim != 2:
-        raise ValueError(f"shrink needs a sketch (p, n) and an int ell >= 1, got shape {tuple(sketch.shape)} "
-                         f"and ell={ell!r}")
     out = sketch.new_zeros(ell, sketch.shape[1])
     _, delta = shrink_rows(sketch, sketch.new_zeros(0, dtype=torch.float64), ell, out)
     return out, delta
 
 
-def frequent_directions_bound(gradients: torch.Tensor, ell: int, k: int) -> float:
+@contract
+def frequent_directions_bound(gradients: Float[Tensor, "m n"], ell: Count, k: CountOrZero) -> float:
     """The guarantee ``||G - G_k||_F^2 / (ell - k)`` for gradient rows ``(m, n)``."""
-    if not 0 <= k < ell:
+    if k >= ell:
         raise ValueError(f"need 0 <= k < ell, got k={k}, ell={ell}")
     sigma = torch.linalg.svdvals(gradients.double())
     return float((sigma[k:] ** 2).sum() / (ell - k))

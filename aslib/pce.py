@@ -11,22 +11,24 @@ and only the coefficient scaling (and the conditioning of the fit) differs.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 
 import torch
-from torch import nn
+from jaxtyping import Float, Int, Real
+from torch import Tensor, nn
 
 from ._utils import check_finite
+from .contracts import Count, CountOrZero, NonNegativeReal, contract
 
 
-def num_terms(dim: int, degree: int) -> int:
+@contract
+def num_terms(dim: Count, degree: Count) -> int:
     """Number of multi-indices ``alpha in N^dim`` with ``|alpha| <= degree``: ``C(dim+degree, degree)``."""
-    _check_dim_degree(dim, degree)
     return math.comb(dim + degree, degree)
 
 
-def total_degree_indices(dim: int, degree: int) -> torch.Tensor:
+@contract
+def total_degree_indices(dim: Count, degree: Count) -> Tensor:
     """All multi-indices of total degree ``<= degree``, ordered by degree.
 
     Returns an int64 tensor ``(N_b, dim)``, ``N_b = C(dim+degree, degree)``. Row 0 is the
@@ -36,7 +38,6 @@ def total_degree_indices(dim: int, degree: int) -> torch.Tensor:
     Built one degree at a time by appending a coordinate ``>=`` the last one used, which
     enumerates every multi-index exactly once.
     """
-    _check_dim_degree(dim, degree)
     eye = torch.eye(dim, dtype=torch.int64)
     blocks = [torch.zeros(1, dim, dtype=torch.int64), eye]
     current, last = eye, torch.arange(dim)  # degree-1 terms and the last coordinate of each
@@ -68,9 +69,9 @@ class HermiteBasis(nn.Module):
     indices: torch.Tensor
     factor_index: torch.Tensor
 
-    def __init__(self, dim: int, degree: int):
+    @contract
+    def __init__(self, dim: Count, degree: Count):
         super().__init__()
-        _check_dim_degree(dim, degree)
         self.dim, self.degree = int(dim), int(degree)
         indices = total_degree_indices(dim, degree)
         self.register_buffer("indices", indices)
@@ -128,11 +129,9 @@ class Standardize(nn.Module):
     mean: torch.Tensor
     std: torch.Tensor
 
-    def __init__(self, mean: torch.Tensor, std: torch.Tensor):
+    @contract
+    def __init__(self, mean: Float[Tensor, " dim"], std: Float[Tensor, " dim"]):
         super().__init__()
-        if mean.dim() != 1 or mean.shape != std.shape:
-            raise ValueError(f"mean and std must be 1-D of equal length, "
-                             f"got {tuple(mean.shape)} and {tuple(std.shape)}")
         if not bool((std > 0).all()):
             bad = (std <= 0).nonzero().flatten().tolist()
             raise ValueError(f"std must be > 0 everywhere; coordinates {bad[:10]} are not "
@@ -141,9 +140,10 @@ class Standardize(nn.Module):
         self.register_buffer("std", std.detach().clone())
 
     @classmethod
-    def from_data(cls, z: torch.Tensor) -> "Standardize":
+    @contract
+    def from_data(cls, z: Float[Tensor, "n dim"]) -> "Standardize":
         """Mean and (population) standard deviation of ``z`` ``(n, dim)`` over its rows."""
-        if z.dim() != 2 or z.shape[0] < 2:
+        if z.shape[0] < 2:
             raise ValueError(f"from_data expects samples of shape (n >= 2, dim), got {tuple(z.shape)}")
         return cls(z.mean(dim=0), z.std(dim=0, correction=0))
 
@@ -167,10 +167,8 @@ class NormalEquations:
             (>= 2 for :meth:`cross_validate`); device: where the statistics live.
     """
 
-    def __init__(self, terms: int, outputs: int, *, folds: int = 5, device: torch.device | str = "cpu"):
-        for name, value in (("terms", terms), ("outputs", outputs), ("folds", folds)):
-            if not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    @contract
+    def __init__(self, terms: Count, outputs: Count, *, folds: Count = 5, device: torch.device | str = "cpu"):
         kw = {"dtype": torch.float64, "device": device}
         self.gram = torch.zeros(folds, terms, terms, **kw)
         self.cross = torch.zeros(folds, terms, outputs, **kw)
@@ -183,7 +181,9 @@ class NormalEquations:
         """Rows accumulated so far."""
         return int(self.counts.sum())
 
-    def add(self, features: torch.Tensor, targets: torch.Tensor, fold: torch.Tensor | int = 0) -> None:
+    @contract
+    def add(self, features: Real[Tensor, "b f"], targets: Real[Tensor, "b k"], fold: Int[Tensor, " b"] | int = 0
+            ) -> None:
         """Accumulate rows ``features`` ``(B, N_b)`` and ``targets`` ``(B, K)``; ``fold`` is an int or an
         int tensor ``(B,)`` of fold indices (e.g. ``image_index % folds``, so that augmented copies of
         an image stay in one fold)."""
@@ -208,11 +208,10 @@ class NormalEquations:
             self.target_squares[k] += (bk * bk).sum(0)
             self.counts[k] += int(rows.sum())
 
-    def solve(self, ridge: float = 0.0, *, exclude: int | None = None) -> torch.Tensor:
+    @contract
+    def solve(self, ridge: NonNegativeReal = 0.0, *, exclude: CountOrZero | None = None) -> Tensor:
         """Weights ``(N_b, K)`` (float64) minimising ``||F W - Y||^2 + ridge ||W||^2`` over all folds
         except ``exclude``; ``ridge = 0`` needs at least ``N_b`` rows (linearly independent features)."""
-        if ridge < 0 or not math.isfinite(ridge):
-            raise ValueError(f"ridge must be a finite number >= 0, got {ridge!r}")
         keep = [k for k in range(len(self.counts)) if k != exclude]
         n = int(self.counts[keep].sum())
         terms = self.gram.shape[1]
@@ -226,7 +225,8 @@ class NormalEquations:
                              "dependent on these samples; accumulate more samples or pass ridge > 0")
         return torch.cholesky_solve(self.cross[keep].sum(0), factor)
 
-    def residual(self, weights: torch.Tensor, fold: int | None = None) -> torch.Tensor:
+    @contract
+    def residual(self, weights: Float[Tensor, "f k"], fold: CountOrZero | None = None) -> Tensor:
         """Sum of squared residuals ``(K,)`` of ``weights`` ``(N_b, K)`` on one fold (all folds if ``None``)."""
         keep = list(range(len(self.counts))) if fold is None else [fold]
         gram, cross = self.gram[keep].sum(0), self.cross[keep].sum(0)
@@ -238,11 +238,13 @@ class NormalEquations:
         n = self.samples
         return self.target_squares.sum(0) - self.target_sum.sum(0) ** 2 / n
 
-    def r2(self, weights: torch.Tensor) -> float:
+    @contract
+    def r2(self, weights: Float[Tensor, "f k"]) -> float:
         """In-sample R² of ``weights`` over all rows (as :func:`r2_score`)."""
         return _mean_r2(self.residual(weights), self.total())
 
-    def cross_validate(self, ridges: Sequence[float]) -> list[dict[str, float]]:
+    @contract
+    def cross_validate(self, ridges: Sequence[NonNegativeReal]) -> list[dict[str, float]]:
         """Held-out R² of each ridge penalty: fit on all folds but one, predict that fold, pool the
         residuals of the folds (the R² of the out-of-fold predictions, as :func:`r2_score`)."""
         if len(self.counts) < 2 or int((self.counts > 0).sum()) < 2:
@@ -263,7 +265,8 @@ def _mean_r2(residual: torch.Tensor, total: torch.Tensor) -> float:
     return float(scores.mean())
 
 
-def r2_score(pred: torch.Tensor, target: torch.Tensor) -> float:
+@contract
+def r2_score(pred: Float[Tensor, "n ..."], target: Real[Tensor, "n ..."]) -> float:
     """Coefficient of determination ``1 - SS_res / SS_tot`` per output, averaged uniformly.
 
     ``pred`` and ``target``: ``(n,)`` or ``(n, K)``. An output whose target is constant scores
@@ -279,13 +282,6 @@ def r2_score(pred: torch.Tensor, target: torch.Tensor) -> float:
     constant = ss_tot == 0
     scores = torch.where(constant, (ss_res == 0).to(torch.float64), 1 - ss_res / torch.where(constant, 1.0, ss_tot))
     return float(scores.mean())
-
-
-def _check_dim_degree(dim: int, degree: int) -> None:
-    if not isinstance(dim, numbers.Integral) or dim < 1:
-        raise ValueError(f"dim must be an int >= 1 (number of input variables, e.g. dim=50), got {dim!r}")
-    if not isinstance(degree, numbers.Integral) or degree < 1:
-        raise ValueError(f"degree must be an int >= 1 (total polynomial degree, e.g. degree=2), got {degree!r}")
 
 
 def _factor_index(indices: torch.Tensor, degree: int) -> torch.Tensor:

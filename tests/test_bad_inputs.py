@@ -265,7 +265,7 @@ SHAPES = [
     ("top_directions too many", lambda: subspace.top_directions(torch.randn(5, 3), 4), r"k"),
     ("hermite input width", lambda: pce.HermiteBasis(2, 2)(torch.randn(4, 3)), r"\(B, 2\), got \(4, 3\)"),
     ("least squares rows", lambda: pce.NormalEquations(2, 1).add(torch.randn(5, 2), torch.randn(4, 1)),
-     r"\(B, 2\) and targets \(B, 1\), got \(5, 2\) and \(4, 1\)"),
+     r"targets must be .* of shape \(b, k\), got a float32 tensor of shape \(4, 1\); .*b=5"),
     ("r2 shapes", lambda: pce.r2_score(torch.randn(5, 2), torch.randn(5, 3)), r"shape"),
     ("normal equation width", lambda: pce.NormalEquations(3, 2).add(torch.randn(5, 4), torch.randn(5, 2)),
      r"\(B, 3\)"),

@@ -26,7 +26,8 @@ from hypothesis import strategies as st
 from jaxtyping import AbstractArray, Float, Int
 
 import aslib
-from aslib import subspace
+from aslib import frequent_directions as fd
+from aslib import pce, subspace
 from aslib.contracts import ContractError, Count, CountOrZero, Fraction, NonNegativeReal, PositiveReal, contract
 
 ASLIB_DIR = Path(aslib.__file__).resolve().parent
@@ -42,11 +43,18 @@ def contracted() -> dict[str, object]:
         for name, item in vars(module).items():
             if name.startswith("_") or getattr(item, "__module__", None) != module.__name__:
                 continue
-            members = [item] + ([m for m in vars(item).values()] if isinstance(item, type) else [])
+            members = [item] + ([getattr(m, "__func__", m) for m in vars(item).values()]
+                                if isinstance(item, type) else [])
             for member in members:
                 if hasattr(member, "__aslib_contract__"):
                     found[f"{module.__name__}.{member.__qualname__}"] = member
     return found
+
+
+def _equations() -> pce.NormalEquations:
+    equations = pce.NormalEquations(3, 2, folds=2)
+    equations.add(torch.randn(8, 3), torch.randn(8, 2), torch.arange(8) % 2)
+    return equations
 
 
 def _fitted(method: str = "exact") -> subspace.ActiveSubspace:
@@ -82,6 +90,28 @@ EXAMPLES = {
     "aslib.subspace.layers.layer_subspaces": lambda: (
         subspace.layer_subspaces, (torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2)), "0",
                                    (torch.randn(6, 3), torch.tensor([0, 1, 0, 1, 0, 1]))), {"batch_size": 3}),
+    "aslib.frequent_directions.sketch_directions": lambda: (fd.sketch_directions, (torch.randn(4, 6),), {}),
+    "aslib.frequent_directions.stacked_gram": lambda: (fd.stacked_gram, (torch.randn(4, 6), torch.zeros(0)), {}),
+    "aslib.frequent_directions.stacked_eigh": lambda: (fd.stacked_eigh, (torch.randn(4, 6), torch.zeros(0)), {}),
+    "aslib.frequent_directions.shrink_rows": lambda: (fd.shrink_rows, (torch.randn(4, 6), torch.zeros(0), 2,
+                                                                       torch.zeros(4, 6)), {}),
+    "aslib.frequent_directions.shrink": lambda: (fd.shrink, (torch.randn(4, 6), 2), {}),
+    "aslib.frequent_directions.frequent_directions_bound": lambda: (fd.frequent_directions_bound,
+                                                                    (torch.randn(8, 5), 3, 1), {}),
+    "aslib.pce.num_terms": lambda: (pce.num_terms, (3, 2), {}),
+    "aslib.pce.total_degree_indices": lambda: (pce.total_degree_indices, (3, 2), {}),
+    "aslib.pce.HermiteBasis.__init__": lambda: (pce.HermiteBasis, (3, 2), {}),
+    "aslib.pce.Standardize.__init__": lambda: (pce.Standardize, (torch.zeros(3), torch.ones(3)), {}),
+    "aslib.pce.Standardize.from_data": lambda: (pce.Standardize.from_data, (torch.randn(5, 3),), {}),
+    "aslib.pce.NormalEquations.__init__": lambda: (pce.NormalEquations, (3, 2), {"folds": 2}),
+    "aslib.pce.NormalEquations.add": lambda: (pce.NormalEquations(3, 2, folds=2).add,
+                                              (torch.randn(4, 3), torch.randn(4, 2), torch.tensor([0, 1, 0, 1])), {}),
+    "aslib.pce.NormalEquations.solve": lambda: (_equations().solve, (0.1,), {"exclude": 0}),
+    "aslib.pce.NormalEquations.residual": lambda: (_equations().residual, (torch.zeros(3, 2, dtype=torch.float64),),
+                                                   {"fold": 0}),
+    "aslib.pce.NormalEquations.r2": lambda: (_equations().r2, (torch.zeros(3, 2, dtype=torch.float64),), {}),
+    "aslib.pce.NormalEquations.cross_validate": lambda: (_equations().cross_validate, ([0.0, 1.0],), {}),
+    "aslib.pce.r2_score": lambda: (pce.r2_score, (torch.randn(5, 2), torch.randn(5, 2)), {}),
 }
 """A valid call of every contracted function: ``name -> () -> (callable, args, kwargs)``."""
 
@@ -105,7 +135,7 @@ def bad_values(annotation, good):
     if isinstance(annotation, type) and issubclass(annotation, AbstractArray):
         if not isinstance(good, torch.Tensor):
             return None
-        variants = [good.reshape(-1)[0]]  # a scalar: every declared shape here has at least one axis
+        variants = [good.new_zeros(())]  # a scalar: every declared shape here has at least one axis
         if "..." not in annotation.dim_str:
             variants.append(good[None])  # one axis too many
         kind = annotation.dtype.__name__
@@ -133,7 +163,7 @@ def cases() -> list[tuple[str, str]]:
     for name, function in sorted(contracted().items()):
         hints = typing.get_type_hints(function.__aslib_contract__, include_extras=True)
         for parameter in inspect.signature(function.__aslib_contract__).parameters:
-            if parameter != "self" and parameter in hints:
+            if parameter not in ("self", "cls") and parameter in hints:
                 out.append((name, parameter))
     return out
 
@@ -154,14 +184,15 @@ def test_a_value_that_breaks_the_declared_contract_is_answered_in_words(name, pa
     function, args, kwargs = EXAMPLES[name]()
     original = contracted()[name].__aslib_contract__
     signature = inspect.signature(original)
-    bound = signature.bind_partial(*((None,) if "self" in signature.parameters else ()), *args, **kwargs)
+    bound_to = [p for p in signature.parameters if p in ("self", "cls")]  # the instance or class: already bound
+    bound = signature.bind_partial(*((None,) if bound_to else ()), *args, **kwargs)
     bound.apply_defaults()
     hints = typing.get_type_hints(original, include_extras=True)
     strategy = bad_values(hints[parameter], bound.arguments[parameter])
     if strategy is None:
         return  # nothing declared that a value could break
     bound.arguments[parameter] = data.draw(strategy, label=parameter)
-    call_args = list(bound.args[1:] if "self" in signature.parameters else bound.args)
+    call_args = list(bound.args[1:] if bound_to else bound.args)
     with pytest.raises(ContractError, match=rf"\b{parameter} must be .*, got .*; ") as info:
         function(*call_args, **bound.kwargs)
     frames = traceback.extract_tb(info.value.__traceback__)
@@ -177,7 +208,7 @@ def test_messages_name_the_argument_what_was_expected_what_came_and_the_fix():
     x, y = torch.randn(3, 4), torch.zeros(3, dtype=torch.long)
     assert f(x, y) == 1
     wrong = [((torch.randn(3), y), "rows must be a floating-point tensor of shape (m, n), got a float32 tensor of "
-                                   "shape (3,); it needs 2 axes (m, n): e.g. add a batch axis"),
+                                   "shape (3,); it has 1 axis, (m, n) has 2: reshape it (e.g. y[:, None]"),
              ((x.long(), y), "rows must be a floating-point tensor of shape (m, n), got an int64 tensor of shape "
                              "(3, 4); convert with x.float()"),
              ((x, y[:2]), "labels must be an integer tensor of shape (m,), got an int64 tensor of shape (2,); its "
