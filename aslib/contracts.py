@@ -59,6 +59,9 @@ CountOrZero = _named(numbers.Integral, lambda n: _integer(n) and n >= 0, "a whol
 Fraction = _named(numbers.Real, lambda p: _real(p) and 0 < p < 1, "a number strictly between 0 and 1",
                   "e.g. 0.9 for 90 % (not a percentage, not 0 or 1)")
 """A share or a confidence level: a finite real in (0, 1)."""
+Proportion = _named(numbers.Real, lambda p: _real(p) and 0 <= p <= 1, "a proportion in [0, 1]",
+                    "e.g. 0.85 for 85 % (an accuracy or a rate, not a percentage or a count)")
+"""An accuracy, a rate or a share that may be 0 or 1: a real in [0, 1]."""
 PositiveReal = _named(numbers.Real, lambda x: _real(x) and x > 0, "a finite number > 0",
                       "pass a positive number (not 0, NaN or inf)")
 """A scale, a norm budget or a learning rate: a finite real > 0."""
@@ -174,5 +177,5 @@ def contract(function: F) -> F:
     return call  # type: ignore[return-value]
 
 
-__all__ = ["ContractError", "Count", "CountOrZero", "Fraction", "NonNegativeReal", "PositiveReal", "contract",
-           "describe_type", "describe_value"]
+__all__ = ["ContractError", "Count", "CountOrZero", "Fraction", "NonNegativeReal", "PositiveReal", "Proportion",
+           "contract", "describe_type", "describe_value"]

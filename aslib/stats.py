@@ -12,6 +12,8 @@ import numbers
 from dataclasses import dataclass
 from typing import Sequence
 
+from .contracts import Count, Fraction, PositiveReal, Proportion, contract
+
 
 @dataclass(frozen=True)
 class Estimate:
@@ -72,10 +74,9 @@ def t_cdf(t: float, df: float) -> float:
     return 1 - tail if t > 0 else tail
 
 
-def t_quantile(p: float, df: float) -> float:
+@contract
+def t_quantile(p: Fraction, df: PositiveReal) -> float:
     """The ``p``-quantile of Student's t with ``df`` degrees of freedom (``0 < p < 1``), by bisection."""
-    if not 0 < p < 1:
-        raise ValueError(f"p must be in (0, 1), got {p}")
     low, high = -1.0, 1.0
     while t_cdf(low, df) > p:
         low *= 2
@@ -92,15 +93,12 @@ def t_quantile(p: float, df: float) -> float:
     return (low + high) / 2
 
 
-def beta_quantile(p: float, a: float, b: float) -> float:
+@contract
+def beta_quantile(p: Fraction, a: PositiveReal, b: PositiveReal) -> float:
     """The ``p``-quantile of the Beta(``a``, ``b``) distribution (``0 < p < 1``), by bisection on
     :func:`incomplete_beta`. The squared length of the projection of a random unit vector of ``R^d`` onto a
     fixed ``k``-dimensional subspace is Beta(k/2, (d-k)/2): its quantiles say what share of a direction
     lying in a subspace chance alone gives."""
-    if not 0 < p < 1:
-        raise ValueError(f"p must be in (0, 1), got {p}")
-    if not (a > 0 and b > 0):
-        raise ValueError(f"need a, b > 0, got a={a}, b={b}")
     low, high = 0.0, 1.0
     for _ in range(200):
         mid = (low + high) / 2
@@ -113,10 +111,9 @@ def beta_quantile(p: float, a: float, b: float) -> float:
     return (low + high) / 2
 
 
-def estimate(values: Sequence[float], level: float = 0.95) -> Estimate:
+@contract
+def estimate(values: Sequence[numbers.Real], level: Fraction = 0.95) -> Estimate:
     """Mean, sample standard deviation and the Student-t confidence interval of the mean of ``values``."""
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level}")
     xs = [float(v) for v in values]
     if not xs:
         raise ValueError("no values: an estimate needs at least one repeat")
@@ -130,17 +127,17 @@ def estimate(values: Sequence[float], level: float = 0.95) -> Estimate:
     return Estimate(mean, std, n, mean - half, mean + half, level)
 
 
-def paired_difference(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> Estimate:
+@contract
+def paired_difference(a: Sequence[numbers.Real], b: Sequence[numbers.Real], level: Fraction = 0.95) -> Estimate:
     """The mean of ``a[i] - b[i]`` over paired repeats (the same crafting set ``i``) with its interval."""
     if len(a) != len(b):
         raise ValueError(f"paired values need the same number of repeats, got {len(a)} and {len(b)}")
     return estimate([x - y for x, y in zip(a, b)], level)
 
 
-def normal_quantile(p: float) -> float:
+@contract
+def normal_quantile(p: Fraction) -> float:
     """The ``p``-quantile of the standard normal distribution (``0 < p < 1``), by bisection on ``erf``."""
-    if not 0 < p < 1:
-        raise ValueError(f"p must be in (0, 1), got {p}")
     low, high = -40.0, 40.0
     for _ in range(200):
         mid = (low + high) / 2
@@ -151,14 +148,13 @@ def normal_quantile(p: float) -> float:
     return (low + high) / 2
 
 
-def proportion_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
+@contract
+def proportion_interval(successes, n: Count, level: Fraction = 0.95) -> tuple[float, float]:
     """Wilson score interval of a proportion ``successes / n`` (e.g. an accuracy on ``n`` test images)."""
-    for name, value in (("successes", successes), ("n", n)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise ValueError(f"{name} is a count and must be an int, got {value!r}"
-                             + (" (an accuracy? pass round(accuracy * n) correct of n)" if name == "successes"
-                                else ""))
-    if n < 1 or not 0 <= successes <= n:
+    if isinstance(successes, bool) or not isinstance(successes, numbers.Integral):  # not declared: its own hint
+        raise ValueError(f"successes is a count and must be an int, got {successes!r} (an accuracy? pass "
+                         "round(accuracy * n) correct of n)")
+    if not 0 <= successes <= n:
         raise ValueError(f"need 0 <= successes <= n and n >= 1, got {successes} of {n}")
     z, p = normal_quantile(0.5 + level / 2), successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
@@ -166,16 +162,13 @@ def proportion_interval(successes: int, n: int, level: float = 0.95) -> tuple[fl
     return centre - half, centre + half
 
 
-def difference_of_proportions(p1: float, p2: float, n1: int, n2: int, level: float = 0.95) -> tuple[float, float]:
+@contract
+def difference_of_proportions(p1: Proportion, p2: Proportion, n1: Count, n2: Count,
+                              level: Fraction = 0.95) -> tuple[float, float]:
     """Normal (Wald) interval of ``p1 - p2`` for independent proportions on ``n1`` and ``n2`` samples.
 
     On the same test images (paired) the true interval is narrower, so this one is conservative.
     """
-    if n1 < 1 or n2 < 1:
-        raise ValueError(f"need n1, n2 >= 1, got {n1} and {n2}")
-    for name, p in (("p1", p1), ("p2", p2)):
-        if not 0 <= p <= 1:
-            raise ValueError(f"{name} is a proportion and must lie in [0, 1], got {p!r}")
     z = normal_quantile(0.5 + level / 2)
     half = z * math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
     return p1 - p2 - half, p1 - p2 + half

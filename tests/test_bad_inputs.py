@@ -206,7 +206,7 @@ RANGES = [
         n_boot=2, rank=4), r"rank must be an int in 1..3"),
     ("proportion value", lambda: stats.difference_of_proportions(1.2, 0.5, 10, 10), r"p1"),
     ("t quantile p", lambda: stats.t_quantile(1.5, 3), r"p"),
-    ("t degrees of freedom", lambda: stats.t_quantile(0.9, 0), r"degrees of freedom"),
+    ("t degrees of freedom", lambda: stats.t_quantile(0.9, 0), r"df must be a finite number > 0"),
     ("normal quantile p", lambda: stats.normal_quantile(0.0), r"p"),
     ("incomplete beta x", lambda: stats.incomplete_beta(1.0, 1.0, 2.0), r"x"),
     ("sweep repeats", lambda: studies.noise_sweep(problem()[0], problem()[1:], problem()[1:], xis=[1.0], n_samples=3,

@@ -27,8 +27,9 @@ from jaxtyping import AbstractArray, Float, Int
 
 import aslib
 from aslib import frequent_directions as fd
-from aslib import pce, subspace
-from aslib.contracts import ContractError, Count, CountOrZero, Fraction, NonNegativeReal, PositiveReal, contract
+from aslib import pce, stats, subspace
+from aslib.contracts import (ContractError, Count, CountOrZero, Fraction, NonNegativeReal, PositiveReal, Proportion,
+                             contract)
 
 ASLIB_DIR = Path(aslib.__file__).resolve().parent
 
@@ -112,6 +113,13 @@ EXAMPLES = {
     "aslib.pce.NormalEquations.r2": lambda: (_equations().r2, (torch.zeros(3, 2, dtype=torch.float64),), {}),
     "aslib.pce.NormalEquations.cross_validate": lambda: (_equations().cross_validate, ([0.0, 1.0],), {}),
     "aslib.pce.r2_score": lambda: (pce.r2_score, (torch.randn(5, 2), torch.randn(5, 2)), {}),
+    "aslib.stats.t_quantile": lambda: (stats.t_quantile, (0.9, 3), {}),
+    "aslib.stats.beta_quantile": lambda: (stats.beta_quantile, (0.5, 1.0, 2.0), {}),
+    "aslib.stats.estimate": lambda: (stats.estimate, ([0.1, 0.2, 0.4],), {"level": 0.9}),
+    "aslib.stats.paired_difference": lambda: (stats.paired_difference, ([0.1, 0.2], [0.0, 0.3]), {}),
+    "aslib.stats.normal_quantile": lambda: (stats.normal_quantile, (0.9,), {}),
+    "aslib.stats.proportion_interval": lambda: (stats.proportion_interval, (3, 10), {}),
+    "aslib.stats.difference_of_proportions": lambda: (stats.difference_of_proportions, (0.5, 0.4, 10, 12), {}),
 }
 """A valid call of every contracted function: ``name -> () -> (callable, args, kwargs)``."""
 
@@ -119,6 +127,8 @@ NAMED = {Count: st.one_of(st.integers(max_value=0), st.floats(), st.booleans(), 
          CountOrZero: st.one_of(st.integers(max_value=-1), st.floats(), st.booleans()),
          Fraction: st.one_of(st.floats(max_value=0.0), st.floats(min_value=1.0), st.booleans(), st.text(max_size=3)),
          PositiveReal: st.one_of(st.floats(max_value=0.0), st.just(math.nan), st.just(math.inf), st.booleans()),
+         Proportion: st.one_of(st.floats(max_value=-1e-300), st.floats(min_value=1.0000001), st.just(math.nan),
+                               st.booleans(), st.text(max_size=3)),
          NonNegativeReal: st.one_of(st.floats(max_value=-1e-300), st.just(math.nan), st.just(-math.inf),
                                     st.booleans())}
 
