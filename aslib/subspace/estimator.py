@@ -3,7 +3,7 @@ rows to one store (:mod:`aslib.subspace.storage`) chosen by its method."""
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, Sequence
 
 import torch
 from jaxtyping import Float, Shaped
@@ -279,7 +279,7 @@ class ActiveSubspace:
                 "distances": torch.tensor(dists)}
 
     @contract
-    def summary(self, deltas: tuple[Fraction, ...] = (0.9, 0.95, 0.99), leading: Count = 5) -> dict:
+    def summary(self, deltas: Sequence[Fraction] = (0.9, 0.95, 0.99), leading: Count = 5) -> dict:
         """Plain-dict summary: method in use, neurons, samples, directions estimated, fraction of the trace they
         capture, active neurons per threshold, leading eigenvalues.
 
