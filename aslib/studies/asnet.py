@@ -3,8 +3,7 @@
 Every study returns a tidy table (a list of plain dicts, one row per setting) that
 :meth:`aslib.nb.Notebook.table` or :func:`aslib.tables.format_table` shows. Images are
 ``(N, C, H, W)`` tensors as :func:`aslib.data.tensors` returns them; work runs on the device of
-the model (:func:`aslib.inference.predict_logits`). Sizes follow :mod:`aslib.metrics`: storage in MB
-(float32, ``2**20`` bytes), MACs for one sample, reductions as original / ASNet.
+the model (:func:`aslib.inference.predict_logits`).
 """
 from __future__ import annotations
 
