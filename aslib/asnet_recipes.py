@@ -10,6 +10,11 @@ resumably in a folder (``build.pt``, then ``finetune.pt`` after every epoch) and
 checkpoint that :func:`aslib.zoo.ship` records; ``python -m aslib.cli train --recipe NAME --ship``
 does both.
 
+A recipe with ``validation`` > 0 holds that many training images out (:func:`aslib.data.validation_split`,
+seeded by the recipe's seed): the build and the fine-tuning see the rest, the history is measured on the
+held-out images, and every choice among recipes (:func:`select`: the cut, ...) reads that history; the test
+split is read once, for the finished network's ``test_accuracy``.
+
 The ``projection`` of a recipe is ``"active_subspace"`` (the ASNet), or, for the baselines at the
 same cut, rank, build data and fine-tuning budget, ``"pca"`` (the top principal directions of the
 activations at the cut, uncentred second moment, sketched by Frequent Directions over the same
@@ -25,11 +30,10 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch
-import torch_pruning as tp
 from torch import nn
 from torch.nn.utils import prune
 
@@ -39,7 +43,7 @@ from ._utils import atomic_save, load_tensors, seeded
 from .asnet import ASNet, build_asnet, split_model
 from .finetuning import FinetuneConfig, finetune
 from .metrics import complexity, reduction
-from .models import VGG, VGG_CONFIGS
+from .pruning import channel_pruned, magnitude_prune_
 from .subspace import ActiveSubspace
 from .inference import evaluate
 
@@ -75,6 +79,7 @@ class ASNetRecipe:
     finetune: FinetuneConfig = field(default_factory=lambda: RECIPE_FINETUNE)
     seed: int = 0
     build_batches: int | None = None
+    validation: int = 0
 
     def __post_init__(self) -> None:
         if self.projection not in PROJECTIONS:
@@ -99,6 +104,7 @@ class PruningRecipe:
     target_reduction: float = 11.0
     finetune: FinetuneConfig = field(default_factory=lambda: RECIPE_FINETUNE)
     seed: int = 0
+    validation: int = 0
 
     def __post_init__(self) -> None:
         if not self.target_reduction > 1:
@@ -114,17 +120,23 @@ class ChannelPruningRecipe:
     L2-magnitude criterion (``torch_pruning.pruner.MetaPruner`` with ``GroupMagnitudeImportance(p=2)``, the
     same fraction of channels in every conv layer, the classifier's outputs kept), the fraction found by
     bisection as the smallest that leaves at most ``1 / target_reduction`` of the base network's parameters
-    (``match="params"``) or MACs (``match="macs"``); the smaller dense network is then distilled from the
-    unpruned one for ``kd_epochs + sparse_epochs`` epochs of ``finetune``, as :class:`PruningRecipe`."""
+    (``match="params"``) or MACs (``match="macs"``), or, with ``cut`` instead of ``target_reduction``, at most the
+    dense count of an ASNet of the default ``r`` and ``p`` at that cut; the smaller dense network is then distilled
+    from the unpruned one for ``kd_epochs + sparse_epochs`` epochs of ``finetune``, as :class:`PruningRecipe`."""
 
     base: str
-    target_reduction: float = 11.0
+    target_reduction: float | None = 11.0
     match: str = "params"
     finetune: FinetuneConfig = field(default_factory=lambda: RECIPE_FINETUNE)
     seed: int = 0
+    validation: int = 0
+    cut: str | None = None
 
     def __post_init__(self) -> None:
-        if not self.target_reduction > 1:
+        if (self.target_reduction is None) == (self.cut is None):
+            raise ValueError("give either target_reduction (e.g. 11.0) or cut (match the dense count of the ASNet "
+                             f"at that cut), not both or neither; got {self.target_reduction!r} and {self.cut!r}")
+        if self.target_reduction is not None and not self.target_reduction > 1:
             raise ValueError(f"target_reduction must be > 1 (e.g. 11.0), got {self.target_reduction!r}")
         if self.match not in CHANNEL_MATCH:
             raise ValueError(f"match must be one of {CHANNEL_MATCH}, got {self.match!r}")
@@ -153,6 +165,26 @@ RECIPES: dict[str, ASNetRecipe | PruningRecipe | ChannelPruningRecipe] = {
 ``..._asnet_conv5`` with :data:`RECIPE_FINETUNE` at 11x), and the equal-budget comparison of the active
 subspace with PCA and random projections, with magnitude pruning and with structured channel pruning at the
 ASNet's parameters (11x) and at its MACs (3.3x, the MAC reduction of the budget-14 ASNet) (``..._budget14``)."""
+VALIDATION_IMAGES = 5000
+"""Training images held out (500 per class, seeded) by the ``..._val14`` recipes for their choices."""
+VALIDATION_CUTS = ("conv5", "conv6")
+"""The cuts among which :func:`select` chooses the ``..._val14`` ASNet on the validation split."""
+RECIPES.update({
+    **{f"{_VGG}_{tag}_{cut}_val14": ASNetRecipe(_VGG, cut, projection=projection, finetune=BASELINE_FINETUNE,
+                                                 validation=VALIDATION_IMAGES)
+       for cut in VALIDATION_CUTS for tag, projection in (("asnet", "active_subspace"), ("pca", "pca"),
+                                                          ("random", "random"))},
+    **{f"{_VGG}_channels_macs_{cut}_val14": ChannelPruningRecipe(_VGG, None, "macs", finetune=BASELINE_FINETUNE,
+                                                                 validation=VALIDATION_IMAGES, cut=cut)
+       for cut in VALIDATION_CUTS},
+    f"{_VGG}_pruned_val14": PruningRecipe(_VGG, finetune=BASELINE_FINETUNE, validation=VALIDATION_IMAGES),
+    f"{_VGG}_channels_params_val14": ChannelPruningRecipe(_VGG, 11.0, "params", finetune=BASELINE_FINETUNE,
+                                                          validation=VALIDATION_IMAGES),
+})
+"""The budget-14 comparison with every choice on a validation split (``..._val14``): the ASNet at each candidate
+cut (:func:`select` keeps the one with the higher validation accuracy), its PCA and random projections at each cut,
+magnitude pruning and channel pruning at the ASNet's nonzero parameters (11x), and channel pruning at the dense MACs
+of the ASNet at each cut."""
 SHIPPED_ASNETS = [f"{_VGG}_asnet_conv6", f"{_VGG}_asnet_conv5"]
 """The shipped ASNets, in the order notebook 05 shows them (the first carries the report's claims)."""
 BASELINES = [name for name in RECIPES if name.endswith("_budget14")]
@@ -201,12 +233,16 @@ def run(name_or_recipe: str | ASNetRecipe | PruningRecipe | ChannelPruningRecipe
         teacher = zoo.pretrained(recipe.base, device)
         train = data_mod.load(entry["dataset"], "train")
         test = data_mod.load(entry["dataset"], "test")
+        source = {"data_source": train.source}
+        evaluation = test
+        if recipe.validation:
+            train, evaluation, source["validation"] = data_mod.validation_split(train, recipe.validation, recipe.seed)
         shape = tuple(train.images.shape[1:])
         original = complexity(teacher, shape)
         if isinstance(recipe, PruningRecipe):
-            return _run_pruning(name, recipe, out, teacher, entry, train, test, original)
+            return _run_pruning(name, recipe, out, teacher, entry, train, evaluation, test, original, source)
         if isinstance(recipe, ChannelPruningRecipe):
-            return _run_channels(name, recipe, out, teacher, entry, train, test, original)
+            return _run_channels(name, recipe, out, teacher, entry, train, evaluation, test, original, source)
         build_path, tune_path = out / "build.pt", out / "finetune.pt"
         if build_path.exists():
             state = load_tensors(build_path, "ASNet build", device)
@@ -224,17 +260,18 @@ def run(name_or_recipe: str | ASNetRecipe | PruningRecipe | ChannelPruningRecipe
                                       progress=progress, **extra)
             build = {"neurons": info.neurons, "samples": info.samples, "r2_train": info.r2,
                      "r2_heldout": info.r2_heldout, "ridge_per_sample": info.ridge_per_sample,
-                     "ridge_scores": info.ridge_scores, "test_accuracy": evaluate(asnet, test)["accuracy"],
+                     "ridge_scores": info.ridge_scores,
+                     f"{evaluation.split}_accuracy": evaluate(asnet, evaluation)["accuracy"],
                      "wall_time_s": round(time.time() - start, 1)}
             atomic_save({"asnet": asnet.state_dict(), "meta": build}, build_path)
         config = recipe.finetune
         if recipe.target_reduction is not None:
             config = dataclasses.replace(config, target_params=math.floor(original["params"] / recipe.target_reduction))
-        history = finetune(asnet, teacher, train, test, config, checkpoint=tune_path, input_shape=shape,
+        history = finetune(asnet, teacher, train, evaluation, config, checkpoint=tune_path, input_shape=shape,
                            progress=progress)
         result = complexity(asnet, shape)
         meta = {"arch": "asnet", "arch_kwargs": _arch_kwargs(recipe, build["neurons"], entry),
-                "dataset": entry["dataset"], "data_source": train.source, "recipe_name": name,
+                "dataset": entry["dataset"], **source, "recipe_name": name,
                 "recipe": _plain(dataclasses.asdict(recipe)), "base_model": recipe.base, "seed": recipe.seed,
                 "epochs": config.kd_epochs + config.sparse_epochs, "build": build, "history": history,
                 "wall_time_s": round(build["wall_time_s"] + sum(row.get("seconds", 0.0) for row in history), 1),
@@ -247,84 +284,80 @@ def run(name_or_recipe: str | ASNetRecipe | PruningRecipe | ChannelPruningRecipe
         return meta
 
 
+def select(candidates: Sequence[str], work: str | Path, *, device: str | torch.device = "cpu",
+           progress: bool = True) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """Run the named recipes (each resumably in ``work/NAME.work``) and choose the one whose finished network scores
+    highest on its validation split (the last row of its history; ties go to the earlier name).
+
+    Every candidate must hold out the same validation split (``validation`` and ``seed`` equal, > 0), so the choice
+    never reads the test split. Returns the chosen name, its metadata (as :func:`run`) and the selection record for
+    its manifest: the split, the rule, each candidate's validation accuracy and the choice.
+    """
+    if len(candidates) < 2 or len(set(candidates)) != len(candidates):
+        raise ValueError(f"select chooses among two or more different recipes, got {list(candidates)!r}")
+    unknown = [name for name in candidates if name not in RECIPES]
+    if unknown:
+        raise ValueError(f"unknown recipe(s) {unknown}; the recipes are {sorted(RECIPES)}")
+    splits = {(RECIPES[name].validation, RECIPES[name].seed) for name in candidates}
+    if len(splits) != 1 or not next(iter(splits))[0]:
+        raise ValueError("the candidates must hold out the same validation split (same validation > 0 and seed), "
+                         f"got (validation, seed) {sorted(splits)}")
+    metas = {name: run(name, Path(work) / f"{name}.work", device=device, progress=progress) for name in candidates}
+    scores = {name: meta["history"][-1]["validation_accuracy"] for name, meta in metas.items()}
+    chosen = max(candidates, key=lambda name: (scores[name], -candidates.index(name)))
+    record = {"split": "validation", "validation": metas[chosen]["validation"],
+              "rule": "the highest validation accuracy at the last epoch", "validation_accuracy": scores,
+              "chosen": chosen}
+    return chosen, metas[chosen], record
+
+
 def _run_pruning(name: str, recipe: PruningRecipe, out: Path, teacher: nn.Module, entry: dict[str, Any],
-                 train: data_mod.ImageDataset, test: data_mod.ImageDataset, original: dict[str, Any]) -> dict[str, Any]:
+                 train: data_mod.ImageDataset, evaluation: data_mod.ImageDataset, test: data_mod.ImageDataset,
+                 original: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
     shape = tuple(train.images.shape[1:])
     student = copy.deepcopy(teacher)
-    weights = [(m, "weight") for m in student.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    target = math.floor(original["params"] / recipe.target_reduction)
-    scores = {(m, name): m.weight.detach().abs() / m.weight.detach().pow(2).mean().sqrt() for m, name in weights}
-    prune.global_unstructured(weights, pruning_method=prune.L1Unstructured, importance_scores=scores,
-                              amount=sum(m.weight.numel() for m, _ in weights) - target)
+    weights = magnitude_prune_(student, math.floor(original["params"] / recipe.target_reduction))
     config = dataclasses.replace(recipe.finetune, kd_epochs=recipe.finetune.kd_epochs + recipe.finetune.sparse_epochs,
                                  sparse_epochs=0)
-    history = finetune(student, teacher, train, test, config, checkpoint=out / "finetune.pt", input_shape=shape,
-                       progress=False)
+    history = finetune(student, teacher, train, evaluation, config, checkpoint=out / "finetune.pt",
+                       input_shape=shape, progress=False)
     for module, attribute in weights:
         prune.remove(module, attribute)
-    return _save_dense(name, recipe, out, student, entry["arch_kwargs"], entry, train, test, original, config, history)
-
-
-def channel_pruned(model: nn.Module, target: int, match: str, input_shape: tuple[int, ...]) -> tuple[nn.Module, float]:
-    """The VGG ``model`` with whole channels removed (see :class:`ChannelPruningRecipe`) so that its parameters
-    (``match="params"``) or MACs (``match="macs"``) are at most ``target``; returns the pruned copy, rebuilt as
-    :class:`aslib.models.VGG` with ``channels``, and the pruned fraction of every conv layer's channels (bisection
-    to 1e-3). ``model`` is left unchanged."""
-    if not isinstance(model, VGG):
-        raise ValueError(f"channel pruning rebuilds a VGG of the kit (aslib.models.VGG), got {type(model).__name__}")
-    device = next(model.parameters()).device
-    example = torch.zeros(1, *input_shape, device=device)
-
-    def pruned(fraction: float) -> nn.Module:
-        copy_ = copy.deepcopy(model).eval()
-        pruner = tp.pruner.MetaPruner(copy_, example, importance=tp.importance.GroupMagnitudeImportance(p=2),
-                                      pruning_ratio=fraction, ignored_layers=[copy_.fc])
-        pruner.step()
-        return copy_
-
-    low, high = 0.0, 0.95  # Torch-Pruning leaves a layer whole when a fraction would remove all its channels
-    if complexity(pruned(high), input_shape)[match] > target:
-        raise ValueError(f"no channel fraction leaves at most {target} {match}: choose a smaller target_reduction")
-    while high - low > 1e-3:
-        middle = (low + high) / 2
-        low, high = (low, middle) if complexity(pruned(middle), input_shape)[match] <= target else (middle, high)
-    smaller = pruned(high)
-    channels = [module[0].out_channels for name, module in smaller.named_children() if name.startswith("conv")]
-    depth = {len(c): d for d, c in _vgg_convs().items()}[len(channels)]
-    rebuilt = VGG(depth, num_classes=smaller.fc.out_features, batch_norm=any(
-        isinstance(m, nn.BatchNorm2d) for m in smaller.modules()), in_channels=input_shape[0], channels=channels)
-    rebuilt.load_state_dict(smaller.state_dict())
-    return rebuilt.to(device).train(model.training), high
-
-
-def _vgg_convs() -> dict[int, list[int]]:
-    return {depth: [c for c in config if c != "M"] for depth, config in VGG_CONFIGS.items()}
+    return _save_dense(name, recipe, out, student, entry["arch_kwargs"], entry, test, original, source, config,
+                       history)
 
 
 def _run_channels(name: str, recipe: ChannelPruningRecipe, out: Path, teacher: nn.Module, entry: dict[str, Any],
-                  train: data_mod.ImageDataset, test: data_mod.ImageDataset, original: dict[str, Any]) -> dict[str, Any]:
+                  train: data_mod.ImageDataset, evaluation: data_mod.ImageDataset, test: data_mod.ImageDataset,
+                  original: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
     shape = tuple(train.images.shape[1:])
-    target = math.floor(original[recipe.match] / recipe.target_reduction)
+    if recipe.cut is None:
+        target = math.floor(original[recipe.match] / recipe.target_reduction)
+    else:
+        like = ASNetRecipe(recipe.base, recipe.cut)
+        pre, _ = split_model(copy.deepcopy(teacher), recipe.cut)
+        neurons = pre(train.batch(torch.arange(1))[0].to(next(teacher.parameters()).device)).numel()
+        target = complexity(_empty(teacher, like, neurons, entry), shape)[recipe.match]
     student, fraction = channel_pruned(teacher, target, recipe.match, shape)
     config = dataclasses.replace(recipe.finetune, kd_epochs=recipe.finetune.kd_epochs + recipe.finetune.sparse_epochs,
                                  sparse_epochs=0)
-    history = finetune(student, teacher, train, test, config, checkpoint=out / "finetune.pt", input_shape=shape,
-                       progress=False)
+    history = finetune(student, teacher, train, evaluation, config, checkpoint=out / "finetune.pt",
+                       input_shape=shape, progress=False)
     channels = [module[0].out_channels for child, module in student.named_children() if child.startswith("conv")]
-    meta = _save_dense(name, recipe, out, student, {**entry["arch_kwargs"], "channels": channels}, entry, train, test,
-                       original, config, history)
+    meta = _save_dense(name, recipe, out, student, {**entry["arch_kwargs"], "channels": channels}, entry, test,
+                       original, source, config, history)
     return {**meta, "pruned_channel_fraction": round(fraction, 4)}
 
 
 def _save_dense(name: str, recipe: PruningRecipe | ChannelPruningRecipe, out: Path, student: nn.Module,
-                arch_kwargs: dict[str, Any], entry: dict[str, Any], train: data_mod.ImageDataset,
-                test: data_mod.ImageDataset, original: dict[str, Any], config: FinetuneConfig,
+                arch_kwargs: dict[str, Any], entry: dict[str, Any], test: data_mod.ImageDataset,
+                original: dict[str, Any], source: dict[str, Any], config: FinetuneConfig,
                 history: list[dict[str, Any]]) -> dict[str, Any]:
     """Metadata of a fine-tuned pruned network (architecture of the base) and its checkpoint ``out/model.pt``."""
-    shape = tuple(train.images.shape[1:])
+    shape = tuple(test.images.shape[1:])
     result = complexity(student, shape)
-    meta = {"arch": entry["arch"], "arch_kwargs": arch_kwargs, "dataset": entry["dataset"],
-            "data_source": train.source, "recipe_name": name, "recipe": _plain(dataclasses.asdict(recipe)),
+    meta = {"arch": entry["arch"], "arch_kwargs": arch_kwargs, "dataset": entry["dataset"], **source,
+            "recipe_name": name, "recipe": _plain(dataclasses.asdict(recipe)),
             "base_model": recipe.base, "seed": recipe.seed, "epochs": config.kd_epochs, "history": history,
             "wall_time_s": round(sum(row.get("seconds", 0.0) for row in history), 1), "device": str(next(
                 student.parameters()).device), "precision": config.precision,
@@ -353,4 +386,5 @@ def _plain(value: Any) -> Any:
 
 
 __all__ = ["ASNetRecipe", "BASELINES", "BASELINE_FINETUNE", "CHANNEL_MATCH", "ChannelPruningRecipe", "PROJECTIONS",
-           "PruningRecipe", "RECIPES", "RECIPE_FINETUNE", "SHIPPED_ASNETS", "channel_pruned", "directions", "run"]
+           "PruningRecipe", "RECIPES", "RECIPE_FINETUNE", "SHIPPED_ASNETS", "VALIDATION_CUTS", "VALIDATION_IMAGES",
+           "directions", "run", "select"]

@@ -161,7 +161,7 @@ def _sparse_weights(asnet: ASNet) -> list[torch.Tensor]:
     return convs + [asnet.projection.weight, asnet.head.weight]
 
 
-def finetune(asnet: ASNet | nn.Module, teacher: nn.Module, train_data: ImageDataset, test_data: Batches,
+def finetune(asnet: ASNet | nn.Module, teacher: nn.Module, train_data: ImageDataset, eval_data: Batches,
              config: FinetuneConfig = FinetuneConfig(), *, checkpoint: str | Path | None = None,
              input_shape: tuple[int, ...] | None = None, progress: bool = True) -> list[dict[str, Any]]:
     """Step 3: distillation (Adam) then l1-proximal sparse retraining (SGD), epoch by epoch.
@@ -171,17 +171,20 @@ def finetune(asnet: ASNet | nn.Module, teacher: nn.Module, train_data: ImageData
     completed epoch (a rerun with more epochs extends the run; optimiser moments restart at
     each resumed phase), and the state at the end of each phase is kept beside it
     (:func:`phase_checkpoint`). Returns
-    one row per epoch (phase, epoch, test accuracy, wall ``seconds``, nonzero parameters and MACs when
+    one row per epoch (phase, epoch, accuracy on ``eval_data``, wall ``seconds``, nonzero parameters and MACs when
     ``input_shape`` is given; in the sparse phase also the ``l1 scale``, whether the zero pattern is
     ``frozen`` and whether the epoch was ``averaged``); the row with ``epoch == 0`` is the starting point,
     and with ``swa_epochs`` a last row (``"swa"``: the number of epochs averaged) is the averaged ASNet.
+    The accuracy's key names the split it was measured on (:func:`accuracy_key`): ``"validation_accuracy"``
+    when ``eval_data`` is a validation split (:func:`aslib.data.validation_split`, for runs whose choices
+    read the history), else ``"test_accuracy"``.
 
     Under ``torch.distributed`` (e.g. ``torchrun``) the ASNet is wrapped in
     ``DistributedDataParallel`` and each rank trains on its share of every global batch of
     ``config.batch_size`` (:class:`~aslib.data.BatchLoader` ``shard``); losses are weighted so that
     the averaged gradient is the gradient of the global batch, as in one process. Batch-norm
-    layers of the pre-model use their rank's statistics (plain DDP). Test accuracy is computed
-    on disjoint test shards and summed; rank 0 writes the checkpoint and every rank resumes from it.
+    layers of the pre-model use their rank's statistics (plain DDP). Accuracy is computed
+    on disjoint shards of ``eval_data`` and summed; rank 0 writes the checkpoint and every rank resumes from it.
 
     ``asnet`` is trained in place; the teacher is used in eval mode and left as it was passed in.
     Any other network may be distilled the same way (``sparse_epochs=0``; one parameter group at the
@@ -191,10 +194,10 @@ def finetune(asnet: ASNet | nn.Module, teacher: nn.Module, train_data: ImageData
         raise ValueError(f"the l1-sparse phase acts on an ASNet's layers; got a {type(asnet).__name__}: "
                          "use sparse_epochs=0 to distil another network")
     with model_mode(teacher):
-        return _finetune(asnet, teacher, train_data, test_data, config, checkpoint, input_shape, progress)
+        return _finetune(asnet, teacher, train_data, eval_data, config, checkpoint, input_shape, progress)
 
 
-def _finetune(asnet: nn.Module, teacher: nn.Module, train_data: ImageDataset, test_data: Batches,
+def _finetune(asnet: nn.Module, teacher: nn.Module, train_data: ImageDataset, eval_data: Batches,
               config: FinetuneConfig, checkpoint: str | Path | None, input_shape: tuple[int, ...] | None,
               progress: bool) -> list[dict[str, Any]]:
     device = model_device(asnet)
@@ -205,7 +208,8 @@ def _finetune(asnet: nn.Module, teacher: nn.Module, train_data: ImageDataset, te
     if world > 1:
         model = nn.parallel.DistributedDataParallel(asnet, device_ids=[device.index] if device.type == "cuda" else None)
     progress = progress and is_main_process()
-    test_shard = local_share(test_data, 500)
+    eval_shard = local_share(eval_data, 500)
+    key = ACCURACY_KEYS[0] if getattr(eval_data, "split", None) == "validation" else ACCURACY_KEYS[1]
     phases = [("distill", config.kd_epochs), ("sparse", config.sparse_epochs)]
     history: list[dict[str, Any]] = []
     path = Path(checkpoint) if checkpoint else None
@@ -222,9 +226,9 @@ def _finetune(asnet: nn.Module, teacher: nn.Module, train_data: ImageDataset, te
                      "averaged": None if averaged is None else averaged.state_dict()}, target)
 
     def measure(phase: str, epoch: int) -> dict[str, Any]:
-        result = evaluate(asnet, test_shard)
+        result = evaluate(asnet, eval_shard)
         correct, total = sum_across_ranks([result["accuracy"] * result["samples"], result["samples"]])
-        row = {"phase": phase, "epoch": epoch, "test_accuracy": correct / total}
+        row = {"phase": phase, "epoch": epoch, key: correct / total}
         if input_shape is not None:
             c = complexity(asnet, input_shape)
             row.update({"nonzero_params": c["nonzero_params"], "sparse_macs": c["sparse_macs"],
@@ -315,6 +319,19 @@ def _finetune(asnet: nn.Module, teacher: nn.Module, train_data: ImageDataset, te
     return history
 
 
+ACCURACY_KEYS = ("validation_accuracy", "test_accuracy")
+"""The accuracy column of a :func:`finetune` history: measured on a validation split, or on the test split."""
+
+
+def accuracy_key(history: list[dict[str, Any]]) -> str:
+    """Which of :data:`ACCURACY_KEYS` the rows of a :func:`finetune` history carry (all rows carry the same)."""
+    keys = {key for row in history for key in ACCURACY_KEYS if key in row}
+    if len(keys) != 1:
+        raise ValueError(f"a fine-tuning history's rows carry one accuracy column of {ACCURACY_KEYS}; these rows "
+                         f"carry {sorted(keys) or 'none'}")
+    return keys.pop()
+
+
 def phase_checkpoint(checkpoint: str | Path, phase: str) -> Path:
     """Where :func:`finetune` keeps the state at the end of ``phase`` next to ``checkpoint``
     (``finetune.pt`` -> ``finetune_distill.pt``): copied to a new run's ``checkpoint``, it starts that
@@ -332,4 +349,5 @@ def _global_batch_size(loader: BatchLoader, index: int) -> int:
     return min(loader.batch_size, n - index * loader.batch_size)
 
 
-__all__ = ["FinetuneConfig", "PHASES", "distillation_loss", "finetune", "phase_checkpoint", "soft_threshold_"]
+__all__ = ["ACCURACY_KEYS", "FinetuneConfig", "PHASES", "accuracy_key", "distillation_loss", "finetune",
+           "phase_checkpoint", "soft_threshold_"]

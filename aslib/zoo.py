@@ -171,7 +171,8 @@ def ship(name: str, path: str | Path, meta: dict[str, Any], command: str) -> dic
     sha256 and the platform fingerprint of this process (the one that ships, normally the one that trained);
     an ASNet's (or a pruned network's) entry also its base model and its accuracy, ``method`` (the
     projection, ``"magnitude_pruning"``, or ``"channel_pruning_params"`` / ``"channel_pruning_macs"``), the build, nonzero parameters, dense and sparse MACs and
-    the reductions against the base network.
+    the reductions against the base network; a run that held out a validation split for its choices
+    (:func:`aslib.asnet_recipes.run`) also its ``validation`` record, and a chosen one its ``selection``.
     """
     path = Path(path)
     model, _ = load_checkpoint(path)
@@ -197,6 +198,7 @@ def ship(name: str, path: str | Path, meta: dict[str, Any], command: str) -> dic
                                                         else "magnitude_pruning")
         if "pruned_channel_fraction" in meta:
             record["pruned_channel_fraction"] = meta["pruned_channel_fraction"]
+    record.update({key: meta[key] for key in ("validation", "selection") if key in meta})
     manifest = json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {"models": []}
     manifest["models"] = [m for m in manifest["models"] if m["name"] != name] + [record]
     atomic_write_json(manifest, MANIFEST, indent=2)

@@ -7,9 +7,10 @@ import pytest
 import torch
 from conftest import needs
 
-from aslib import asnet_recipes, zoo
+from aslib import asnet_recipes, data, pruning, zoo
 from aslib.asnet import ASNet
 from aslib.asnet_recipes import ASNetRecipe, RECIPE_FINETUNE
+from aslib.inference import evaluate
 from aslib.metrics import nonzero_weights
 
 TINY = dataclasses.replace(RECIPE_FINETUNE, kd_epochs=1, sparse_epochs=2, max_batches=3, l1=100.0, l1_growth=2.0,
@@ -46,11 +47,38 @@ def test_a_rerun_resumes_from_the_working_folder(tmp_path):
     assert again["test_accuracy"] == first["test_accuracy"]
 
 
+@needs("fashion_mnist")
+def test_a_validation_recipe_tunes_on_the_rest_and_choices_read_the_validation_split(tmp_path, monkeypatch):
+    names = {"tiny_conv2": tiny(), "tiny_conv1": dataclasses.replace(tiny(), layer="conv1")}
+    for name, recipe in names.items():
+        monkeypatch.setitem(asnet_recipes.RECIPES, name, dataclasses.replace(recipe, validation=1000))
+    chosen, meta, record = asnet_recipes.select(list(names), tmp_path)
+    scores = record["validation_accuracy"]
+    assert chosen == max(scores, key=scores.get) and record["chosen"] == chosen and set(scores) == set(names)
+    assert meta["validation"] == record["validation"] and meta["validation"]["images"] == 1000
+    history = meta["history"]
+    assert all("validation_accuracy" in row and "test_accuracy" not in row for row in history)
+    assert scores[chosen] == history[-1]["validation_accuracy"]
+    held = data.validation_split(data.load("fashion_mnist", "train"), 1000, 0)[1]
+    model, _ = zoo.load_checkpoint(tmp_path / f"{chosen}.work" / "model.pt")
+    assert evaluate(model, held)["accuracy"] == pytest.approx(scores[chosen])  # measured on the held-out images
+    assert meta["test_accuracy"] == pytest.approx(evaluate(model, data.load("fashion_mnist", "test"))["accuracy"])
+    with pytest.raises(ValueError, match="same validation split"):
+        monkeypatch.setitem(asnet_recipes.RECIPES, "tiny_none", tiny())
+        asnet_recipes.select(["tiny_conv2", "tiny_none"], tmp_path)
+    with pytest.raises(ValueError, match="two or more"):
+        asnet_recipes.select(["tiny_conv2"], tmp_path)
+
+
 def test_bad_recipes_are_refused():
     with pytest.raises(ValueError, match="projection must be one of"):
         ASNetRecipe("lenet_fashion_mnist", "fc1", projection="svd")
     with pytest.raises(ValueError, match="target_reduction must be > 1"):
         ASNetRecipe("lenet_fashion_mnist", "fc1", target_reduction=0.5)
+    with pytest.raises(ValueError, match="either target_reduction"):
+        asnet_recipes.ChannelPruningRecipe("vgg19_bn_w025_cifar10", 11.0, "macs", cut="conv5")
+    with pytest.raises(ValueError, match="either target_reduction"):
+        asnet_recipes.ChannelPruningRecipe("vgg19_bn_w025_cifar10", None, "macs")
 
 
 @needs("fashion_mnist")
@@ -75,10 +103,10 @@ def test_channel_pruning_meets_its_target_with_the_smallest_fraction_and_leaves_
     full = complexity(model, shape)
     for match, reduction in (("params", 6.0), ("macs", 3.0)):
         target = int(full[match] / reduction)
-        pruned, fraction = asnet_recipes.channel_pruned(model, target, match, shape)
+        pruned, fraction = pruning.channel_pruned(model, target, match, shape)
         assert isinstance(pruned, VGG) and complexity(pruned, shape)[match] <= target
         # the bisection's lower end does not meet the target: the fraction is the smallest one (to 1e-3)
-        larger, _ = asnet_recipes.channel_pruned(model, int(complexity(pruned, shape)[match] * 1.2), match, shape)
+        larger, _ = pruning.channel_pruned(model, int(complexity(pruned, shape)[match] * 1.2), match, shape)
         assert complexity(larger, shape)[match] > complexity(pruned, shape)[match]
         widths = [m[0].out_channels for name, m in pruned.named_children() if name.startswith("conv")]
         original = [m[0].out_channels for name, m in model.named_children() if name.startswith("conv")]
@@ -89,9 +117,9 @@ def test_channel_pruning_meets_its_target_with_the_smallest_fraction_and_leaves_
         assert torch.equal(rebuilt.eval()(x), pruned.eval()(x))
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
     with pytest.raises(ValueError, match="no channel fraction"):
-        asnet_recipes.channel_pruned(model, 10, "params", shape)
+        pruning.channel_pruned(model, 10, "params", shape)
     with pytest.raises(ValueError, match="VGG"):
-        asnet_recipes.channel_pruned(torch.nn.Linear(3, 2), 10, "params", shape)
+        pruning.channel_pruned(torch.nn.Linear(3, 2), 10, "params", shape)
     with pytest.raises(ValueError, match="match must be one of"):
         asnet_recipes.ChannelPruningRecipe("vgg19_bn_w025_cifar10", 3.0, "flops")
     with pytest.raises(ValueError, match="channels must give one positive int per conv layer"):

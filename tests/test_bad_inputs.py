@@ -95,7 +95,7 @@ NAMES = [
     ("attack norm of random_perturbation", lambda: attacks.random_perturbation((3,), 1.0, norm="inf"), r"norm"),
     ("dominant direction solver", lambda: attacks.dominant_direction(torch.randn(5, 3), solver="svd"), r"solver"),
     ("dataset of valid_bounds", lambda: attacks.valid_bounds("cifar"), r"unknown dataset 'cifar'"),
-    ("dataset of perturbation_norms", lambda: attacks.perturbation_norms(torch.ones(4), "mnist10"), r"unknown dataset"),
+    ("dataset of perturbation_norms", lambda: attacks.perturbation_norms(torch.ones(1, 4, 4), "mnist10"), r"unknown dataset"),
     ("fine-tuning schedule", lambda: finetuning.FinetuneConfig(schedule="cosin"), r"schedule"),
     ("fine-tuning precision", lambda: finetuning.FinetuneConfig(precision="fp8"), r"precision"),
     ("fine-tuning optimizer", lambda: finetuning.FinetuneConfig(sparse_optimizer="adamw"), r"sparse_optimizer"),

@@ -21,13 +21,14 @@ from typing import Literal
 
 import pytest
 import torch
+from conftest import random_images
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jaxtyping import AbstractArray, Float, Int
 
 import aslib
 from aslib import frequent_directions as fd
-from aslib import pce, stats, subspace
+from aslib import attacks, pce, stats, subspace
 from aslib.contracts import (ContractError, Count, CountOrZero, Fraction, NonNegativeReal, PositiveReal, Proportion,
                              contract)
 
@@ -50,6 +51,13 @@ def contracted() -> dict[str, object]:
                 if hasattr(member, "__aslib_contract__"):
                     found[f"{module.__name__}.{member.__qualname__}"] = member
     return found
+
+
+def _attack_problem() -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
+    """A linear 3-class model of 4 inputs, 5 images ``(5, 4)`` and their labels ``(5,)``."""
+    model = torch.nn.Linear(4, 3)
+    x = torch.randn(5, 4, generator=torch.Generator().manual_seed(0))
+    return model, x, torch.tensor([0, 1, 2, 0, 1])
 
 
 def _equations() -> pce.NormalEquations:
@@ -113,6 +121,18 @@ EXAMPLES = {
     "aslib.pce.NormalEquations.r2": lambda: (_equations().r2, (torch.zeros(3, 2, dtype=torch.float64),), {}),
     "aslib.pce.NormalEquations.cross_validate": lambda: (_equations().cross_validate, ([0.0, 1.0],), {}),
     "aslib.pce.r2_score": lambda: (pce.r2_score, (torch.randn(5, 2), torch.randn(5, 2)), {}),
+    "aslib.attacks.evaluation.attack_ratio": lambda: (attacks.attack_ratio, (*_attack_problem(), torch.zeros(4)),
+                                                      {"batch_size": 2}),
+    "aslib.attacks.evaluation.fooling_rate": lambda: (attacks.fooling_rate, (_attack_problem()[0], _attack_problem()[1],
+                                                                             torch.zeros(4)), {}),
+    "aslib.attacks.evaluation.clean_predictions": lambda: (attacks.evaluation.clean_predictions, _attack_problem()[:2], {}),
+    "aslib.attacks.evaluation.perturbation_norms": lambda: (attacks.perturbation_norms, (torch.ones(1, 4, 4), "mnist"),
+                                                            {}),
+    "aslib.attacks.random_direction.random_perturbation": lambda: (attacks.random_perturbation, ((3, 4, 4), 1.0),
+                                                                   {"norm": "linf"}),
+    "aslib.attacks.checkerboard.checkerboard_perturbation": lambda: (attacks.checkerboard_perturbation,
+                                                                     ((3, 8, 8), 2.0), {"cell": 2}),
+    "aslib.data.images.validation_split": lambda: (aslib.data.validation_split, (random_images(200),), {"images": 20}),
     "aslib.stats.t_quantile": lambda: (stats.t_quantile, (0.9, 3), {}),
     "aslib.stats.beta_quantile": lambda: (stats.beta_quantile, (0.5, 1.0, 2.0), {}),
     "aslib.stats.estimate": lambda: (stats.estimate, ([0.1, 0.2, 0.4],), {"level": 0.9}),
@@ -146,7 +166,7 @@ def bad_values(annotation, good):
         if not isinstance(good, torch.Tensor):
             return None
         variants = [good.new_zeros(())]  # a scalar: every declared shape here has at least one axis
-        if "..." not in annotation.dim_str:
+        if "..." not in annotation.dim_str and "*" not in annotation.dim_str:  # a variadic axis takes any number
             variants.append(good[None])  # one axis too many
         kind = annotation.dtype.__name__
         if kind in ("Float", "Inexact"):

@@ -101,6 +101,25 @@ def test_a_subset_keeps_the_datasets_statistics_and_names():
     assert torch.equal(part.batch(torch.arange(3))[0], ds.batch(torch.tensor([3, 0, 7]))[0])
 
 
+def test_a_validation_split_is_balanced_disjoint_seeded_and_recorded():
+    ds = random_images(400, (1, 4, 4), num_classes=4)
+    fit, held, record = data.validation_split(ds, 40, seed=3)
+    assert len(fit) + len(held) == len(ds) and held.split == "validation" and fit.split == "train"
+    assert torch.bincount(held.targets, minlength=4).tolist() == [10, 10, 10, 10]
+    rows = {tuple(image.flatten().tolist()) + (int(label),) for image, label in zip(ds.images, ds.targets)}
+    split_rows = [tuple(image.flatten().tolist()) + (int(label),) for part in (fit, held)
+                  for image, label in zip(part.images, part.targets)]
+    assert set(split_rows) == rows and len(split_rows) == len(rows)  # every image once, in one part only
+    again = data.validation_split(ds, 40, seed=3)
+    assert torch.equal(again[1].images, held.images) and again[2] == record
+    other = data.validation_split(ds, 40, seed=4)
+    assert other[2]["indices_sha256"] != record["indices_sha256"]
+    assert record == {"images": 40, "of": 400, "seed": 3, "per_class": 10, "indices_sha256": record["indices_sha256"]}
+    for bad, words in ((42, "multiple of the 4 classes"), (2, "multiple"), (400, "smallest class")):
+        with pytest.raises(ValueError, match=words):
+            data.validation_split(ds, bad)
+
+
 def test_sharded_augmented_loaders_interleave_to_the_single_loader():
     ds = data.ImageDataset(torch.randint(0, 255, (40, 3, 8, 8), dtype=torch.uint8), torch.arange(40) % 10,
                            mean=(0.5,) * 3, std=(0.25,) * 3, classes=list("abcdefghij"), name="cifar10",

@@ -213,7 +213,14 @@ def test_plots_return_figures_and_reject_bad_input():
     histories = {"conv5": [{"test_accuracy": 0.5, "nonzero_params": 1000}, {"test_accuracy": 0.6,
                                                                            "nonzero_params": 500}]}
     fig = plots.finetune_curves(histories, original_accuracy=0.9, original_params=5000, kd_epochs=1)
-    assert fig.axes[1].get_yscale() == "log"
+    assert fig.axes[1].get_yscale() == "log" and fig.axes[0].get_title() == "test accuracy"
+    held_out = {"conv5": [{"validation_accuracy": row["test_accuracy"], "nonzero_params": row["nonzero_params"]}
+                          for row in histories["conv5"]]}
+    fig = plots.finetune_curves(held_out, original_accuracy=0.9, original_params=5000, kd_epochs=1)
+    assert fig.axes[0].get_title() == "validation accuracy"
+    with pytest.raises(ValueError, match="different splits"):
+        plots.finetune_curves({**histories, "conv6": held_out["conv5"]}, original_accuracy=0.9, original_params=5000,
+                              kd_epochs=1)
     trade = [{"scale": s, "nonzero params x": 1 + s, "accuracy": 0.5} for s in (0.0, 1.0)]
     fig = plots.tradeoff_curve(trade, original_accuracy=0.9, layer="conv5")
     assert fig.axes[0].get_title() == "l1 trade-off at conv5"
@@ -261,6 +268,11 @@ def test_compression_path_reads_a_history():
     path = studies.compression_path(history, original_params=1000)
     assert [(r["epoch"], r["scale"], r["nonzero params x"], r["frozen"]) for r in path] == [
         (1, 0.0, 10.0, False), (1, 1.0, 25.0, False), (2, 2.0, 50.0, True), (4, 2.0, 50.0, True)]
+    assert [r["accuracy"] for r in path] == [0.8, 0.7, 0.75, 0.78]
+    held_out = [{("validation_accuracy" if k == "test_accuracy" else k): v for k, v in row.items()} for row in history]
+    assert studies.compression_path(held_out, original_params=1000) == path  # the same path on another split
+    with pytest.raises(ValueError, match="one accuracy column"):
+        studies.compression_path(history[:2] + held_out[2:], original_params=1000)
     with pytest.raises(ValueError, match="nonzero_params"):
         studies.compression_path([{"phase": "start", "epoch": 0, "test_accuracy": 0.5}], original_params=10)
 

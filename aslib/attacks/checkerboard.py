@@ -16,21 +16,19 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .._utils import check_positive
-from .common import AttackResult, check_norm, check_xi, register, rescale, validate
+from ..contracts import Count, PositiveReal, contract
+from .common import AttackResult, Norm, register, rescale, validate
 from .evaluation import attack_ratio
 
 
-def checkerboard_perturbation(shape: Sequence[int], xi: float, *, norm: str = "l2", cell: int = 4,
+@contract
+def checkerboard_perturbation(shape: Sequence[int], xi: PositiveReal, *, norm: Norm = "l2", cell: Count = 4,
                               device: torch.device | str | None = None,
                               dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """A checkerboard of ``cell x cell`` squares of ``+a`` and ``-a``, the same in every channel, of norm exactly ``xi``.
 
     ``shape`` is one sample's shape ``(C, H, W)``; the top-left square is positive.
     """
-    check_xi(xi)
-    check_norm(norm)
-    check_positive("cell", cell, integer=True)
     shape = tuple(shape)
     if len(shape) != 3 or not all(isinstance(d, int) and d >= 1 for d in shape):
         raise ValueError(f"shape must be one image's shape (C, H, W) in positive ints, such as (3, 32, 32), got {shape}")

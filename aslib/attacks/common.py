@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import typing
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Literal, Protocol
 
 import torch
 from torch import nn
@@ -23,7 +24,9 @@ from torch import nn
 from .._utils import (check_choice, check_finite, check_positive, chunks, forward_logits, model_device, model_dtype,
                       model_mode)
 
-NORMS = ("l2", "linf")
+Norm = Literal["l2", "linf"]
+"""The norm of a perturbation: Euclidean (``"l2"``) or maximum (``"linf"``), in normalised units."""
+NORMS = typing.get_args(Norm)
 PRECISIONS = ("float32", "bfloat16", "float16")
 """Precisions of the attacks' evaluation forwards (``precision=``): float32 (the default, exact)
 or autocast to bfloat16 / float16 with channels-last images, about 2x faster on CPUs with

@@ -8,11 +8,13 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
+from jaxtyping import Float, Integer
+from torch import Tensor, nn
 
 from .. import data as data_mod
 from .._utils import model_mode
-from .common import check_batch_size, check_images, check_labels, check_model_inputs, check_vector, num_classes, predict
+from ..contracts import Count, contract
+from .common import check_images, check_labels, check_model_inputs, check_vector, num_classes, predict
 
 
 def valid_bounds(dataset_name: str, device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -22,8 +24,10 @@ def valid_bounds(dataset_name: str, device: torch.device | str | None = None) ->
             data_mod.from_pixels(torch.ones(channels, 1, 1, device=device), dataset_name))
 
 
-def attack_ratio(model: nn.Module, x: torch.Tensor, y: torch.Tensor, v: torch.Tensor, *, batch_size: int = 256,
-                 bounds: tuple[torch.Tensor, torch.Tensor] | None = None) -> float:
+@contract
+def attack_ratio(model: nn.Module, x: Float[Tensor, "b *sample"], y: Integer[Tensor, " b"],
+                 v: Float[Tensor, "*sample"], *, batch_size: Count = 256,
+                 bounds: tuple[Tensor, Tensor] | None = None) -> float:
     """Fraction of samples with ``argmax f(x+v) != y`` (the paper's measure; clean errors count).
 
     Args:
@@ -34,26 +38,28 @@ def attack_ratio(model: nn.Module, x: torch.Tensor, y: torch.Tensor, v: torch.Te
     check_images(x)
     check_model_inputs(model, x)
     check_vector(x, v)
-    check_batch_size(batch_size)
     with model_mode(model):
         check_labels(x, y, num_classes(model, x))
         return (predict(model, x, v, batch_size, bounds) != y).float().mean().item()
 
 
-def fooling_rate(model: nn.Module, x: torch.Tensor, v: torch.Tensor, *, batch_size: int = 256,
-                 bounds: tuple[torch.Tensor, torch.Tensor] | None = None) -> float:
+@contract
+def fooling_rate(model: nn.Module, x: Float[Tensor, "b *sample"], v: Float[Tensor, "*sample"], *,
+                 batch_size: Count = 256, bounds: tuple[Tensor, Tensor] | None = None) -> float:
     """Fraction of samples with ``argmax f(x+v) != argmax f(x)`` (clean inputs are not clipped)."""
     check_images(x)
     check_model_inputs(model, x)
     check_vector(x, v)
-    check_batch_size(batch_size)
     with model_mode(model):
         clean = predict(model, x, None, batch_size)
         return (predict(model, x, v, batch_size, bounds) != clean).float().mean().item()
 
 
-def clean_predictions(model: nn.Module, x: torch.Tensor, *, batch_size: int = 256) -> torch.Tensor:
+@contract
+def clean_predictions(model: nn.Module, x: Float[Tensor, "b *sample"], *, batch_size: Count = 256) -> Tensor:
     """Eval-mode predicted labels ``(N,)`` of the clean images ``x``."""
+    check_images(x)
+    check_model_inputs(model, x)
     with model_mode(model):
         return predict(model, x, None, batch_size)
 
@@ -66,14 +72,15 @@ def rates(model: nn.Module, x: torch.Tensor, y: torch.Tensor, clean: torch.Tenso
     return (predicted != y).float().mean().item(), (predicted != clean).float().mean().item()
 
 
-def perturbation_norms(v: torch.Tensor, dataset_name: str) -> dict[str, float]:
+@contract
+def perturbation_norms(v: Float[Tensor, "c h w"], dataset_name: str) -> dict[str, float]:
     """Sizes of a perturbation ``(C, H, W)`` given in normalised units.
 
     Returns ``l2`` and ``linf`` in normalised units, and ``pixel_l2_255`` / ``pixel_linf_255``:
     the norms of the pixel-space perturbation ``v * std`` expressed in 0..255 grey levels.
     """
     scale = data_mod.pixel_scale(dataset_name)
-    if v.ndim != 3 or v.shape[0] != len(scale):
+    if v.shape[0] != len(scale):
         raise ValueError(f"v must be one image's perturbation (C, H, W) with the {len(scale)} channel(s) of "
                          f"{dataset_name!r}, got shape {tuple(v.shape)}: pass the dataset the vector was made for")
     pixel = v.detach().cpu() * scale * 255

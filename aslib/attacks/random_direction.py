@@ -7,17 +7,17 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .common import AttackResult, check_norm, check_xi, register, validate
+from ..contracts import PositiveReal, contract
+from .common import AttackResult, Norm, register, validate
 
 
-def random_perturbation(shape: Sequence[int], xi: float, *, norm: str = "l2", seed: int = 0,
+@contract
+def random_perturbation(shape: Sequence[int], xi: PositiveReal, *, norm: Norm = "l2", seed: int = 0,
                         device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """A random vector of norm exactly ``xi``: Gaussian direction (l2) or ``xi`` times random signs (linf).
 
     Drawn on the CPU with a seeded generator (identical on every device), then moved to ``device``.
     """
-    check_xi(xi)
-    check_norm(norm)
     shape = tuple(shape)
     if not shape or not all(isinstance(d, int) and d >= 1 for d in shape):
         raise ValueError(f"shape must be the shape of one sample, positive ints such as (3, 32, 32), got {shape}")

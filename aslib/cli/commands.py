@@ -223,6 +223,18 @@ def _train(args) -> None:
         print(json.dumps(zoo.ship(name, out, meta, command), indent=2))
 
 
+def _select(args) -> None:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    name, meta, record = asnet_recipes.select(args.candidates, args.work, device=args.device or "cpu")
+    print(json.dumps(record, indent=2))
+    if args.ship:
+        out = zoo.CHECKPOINT_DIR / f"{name}.pt"
+        out.write_bytes((args.work / f"{name}.work" / "model.pt").read_bytes())
+        command = "python -m aslib.cli " + " ".join(shlex.quote(a) for a in args.argv)
+        print(json.dumps(zoo.ship(name, out, {**meta, "selection": record}, command), indent=2))
+
+
 def _zoo(args) -> None:
     for entry in zoo.entries():
         print(f"{entry['name']:28s} {entry['arch']:10s} {entry['dataset']:14s} "
@@ -281,6 +293,7 @@ def _data(args) -> None:
 
 COMMANDS = {
     "train": _train,
+    "select": _select,
     "zoo": _zoo,
     "layer-study": _layer_study,
     "attack-study": _attack_study,

@@ -25,6 +25,14 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     p_train.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     p_train.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                          help="mixed precision: float16 on CUDA (default there), bfloat16 on a CPU (opt-in)")
+    p_select = sub.add_parser("select", help="run recipes that hold out a validation split and keep the best one")
+    p_select.add_argument("--candidates", nargs="+", required=True, choices=sorted(asnet_recipes.RECIPES),
+                          help="two or more recipes with the same validation split (e.g. the ..._val14 ASNets)")
+    p_select.add_argument("--work", type=Path, default=Path("select.work"),
+                          help="folder holding each candidate's resumable NAME.work folder")
+    p_select.add_argument("--ship", action="store_true", help="write the chosen one into the package zoo")
+    p_select.add_argument("--threads", type=int, help="torch CPU threads")
+    p_select.add_argument("--device", help="cpu or cuda (default: cpu)")
     sub.add_parser("zoo", help="list shipped checkpoints")
     p_layer = sub.add_parser("layer-study", help="active neurons per layer of a zoo model")
     p_layer.add_argument("--model", required=True)

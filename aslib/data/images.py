@@ -1,5 +1,6 @@
 """Reading a dataset split into memory (:func:`load`, archives first, torchvision files second), writing one
-(:func:`write_archive`), and seeded subsets as tensors (:func:`tensors`)."""
+(:func:`write_archive`), seeded subsets as tensors (:func:`tensors`) and a validation split carved from a
+training split (:func:`validation_split`)."""
 from __future__ import annotations
 
 import hashlib
@@ -8,7 +9,7 @@ import numbers
 import os
 import zipfile
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -17,6 +18,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from .._utils import check_choice, check_device
+from ..contracts import Count, CountOrZero, contract
 from .catalog import SPLITS, DatasetSpec, cache_dir, data_root, dataset_spec
 
 
@@ -224,6 +226,37 @@ def subset_indices(targets: torch.Tensor, n: int | None = None, classes: Sequenc
         raise ValueError(f"asked for n={n} samples but only {len(pool)} match classes={classes}")
     generator = torch.Generator().manual_seed(seed)
     return pool[torch.randperm(len(pool), generator=generator)[:n]].sort().values
+
+
+@contract
+def validation_split(train: ImageDataset, images: Count = 5000, seed: CountOrZero = 0
+                     ) -> tuple[ImageDataset, ImageDataset, dict[str, Any]]:
+    """Carve a seeded validation split out of a training split, for choices a recipe makes (cut, epoch, ...).
+
+    The same number of images is drawn from every class (``images / classes``, without replacement; ``seed``
+    fixes the draw), so class balance is that of the whole split. Returns ``(fit, validation, record)``: the
+    remaining training images, the held-out ones (``split="validation"``) and a record of the draw for a manifest
+    (``images``, ``of`` = the training split's size, ``seed``, ``per_class`` and ``indices_sha256``, the sha256
+    of the sorted held-out indices as little-endian int64).
+    """
+    classes = train.num_classes
+    if images < classes or images % classes:
+        raise ValueError(f"images is the size of the validation split and must be a positive multiple of the "
+                         f"{classes} classes (e.g. 5000), got {images!r}")
+    per_class = images // classes
+    counts = torch.bincount(train.targets, minlength=classes)
+    if int(counts.min()) <= per_class:
+        raise ValueError(f"a validation split of {images} images takes {per_class} per class, but the smallest "
+                         f"class of this {train.split} split has {int(counts.min())}: choose fewer images")
+    held = torch.cat([subset_indices(train.targets, per_class, classes=[c], seed=seed + c) for c in range(classes)])
+    held = held.sort().values
+    keep = torch.ones(len(train), dtype=torch.bool)
+    keep[held] = False
+    validation = train.subset(held)
+    validation.split = "validation"
+    record = {"images": int(images), "of": len(train), "seed": int(seed), "per_class": per_class,
+              "indices_sha256": hashlib.sha256(held.to(torch.int64).numpy().astype("<i8").tobytes()).hexdigest()}
+    return train.subset(keep.nonzero().flatten()), validation, record
 
 
 def tensors(name: str, split: str = "test", n: int | None = None, classes: Sequence[int] | None = None,

@@ -8,6 +8,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import torch
 
+from ..finetuning import accuracy_key
 from .common import curves
 
 __all__ = ["active_variable_histograms", "finetune_curves", "hermite_curves", "projection_curves", "rank_degree_curves",
@@ -61,15 +62,19 @@ def rank_degree_curves(rows: Sequence[Mapping[str, Any]], *, original_accuracy: 
 
 def finetune_curves(histories: Mapping[str, Sequence[Mapping[str, Any]]], *, original_accuracy: float,
                     original_params: int, kd_epochs: int):
-    """Test accuracy and nonzero Conv/Linear weights (thousands, log scale) per epoch of
-    :func:`aslib.finetuning.finetune`, one line per cut; the dotted line ends distillation."""
-    rows = [{"cut": layer, "step": step, "test_accuracy": row["test_accuracy"],
-             "nonzero_params_k": row["nonzero_params"] / 1e3}
-            for layer, history in histories.items() for step, row in enumerate(history)]
-    if not rows:
+    """Accuracy (on the split the histories name: test or validation) and nonzero Conv/Linear weights (thousands,
+    log scale) per epoch of :func:`aslib.finetuning.finetune`, one line per cut; the dotted line ends distillation."""
+    if not any(histories.values()):
         raise ValueError("no history rows to plot")
+    keys = {accuracy_key(history) for history in histories.values()}
+    if len(keys) != 1:
+        raise ValueError(f"the histories were measured on different splits ({sorted(keys)}): plot them apart")
+    key = keys.pop()
+    rows = [{"cut": layer, "step": step, key: row[key], "nonzero_params_k": row["nonzero_params"] / 1e3}
+            for layer, history in histories.items() for step, row in enumerate(history)]
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
-    curves(rows, x="step", y="test_accuracy", group="cut", ax=axes[0], title="test accuracy", ylabel="accuracy")
+    label = key.replace("_", " ")
+    curves(rows, x="step", y=key, group="cut", ax=axes[0], title=label, ylabel="accuracy")
     axes[0].axhline(original_accuracy, color="k", ls="--", lw=1, label="original")
     curves(rows, x="step", y="nonzero_params_k", group="cut", ax=axes[1],
            title="nonzero Conv/Linear weights of the ASNet", ylabel="thousands")

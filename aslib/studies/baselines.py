@@ -18,7 +18,7 @@ from .. import asnet_recipes, stats, zoo
 from ..inference import evaluate, predict_logits
 from ..metrics import complexity, reduction
 
-__all__ = ["BASELINE_CLAIMS", "accuracy_difference", "baseline_comparison", "shipped_rows"]
+__all__ = ["BASELINE_CLAIMS", "accuracy_difference", "baseline_comparison", "selection_rows", "shipped_rows"]
 
 TensorPair = tuple[torch.Tensor, torch.Tensor]
 
@@ -30,8 +30,9 @@ BASELINE_CLAIMS = {"pca": "asnet_vs_pca_accuracy", "magnitude_pruning": "asnet_v
 
 def shipped_rows(names: Sequence[str], test: TensorPair, *, input_shape: tuple[int, ...]) -> list[dict[str, Any]]:
     """Shipped compressed networks (zoo names, e.g. the ASNet and its baselines) evaluated live on ``test``,
-    beside what their manifest recorded: method, cut, epochs, wall time, the recorded test accuracy of the
-    build before fine-tuning (NaN for a pruned network), live and recorded test accuracy,
+    beside what their manifest recorded: method, cut, epochs, wall time, the split its recipe's choices and
+    history read (``"validation"`` for a recipe that held one out, else ``"test"``), the recorded accuracy of the
+    build before fine-tuning on that split (NaN for a pruned network), live and recorded test accuracy,
     live nonzero weights and the reductions against the base network (dense params / nonzeros, dense
     MACs / sparse MACs)."""
     if not names:
@@ -45,13 +46,29 @@ def shipped_rows(names: Sequence[str], test: TensorPair, *, input_shape: tuple[i
         base = complexity(zoo.pretrained(entry["base_model"]), input_shape)
         live = complexity(net, input_shape)
         red = reduction(base, live)
+        split = "validation" if "validation" in entry else "test"
         rows.append({"name": name, "method": entry["method"], "cut": entry["arch_kwargs"].get("layer", "-"),
                      "epochs": entry["epochs"], "hours": entry["wall_time_s"] / 3600,
-                     "recorded accuracy before fine-tuning": entry.get("build", {}).get("test_accuracy", math.nan),
+                     "choices on": split,
+                     "recorded accuracy before fine-tuning": entry.get("build", {}).get(f"{split}_accuracy", math.nan),
                      "accuracy": evaluate(net, test)["accuracy"], "recorded accuracy": entry["test_accuracy"],
                      "nonzero params": live["nonzero_params"], "nonzero params x": red["nonzero_params_x"],
                      "sparse MACs x": red["sparse_macs_x"]})
     return rows
+
+
+def selection_rows(name: str) -> list[dict[str, Any]]:
+    """How the shipped network ``name`` was chosen: one row per candidate recipe of its manifest's ``selection``
+    (:func:`aslib.asnet_recipes.select`) with the candidate's cut, its validation accuracy and whether it was
+    chosen, in the order of the record."""
+    entry = zoo.entry(name)
+    if "selection" not in entry:
+        raise ValueError(f"{name!r} was not chosen among candidates (its manifest entry has no selection); the "
+                         "entries chosen on a validation split are made by `aslib select`")
+    record = entry["selection"]
+    return [{"candidate": candidate, "cut": asnet_recipes.RECIPES[candidate].layer, "validation accuracy": score,
+             "validation images": record["validation"]["images"], "chosen": candidate == record["chosen"]}
+            for candidate, score in record["validation_accuracy"].items()]
 
 
 def accuracy_difference(model: nn.Module, other: nn.Module, test: TensorPair) -> stats.Estimate:
@@ -95,6 +112,12 @@ def baseline_comparison(names: Sequence[str], test: TensorPair, *, input_shape: 
     for row in rows:
         recipe = asnet_recipes.RECIPES[row["name"]]
         matched = getattr(recipe, "match", "params")
-        targets.append({"name": row["name"], "matched": matched, "target x": recipe.target_reduction,
+        target = recipe.target_reduction
+        if target is None:  # matched to the dense MACs of the ASNet at the recipe's cut
+            if by_name[names[0]]["cut"] != recipe.cut:
+                raise ValueError(f"{row['name']} matches the ASNet at {recipe.cut}, but {names[0]} is cut at "
+                                 f"{by_name[names[0]]['cut']}: compare it with the ASNet at its cut")
+            target = zoo.entry(names[0])["macs_x"]
+        targets.append({"name": row["name"], "matched": matched, "target x": target,
                         "reached x": row["sparse MACs x" if matched == "macs" else "nonzero params x"]})
     return {"rows": rows, "differences": differences, "targets": targets}

@@ -18,7 +18,7 @@ from torch import nn
 from .. import models
 from .._utils import model_mode
 from ..asnet import ASNet, split_model
-from ..finetuning import FinetuneConfig, finetune
+from ..finetuning import FinetuneConfig, accuracy_key, finetune
 from ..data import Batches, ImageDataset
 from ..metrics import complexity, complexity_table, reduction
 
@@ -146,8 +146,9 @@ def compression_rows(teacher: nn.Module, built: Mapping[str, ASNet], tuned: Mapp
         rows += parts
         red = reduction(original, parts[-1])
         dense = reduction(original, complexity(built[layer], input_shape, count_basis=False))
-        summary.append({"cut": layer, "accuracy before": histories[layer][0]["test_accuracy"],
-                        "accuracy after": histories[layer][-1]["test_accuracy"],
+        key = accuracy_key(histories[layer])
+        summary.append({"cut": layer, "accuracy before": histories[layer][0][key],
+                        "accuracy after": histories[layer][-1][key],
                         "original accuracy": original_accuracy, "dense params x": dense["params_x"],
                         "dense MACs x": dense["macs_x"], "nonzero params x": red["nonzero_params_x"],
                         "sparse MACs x": red["sparse_macs_x"], "paper params x": PAPER_PARAMS_X,
@@ -158,8 +159,10 @@ def compression_rows(teacher: nn.Module, built: Mapping[str, ASNet], tuned: Mapp
 def compression_path(history: Sequence[Mapping[str, Any]], *, original_params: int) -> list[dict[str, Any]]:
     """The accuracy-compression curve along one :func:`~aslib.finetuning.finetune` history: the dense ASNet at the
     end of distillation, every sparse epoch while the l1 strength acts (its ``scale``), the epoch at which the
-    zero pattern was frozen and the last epoch (shown with the freezing scale), with test accuracy and the
-    nonzero-parameter reduction ``original_params / nonzero``."""
+    zero pattern was frozen and the last epoch (shown with the freezing scale), with the history's accuracy (test
+    or validation: :func:`~aslib.finetuning.accuracy_key`) and the nonzero-parameter reduction
+    ``original_params / nonzero``."""
+    key = accuracy_key(history)
     dense = [row for row in history if row["phase"] in ("start", "distill")][-1:]
     sparse = [row for row in history if row["phase"] == "sparse"]
     if not dense or "nonzero_params" not in dense[0]:
@@ -170,7 +173,7 @@ def compression_path(history: Sequence[Mapping[str, Any]], *, original_params: i
         sparse = sparse[:frozen[0] + 1] + ([{**sparse[-1], "l1 scale": first.get("l1 scale", 0.0)}]
                                            if frozen[0] + 1 < len(sparse) else [])
     return [{"phase": row["phase"], "epoch": row["epoch"], "scale": row.get("l1 scale", 0.0),
-             "frozen": row.get("frozen", False), "accuracy": row["test_accuracy"],
+             "frozen": row.get("frozen", False), "accuracy": row[key],
              "nonzero params": row["nonzero_params"], "nonzero params x": original_params / row["nonzero_params"]}
             for row in dense + sparse]
 
@@ -228,7 +231,7 @@ def l1_tradeoff(asnet: ASNet, teacher: nn.Module, train_data: ImageDataset, test
         last = finetune(copy.deepcopy(asnet), teacher, train_data, test, run, input_shape=input_shape,
                         progress=False)[-1]
         sparse = reduction(original, last)
-        rows.append({"scale": scale, "l1": run.l1, "l1_pre": run.l1_pre, "accuracy": last["test_accuracy"],
+        rows.append({"scale": scale, "l1": run.l1, "l1_pre": run.l1_pre, "accuracy": last[accuracy_key([last])],
                      "nonzero params": last["nonzero_params"], "nonzero params x": sparse["nonzero_params_x"],
                      "sparse MACs x": sparse["sparse_macs_x"]})
     return rows
