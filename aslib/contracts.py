@@ -14,6 +14,7 @@ only for relations a signature cannot state (e.g. ``k <= min(m, n)``).
 """
 from __future__ import annotations
 
+import collections.abc
 import difflib
 import functools
 import inspect
@@ -68,6 +69,10 @@ PositiveReal = _named(numbers.Real, lambda x: _real(x) and x > 0, "a finite numb
 NonNegativeReal = _named(numbers.Real, lambda x: _real(x) and x >= 0, "a finite number >= 0",
                          "pass 0 or a positive number (not NaN or inf)")
 """A penalty or a total that may be zero: a finite real >= 0."""
+Shape = _named(collections.abc.Sequence, lambda s: not isinstance(s, str) and len(s) > 0
+               and all(_integer(d) and d >= 1 for d in s), "one sample's shape without the batch: whole numbers >= 1",
+               "e.g. (3, 32, 32) or (50,); pass tuple(x.shape[1:]) for a batch x")
+"""One sample's shape, without the batch axis: a non-empty sequence of ints >= 1."""
 
 
 class ContractError(ValueError, TypeError):
@@ -178,4 +183,4 @@ def contract(function: F) -> F:
 
 
 __all__ = ["ContractError", "Count", "CountOrZero", "Fraction", "NonNegativeReal", "PositiveReal", "Proportion",
-           "contract", "describe_type", "describe_value"]
+           "Shape", "contract", "describe_type", "describe_value"]

@@ -18,14 +18,14 @@ Counting rules, for **one sample**:
 """
 from __future__ import annotations
 
-import numbers
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from ._utils import model_mode
+from .contracts import Shape, contract
 from .pce import HermiteBasis
 
 BYTES_PER_PARAM = 4
@@ -35,12 +35,14 @@ _COUNTED_OPS = frozenset({torch.ops.aten.mm, torch.ops.aten.addmm,
 _WEIGHTED = (nn.modules.conv._ConvNd, nn.Linear)
 
 
+@contract
 def nonzero_weights(model: nn.Module) -> int:
     """Nonzero entries of the Conv/Linear weights of ``model`` (the ``nonzero_params`` of :func:`complexity`)."""
     return sum(int(torch.count_nonzero(m.weight)) for m in model.modules() if isinstance(m, _WEIGHTED))
 
 
-def complexity(model: nn.Module, input_shape: tuple[int, ...], *, sparse: bool = False,
+@contract
+def complexity(model: nn.Module, input_shape: Shape, *, sparse: bool = False,
                count_basis: bool = True) -> dict[str, Any]:
     """Parameters, storage (MB) and MACs of ``model`` for one sample of shape ``input_shape``.
 
@@ -56,7 +58,7 @@ def complexity(model: nn.Module, input_shape: tuple[int, ...], *, sparse: bool =
         "basis_macs", "paper_macs"}`` (counts are ints, storage in MiB), plus ``"sparsity"`` if
         ``sparse``. See the module docstring for the rules.
     """
-    shape = _check_shape(input_shape)
+    shape = tuple(int(s) for s in input_shape)
     weights = [m.weight for m in model.modules() if isinstance(m, _WEIGHTED)]
     params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     nonzero = nonzero_weights(model)
@@ -78,7 +80,8 @@ def complexity(model: nn.Module, input_shape: tuple[int, ...], *, sparse: bool =
     return result
 
 
-def complexity_table(parts: Mapping[str, nn.Module], input_shapes: Mapping[str, tuple[int, ...]], *,
+@contract
+def complexity_table(parts: Mapping[str, nn.Module], input_shapes: Mapping[str, Shape], *,
                      total: bool = True, count_basis: bool = True) -> list[dict[str, Any]]:
     """One row per part (e.g. ``{"pre-model": pre, "AS layer": proj, "PCE layer": head}``), plus a total.
 
@@ -100,6 +103,7 @@ def complexity_table(parts: Mapping[str, nn.Module], input_shapes: Mapping[str, 
     return rows
 
 
+@contract
 def reduction(original: Mapping[str, Any], reduced: Mapping[str, Any]) -> dict[str, float]:
     """Reduction factors of ``reduced`` against ``original`` (both :func:`complexity` dicts or total rows).
 
@@ -113,14 +117,6 @@ def reduction(original: Mapping[str, Any], reduced: Mapping[str, Any]) -> dict[s
         "nonzero_params_x": original["params"] / reduced["nonzero_params"],
         "sparse_macs_x": original["macs"] / reduced["sparse_macs"],
     }
-
-
-def _check_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
-    shape = tuple(input_shape) if isinstance(input_shape, Sequence) else ()
-    if not shape or not all(isinstance(s, numbers.Integral) and s > 0 for s in shape):
-        raise ValueError(f"input_shape must be one sample's shape without the batch, e.g. (3, 32, 32) "
-                         f"or (50,), got {input_shape!r}")
-    return tuple(int(s) for s in shape)
 
 
 def _count_macs(model: nn.Module, shape: tuple[int, ...]) -> tuple[int, int, int]:

@@ -4,32 +4,38 @@
 from __future__ import annotations
 
 import copy
+from typing import Literal
 
 import torch
 import torch_pruning as tp
 from torch import nn
 from torch.nn.utils import prune
 
+from .contracts import Count, Shape, contract
 from .metrics import complexity
 from .models import VGG, VGG_CONFIGS
 
 
-def magnitude_prune_(model: nn.Module, target: int) -> list[tuple[nn.Module, str]]:
+@contract
+def magnitude_prune_(model: nn.Module, target: Count) -> list[tuple[nn.Module, str]]:
     """Prune ``model``'s Conv/Linear weights in place to ``target`` nonzeros, globally by magnitude, each layer's
     magnitudes divided by their root mean square (a convolution followed by batch norm computes the same function
     at any scale of its weights); returns the pruned ``(module, "weight")`` pairs, whose masks
     (``torch.nn.utils.prune``) stay until ``prune.remove``."""
     weights = [(m, "weight") for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     total = sum(m.weight.numel() for m, _ in weights)
-    if not 0 < target <= total:
-        raise ValueError(f"target is the number of nonzero weights to keep: between 1 and {total}, got {target}")
+    if target > total:
+        raise ValueError(f"target is the number of nonzero weights to keep: at most the {total} there are, "
+                         f"got {target}")
     scores = {(m, name): m.weight.detach().abs() / m.weight.detach().pow(2).mean().sqrt() for m, name in weights}
     prune.global_unstructured(weights, pruning_method=prune.L1Unstructured, importance_scores=scores,
                               amount=total - target)
     return weights
 
 
-def channel_pruned(model: nn.Module, target: int, match: str, input_shape: tuple[int, ...]) -> tuple[nn.Module, float]:
+@contract
+def channel_pruned(model: nn.Module, target: Count, match: Literal["params", "macs"], input_shape: Shape
+                   ) -> tuple[nn.Module, float]:
     """The VGG ``model`` with whole channels removed (see :class:`ChannelPruningRecipe`) so that its parameters
     (``match="params"``) or MACs (``match="macs"``) are at most ``target``; returns the pruned copy, rebuilt as
     :class:`aslib.models.VGG` with ``channels``, and the pruned fraction of every conv layer's channels (bisection

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Sequence
 
+from .contracts import CountOrZero, contract
 from .stats import estimate
 
 
-def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], digits: int = 2) -> str:
+@contract
+def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], digits: CountOrZero = 2) -> str:
     """Markdown table of ``rows`` restricted to ``columns``.
 
     Floats are printed with ``digits`` decimals, ints with thousands separators, anything else with ``str``.
@@ -48,7 +50,8 @@ def _mean_std(values: Sequence[Any], name: str) -> tuple[float, float]:
     return found.mean, found.std
 
 
-def aggregate(rows: Sequence[dict[str, Any]], by: Sequence[str] = ("method", "xi"),
+@contract
+def aggregate(rows: Sequence[Mapping[str, Any]], by: Sequence[str] = ("method", "xi"),
               values: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Mean and sample standard deviation (ddof 1; 0 for a single row) of ``values`` per group of ``by``.
 
@@ -77,7 +80,8 @@ def aggregate(rows: Sequence[dict[str, Any]], by: Sequence[str] = ("method", "xi
     return out
 
 
-def pivot(rows: Sequence[dict[str, Any]], index: str = "target", columns: str = "source",
+@contract
+def pivot(rows: Sequence[Mapping[str, Any]], index: str = "target", columns: str = "source",
           value: str = "test_attack_ratio",
           reduce: Callable[[list[float]], float] | None = None) -> list[dict[str, Any]]:
     """A matrix as rows: one dict per ``index`` value, ``{index: name, <column value>: mean of value, ...}``.
@@ -91,7 +95,8 @@ def pivot(rows: Sequence[dict[str, Any]], index: str = "target", columns: str = 
     return [{index: name, **{col: combine(vals) for col, vals in line.items()}} for name, line in cells.items()]
 
 
-def mean_std(row: Mapping[str, Any], name: str, digits: int = 2) -> str:
+@contract
+def mean_std(row: Mapping[str, Any], name: str, digits: CountOrZero = 2) -> str:
     """``"<mean> ± <std>"`` of the ``<name>_mean`` / ``<name>_std`` columns of an :func:`aggregate` row; only
     ``"<value>"`` for a group of one row (``count`` 1), which has no spread to show."""
     for key in (f"{name}_mean", f"{name}_std"):

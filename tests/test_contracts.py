@@ -28,9 +28,9 @@ from jaxtyping import AbstractArray, Float, Int
 
 import aslib
 from aslib import frequent_directions as fd
-from aslib import attacks, pce, stats, subspace
+from aslib import attacks, metrics, models, pce, pruning, stats, subspace, tables
 from aslib.contracts import (ContractError, Count, CountOrZero, Fraction, NonNegativeReal, PositiveReal, Proportion,
-                             contract)
+                             Shape, contract)
 
 ASLIB_DIR = Path(aslib.__file__).resolve().parent
 
@@ -58,6 +58,11 @@ def _attack_problem() -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
     model = torch.nn.Linear(4, 3)
     x = torch.randn(5, 4, generator=torch.Generator().manual_seed(0))
     return model, x, torch.tensor([0, 1, 2, 0, 1])
+
+
+def _vgg() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return models.build("vgg11_bn", width=0.125).eval()
 
 
 def _equations() -> pce.NormalEquations:
@@ -125,13 +130,26 @@ EXAMPLES = {
                                                       {"batch_size": 2}),
     "aslib.attacks.evaluation.fooling_rate": lambda: (attacks.fooling_rate, (_attack_problem()[0], _attack_problem()[1],
                                                                              torch.zeros(4)), {}),
-    "aslib.attacks.evaluation.clean_predictions": lambda: (attacks.evaluation.clean_predictions, _attack_problem()[:2], {}),
+    "aslib.attacks.evaluation.clean_predictions": lambda: (attacks.evaluation.clean_predictions,
+                                                           _attack_problem()[:2], {}),
     "aslib.attacks.evaluation.perturbation_norms": lambda: (attacks.perturbation_norms, (torch.ones(1, 4, 4), "mnist"),
                                                             {}),
     "aslib.attacks.random_direction.random_perturbation": lambda: (attacks.random_perturbation, ((3, 4, 4), 1.0),
                                                                    {"norm": "linf"}),
     "aslib.attacks.checkerboard.checkerboard_perturbation": lambda: (attacks.checkerboard_perturbation,
                                                                      ((3, 8, 8), 2.0), {"cell": 2}),
+    "aslib.metrics.nonzero_weights": lambda: (metrics.nonzero_weights, (torch.nn.Linear(3, 2),), {}),
+    "aslib.metrics.complexity": lambda: (metrics.complexity, (torch.nn.Linear(3, 2), (3,)), {"sparse": True}),
+    "aslib.metrics.complexity_table": lambda: (metrics.complexity_table, ({"a": torch.nn.Linear(3, 2)}, {"a": (3,)}),
+                                               {"total": False}),
+    "aslib.metrics.reduction": lambda: (metrics.reduction, ({"params": 4, "macs": 4, "nonzero_params": 4,
+                                                             "sparse_macs": 4},) * 2, {}),
+    "aslib.tables.format_table": lambda: (tables.format_table, ([{"a": 1.5}], ["a"]), {"digits": 1}),
+    "aslib.tables.aggregate": lambda: (tables.aggregate, ([{"m": "x", "v": 1.0}, {"m": "x", "v": 2.0}], ["m"]), {}),
+    "aslib.tables.pivot": lambda: (tables.pivot, ([{"t": "a", "s": "b", "v": 1.0}], "t", "s", "v"), {}),
+    "aslib.tables.mean_std": lambda: (tables.mean_std, ({"v_mean": 1.0, "v_std": 0.5, "count": 2}, "v"), {"digits": 1}),
+    "aslib.pruning.magnitude_prune_": lambda: (pruning.magnitude_prune_, (torch.nn.Linear(3, 2), 3), {}),
+    "aslib.pruning.channel_pruned": lambda: (pruning.channel_pruned, (_vgg(), 40_000, "params", (3, 32, 32)), {}),
     "aslib.data.images.validation_split": lambda: (aslib.data.validation_split, (random_images(200),), {"images": 20}),
     "aslib.stats.t_quantile": lambda: (stats.t_quantile, (0.9, 3), {}),
     "aslib.stats.beta_quantile": lambda: (stats.beta_quantile, (0.5, 1.0, 2.0), {}),
@@ -149,6 +167,7 @@ NAMED = {Count: st.one_of(st.integers(max_value=0), st.floats(), st.booleans(), 
          PositiveReal: st.one_of(st.floats(max_value=0.0), st.just(math.nan), st.just(math.inf), st.booleans()),
          Proportion: st.one_of(st.floats(max_value=-1e-300), st.floats(min_value=1.0000001), st.just(math.nan),
                                st.booleans(), st.text(max_size=3)),
+         Shape: st.one_of(st.integers(), st.sampled_from([(), (3, 0), (2.5,), "ab", (True,)])),
          NonNegativeReal: st.one_of(st.floats(max_value=-1e-300), st.just(math.nan), st.just(-math.inf),
                                     st.booleans())}
 

@@ -11,27 +11,26 @@ direction.
 from __future__ import annotations
 
 import time
-from typing import Sequence
 
 import torch
 from torch import nn
 
-from ..contracts import Count, PositiveReal, contract
+from ..contracts import Count, PositiveReal, Shape, contract
 from .common import AttackResult, Norm, register, rescale, validate
 from .evaluation import attack_ratio
 
 
 @contract
-def checkerboard_perturbation(shape: Sequence[int], xi: PositiveReal, *, norm: Norm = "l2", cell: Count = 4,
+def checkerboard_perturbation(shape: Shape, xi: PositiveReal, *, norm: Norm = "l2", cell: Count = 4,
                               device: torch.device | str | None = None,
                               dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """A checkerboard of ``cell x cell`` squares of ``+a`` and ``-a``, the same in every channel, of norm exactly ``xi``.
 
     ``shape`` is one sample's shape ``(C, H, W)``; the top-left square is positive.
     """
-    shape = tuple(shape)
-    if len(shape) != 3 or not all(isinstance(d, int) and d >= 1 for d in shape):
-        raise ValueError(f"shape must be one image's shape (C, H, W) in positive ints, such as (3, 32, 32), got {shape}")
+    shape = tuple(int(d) for d in shape)
+    if len(shape) != 3:
+        raise ValueError(f"shape must be one image's shape (C, H, W), such as (3, 32, 32), got {shape}")
     channels, height, width = shape
     if cell > min(height, width):
         raise ValueError(f"cell must be at most the image's height and width ({height} x {width}), got {cell}")

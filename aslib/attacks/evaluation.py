@@ -17,6 +17,12 @@ from ..contracts import Count, contract
 from .common import check_images, check_labels, check_model_inputs, check_vector, num_classes, predict
 
 
+Images = Float[Tensor, "b *sample"]  # noqa: F821 (jaxtyping's axis names, not Python names)
+"""A batch of ``b`` samples of any shape ``sample``, e.g. normalised images ``(b, C, H, W)``."""
+Perturbation = Float[Tensor, "*sample"]  # noqa: F821
+"""One perturbation of a sample's shape, e.g. ``(C, H, W)``: the same ``sample`` axes as the images of the call."""
+
+
 def valid_bounds(dataset_name: str, device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The valid pixel range [0, 1] in normalised units: ``(lo, hi)``, each ``(C, 1, 1)``."""
     channels = len(data_mod.dataset_spec(dataset_name).mean)
@@ -25,8 +31,7 @@ def valid_bounds(dataset_name: str, device: torch.device | str | None = None) ->
 
 
 @contract
-def attack_ratio(model: nn.Module, x: Float[Tensor, "b *sample"], y: Integer[Tensor, " b"],
-                 v: Float[Tensor, "*sample"], *, batch_size: Count = 256,
+def attack_ratio(model: nn.Module, x: Images, y: Integer[Tensor, " b"], v: Perturbation, *, batch_size: Count = 256,
                  bounds: tuple[Tensor, Tensor] | None = None) -> float:
     """Fraction of samples with ``argmax f(x+v) != y`` (the paper's measure; clean errors count).
 
@@ -44,8 +49,8 @@ def attack_ratio(model: nn.Module, x: Float[Tensor, "b *sample"], y: Integer[Ten
 
 
 @contract
-def fooling_rate(model: nn.Module, x: Float[Tensor, "b *sample"], v: Float[Tensor, "*sample"], *,
-                 batch_size: Count = 256, bounds: tuple[Tensor, Tensor] | None = None) -> float:
+def fooling_rate(model: nn.Module, x: Images, v: Perturbation, *, batch_size: Count = 256,
+                 bounds: tuple[Tensor, Tensor] | None = None) -> float:
     """Fraction of samples with ``argmax f(x+v) != argmax f(x)`` (clean inputs are not clipped)."""
     check_images(x)
     check_model_inputs(model, x)
@@ -56,7 +61,7 @@ def fooling_rate(model: nn.Module, x: Float[Tensor, "b *sample"], v: Float[Tenso
 
 
 @contract
-def clean_predictions(model: nn.Module, x: Float[Tensor, "b *sample"], *, batch_size: Count = 256) -> Tensor:
+def clean_predictions(model: nn.Module, x: Images, *, batch_size: Count = 256) -> Tensor:
     """Eval-mode predicted labels ``(N,)`` of the clean images ``x``."""
     check_images(x)
     check_model_inputs(model, x)

@@ -2,25 +2,22 @@
 from __future__ import annotations
 
 import time
-from typing import Sequence
 
 import torch
 from torch import nn
 
-from ..contracts import PositiveReal, contract
+from ..contracts import PositiveReal, Shape, contract
 from .common import AttackResult, Norm, register, validate
 
 
 @contract
-def random_perturbation(shape: Sequence[int], xi: PositiveReal, *, norm: Norm = "l2", seed: int = 0,
+def random_perturbation(shape: Shape, xi: PositiveReal, *, norm: Norm = "l2", seed: int = 0,
                         device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """A random vector of norm exactly ``xi``: Gaussian direction (l2) or ``xi`` times random signs (linf).
 
     Drawn on the CPU with a seeded generator (identical on every device), then moved to ``device``.
     """
-    shape = tuple(shape)
-    if not shape or not all(isinstance(d, int) and d >= 1 for d in shape):
-        raise ValueError(f"shape must be the shape of one sample, positive ints such as (3, 32, 32), got {shape}")
+    shape = tuple(int(d) for d in shape)
     generator = torch.Generator().manual_seed(seed)
     gauss = torch.randn(shape, generator=generator, dtype=dtype)
     v = xi * torch.where(gauss >= 0, 1.0, -1.0).to(dtype) if norm == "linf" else gauss * (xi / gauss.norm())
