@@ -87,7 +87,7 @@ _FIXES = {"Float": "convert with x.float() (normalised images: use aslib.data's 
 
 
 def _axes(annotation: type[AbstractArray]) -> str:
-    names = [n.lstrip("*#") for n in annotation.dim_str.split()]
+    names = [n.lstrip("#") for n in annotation.dim_str.split()]  # "*name": any number of axes
     return "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
 
 
@@ -114,7 +114,8 @@ def describe_value(value: Any) -> str:
     """The words for what came: a tensor's dtype and shape, else the value's type and repr (shortened)."""
     if isinstance(value, torch.Tensor):
         dtype = str(value.dtype).removeprefix("torch.")
-        return f"{'an' if dtype[0] in 'aeiou' else 'a'} {dtype} tensor of shape {tuple(value.shape)}"
+        article = "an" if dtype[0] in "aeio" or dtype.startswith("int") else "a"
+        return f"{article} {dtype} tensor of shape {tuple(value.shape)}"
     text = repr(value)
     return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
 
@@ -136,6 +137,8 @@ def _fix(annotation: Any, value: Any, bound: str) -> str:
     """How to fix a value that broke ``annotation``: the dtype, the rank or the axes of a tensor, else the type."""
     for option in _tensor_options(annotation) if isinstance(value, torch.Tensor) else []:
         kind = option.dtype.__name__
+        if kind == "Float" and value.dtype == torch.uint8:
+            return "convert uint8 pixels with x.float() / 255 (aslib.data.from_pixels then gives normalised units)"
         if not _kind_matches(kind, value):
             return _FIXES.get(kind, f"pass {describe_type(option)}")
         if "..." not in option.dim_str and value.ndim != len(option.dim_str.split()):

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from jaxtyping import Float
+from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from . import data as data_mod
-from ._utils import check_positive, chunks, forward_logits, model_device, model_dtype, model_mode
+from ._utils import chunks, forward_logits, model_device, model_dtype, model_mode
+from .contracts import Count, contract
 
 
 
@@ -48,13 +50,13 @@ def evaluate(model: nn.Module, data: data_mod.Batches, *, batch_size: int = 500,
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, x: torch.Tensor, *, batch_size: int = 500) -> torch.Tensor:
+@contract
+def predict_logits(model: nn.Module, x: Float[Tensor, "b *sample"], *,  # noqa: F821 (jaxtyping axes)
+                   batch_size: Count = 500) -> Tensor:
     """Eval-mode logits ``(N, K)`` of the images ``x`` ``(N, *shape)``, computed batch by batch on the
     model's device and returned on the CPU (every submodule's mode restored)."""
-    check_positive("batch_size", batch_size, integer=True)
-    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or len(x) == 0:
-        raise ValueError("x must be a non-empty floating tensor of images (N, *shape), got "
-                         f"{type(x).__name__} {getattr(x, 'dtype', '')} {tuple(getattr(x, 'shape', ()))}")
+    if len(x) == 0:
+        raise ValueError("x holds no images: pass a non-empty batch (N, *shape)")
     device = model_device(model)
     with model_mode(model):
         return torch.cat([forward_logits(model, x[part].to(device)).cpu() for part in chunks(len(x), batch_size)])

@@ -28,7 +28,7 @@ from jaxtyping import AbstractArray, Float, Int
 
 import aslib
 from aslib import frequent_directions as fd
-from aslib import attacks, metrics, models, pce, pruning, stats, subspace, tables
+from aslib import attacks, inference, metrics, models, pce, pruning, stats, subspace, tables
 from aslib.contracts import (ContractError, Count, CountOrZero, Fraction, NonNegativeReal, PositiveReal, Proportion,
                              Shape, contract)
 
@@ -150,6 +150,12 @@ EXAMPLES = {
     "aslib.tables.mean_std": lambda: (tables.mean_std, ({"v_mean": 1.0, "v_std": 0.5, "count": 2}, "v"), {"digits": 1}),
     "aslib.pruning.magnitude_prune_": lambda: (pruning.magnitude_prune_, (torch.nn.Linear(3, 2), 3), {}),
     "aslib.pruning.channel_pruned": lambda: (pruning.channel_pruned, (_vgg(), 40_000, "params", (3, 32, 32)), {}),
+    "aslib.inference.predict_logits": lambda: (inference.predict_logits, (torch.nn.Linear(4, 3), torch.randn(5, 4)),
+                                               {"batch_size": 2}),
+    "aslib.data.pixels.to_pixels": lambda: (aslib.data.to_pixels, (torch.zeros(2, 1, 3, 3), "mnist"), {}),
+    "aslib.data.pixels.from_pixels": lambda: (aslib.data.from_pixels, (torch.zeros(3, 4, 4), "cifar10"), {}),
+    "aslib.data.pixels.denormalize": lambda: (aslib.data.denormalize, (torch.zeros(1, 3, 4, 4),), {}),
+    "aslib.data.pixels.pixel_scale": lambda: (aslib.data.pixel_scale, ("fashion_mnist",), {}),
     "aslib.data.images.validation_split": lambda: (aslib.data.validation_split, (random_images(200),), {"images": 20}),
     "aslib.stats.t_quantile": lambda: (stats.t_quantile, (0.9, 3), {}),
     "aslib.stats.beta_quantile": lambda: (stats.beta_quantile, (0.5, 1.0, 2.0), {}),
