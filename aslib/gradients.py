@@ -18,9 +18,11 @@ from typing import Callable, Iterator, Sequence, Union
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from jaxtyping import Float, Integer
+from torch import Tensor, nn
 
-from ._utils import NonFiniteError, check_choice, check_positive, forward_logits, model_device, model_dtype, model_mode
+from ._utils import NonFiniteError, check_choice, forward_logits, model_device, model_dtype, model_mode
+from .contracts import Count, contract
 from .data import Batches, batches
 
 ScalarFunction = Union[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]
@@ -89,9 +91,10 @@ def capture_outputs(modules: dict[str, nn.Module | None]):
             h.remove()
 
 
+@contract
 def layer_gradients(model: nn.Module, layers: Sequence[str] | str, data: Batches, *,
-                    function: ScalarFunction = "loss", train_mode: bool = False, batch_size: int = 128,
-                    max_batches: int | None = None, return_activations: bool = False
+                    function: ScalarFunction = "loss", train_mode: bool = False, batch_size: Count = 128,
+                    max_batches: Count | None = None, return_activations: bool = False
                     ) -> Iterator[dict[str, torch.Tensor]]:
     """Yield, per batch, ``{layer: gradients (B, n_layer)}`` of the per-sample function.
 
@@ -102,9 +105,6 @@ def layer_gradients(model: nn.Module, layers: Sequence[str] | str, data: Batches
     """
     modules = resolve_layers(model, layers)
     fn = per_sample_function(function)
-    check_positive("batch_size", batch_size, integer=True)
-    if max_batches is not None:
-        check_positive("max_batches (None for all)", max_batches, integer=True)
     return _stream(model, modules, fn, batches(data, batch_size, model_device(model), model_dtype(model)),
                    max_batches, return_activations, train_mode)
 
@@ -155,8 +155,9 @@ def _batch_gradients(model: nn.Module, modules: dict[str, nn.Module | None], fn,
     return out
 
 
-def input_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, function: ScalarFunction = "loss",
-                    batch_size: int = 128) -> torch.Tensor:
+@contract
+def input_gradients(model: nn.Module, x: Float[Tensor, "b *sample"], y: Integer[Tensor, " b"], *,  # noqa: F821
+                    function: ScalarFunction = "loss", batch_size: Count = 128) -> Tensor:
     """Per-sample gradients of ``function`` with respect to the input: rows of an ``(N, d)`` matrix.
 
     ``x`` ``(N, *shape)`` (normalised units), ``y`` ``(N,)``; ``d = prod(shape)``. The input-layer

@@ -9,10 +9,12 @@ raised on aslib's own line that names the parameter. A contracted function witho
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import math
 import pkgutil
+import tempfile
 import traceback
 import types
 import typing
@@ -28,7 +30,7 @@ from jaxtyping import AbstractArray, Float, Int
 
 import aslib
 from aslib import frequent_directions as fd
-from aslib import attacks, inference, metrics, models, pce, pruning, stats, subspace, tables
+from aslib import attacks, gradients, inference, metrics, models, pce, pruning, stats, subspace, tables
 from aslib.contracts import (ContractError, Count, CountOrZero, Fraction, NonNegativeReal, PositiveReal, Proportion,
                              Shape, contract)
 
@@ -58,6 +60,14 @@ def _attack_problem() -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
     model = torch.nn.Linear(4, 3)
     x = torch.randn(5, 4, generator=torch.Generator().manual_seed(0))
     return model, x, torch.tensor([0, 1, 2, 0, 1])
+
+
+@functools.lru_cache(maxsize=1)
+def _archive_root() -> Path:
+    """A data root holding a small random Fashion-MNIST-shaped archive (test split only): no data needed."""
+    root = Path(tempfile.mkdtemp())
+    aslib.data.write_archive(root / "fashion_mnist.npz", {"test": random_images(40, (1, 28, 28), split="test")})
+    return root
 
 
 def _vgg() -> torch.nn.Module:
@@ -156,6 +166,13 @@ EXAMPLES = {
     "aslib.data.pixels.from_pixels": lambda: (aslib.data.from_pixels, (torch.zeros(3, 4, 4), "cifar10"), {}),
     "aslib.data.pixels.denormalize": lambda: (aslib.data.denormalize, (torch.zeros(1, 3, 4, 4),), {}),
     "aslib.data.pixels.pixel_scale": lambda: (aslib.data.pixel_scale, ("fashion_mnist",), {}),
+    "aslib.gradients.layer_gradients": lambda: (gradients.layer_gradients, (*_attack_problem()[:1], ["input"],
+                                                                            _attack_problem()[1:]), {"batch_size": 2}),
+    "aslib.gradients.input_gradients": lambda: (gradients.input_gradients, _attack_problem(), {"function": "logit"}),
+    "aslib.data.images.load": lambda: (aslib.data.load, ("fashion_mnist", "test", _archive_root()), {}),
+    "aslib.data.images.tensors": lambda: (aslib.data.tensors, ("fashion_mnist", "test", 4),
+                                          {"classes": [1, 2], "root": _archive_root()}),
+    "aslib.data.images.subset_indices": lambda: (aslib.data.subset_indices, (torch.tensor([0, 1, 1, 2]), 2), {}),
     "aslib.data.images.validation_split": lambda: (aslib.data.validation_split, (random_images(200),), {"images": 20}),
     "aslib.stats.t_quantile": lambda: (stats.t_quantile, (0.9, 3), {}),
     "aslib.stats.beta_quantile": lambda: (stats.beta_quantile, (0.5, 1.0, 2.0), {}),

@@ -136,7 +136,7 @@ def test_sharded_augmented_loaders_interleave_to_the_single_loader():
 def test_errors_for_unknown_and_missing(tmp_path):
     with pytest.raises(ValueError, match="unknown dataset"):
         data.load("imagenet")
-    with pytest.raises(ValueError, match="unknown split"):
+    with pytest.raises(ValueError, match="split must be one of 'train', 'test'"):
         data.load("mnist", "val")
     with pytest.raises(FileNotFoundError, match="mnist.npz.*ASLIB_DATA.*download=True"):
         data.load("mnist", "test", root=tmp_path)

@@ -26,13 +26,13 @@ writing splits, seeded subsets), :mod:`~aslib.data.batching` (loaders, augmentat
 """
 from .batching import Batches, BatchLoader, augment_batch, batches, check_batch, crop_flip, crop_flip_draws, local_share
 from .catalog import (CIFAR_MEAN, CIFAR_STD, DEFAULT_DATA, MNIST_MEAN, MNIST_STD, SPECS, SPLITS, TORCHVISION_FILES,
-                      DatasetSpec, cache_dir, data_root, dataset_spec, expected_files, identity, located)
+                      DatasetSpec, Split, cache_dir, data_root, dataset_spec, expected_files, identity, located)
 from .images import (ImageDataset, available, class_names, load, subset_indices, tensors, validation_split,
                      write_archive)
 from .pixels import denormalize, from_pixels, pixel_scale, to_pixels
 
 __all__ = ["BatchLoader", "Batches", "CIFAR_MEAN", "CIFAR_STD", "DEFAULT_DATA", "DatasetSpec", "ImageDataset",
-           "MNIST_MEAN", "MNIST_STD", "SPECS", "SPLITS", "TORCHVISION_FILES", "augment_batch", "available", "batches",
-           "cache_dir", "check_batch", "class_names", "crop_flip", "crop_flip_draws", "data_root", "dataset_spec",
-           "denormalize", "expected_files", "from_pixels", "identity", "load", "local_share", "located",
+           "MNIST_MEAN", "MNIST_STD", "SPECS", "SPLITS", "Split", "TORCHVISION_FILES", "augment_batch", "available",
+           "batches", "cache_dir", "check_batch", "class_names", "crop_flip", "crop_flip_draws", "data_root",
+           "dataset_spec", "denormalize", "expected_files", "from_pixels", "identity", "load", "local_share", "located",
            "pixel_scale", "subset_indices", "tensors", "to_pixels", "validation_split", "write_archive"]

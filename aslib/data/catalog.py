@@ -6,7 +6,8 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+import typing
+from typing import Any, Literal
 
 import platformdirs
 
@@ -46,7 +47,9 @@ SPECS: dict[str, DatasetSpec] = {
 }
 
 
-SPLITS = ("train", "test")
+Split = Literal["train", "test"]
+"""A dataset's split as stored (a validation split is carved from ``"train"``: :func:`aslib.data.validation_split`)."""
+SPLITS = typing.get_args(Split)
 
 
 DEFAULT_DATA = Path(platformdirs.user_data_dir("aslib", appauthor=False))

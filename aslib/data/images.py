@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import numbers
 import os
 import zipfile
 from pathlib import Path
@@ -14,12 +13,14 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 import torchvision
+from jaxtyping import Integer
 from PIL import Image
+from torch import Tensor
 from torch.utils.data import Dataset
 
-from .._utils import check_choice, check_device
+from .._utils import check_device
 from ..contracts import Count, CountOrZero, contract
-from .catalog import SPLITS, DatasetSpec, cache_dir, data_root, dataset_spec
+from .catalog import SPLITS, DatasetSpec, Split, cache_dir, data_root, dataset_spec
 
 
 class ImageDataset(Dataset):
@@ -121,7 +122,8 @@ def _from_torchvision(spec: DatasetSpec, root: Path, split: str, download: bool)
     return pixels, np.asarray(ds.targets), list(ds.classes)
 
 
-def load(name: str, split: str = "train", root: str | os.PathLike | None = None,
+@contract
+def load(name: str, split: Split = "train", root: str | os.PathLike | None = None,
          download: bool = False) -> ImageDataset:
     """Load a dataset split as an in-memory :class:`ImageDataset`.
 
@@ -138,7 +140,6 @@ def load(name: str, split: str = "train", root: str | os.PathLike | None = None,
         FileNotFoundError: nothing found; the message lists the places searched and how to get it.
     """
     spec, folder = dataset_spec(name), data_root(root)
-    check_choice("split", split, SPLITS)
     searched = []
     for file in spec.archives:
         archive = folder / file
@@ -204,8 +205,9 @@ def class_names(name: str, root: str | os.PathLike | None = None) -> list[str]:
     return load(name, "test", root).classes
 
 
-def subset_indices(targets: torch.Tensor, n: int | None = None, classes: Sequence[int] | None = None,
-                   seed: int = 0) -> torch.Tensor:
+@contract
+def subset_indices(targets: Integer[Tensor, " n"], n: Count | None = None, classes: Sequence[int] | None = None,
+                   seed: int = 0) -> Tensor:
     """Seeded indices of ``n`` samples drawn without replacement from the given classes.
 
     Returns a sorted ``int64`` tensor; all matching samples when ``n`` is None.
@@ -220,8 +222,6 @@ def subset_indices(targets: torch.Tensor, n: int | None = None, classes: Sequenc
         pool = pool[torch.isin(targets, classes_t)]
     if n is None:
         return pool
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"n is the number of samples to draw and must be an int >= 1 (None for all), got {n!r}")
     if n > len(pool):
         raise ValueError(f"asked for n={n} samples but only {len(pool)} match classes={classes}")
     generator = torch.Generator().manual_seed(seed)
@@ -259,7 +259,8 @@ def validation_split(train: ImageDataset, images: Count = 5000, seed: CountOrZer
     return train.subset(keep.nonzero().flatten()), validation, record
 
 
-def tensors(name: str, split: str = "test", n: int | None = None, classes: Sequence[int] | None = None,
+@contract
+def tensors(name: str, split: Split = "test", n: Count | None = None, classes: Sequence[int] | None = None,
             seed: int = 0, root: str | os.PathLike | None = None, *, device: str | torch.device | None = None
             ) -> tuple[torch.Tensor, torch.Tensor]:
     """Normalised images ``(n, C, H, W)`` float32 and labels ``(n,)`` int64 of a seeded subset, on ``device``
