@@ -5,7 +5,9 @@ result: the base network, cut, ``r``, ``p``, the directions of the projection, t
 (steps 1-2: :func:`~aslib.asnet.build_asnet` over ``build_passes`` augmented passes of the whole
 training split, ridge chosen by cross-validation) and the fine-tuning (step 3:
 :class:`~aslib.finetuning.FinetuneConfig`, whose sparse phase stops shrinking at ``target_reduction``
-times fewer nonzero weights than the base network has parameters). :func:`run` executes it
+times fewer nonzero weights than the base network has parameters; with ``macs_reduction`` and ``l1_pre`` > 0 the
+pre-model's convolutions stop shrinking at that many times fewer sparse MACs than the base network's dense MACs,
+``FinetuneConfig.target_macs``). :func:`run` executes it
 resumably in a folder (``build.pt``, then ``finetune.pt`` after every epoch) and writes the
 checkpoint that :func:`aslib.zoo.ship` records; ``python -m aslib.cli train --recipe NAME --ship``
 does both.
@@ -80,12 +82,17 @@ class ASNetRecipe:
     seed: int = 0
     build_batches: int | None = None
     validation: int = 0
+    macs_reduction: float | None = None
 
     def __post_init__(self) -> None:
         if self.projection not in PROJECTIONS:
             raise ValueError(f"projection must be one of {PROJECTIONS}, got {self.projection!r}")
-        if self.target_reduction is not None and not self.target_reduction > 1:
-            raise ValueError(f"target_reduction must be > 1 (e.g. 11.0) or None, got {self.target_reduction!r}")
+        for name in ("target_reduction", "macs_reduction"):
+            if getattr(self, name) is not None and not getattr(self, name) > 1:
+                raise ValueError(f"{name} must be > 1 (e.g. 11.0) or None, got {getattr(self, name)!r}")
+        if self.macs_reduction is not None and not self.finetune.l1_pre > 0:
+            raise ValueError("macs_reduction needs a sparse pre-model (its convolutions hold the MACs): give the "
+                             f"finetune configuration l1_pre > 0, got {self.finetune.l1_pre!r}")
 
 
 @dataclass(frozen=True)
@@ -152,24 +159,13 @@ GRADUAL_FINETUNE = dataclasses.replace(RECIPE_FINETUNE, sparse_epochs=60, l1_gro
 (a gentler path to the nonzero target), then the remaining epochs with the zero pattern fixed."""
 
 _VGG = "vgg19_bn_w025_cifar10"
-RECIPES: dict[str, ASNetRecipe | PruningRecipe | ChannelPruningRecipe] = {
-    f"{_VGG}_asnet_conv5": ASNetRecipe(_VGG, "conv5"),
-    f"{_VGG}_asnet_conv6": ASNetRecipe(_VGG, "conv6", target_reduction=10.0, finetune=GRADUAL_FINETUNE),
-    **{f"{_VGG}_{tag}_conv5_budget14": ASNetRecipe(_VGG, "conv5", projection=projection, finetune=BASELINE_FINETUNE)
-       for tag, projection in (("asnet", "active_subspace"), ("pca", "pca"), ("random", "random"))},
-    f"{_VGG}_pruned_budget14": PruningRecipe(_VGG, finetune=BASELINE_FINETUNE),
-    f"{_VGG}_channels_params_budget14": ChannelPruningRecipe(_VGG, 11.0, "params", finetune=BASELINE_FINETUNE),
-    f"{_VGG}_channels_macs_budget14": ChannelPruningRecipe(_VGG, 3.3, "macs", finetune=BASELINE_FINETUNE),
-}
-"""The shipped ASNets (``..._asnet_conv6`` with the longer sparse phase :data:`GRADUAL_FINETUNE` at 10x, and
-``..._asnet_conv5`` with :data:`RECIPE_FINETUNE` at 11x), and the equal-budget comparison of the active
-subspace with PCA and random projections, with magnitude pruning and with structured channel pruning at the
-ASNet's parameters (11x) and at its MACs (3.3x, the MAC reduction of the budget-14 ASNet) (``..._budget14``)."""
 VALIDATION_IMAGES = 5000
 """Training images held out (500 per class, seeded) by the ``..._val14`` recipes for their choices."""
 VALIDATION_CUTS = ("conv5", "conv6")
 """The cuts among which :func:`select` chooses the ``..._val14`` ASNet on the validation split."""
-RECIPES.update({
+RECIPES: dict[str, ASNetRecipe | PruningRecipe | ChannelPruningRecipe] = {
+    f"{_VGG}_asnet_conv5": ASNetRecipe(_VGG, "conv5"),
+    f"{_VGG}_asnet_conv6": ASNetRecipe(_VGG, "conv6", target_reduction=10.0, finetune=GRADUAL_FINETUNE),
     **{f"{_VGG}_{tag}_{cut}_val14": ASNetRecipe(_VGG, cut, projection=projection, finetune=BASELINE_FINETUNE,
                                                  validation=VALIDATION_IMAGES)
        for cut in VALIDATION_CUTS for tag, projection in (("asnet", "active_subspace"), ("pca", "pca"),
@@ -180,15 +176,45 @@ RECIPES.update({
     f"{_VGG}_pruned_val14": PruningRecipe(_VGG, finetune=BASELINE_FINETUNE, validation=VALIDATION_IMAGES),
     f"{_VGG}_channels_params_val14": ChannelPruningRecipe(_VGG, 11.0, "params", finetune=BASELINE_FINETUNE,
                                                           validation=VALIDATION_IMAGES),
+}
+"""The shipped ASNets (``..._asnet_conv6`` with the longer sparse phase :data:`GRADUAL_FINETUNE` at 10x, and
+``..._asnet_conv5`` with :data:`RECIPE_FINETUNE` at 11x), and the equal-budget comparison with every choice on a
+validation split (``..._val14``): the ASNet at each candidate cut (:func:`select` keeps the one with the higher
+validation accuracy), its PCA and random projections at each cut, magnitude pruning and channel pruning at the
+ASNet's nonzero parameters (11x), and channel pruning at the dense MACs of the ASNet at each cut."""
+CHOSEN_CUT = "conv6"
+"""The cut that :func:`select` chose for the shipped ``..._val14`` ASNet (its manifest's ``selection``)."""
+PAPER_POINT = (23.98, 7.30)
+"""The paper's VGG-19 / CIFAR-10 operating point: times fewer nonzero parameters and times fewer sparse MACs."""
+SPARSE_PRE_FINETUNE = dataclasses.replace(BASELINE_FINETUNE, l1_pre=10 * BASELINE_FINETUNE.l1)
+""":data:`BASELINE_FINETUNE` with the pre-model's convolutions sparsified too, their l1 strength ten times that of
+the AS and PCE layers (the paper's ratio of per-step shrinkage: equal l1, learning rates 1e-4 against 1e-5)."""
+FRONTIER_REDUCTIONS = (11.0, 16.0, PAPER_POINT[0])
+"""The nonzero-parameter targets of the accuracy-compression frontier (the last one the paper's)."""
+RECIPES.update({
+    **{f"{_VGG}_asnet_{CHOSEN_CUT}_sparsepre_{round(x)}x_val14": ASNetRecipe(
+        _VGG, CHOSEN_CUT, target_reduction=x, macs_reduction=round(x * PAPER_POINT[1] / PAPER_POINT[0], 2),
+        finetune=SPARSE_PRE_FINETUNE, validation=VALIDATION_IMAGES) for x in FRONTIER_REDUCTIONS},
+    **{f"{_VGG}_pruned_{round(x)}x_val14": PruningRecipe(_VGG, x, finetune=BASELINE_FINETUNE,
+                                                         validation=VALIDATION_IMAGES)
+       for x in FRONTIER_REDUCTIONS[1:]},
 })
-"""The budget-14 comparison with every choice on a validation split (``..._val14``): the ASNet at each candidate
-cut (:func:`select` keeps the one with the higher validation accuracy), its PCA and random projections at each cut,
-magnitude pruning and channel pruning at the ASNet's nonzero parameters (11x), and channel pruning at the dense MACs
-of the ASNet at each cut."""
+"""The frontier at the budget of :data:`BASELINES`: the ASNet at the chosen cut with its pre-model sparsified too
+(:data:`SPARSE_PRE_FINETUNE`), at each of :data:`FRONTIER_REDUCTIONS` times fewer nonzero parameters and MACs reduced
+in the paper's proportion (7.30 / 23.98 of the parameter target; the last point is :data:`PAPER_POINT`), and
+magnitude pruning (the ``..._pruned_val14`` network at 11x, and these at 16x and 24x)."""
+FRONTIER = {"ASNet, sparse pre-model": [f"{_VGG}_asnet_{CHOSEN_CUT}_sparsepre_{round(x)}x_val14"
+                                        for x in FRONTIER_REDUCTIONS],
+            "magnitude pruning": [f"{_VGG}_pruned_val14"] + [f"{_VGG}_pruned_{round(x)}x_val14"
+                                                              for x in FRONTIER_REDUCTIONS[1:]]}
+"""The networks of each frontier, from the least to the most compressed."""
 SHIPPED_ASNETS = [f"{_VGG}_asnet_conv6", f"{_VGG}_asnet_conv5"]
 """The shipped ASNets, in the order notebook 05 shows them (the first carries the report's claims)."""
-BASELINES = [name for name in RECIPES if name.endswith("_budget14")]
-"""The equal-budget comparison: the ASNet first, then the PCA and random projections and the pruned VGGs."""
+BASELINES = [f"{_VGG}_asnet_{CHOSEN_CUT}_val14", f"{_VGG}_pca_{CHOSEN_CUT}_val14", f"{_VGG}_random_{CHOSEN_CUT}_val14",
+             f"{_VGG}_pruned_val14", f"{_VGG}_channels_params_val14", f"{_VGG}_channels_macs_{CHOSEN_CUT}_val14"]
+"""The equal-budget comparison, every choice on the validation split: the ASNet chosen by :func:`select` first,
+then the PCA and random projections at its cut, the magnitude- and channel-pruned VGGs at its nonzero parameters and
+the channel-pruned VGG at its dense MACs."""
 
 
 
@@ -267,6 +293,8 @@ def run(name_or_recipe: str | ASNetRecipe | PruningRecipe | ChannelPruningRecipe
         config = recipe.finetune
         if recipe.target_reduction is not None:
             config = dataclasses.replace(config, target_params=math.floor(original["params"] / recipe.target_reduction))
+        if recipe.macs_reduction is not None:
+            config = dataclasses.replace(config, target_macs=math.floor(original["macs"] / recipe.macs_reduction))
         history = finetune(asnet, teacher, train, evaluation, config, checkpoint=tune_path, input_shape=shape,
                            progress=progress)
         result = complexity(asnet, shape)
@@ -385,6 +413,7 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-__all__ = ["ASNetRecipe", "BASELINES", "BASELINE_FINETUNE", "CHANNEL_MATCH", "ChannelPruningRecipe", "PROJECTIONS",
-           "PruningRecipe", "RECIPES", "RECIPE_FINETUNE", "SHIPPED_ASNETS", "VALIDATION_CUTS", "VALIDATION_IMAGES",
+__all__ = ["ASNetRecipe", "BASELINES", "BASELINE_FINETUNE", "CHANNEL_MATCH", "CHOSEN_CUT", "ChannelPruningRecipe",
+           "FRONTIER", "FRONTIER_REDUCTIONS", "PAPER_POINT", "PROJECTIONS", "PruningRecipe", "RECIPES",
+           "RECIPE_FINETUNE", "SHIPPED_ASNETS", "SPARSE_PRE_FINETUNE", "VALIDATION_CUTS", "VALIDATION_IMAGES",
            "directions", "run", "select"]

@@ -12,6 +12,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -25,7 +26,7 @@ from ._utils import (NonFiniteError, atomic_save, check_choice, check_finite, ch
 from .data import Batches, BatchLoader, ImageDataset, local_share
 from .distributed import barrier, is_main_process, process_rank_and_world, sum_across_ranks
 from .inference import evaluate
-from .metrics import complexity, nonzero_weights
+from .metrics import complexity, nonzero_weights, output_positions
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,11 @@ class FinetuneConfig:
     step ``w <- sign(w) max(|w| - lr l1_e, 0)`` with ``l1_e = l1 * l1_growth**e`` in sparse epoch ``e``
     (``l1_pre`` likewise for the pre-model's convolutions). With ``target_params`` the proximal step
     stops once the ASNet's nonzero Conv/Linear weights are at most that many, and the zero pattern is
-    kept fixed for the rest of the phase. Learning rates per group (pre-model, AS, PCE) follow
-    ``schedule``: ``"harmonic"`` ``lr_0 / (e + 1)`` (the authors') or ``"cosine"``
+    kept fixed for the rest of the phase. With ``target_macs`` the proximal step on the pre-model's
+    convolutions stops earlier, once the ASNet's sparse MACs per sample (the rule of
+    :func:`aslib.metrics.complexity`, Hermite basis included) are at most that many, and their zero pattern is
+    fixed from then on, while the AS and PCE layers go on towards ``target_params``. Learning rates per group
+    (pre-model, AS, PCE) follow ``schedule``: ``"harmonic"`` ``lr_0 / (e + 1)`` (the authors') or ``"cosine"``
     ``lr_0 (1 + cos(pi e / E)) / 2`` within each phase. ``precision="bfloat16"`` runs the forward
     passes (teacher and student) under autocast. ``swa_epochs`` > 0 averages the weights at the end of
     each of the last ``swa_epochs`` sparse epochs whose zero pattern is fixed (so it needs
@@ -59,6 +63,7 @@ class FinetuneConfig:
     l1_pre: float = 0.2
     l1_growth: float = 1.0
     target_params: int | None = None
+    target_macs: int | None = None
     sparse_optimizer: str = "sgd"
     sparse_momentum: float = 0.0
     sparse_loss: str = "ce"
@@ -92,8 +97,9 @@ class FinetuneConfig:
                 raise ValueError(f"{name} holds the (pre-model, AS, PCE) learning rates: 3 numbers, got {rates!r}")
             for rate in rates:
                 check_positive(f"each of {name}", rate, allow_zero=True)
-        if self.target_params is not None:
-            check_positive("target_params", self.target_params, integer=True)
+        for name in ("target_params", "target_macs"):
+            if getattr(self, name) is not None:
+                check_positive(name, getattr(self, name), integer=True)
         if self.max_batches is not None:
             check_positive("max_batches (batches per epoch; None for all)", self.max_batches, integer=True)
 
@@ -146,19 +152,30 @@ def _param_groups(asnet: nn.Module, lrs: tuple[float, float, float]) -> list[dic
             {"params": list(asnet.head.parameters()), "lr": lrs[2], "name": "PCE"}]
 
 
-def _prox(asnet: ASNet, opt: torch.optim.Optimizer, cfg: FinetuneConfig, scale: float) -> None:
+def _prox(asnet: ASNet, opt: torch.optim.Optimizer, cfg: FinetuneConfig, scale: float, *, pre: bool = True) -> None:
     lr_pre, lr_as, lr_pce = (g["lr"] for g in opt.param_groups)
-    for module in asnet.pre.modules():
-        if isinstance(module, nn.Conv2d):
-            soft_threshold_(module.weight, lr_pre * cfg.l1_pre * scale)
+    for weight in _pre_weights(asnet) if pre else ():
+        soft_threshold_(weight, lr_pre * cfg.l1_pre * scale)
     soft_threshold_(asnet.projection.weight, lr_as * cfg.l1 * scale)
     soft_threshold_(asnet.head.weight, lr_pce * cfg.l1 * scale)
 
 
+def _pre_weights(asnet: ASNet) -> list[torch.Tensor]:
+    """The pre-model's convolution weights (the proximal step's ``l1_pre`` group)."""
+    return [m.weight for m in asnet.pre.modules() if isinstance(m, nn.Conv2d)]
+
+
 def _sparse_weights(asnet: ASNet) -> list[torch.Tensor]:
     """The weights the proximal step acts on: pre-model convolutions, AS layer, PCE layer."""
-    convs = [m.weight for m in asnet.pre.modules() if isinstance(m, nn.Conv2d)]
-    return convs + [asnet.projection.weight, asnet.head.weight]
+    return _pre_weights(asnet) + [asnet.projection.weight, asnet.head.weight]
+
+
+def _sparse_macs_counter(asnet: ASNet, input_shape: tuple[int, ...]) -> Callable[[], int]:
+    """A cheap recount of ``complexity(asnet, input_shape)["sparse_macs"]`` while the weights change: the output
+    positions of every Conv/Linear layer and the basis MACs are counted once."""
+    positions = output_positions(asnet, input_shape)
+    basis = complexity(asnet, input_shape)["basis_macs"]
+    return lambda: basis + sum(count * int(torch.count_nonzero(module.weight)) for module, count in positions.items())
 
 
 def finetune(asnet: ASNet | nn.Module, teacher: nn.Module, train_data: ImageDataset, eval_data: Batches,
@@ -173,7 +190,8 @@ def finetune(asnet: ASNet | nn.Module, teacher: nn.Module, train_data: ImageData
     (:func:`phase_checkpoint`). Returns
     one row per epoch (phase, epoch, accuracy on ``eval_data``, wall ``seconds``, nonzero parameters and MACs when
     ``input_shape`` is given; in the sparse phase also the ``l1 scale``, whether the zero pattern is
-    ``frozen`` and whether the epoch was ``averaged``); the row with ``epoch == 0`` is the starting point,
+    ``frozen`` (with ``target_macs`` also whether the pre-model's is, ``pre frozen``) and whether the epoch was
+    ``averaged``); the row with ``epoch == 0`` is the starting point,
     and with ``swa_epochs`` a last row (``"swa"``: the number of epochs averaged) is the averaged ASNet.
     The accuracy's key names the split it was measured on (:func:`accuracy_key`): ``"validation_accuracy"``
     when ``eval_data`` is a validation split (:func:`aslib.data.validation_split`, for runs whose choices
@@ -193,6 +211,8 @@ def finetune(asnet: ASNet | nn.Module, teacher: nn.Module, train_data: ImageData
     if not isinstance(asnet, ASNet) and config.sparse_epochs:
         raise ValueError(f"the l1-sparse phase acts on an ASNet's layers; got a {type(asnet).__name__}: "
                          "use sparse_epochs=0 to distil another network")
+    if config.target_macs is not None and input_shape is None:
+        raise ValueError("target_macs counts MACs per sample: pass input_shape (one sample's shape, e.g. (3, 32, 32))")
     with model_mode(teacher):
         return _finetune(asnet, teacher, train_data, eval_data, config, checkpoint, input_shape, progress)
 
@@ -249,6 +269,10 @@ def _finetune(asnet: nn.Module, teacher: nn.Module, train_data: ImageDataset, ev
             opt = torch.optim.SGD(groups, momentum=config.sparse_momentum)
         frozen = any(row.get("frozen") for row in history if row["phase"] == phase)
         masks = [w != 0 for w in _sparse_weights(asnet)] if frozen else None
+        pre_frozen = any(row.get("pre frozen") for row in history if row["phase"] == phase)
+        pre_masks = [w != 0 for w in _pre_weights(asnet)] if pre_frozen else None
+        sparse_macs = (_sparse_macs_counter(asnet, input_shape)
+                       if phase == "sparse" and config.target_macs is not None else None)
         distill = phase == "distill" or config.sparse_loss == "distill"
         for epoch in range(max(done, default=0), epochs):
             started = time.time()
@@ -278,7 +302,13 @@ def _finetune(asnet: nn.Module, teacher: nn.Module, train_data: ImageDataset, ev
                 if phase != "sparse":
                     continue
                 if masks is None:
-                    _prox(asnet, opt, config, config.l1_scale(epoch))
+                    _prox(asnet, opt, config, config.l1_scale(epoch), pre=pre_masks is None)
+                    if pre_masks is not None:
+                        with torch.no_grad():
+                            for weight, mask in zip(_pre_weights(asnet), pre_masks):
+                                weight.mul_(mask)
+                    elif sparse_macs is not None and sparse_macs() <= config.target_macs:
+                        pre_masks = [w != 0 for w in _pre_weights(asnet)]
                     if config.target_params is not None and nonzero_weights(asnet) <= config.target_params:
                         masks = [w != 0 for w in _sparse_weights(asnet)]
                 else:
@@ -294,6 +324,8 @@ def _finetune(asnet: nn.Module, teacher: nn.Module, train_data: ImageDataset, ev
             if phase == "sparse":
                 history[-1].update({"l1 scale": config.l1_scale(epoch), "frozen": masks is not None,
                                     "averaged": averaging})
+                if config.target_macs is not None:
+                    history[-1]["pre frozen"] = pre_masks is not None or masks is not None
             if progress:
                 tqdm.write(f"{phase} epoch {epoch + 1}: " + ", ".join(
                     f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in history[-1].items()

@@ -62,7 +62,8 @@ def complexity(model: nn.Module, input_shape: Shape, *, sparse: bool = False,
     weights = [m.weight for m in model.modules() if isinstance(m, _WEIGHTED)]
     params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     nonzero = nonzero_weights(model)
-    dense, sparse_macs, basis = _count_macs(model, shape)
+    dense, positions, basis = _count_macs(model, shape)
+    sparse_macs = sum(count * int(torch.count_nonzero(module.weight)) for module, count in positions.items())
     extra = basis if count_basis else 0
     result: dict[str, Any] = {
         "params": params,
@@ -78,6 +79,16 @@ def complexity(model: nn.Module, input_shape: Shape, *, sparse: bool = False,
         total = sum(w.numel() for w in weights)
         result["sparsity"] = 1 - nonzero / total if total else 0.0
     return result
+
+
+@contract
+def output_positions(model: nn.Module, input_shape: Shape) -> dict[nn.Module, int]:
+    """The factor by which the ``sparse_macs`` rule of :func:`complexity` multiplies each Conv/Linear layer's
+    nonzero weights, for one sample of ``input_shape``: its output positions per output unit (``H_out * W_out``
+    of a 2-d convolution, 1 for a linear layer applied to a flat sample; summed over the calls of a layer used
+    more than once). ``sum(positions[m] * nnz(m.weight))`` is ``sparse_macs`` without the basis, cheap to recount
+    while weights change."""
+    return _count_macs(model, tuple(int(s) for s in input_shape))[1]
 
 
 @contract
@@ -119,14 +130,15 @@ def reduction(original: Mapping[str, Any], reduced: Mapping[str, Any]) -> dict[s
     }
 
 
-def _count_macs(model: nn.Module, shape: tuple[int, ...]) -> tuple[int, int, int]:
-    """(dense conv/linear MACs, sparse MACs, basis MACs) of one forward on a zero sample."""
-    sparse_macs, basis_macs = 0, 0
+def _count_macs(model: nn.Module, shape: tuple[int, ...]) -> tuple[int, dict[nn.Module, int], int]:
+    """(dense conv/linear MACs, output positions per output unit of each Conv/Linear layer, basis MACs) of one
+    forward on a zero sample."""
+    positions: dict[nn.Module, int] = {}
+    basis_macs = 0
 
     def weighted_hook(module: nn.Module, _inputs: Any, output: torch.Tensor) -> None:
-        nonlocal sparse_macs
         out_units = module.out_channels if isinstance(module, nn.modules.conv._ConvNd) else module.out_features
-        sparse_macs += output.numel() // out_units * int(torch.count_nonzero(module.weight))
+        positions[module] = positions.get(module, 0) + output.numel() // out_units
 
     def basis_hook(module: HermiteBasis, inputs: tuple[torch.Tensor, ...], _output: torch.Tensor) -> None:
         nonlocal basis_macs
@@ -150,5 +162,5 @@ def _count_macs(model: nn.Module, shape: tuple[int, ...]) -> tuple[int, int, int
             handle.remove()
     flops = counter.get_flop_counts().get("Global", {})
     dense = sum(count for op, count in flops.items() if op in _COUNTED_OPS) // 2
-    return dense, sparse_macs, basis_macs
+    return dense, positions, basis_macs
 

@@ -220,3 +220,39 @@ def test_swa_averages_the_frozen_epochs_keeps_the_zero_pattern_and_resumes_once(
     with pytest.warns(UserWarning, match="nothing was averaged"):
         finetuning.finetune(copy.deepcopy(net), small_lenet, small, test,
                        dataclasses.replace(config, target_params=None), progress=False)
+
+
+@needs("fashion_mnist")
+def test_target_macs_fixes_the_pre_model_first_and_resumes_with_its_zero_pattern(small_lenet, tmp_path):
+    """With target_macs the pre-model's convolutions stop shrinking once the sparse MACs reach it (the count of
+    aslib.metrics.complexity) while the AS and PCE layers go on to target_params; a rerun resumes the same run."""
+    from aslib import data
+
+    train = data.load("fashion_mnist", "train")
+    small = train.subset(slice(0, 600))
+    test = data.tensors("fashion_mnist", "test", n=200, seed=0)
+    net, _ = build_asnet(small_lenet, "conv2", data.tensors("fashion_mnist", "train", n=600, seed=2), rank=8, degree=2)
+    start = metrics.complexity(net, (1, 28, 28))
+    config = FinetuneConfig(kd_epochs=0, sparse_epochs=3, batch_size=100, sparse_lr=(1e-3, 1e-3, 1e-3), l1=5.0,
+                            l1_pre=20.0, sparse_optimizer="adam", target_macs=int(0.8 * start["sparse_macs"]),
+                            target_params=int(0.5 * start["nonzero_params"]))
+    history = finetuning.finetune(net, small_lenet, small, test, config, checkpoint=tmp_path / "ft.pt",
+                                  input_shape=(1, 28, 28), progress=False)
+    sparse = [row for row in history if row["phase"] == "sparse"]
+    assert all(row["pre frozen"] for row in sparse) and not sparse[0]["frozen"] and sparse[-1]["frozen"], sparse
+    assert sparse[0]["sparse_macs"] <= config.target_macs < start["sparse_macs"]
+    assert sparse[-1]["sparse_macs"] == metrics.complexity(net, (1, 28, 28))["sparse_macs"]
+    pre = [m.weight.detach().clone() for m in net.pre.modules() if isinstance(m, torch.nn.Conv2d)]
+    pattern = [w != 0 for w in pre]
+    assert sum(int(w.count_nonzero()) for w in pre) < sum(m.weight.numel() for m in net.pre.modules()
+                                                         if isinstance(m, torch.nn.Conv2d))
+    longer = dataclasses.replace(config, sparse_epochs=4)
+    again = finetuning.finetune(net, small_lenet, small, test, longer, checkpoint=tmp_path / "ft.pt",
+                                input_shape=(1, 28, 28), progress=False)
+    assert again[:len(history)] == history and len(again) == len(history) + 1
+    assert all(torch.equal(w != 0, p) for w, p in zip(
+        [m.weight for m in net.pre.modules() if isinstance(m, torch.nn.Conv2d)], pattern, strict=True))
+    with pytest.raises(ValueError, match="target_macs counts MACs per sample: pass input_shape"):
+        finetuning.finetune(net, small_lenet, small, test, config, progress=False)
+    with pytest.raises(ValueError, match="target_macs"):
+        FinetuneConfig(target_macs=0)

@@ -70,7 +70,43 @@ def test_a_validation_recipe_tunes_on_the_rest_and_choices_read_the_validation_s
         asnet_recipes.select(["tiny_conv2"], tmp_path)
 
 
+@needs("fashion_mnist")
+def test_a_mac_target_sparsifies_the_pre_model_until_the_recorded_macs_reach_it(tmp_path):
+    recipe = dataclasses.replace(tiny(target_reduction=14.0), macs_reduction=1.5,
+                                 finetune=dataclasses.replace(TINY, l1_pre=100.0))
+    meta = asnet_recipes.run(recipe, tmp_path, progress=False)
+    assert meta["sparse_macs_x"] >= 1.5 and meta["nonzero_params_x"] >= 14.0
+    assert all(row["pre frozen"] for row in meta["history"] if row["phase"] == "sparse")
+    model, _ = zoo.load_checkpoint(tmp_path / "model.pt")
+    assert any(int(m.weight.count_nonzero()) < m.weight.numel() for m in model.pre.modules()
+               if isinstance(m, torch.nn.Conv2d))
+
+
+def test_the_frontier_recipes_share_the_budget_and_follow_the_papers_proportion():
+    asnets, pruned = asnet_recipes.FRONTIER.values()
+    assert len(asnets) == len(pruned) == len(asnet_recipes.FRONTIER_REDUCTIONS) >= 3
+    for name, target in zip(asnets, asnet_recipes.FRONTIER_REDUCTIONS, strict=True):
+        recipe = asnet_recipes.RECIPES[name]
+        assert recipe.layer == asnet_recipes.CHOSEN_CUT and recipe.target_reduction == target
+        assert recipe.finetune.l1_pre > 0 and recipe.validation == asnet_recipes.VALIDATION_IMAGES
+        paper_params, paper_macs = asnet_recipes.PAPER_POINT
+        assert recipe.macs_reduction == pytest.approx(target * paper_macs / paper_params, abs=0.005)
+    assert asnet_recipes.RECIPES[asnets[-1]].target_reduction == asnet_recipes.PAPER_POINT[0]
+    assert asnet_recipes.RECIPES[asnets[-1]].macs_reduction == asnet_recipes.PAPER_POINT[1]
+    for name, target in zip(pruned, asnet_recipes.FRONTIER_REDUCTIONS, strict=True):
+        recipe = asnet_recipes.RECIPES[name]
+        assert isinstance(recipe, asnet_recipes.PruningRecipe) and recipe.target_reduction == target
+        assert recipe.finetune == asnet_recipes.BASELINE_FINETUNE and recipe.validation
+    for name in asnets + pruned:
+        kd, sparse = asnet_recipes.RECIPES[name].finetune.kd_epochs, asnet_recipes.RECIPES[name].finetune.sparse_epochs
+        assert (kd, sparse) == (asnet_recipes.BASELINE_FINETUNE.kd_epochs, asnet_recipes.BASELINE_FINETUNE.sparse_epochs)
+
+
 def test_bad_recipes_are_refused():
+    with pytest.raises(ValueError, match="macs_reduction needs a sparse pre-model"):
+        ASNetRecipe("lenet_fashion_mnist", "fc1", macs_reduction=2.0, finetune=TINY)
+    with pytest.raises(ValueError, match="macs_reduction must be > 1"):
+        ASNetRecipe("lenet_fashion_mnist", "fc1", macs_reduction=1.0, finetune=dataclasses.replace(TINY, l1_pre=1.0))
     with pytest.raises(ValueError, match="projection must be one of"):
         ASNetRecipe("lenet_fashion_mnist", "fc1", projection="svd")
     with pytest.raises(ValueError, match="target_reduction must be > 1"):

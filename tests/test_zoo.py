@@ -92,6 +92,22 @@ def test_baseline_comparison_pairs_the_asnet_with_each_baseline():
         studies.baseline_comparison(names[:1], test, input_shape=(3, 32, 32))
 
 
+def test_the_compared_networks_share_one_validation_split_and_the_chosen_cut():
+    """The first of BASELINES is the one `aslib select` recorded as the best on the validation split, and every
+    network of the comparison held out the same images and (where it has one) sits at the chosen cut."""
+    entries = [zoo.entry(name) for name in asnet_recipes.BASELINES]
+    record = entries[0]["selection"]
+    scores = record["validation_accuracy"]
+    assert record["chosen"] == asnet_recipes.BASELINES[0] == max(scores, key=scores.get)
+    assert asnet_recipes.RECIPES[record["chosen"]].layer == asnet_recipes.CHOSEN_CUT
+    assert {e["validation"]["indices_sha256"] for e in entries} == {record["validation"]["indices_sha256"]}
+    for name in asnet_recipes.BASELINES:
+        recipe = asnet_recipes.RECIPES[name]
+        assert getattr(recipe, "layer", None) in (None, asnet_recipes.CHOSEN_CUT), name
+        assert getattr(recipe, "cut", None) in (None, asnet_recipes.CHOSEN_CUT), name
+        assert recipe.finetune == asnet_recipes.BASELINE_FINETUNE, name
+
+
 def test_selection_rows_read_the_choice_from_the_manifest(monkeypatch):
     candidates = [n for n in asnet_recipes.RECIPES if n.endswith("_val14") and "_asnet_" in n]
     record = {"split": "validation", "validation": {"images": 5000}, "rule": "r", "chosen": candidates[1],
