@@ -45,7 +45,7 @@ from ._utils import atomic_save, load_tensors, seeded
 from .asnet import ASNet, build_asnet, split_model
 from .finetuning import FinetuneConfig, finetune
 from .metrics import complexity, reduction
-from .pruning import channel_pruned, magnitude_prune_
+from .pruning import CHANNEL_MATCH, channel_pruned, magnitude_prune_
 from .subspace import ActiveSubspace
 from .inference import evaluate
 
@@ -116,9 +116,6 @@ class PruningRecipe:
     def __post_init__(self) -> None:
         if not self.target_reduction > 1:
             raise ValueError(f"target_reduction must be > 1 (e.g. 11.0), got {self.target_reduction!r}")
-
-
-CHANNEL_MATCH = ("params", "macs")
 
 
 @dataclass(frozen=True)
@@ -413,7 +410,7 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-__all__ = ["ASNetRecipe", "BASELINES", "BASELINE_FINETUNE", "CHANNEL_MATCH", "CHOSEN_CUT", "ChannelPruningRecipe",
+__all__ = ["ASNetRecipe", "BASELINES", "BASELINE_FINETUNE", "CHOSEN_CUT", "ChannelPruningRecipe",
            "FRONTIER", "FRONTIER_REDUCTIONS", "PAPER_POINT", "PROJECTIONS", "PruningRecipe", "RECIPES",
            "RECIPE_FINETUNE", "SHIPPED_ASNETS", "SPARSE_PRE_FINETUNE", "VALIDATION_CUTS", "VALIDATION_IMAGES",
            "directions", "run", "select"]

@@ -13,16 +13,19 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal, get_args
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from jaxtyping import Float, Integer
+from torch import Tensor
 from tqdm.auto import tqdm
 
 from .asnet import ASNet
-from ._utils import (NonFiniteError, atomic_save, check_choice, check_finite, check_fraction, check_positive,
+from ._utils import (NonFiniteError, atomic_save, check_finite, check_fraction, check_positive,
                      load_resumed, load_tensors, model_device, model_mode)
+from .contracts import NonNegativeReal, PositiveReal, Proportion, Shape, contract
 from .data import Batches, BatchLoader, ImageDataset, local_share
 from .distributed import barrier, is_main_process, process_rank_and_world, sum_across_ranks
 from .inference import evaluate
@@ -117,19 +120,17 @@ class FinetuneConfig:
         return self.l1_growth**epoch
 
 
-PHASES = ("distill", "sparse")
+Phase = Literal["distill", "sparse"]
+"""A phase of :func:`finetune`."""
+PHASES = get_args(Phase)
 """The two phases of :func:`finetune`, in order: distillation, then l1-proximal sparsification."""
 
 
-def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor, *, alpha: float,
-                      temperature: float) -> torch.Tensor:
-    """``alpha T^2 KL(softmax(t/T) || softmax(s/T))`` (batchmean) ``+ (1 - alpha) CE(s, y)``."""
-    check_positive("temperature", temperature)
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha weighs distillation against cross-entropy and must lie in [0, 1], got {alpha!r}")
-    if student.shape != teacher.shape or student.ndim != 2 or labels.shape != student.shape[:1]:
-        raise ValueError(f"student and teacher logits must have the same shape (B, K) and labels (B,), got "
-                         f"{tuple(student.shape)}, {tuple(teacher.shape)} and {tuple(labels.shape)}")
+@contract
+def distillation_loss(student: Float[Tensor, "b k"], teacher: Float[Tensor, "b k"], labels: Integer[Tensor, " b"], *,
+                      alpha: Proportion, temperature: PositiveReal) -> Tensor:
+    """``alpha T^2 KL(softmax(t/T) || softmax(s/T))`` (batchmean) ``+ (1 - alpha) CE(s, y)`` of the student's and
+    the teacher's logits ``(B, K)`` and the labels ``(B,)``; ``alpha`` weighs distillation against cross-entropy."""
     check_finite(student, "student logits")
     check_finite(teacher, "teacher logits")
     kd = F.kl_div(F.log_softmax(student / temperature, 1), F.log_softmax(teacher / temperature, 1),
@@ -138,9 +139,10 @@ def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, labels: torc
 
 
 @torch.no_grad()
-def soft_threshold_(weight: torch.Tensor, threshold: float) -> None:
-    """In place ``w <- sign(w) max(|w| - threshold, 0)`` (the l1 proximal step, ``threshold >= 0``)."""
-    check_positive("threshold (l1 weight x learning rate)", threshold, allow_zero=True)
+@contract
+def soft_threshold_(weight: Float[Tensor, "out ..."], threshold: NonNegativeReal) -> None:
+    """In place ``w <- sign(w) max(|w| - threshold, 0)`` (the l1 proximal step; ``threshold`` = l1 strength x
+    learning rate)."""
     weight.copy_(weight.sign() * (weight.abs() - threshold).clamp_min(0))
 
 
@@ -178,9 +180,10 @@ def _sparse_macs_counter(asnet: ASNet, input_shape: tuple[int, ...]) -> Callable
     return lambda: basis + sum(count * int(torch.count_nonzero(module.weight)) for module, count in positions.items())
 
 
-def finetune(asnet: ASNet | nn.Module, teacher: nn.Module, train_data: ImageDataset, eval_data: Batches,
+@contract
+def finetune(asnet: nn.Module, teacher: nn.Module, train_data: ImageDataset, eval_data: Batches,
              config: FinetuneConfig = FinetuneConfig(), *, checkpoint: str | Path | None = None,
-             input_shape: tuple[int, ...] | None = None, progress: bool = True) -> list[dict[str, Any]]:
+             input_shape: Shape | None = None, progress: bool = True) -> list[dict[str, Any]]:
     """Step 3: distillation (Adam) then l1-proximal sparse retraining (SGD), epoch by epoch.
 
     Learning rates follow ``config.schedule`` within each phase (:class:`FinetuneConfig`). With
@@ -355,6 +358,7 @@ ACCURACY_KEYS = ("validation_accuracy", "test_accuracy")
 """The accuracy column of a :func:`finetune` history: measured on a validation split, or on the test split."""
 
 
+@contract
 def accuracy_key(history: list[dict[str, Any]]) -> str:
     """Which of :data:`ACCURACY_KEYS` the rows of a :func:`finetune` history carry (all rows carry the same)."""
     keys = {key for row in history for key in ACCURACY_KEYS if key in row}
@@ -364,11 +368,11 @@ def accuracy_key(history: list[dict[str, Any]]) -> str:
     return keys.pop()
 
 
-def phase_checkpoint(checkpoint: str | Path, phase: str) -> Path:
+@contract
+def phase_checkpoint(checkpoint: str | Path, phase: Phase) -> Path:
     """Where :func:`finetune` keeps the state at the end of ``phase`` next to ``checkpoint``
     (``finetune.pt`` -> ``finetune_distill.pt``): copied to a new run's ``checkpoint``, it starts that
     run's sparse phase from the same distilled ASNet."""
-    check_choice("phase", phase, PHASES)
     path = Path(checkpoint)
     if path.is_dir() or not path.suffix:
         raise ValueError(f"checkpoint must be the path of a file such as run/finetune.pt, got {path}")
@@ -381,5 +385,5 @@ def _global_batch_size(loader: BatchLoader, index: int) -> int:
     return min(loader.batch_size, n - index * loader.batch_size)
 
 
-__all__ = ["ACCURACY_KEYS", "FinetuneConfig", "PHASES", "accuracy_key", "distillation_loss", "finetune",
+__all__ = ["ACCURACY_KEYS", "FinetuneConfig", "PHASES", "Phase", "accuracy_key", "distillation_loss", "finetune",
            "phase_checkpoint", "soft_threshold_"]

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 import torch_pruning as tp
@@ -14,6 +14,10 @@ from torch.nn.utils import prune
 from .contracts import Count, Shape, contract
 from .metrics import complexity
 from .models import VGG, VGG_CONFIGS
+
+ChannelMatch = Literal["params", "macs"]
+"""What :func:`channel_pruned` matches: the pruned network's parameters or its MACs."""
+CHANNEL_MATCH = get_args(ChannelMatch)
 
 
 @contract
@@ -34,7 +38,7 @@ def magnitude_prune_(model: nn.Module, target: Count) -> list[tuple[nn.Module, s
 
 
 @contract
-def channel_pruned(model: nn.Module, target: Count, match: Literal["params", "macs"], input_shape: Shape
+def channel_pruned(model: nn.Module, target: Count, match: ChannelMatch, input_shape: Shape
                    ) -> tuple[nn.Module, float]:
     """The VGG ``model`` with whole channels removed (see :class:`ChannelPruningRecipe`) so that its parameters
     (``match="params"``) or MACs (``match="macs"``) are at most ``target``; returns the pruned copy, rebuilt as
@@ -71,4 +75,4 @@ def _vgg_convs() -> dict[int, list[int]]:
     return {depth: [c for c in config if c != "M"] for depth, config in VGG_CONFIGS.items()}
 
 
-__all__ = ["channel_pruned", "magnitude_prune_"]
+__all__ = ["CHANNEL_MATCH", "ChannelMatch", "channel_pruned", "magnitude_prune_"]

@@ -97,9 +97,10 @@ def test_the_frontier_recipes_share_the_budget_and_follow_the_papers_proportion(
         recipe = asnet_recipes.RECIPES[name]
         assert isinstance(recipe, asnet_recipes.PruningRecipe) and recipe.target_reduction == target
         assert recipe.finetune == asnet_recipes.BASELINE_FINETUNE and recipe.validation
+    budget = asnet_recipes.BASELINE_FINETUNE
     for name in asnets + pruned:
-        kd, sparse = asnet_recipes.RECIPES[name].finetune.kd_epochs, asnet_recipes.RECIPES[name].finetune.sparse_epochs
-        assert (kd, sparse) == (asnet_recipes.BASELINE_FINETUNE.kd_epochs, asnet_recipes.BASELINE_FINETUNE.sparse_epochs)
+        config = asnet_recipes.RECIPES[name].finetune
+        assert (config.kd_epochs, config.sparse_epochs) == (budget.kd_epochs, budget.sparse_epochs)
 
 
 def test_bad_recipes_are_refused():

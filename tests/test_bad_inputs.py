@@ -102,7 +102,7 @@ NAMES = [
     ("fine-tuning optimizer", lambda: finetuning.FinetuneConfig(sparse_optimizer="adamw"), r"sparse_optimizer"),
     ("fine-tuning loss", lambda: finetuning.FinetuneConfig(sparse_loss="kl"), r"sparse_loss"),
     ("checkpoint phase", lambda: finetuning.phase_checkpoint("run/finetune.pt", "distil"),
-     r"unknown phase 'distil'; did you mean 'distill'"),
+     r"phase must be one of 'distill', 'sparse', got str 'distil'; did you mean 'distill'"),
     ("shipped vectors model", lambda: vectors.shipped_vectors("vgg19_bn_w025_cifar", "as", 10.0),
      r"did you mean 'vgg19_bn_w025_cifar10'"),
     ("shipped vectors method", lambda: vectors.shipped_vectors("lenet_fashion_mnist", "asx", 10.0), r"method"),

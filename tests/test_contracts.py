@@ -30,7 +30,7 @@ from jaxtyping import AbstractArray, Float, Int
 
 import aslib
 from aslib import frequent_directions as fd
-from aslib import attacks, gradients, inference, metrics, models, pce, pruning, stats, subspace, tables
+from aslib import attacks, finetuning, gradients, inference, metrics, models, pce, pruning, stats, subspace, tables
 from aslib.contracts import (ContractError, Count, CountOrZero, Fraction, NonNegativeReal, PositiveReal, Proportion,
                              Shape, contract)
 
@@ -148,8 +148,19 @@ EXAMPLES = {
                                                                    {"norm": "linf"}),
     "aslib.attacks.checkerboard.checkerboard_perturbation": lambda: (attacks.checkerboard_perturbation,
                                                                      ((3, 8, 8), 2.0), {"cell": 2}),
+    "aslib.finetuning.distillation_loss": lambda: (finetuning.distillation_loss, (
+        torch.randn(4, 3), torch.randn(4, 3), torch.tensor([0, 1, 2, 0])), {"alpha": 0.5, "temperature": 2.0}),
+    "aslib.finetuning.soft_threshold_": lambda: (finetuning.soft_threshold_, (torch.randn(3, 3), 0.1), {}),
+    "aslib.finetuning.accuracy_key": lambda: (finetuning.accuracy_key, ([{"test_accuracy": 0.5}],), {}),
+    "aslib.finetuning.phase_checkpoint": lambda: (finetuning.phase_checkpoint, ("run/finetune.pt", "distill"), {}),
+    "aslib.finetuning.finetune": lambda: (finetuning.finetune, (
+        torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10)), torch.nn.Sequential(
+            torch.nn.Flatten(), torch.nn.Linear(784, 10)), random_images(20), random_images(10, split="test"),
+        finetuning.FinetuneConfig(kd_epochs=0, sparse_epochs=0, batch_size=10)),
+        {"input_shape": (1, 28, 28), "progress": False}),
     "aslib.metrics.nonzero_weights": lambda: (metrics.nonzero_weights, (torch.nn.Linear(3, 2),), {}),
     "aslib.metrics.complexity": lambda: (metrics.complexity, (torch.nn.Linear(3, 2), (3,)), {"sparse": True}),
+    "aslib.metrics.output_positions": lambda: (metrics.output_positions, (torch.nn.Linear(3, 2), (3,)), {}),
     "aslib.metrics.complexity_table": lambda: (metrics.complexity_table, ({"a": torch.nn.Linear(3, 2)}, {"a": (3,)}),
                                                {"total": False}),
     "aslib.metrics.reduction": lambda: (metrics.reduction, ({"params": 4, "macs": 4, "nonzero_params": 4,
