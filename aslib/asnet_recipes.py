@@ -181,16 +181,18 @@ validation accuracy), its PCA and random projections at each cut, magnitude prun
 ASNet's nonzero parameters (11x), and channel pruning at the dense MACs of the ASNet at each cut."""
 CHOSEN_CUT = "conv6"
 """The cut that :func:`select` chose for the shipped ``..._val14`` ASNet (its manifest's ``selection``)."""
-PAPER_POINT = (23.98, 7.30)
-"""The paper's VGG-19 / CIFAR-10 operating point: times fewer nonzero parameters and times fewer sparse MACs."""
+PAPER_PARAMS_X = 23.98
+"""The abstract's parameter reduction of the sparse ASNet of VGG-19 on CIFAR-10 (original / nonzero)."""
+PAPER_MACS_X = 7.30
+"""The abstract's MAC (FLOP) reduction of the same network (original dense / sparse MACs)."""
 SPARSE_PRE_FINETUNE = dataclasses.replace(BASELINE_FINETUNE, l1_pre=10 * BASELINE_FINETUNE.l1)
 """:data:`BASELINE_FINETUNE` with the pre-model's convolutions sparsified too, their l1 strength ten times that of
 the AS and PCE layers (the paper's ratio of per-step shrinkage: equal l1, learning rates 1e-4 against 1e-5)."""
-FRONTIER_REDUCTIONS = (11.0, 16.0, PAPER_POINT[0])
+FRONTIER_REDUCTIONS = (11.0, 16.0, PAPER_PARAMS_X)
 """The nonzero-parameter targets of the accuracy-compression frontier (the last one the paper's)."""
 RECIPES.update({
     **{f"{_VGG}_asnet_{CHOSEN_CUT}_sparsepre_{round(x)}x_val14": ASNetRecipe(
-        _VGG, CHOSEN_CUT, target_reduction=x, macs_reduction=round(x * PAPER_POINT[1] / PAPER_POINT[0], 2),
+        _VGG, CHOSEN_CUT, target_reduction=x, macs_reduction=round(x * PAPER_MACS_X / PAPER_PARAMS_X, 2),
         finetune=SPARSE_PRE_FINETUNE, validation=VALIDATION_IMAGES) for x in FRONTIER_REDUCTIONS},
     **{f"{_VGG}_pruned_{round(x)}x_val14": PruningRecipe(_VGG, x, finetune=BASELINE_FINETUNE,
                                                          validation=VALIDATION_IMAGES)
@@ -198,7 +200,7 @@ RECIPES.update({
 })
 """The frontier at the budget of :data:`BASELINES`: the ASNet at the chosen cut with its pre-model sparsified too
 (:data:`SPARSE_PRE_FINETUNE`), at each of :data:`FRONTIER_REDUCTIONS` times fewer nonzero parameters and MACs reduced
-in the paper's proportion (7.30 / 23.98 of the parameter target; the last point is :data:`PAPER_POINT`), and
+in the paper's proportion (7.30 / 23.98 of the parameter target; the last point is the paper's, :data:`PAPER_PARAMS_X` and :data:`PAPER_MACS_X`), and
 magnitude pruning (the ``..._pruned_val14`` network at 11x, and these at 16x and 24x)."""
 FRONTIER = {"ASNet, sparse pre-model": [f"{_VGG}_asnet_{CHOSEN_CUT}_sparsepre_{round(x)}x_val14"
                                         for x in FRONTIER_REDUCTIONS],
@@ -410,7 +412,7 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-__all__ = ["ASNetRecipe", "BASELINES", "BASELINE_FINETUNE", "CHOSEN_CUT", "ChannelPruningRecipe",
-           "FRONTIER", "FRONTIER_REDUCTIONS", "PAPER_POINT", "PROJECTIONS", "PruningRecipe", "RECIPES",
+__all__ = ["ASNetRecipe", "BASELINES", "BASELINE_FINETUNE", "CHOSEN_CUT", "ChannelPruningRecipe", "FRONTIER",
+           "FRONTIER_REDUCTIONS", "PAPER_MACS_X", "PAPER_PARAMS_X", "PROJECTIONS", "PruningRecipe", "RECIPES",
            "RECIPE_FINETUNE", "SHIPPED_ASNETS", "SPARSE_PRE_FINETUNE", "VALIDATION_CUTS", "VALIDATION_IMAGES",
            "directions", "run", "select"]

@@ -89,10 +89,10 @@ def test_the_frontier_recipes_share_the_budget_and_follow_the_papers_proportion(
         recipe = asnet_recipes.RECIPES[name]
         assert recipe.layer == asnet_recipes.CHOSEN_CUT and recipe.target_reduction == target
         assert recipe.finetune.l1_pre > 0 and recipe.validation == asnet_recipes.VALIDATION_IMAGES
-        paper_params, paper_macs = asnet_recipes.PAPER_POINT
+        paper_params, paper_macs = asnet_recipes.PAPER_PARAMS_X, asnet_recipes.PAPER_MACS_X
         assert recipe.macs_reduction == pytest.approx(target * paper_macs / paper_params, abs=0.005)
-    assert asnet_recipes.RECIPES[asnets[-1]].target_reduction == asnet_recipes.PAPER_POINT[0]
-    assert asnet_recipes.RECIPES[asnets[-1]].macs_reduction == asnet_recipes.PAPER_POINT[1]
+    assert asnet_recipes.RECIPES[asnets[-1]].target_reduction == asnet_recipes.PAPER_PARAMS_X
+    assert asnet_recipes.RECIPES[asnets[-1]].macs_reduction == asnet_recipes.PAPER_MACS_X
     for name, target in zip(pruned, asnet_recipes.FRONTIER_REDUCTIONS, strict=True):
         recipe = asnet_recipes.RECIPES[name]
         assert isinstance(recipe, asnet_recipes.PruningRecipe) and recipe.target_reduction == target

@@ -113,3 +113,21 @@ def test_projection_curves_need_the_unprojected_row():
     assert len(fig.axes[0].lines) == 2
     with pytest.raises(ValueError, match="none"):
         projection_curves(rows[1:], layer="conv5")
+
+
+def test_frontier_curves_plot_the_drop_in_points_against_both_reductions_with_the_papers_marks():
+    rows = [{"family": family, "nonzero params x": x, "sparse MACs x": x / 3, "drop": d, "drop low": d - 0.01,
+             "drop high": d + 0.02}
+            for family, points in (("asnet", ((11, 0.01), (24, 0.05))), ("pruned", ((11, 0.0),))) for x, d in points]
+    fig = plotting.frontier_curves(rows, paper=(23.98, 7.3))
+    for ax, key, mark in zip(fig.axes, ("nonzero params x", "sparse MACs x"), (23.98, 7.3), strict=True):
+        bars = {c.get_label(): c for c in ax.containers}
+        assert set(bars) == {"asnet", "pruned"}
+        line, _, (whiskers,) = bars["asnet"].lines
+        assert list(line.get_xdata()) == pytest.approx([row[key] for row in rows[:2]])
+        assert list(line.get_ydata()) == pytest.approx([1.0, 5.0])  # points, not fractions
+        assert [tuple(seg[:, 1]) for seg in whiskers.get_segments()] == [pytest.approx((0.0, 3.0)),
+                                                                       pytest.approx((4.0, 7.0))]
+        assert any(k.startswith("paper") and list(v[0]) == [mark, mark] for k, v in line_data(ax).items())
+    with pytest.raises(ValueError, match="no frontier rows"):
+        plotting.frontier_curves([], paper=(23.98, 7.3))

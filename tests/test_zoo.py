@@ -92,6 +92,21 @@ def test_baseline_comparison_pairs_the_asnet_with_each_baseline():
         studies.baseline_comparison(names[:1], test, input_shape=(3, 32, 32))
 
 
+@needs("cifar10")
+def test_frontier_rows_pair_each_network_with_the_original():
+    names = asnet_recipes.BASELINES[:3]
+    test = data.tensors("cifar10", "test", n=200, seed=0)
+    original = zoo.pretrained(zoo.entry(names[0])["base_model"])
+    rows = studies.frontier_rows({"first": names[:1], "rest": names[1:]}, original, test, input_shape=(3, 32, 32))
+    assert [(r["family"], r["name"]) for r in rows] == [("first", names[0]), ("rest", names[1]), ("rest", names[2])]
+    for row, shipped in zip(rows, studies.shipped_rows(names, test, input_shape=(3, 32, 32)), strict=True):
+        drop = studies.accuracy_difference(original, zoo.pretrained(row["name"]), test)
+        assert {k: row[k] for k in shipped} == shipped
+        assert (row["drop"], row["drop low"], row["drop high"], row["n"]) == (drop.mean, drop.low, drop.high, 200)
+    with pytest.raises(ValueError, match="one or more zoo names"):
+        studies.frontier_rows({"empty": []}, original, test, input_shape=(3, 32, 32))
+
+
 def test_the_compared_networks_share_one_validation_split_and_the_chosen_cut():
     """The first of BASELINES is the one `aslib select` recorded as the best on the validation split, and every
     network of the comparison held out the same images and (where it has one) sits at the chosen cut."""

@@ -11,8 +11,8 @@ import torch
 from ..finetuning import accuracy_key
 from .common import curves
 
-__all__ = ["active_variable_histograms", "finetune_curves", "hermite_curves", "projection_curves", "rank_degree_curves",
-           "softened_probabilities", "tradeoff_curve"]
+__all__ = ["active_variable_histograms", "finetune_curves", "frontier_curves", "hermite_curves", "projection_curves",
+           "rank_degree_curves", "softened_probabilities", "tradeoff_curve"]
 
 
 def hermite_curves(xi: torch.Tensor, values: torch.Tensor):
@@ -102,6 +102,31 @@ def tradeoff_curve(rows: Sequence[Mapping[str, Any]], *, original_accuracy: floa
     ax.set_ylabel("test accuracy")
     ax.set_title(f"l1 trade-off at {layer}")
     ax.legend()
+    return fig
+
+
+def frontier_curves(rows: Sequence[Mapping[str, Any]], *, paper: tuple[float, float]):
+    """The accuracy drop (original minus network, with its 95 % interval) against the nonzero-parameter and the
+    sparse-MAC reduction, one line per family (rows of :func:`aslib.studies.frontier_rows`); ``paper`` = the
+    paper's (parameter, MAC) reductions, drawn as dotted lines (its accuracy at that point is not published)."""
+    if not rows:
+        raise ValueError("no frontier rows to plot")
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    for ax, key, mark, label in zip(axes, ("nonzero params x", "sparse MACs x"), paper,
+                                    ("nonzero parameter reduction (x)", "sparse MAC reduction (x)")):
+        for family in dict.fromkeys(row["family"] for row in rows):
+            points = [row for row in rows if row["family"] == family]
+            ax.errorbar([row[key] for row in points], [100 * row["drop"] for row in points], fmt="o-", capsize=3,
+                        yerr=[[100 * (row["drop"] - row["drop low"]) for row in points],
+                              [100 * (row["drop high"] - row["drop"]) for row in points]], label=family)
+        ax.axvline(mark, color="k", ls=":", lw=1, label=f"paper ({mark:g}x, full-width VGG-19)")
+        ax.axhline(0, color="grey", lw=0.5)
+        ax.set_xscale("log")
+        ax.set_xlabel(label)
+        ax.legend(fontsize="small")
+    axes[0].set_ylabel("accuracy drop vs original (points)")
+    fig.suptitle("accuracy-compression frontier (95 % intervals of the paired drop)")
+    fig.tight_layout()
     return fig
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -18,7 +18,8 @@ from .. import asnet_recipes, stats, zoo
 from ..inference import evaluate, predict_logits
 from ..metrics import complexity, reduction
 
-__all__ = ["BASELINE_CLAIMS", "accuracy_difference", "baseline_comparison", "selection_rows", "shipped_rows"]
+__all__ = ["BASELINE_CLAIMS", "accuracy_difference", "baseline_comparison", "frontier_rows", "selection_rows",
+           "shipped_rows"]
 
 TensorPair = tuple[torch.Tensor, torch.Tensor]
 
@@ -121,3 +122,22 @@ def baseline_comparison(names: Sequence[str], test: TensorPair, *, input_shape: 
         targets.append({"name": row["name"], "matched": matched, "target x": target,
                         "reached x": row["sparse MACs x" if matched == "macs" else "nonzero params x"]})
     return {"rows": rows, "differences": differences, "targets": targets}
+
+
+def frontier_rows(frontier: Mapping[str, Sequence[str]], original: nn.Module, test: TensorPair, *,
+                  input_shape: tuple[int, ...]) -> list[dict[str, Any]]:
+    """An accuracy-compression frontier of shipped networks (``{family: [zoo names, least to most compressed]}``,
+    e.g. :data:`aslib.asnet_recipes.FRONTIER`), each evaluated live on ``test`` beside the ``original`` network.
+
+    One row per network: its ``family``, the rows of :func:`shipped_rows` (live accuracy, nonzero parameters and
+    the reductions against the base network) and the accuracy ``drop``, original minus network, paired over the
+    same test images (``drop low`` / ``drop high``: the 95 % t-interval, ``n`` images)."""
+    if not frontier or not all(frontier.values()):
+        raise ValueError("frontier maps each family to one or more zoo names, e.g. aslib.asnet_recipes.FRONTIER")
+    rows = []
+    for family, names in frontier.items():
+        for row in shipped_rows(names, test, input_shape=input_shape):
+            drop = accuracy_difference(original, zoo.pretrained(row["name"], test[0].device), test)
+            rows.append({"family": family, **row, "drop": drop.mean, "drop low": drop.low, "drop high": drop.high,
+                         "n": drop.n})
+    return rows

@@ -18,20 +18,13 @@ from torch import nn
 from .. import models
 from .._utils import model_mode
 from ..asnet import ASNet, split_model
+from ..asnet_recipes import PAPER_MACS_X, PAPER_PARAMS_X
 from ..finetuning import FinetuneConfig, accuracy_key, finetune
 from ..data import Batches, ImageDataset
 from ..metrics import complexity, complexity_table, reduction
 
-__all__ = ["PAPER_MACS_X", "PAPER_PARAMS_X", "budget_rows", "complexity_rows", "compression_path", "compression_rows",
+__all__ = ["budget_rows", "complexity_rows", "compression_path", "compression_rows",
            "dense_asnet", "full_width_sizes", "l1_tradeoff", "shrinkage_budget", "steps_per_epoch", "width_rows"]
-
-
-PAPER_PARAMS_X = 23.98
-"""The abstract's parameter reduction of the sparse ASNet of VGG-19 on CIFAR-10 (original / nonzero)."""
-
-
-PAPER_MACS_X = 7.30
-"""The abstract's MAC (FLOP) reduction of the same network (original dense / sparse MACs)."""
 
 
 def complexity_rows(model: nn.Module, *, input_shape: tuple[int, ...], name: str,
