@@ -200,8 +200,9 @@ RECIPES.update({
 })
 """The frontier at the budget of :data:`BASELINES`: the ASNet at the chosen cut with its pre-model sparsified too
 (:data:`SPARSE_PRE_FINETUNE`), at each of :data:`FRONTIER_REDUCTIONS` times fewer nonzero parameters and MACs reduced
-in the paper's proportion (7.30 / 23.98 of the parameter target; the last point is the paper's, :data:`PAPER_PARAMS_X` and :data:`PAPER_MACS_X`), and
-magnitude pruning (the ``..._pruned_val14`` network at 11x, and these at 16x and 24x)."""
+in the paper's proportion (7.30 / 23.98 of the parameter target; the last point is the paper's,
+:data:`PAPER_PARAMS_X` and :data:`PAPER_MACS_X`), and magnitude pruning (the ``..._pruned_val14`` network at 11x,
+and these at 16x and 24x)."""
 FRONTIER = {"ASNet, sparse pre-model": [f"{_VGG}_asnet_{CHOSEN_CUT}_sparsepre_{round(x)}x_val14"
                                         for x in FRONTIER_REDUCTIONS],
             "magnitude pruning": [f"{_VGG}_pruned_val14"] + [f"{_VGG}_pruned_{round(x)}x_val14"
