@@ -55,15 +55,16 @@ CLAIMS: dict[str, tuple[str, str]] = {
     "asnet_params_reduction": ("ASNet nonzero-parameter reduction, VGG-19-BN CIFAR-10", "23.98x"),
     "asnet_macs_reduction": ("ASNet MAC reduction, VGG-19-BN CIFAR-10", "7.30x"),
     "asnet_accuracy_drop": ("Original minus ASNet test accuracy (fraction), VGG-19-BN CIFAR-10", "small"),
-    "asnet_vs_pca_accuracy": ("ASNet minus PCA-projection network test accuracy (fraction), equal budget, VGG-19-BN "
-                              "CIFAR-10", "not in the paper"),
-    "asnet_vs_magnitude_pruning_accuracy": ("ASNet minus magnitude-pruned VGG test accuracy (fraction), equal budget, "
-                                            "VGG-19-BN CIFAR-10", "not in the paper"),
+    "asnet_vs_pca_accuracy": ("ASNet minus PCA-projection network test accuracy (fraction), equal budget and "
+                              "validation split, VGG-19-BN CIFAR-10", "not in the paper"),
+    "asnet_vs_magnitude_pruning_accuracy": ("ASNet minus magnitude-pruned VGG test accuracy (fraction), equal budget "
+                                            "and validation split, VGG-19-BN CIFAR-10", "not in the paper"),
     "asnet_vs_channel_pruning_params_accuracy": ("ASNet minus channel-pruned VGG (Torch-Pruning, same parameters) "
-                                                 "test accuracy (fraction), equal budget, VGG-19-BN CIFAR-10",
-                                                 "not in the paper"),
+                                                 "test accuracy (fraction), equal budget and validation split, "
+                                                 "VGG-19-BN CIFAR-10", "not in the paper"),
     "asnet_vs_channel_pruning_macs_accuracy": ("ASNet minus channel-pruned VGG (Torch-Pruning, same MACs) test "
-                                               "accuracy (fraction), equal budget, VGG-19-BN CIFAR-10", "not in the paper"),
+                                               "accuracy (fraction), equal budget and validation split, VGG-19-BN "
+                                               "CIFAR-10", "not in the paper"),
     "pretrained_accuracy_vgg": ("Test accuracy of the pretrained CIFAR-10 VGG-19-BN (fraction)", "0.9334"),
     "as_solver_gap_cifar10_allclass_xi10": ("AS with the exact minus the authors' one-step dominant direction, "
                                             "test attack ratio, CIFAR-10 all-class, xi = 10",
