@@ -176,6 +176,7 @@ BASELINES = [f"{_VGG}_asnet_{CHOSEN_CUT}_val14", f"{_VGG}_pca_{CHOSEN_CUT}_val14
 then the PCA and random projections at its cut, the magnitude- and channel-pruned VGGs at its nonzero parameters and
 the channel-pruned VGG at its dense MACs."""
 
-__all__ = ["ASNetRecipe", "BASELINES", "BASELINE_FINETUNE", "CHOSEN_CUT", "ChannelPruningRecipe", "FRONTIER",
-           "FRONTIER_REDUCTIONS", "PAPER_MACS_X", "PAPER_PARAMS_X", "PROJECTIONS", "PruningRecipe", "RECIPES",
-           "RECIPE_FINETUNE", "SHIPPED_ASNETS", "SPARSE_PRE_FINETUNE", "VALIDATION_CUTS", "VALIDATION_IMAGES"]
+__all__ = ["ASNetRecipe", "BASELINES", "BASELINE_FINETUNE", "CHOSEN_CUT", "ChannelPruningRecipe", "DEMO_FINETUNE",
+           "FRONTIER", "FRONTIER_REDUCTIONS", "GRADUAL_FINETUNE", "PAPER_MACS_X", "PAPER_PARAMS_X", "PROJECTIONS",
+           "PruningRecipe", "RECIPES", "RECIPE_FINETUNE", "SHIPPED_ASNETS", "SPARSE_PRE_FINETUNE", "VALIDATION_CUTS",
+           "VALIDATION_IMAGES"]
