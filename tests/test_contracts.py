@@ -30,7 +30,8 @@ from jaxtyping import AbstractArray, Float, Int
 
 import aslib
 from aslib import frequent_directions as fd
-from aslib import attacks, finetuning, gradients, inference, metrics, models, pce, pruning, stats, subspace, tables
+from aslib import (asnet_recipes, attacks, finetuning, gradients, inference, metrics, models, pce, pruning, stats,
+                   studies, subspace, tables, zoo)
 from aslib.contracts import (ContractError, Count, CountOrZero, Fraction, NonNegativeReal, PositiveReal, Proportion,
                              Shape, contract)
 
@@ -68,6 +69,17 @@ def _archive_root() -> Path:
     root = Path(tempfile.mkdtemp())
     aslib.data.write_archive(root / "fashion_mnist.npz", {"test": random_images(40, (1, 28, 28), split="test")})
     return root
+
+
+@functools.lru_cache(maxsize=None)
+def _shipped(name: str) -> torch.nn.Module:
+    """A shipped network of the zoo, loaded once."""
+    return zoo.pretrained(name)
+
+
+def _cifar_pair() -> tuple[torch.Tensor, torch.Tensor]:
+    """Four random CIFAR-shaped images ``(4, 3, 32, 32)`` and labels ``(4,)``: no data needed."""
+    return torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(0)), torch.tensor([0, 1, 2, 3])
 
 
 def _vgg() -> torch.nn.Module:
@@ -158,6 +170,16 @@ EXAMPLES = {
             torch.nn.Flatten(), torch.nn.Linear(784, 10)), random_images(20), random_images(10, split="test"),
         finetuning.FinetuneConfig(kd_epochs=0, sparse_epochs=0, batch_size=10)),
         {"input_shape": (1, 28, 28), "progress": False}),
+    "aslib.studies.baselines.shipped_rows": lambda: (studies.shipped_rows, (
+        asnet_recipes.SHIPPED_ASNETS[1:], _cifar_pair()), {"input_shape": (3, 32, 32)}),
+    "aslib.studies.baselines.selection_rows": lambda: (studies.selection_rows, (asnet_recipes.BASELINES[0],), {}),
+    "aslib.studies.baselines.accuracy_difference": lambda: (studies.accuracy_difference, (
+        _attack_problem()[0], torch.nn.Linear(4, 3), _attack_problem()[1:]), {}),
+    "aslib.studies.baselines.baseline_comparison": lambda: (studies.baseline_comparison, (
+        asnet_recipes.BASELINES[:2], _cifar_pair()), {"input_shape": (3, 32, 32)}),
+    "aslib.studies.baselines.frontier_rows": lambda: (studies.frontier_rows, (
+        {"ASNet": asnet_recipes.SHIPPED_ASNETS[1:]}, _shipped(zoo.entry(asnet_recipes.SHIPPED_ASNETS[1])["base_model"]),
+        _cifar_pair()), {"input_shape": (3, 32, 32)}),
     "aslib.metrics.nonzero_weights": lambda: (metrics.nonzero_weights, (torch.nn.Linear(3, 2),), {}),
     "aslib.metrics.complexity": lambda: (metrics.complexity, (torch.nn.Linear(3, 2), (3,)), {"sparse": True}),
     "aslib.metrics.output_positions": lambda: (metrics.output_positions, (torch.nn.Linear(3, 2), (3,)), {}),

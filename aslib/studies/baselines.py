@@ -11,17 +11,19 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import torch
-from torch import nn
+from jaxtyping import Float, Integer
+from torch import Tensor, nn
 
 from .. import asnet_recipes, stats, zoo
 from ..inference import evaluate, predict_logits
+from ..contracts import Shape, contract
 from ..metrics import complexity, reduction
 
 __all__ = ["BASELINE_CLAIMS", "accuracy_difference", "baseline_comparison", "frontier_rows", "selection_rows",
            "shipped_rows"]
 
-TensorPair = tuple[torch.Tensor, torch.Tensor]
+TensorPair = tuple[Float[Tensor, "b *sample"], Integer[Tensor, " b"]]  # noqa: F821 (jaxtyping axes)
+"""Images ``(N, *sample)`` and their labels ``(N,)``, normalised, on the device the networks should run on."""
 
 BASELINE_CLAIMS = {"pca": "asnet_vs_pca_accuracy", "magnitude_pruning": "asnet_vs_magnitude_pruning_accuracy",
                    "channel_pruning_params": "asnet_vs_channel_pruning_params_accuracy",
@@ -29,7 +31,8 @@ BASELINE_CLAIMS = {"pca": "asnet_vs_pca_accuracy", "magnitude_pruning": "asnet_v
 """The claim (:data:`aslib.report.CLAIMS`) that each baseline method's comparison with the ASNet backs."""
 
 
-def shipped_rows(names: Sequence[str], test: TensorPair, *, input_shape: tuple[int, ...]) -> list[dict[str, Any]]:
+@contract
+def shipped_rows(names: Sequence[str], test: TensorPair, *, input_shape: Shape) -> list[dict[str, Any]]:
     """Shipped compressed networks (zoo names, e.g. the ASNet and its baselines) evaluated live on ``test``,
     beside what their manifest recorded: method, cut, epochs, wall time, the split its recipe's choices and
     history read (``"validation"`` for a recipe that held one out, else ``"test"``), the recorded accuracy of the
@@ -58,6 +61,7 @@ def shipped_rows(names: Sequence[str], test: TensorPair, *, input_shape: tuple[i
     return rows
 
 
+@contract
 def selection_rows(name: str) -> list[dict[str, Any]]:
     """How the shipped network ``name`` was chosen: one row per candidate recipe of its manifest's ``selection``
     (:func:`aslib.asnet_recipes.select`) with the candidate's cut, its validation accuracy and whether it was
@@ -72,6 +76,7 @@ def selection_rows(name: str) -> list[dict[str, Any]]:
             for candidate, score in record["validation_accuracy"].items()]
 
 
+@contract
 def accuracy_difference(model: nn.Module, other: nn.Module, test: TensorPair) -> stats.Estimate:
     """Paired difference of test accuracy, ``model`` minus ``other``, over the same images ``test``:
     mean, std and 95 % t-interval of the per-image difference of correctness (:func:`aslib.stats.paired_difference`)."""
@@ -80,7 +85,8 @@ def accuracy_difference(model: nn.Module, other: nn.Module, test: TensorPair) ->
     return stats.paired_difference(right[0], right[1])
 
 
-def baseline_comparison(names: Sequence[str], test: TensorPair, *, input_shape: tuple[int, ...]
+@contract
+def baseline_comparison(names: Sequence[str], test: TensorPair, *, input_shape: Shape
                         ) -> dict[str, list[dict[str, Any]]]:
     """The ASNet ``names[0]`` against each shipped baseline ``names[1:]`` (zoo names of networks made by
     :mod:`aslib.asnet_recipes`), all evaluated live on ``test``.
@@ -124,8 +130,9 @@ def baseline_comparison(names: Sequence[str], test: TensorPair, *, input_shape: 
     return {"rows": rows, "differences": differences, "targets": targets}
 
 
+@contract
 def frontier_rows(frontier: Mapping[str, Sequence[str]], original: nn.Module, test: TensorPair, *,
-                  input_shape: tuple[int, ...]) -> list[dict[str, Any]]:
+                  input_shape: Shape) -> list[dict[str, Any]]:
     """An accuracy-compression frontier of shipped networks (``{family: [zoo names, least to most compressed]}``,
     e.g. :data:`aslib.asnet_recipes.FRONTIER`), each evaluated live on ``test`` beside the ``original`` network.
 
