@@ -169,8 +169,8 @@ def test_random_perturbation_norms():
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda m, x, y: attacks.as_attack(m, x, y[:-1], 1.0), "labels"),
-    (lambda m, x, y: attacks.as_attack(m, x[0], y, 1.0), "batch"),
+    (lambda m, x, y: attacks.as_attack(m, x, y[:-1], 1.0), r"y must be .* shape \(b,\), got .* \(5,\).*b=6"),
+    (lambda m, x, y: attacks.as_attack(m, x[0], y, 1.0), r"b=4 from the arguments before it"),
     (lambda m, x, y: attacks.as_attack(m, x, y, 0.0), "xi"),
     (lambda m, x, y: attacks.uap(m, x, y, -1.0), "xi"),
     (lambda m, x, y: attacks.as_attack(m, x, y + 3, 1.0), r"\[0, 2\]"),
@@ -179,7 +179,7 @@ def test_random_perturbation_norms():
     (lambda m, x, y: attacks.uap(m, x, y, 1.0, variant="paper"), "variant"),
     (lambda m, x, y: attacks.attack_ratio(m, x, y, torch.zeros(3)), "shape"),
     (lambda m, x, y: attacks.as_attack(m, x * math.nan, y, 1.0), "NaN"),
-    (lambda m, x, y: attacks.as_attack(m, x, y, 1.0, precision="int8"), "unknown precision"),
+    (lambda m, x, y: attacks.as_attack(m, x, y, 1.0, precision="int8"), r"precision must be one of 'float32', 'bfloat16', 'float16', got str 'int8'"),
     (lambda m, x, y: attacks.uap(m, x, y, 1.0, precision="float16"), "needs a GPU"),
 ])
 def test_clear_errors(call, message):

@@ -148,6 +148,9 @@ EXAMPLES = {
     "aslib.pce.NormalEquations.r2": lambda: (_equations().r2, (torch.zeros(3, 2, dtype=torch.float64),), {}),
     "aslib.pce.NormalEquations.cross_validate": lambda: (_equations().cross_validate, ([0.0, 1.0],), {}),
     "aslib.pce.r2_score": lambda: (pce.r2_score, (torch.randn(5, 2), torch.randn(5, 2)), {}),
+    "aslib.attacks.active_subspace.as_attack": lambda: (attacks.as_attack, (*_attack_problem(), 1.0), {"max_iter": 2}),
+    "aslib.attacks.active_subspace.dominant_direction": lambda: (attacks.dominant_direction, (
+        torch.randn(5, 4, generator=torch.Generator().manual_seed(0)),), {"solver": "randomized"}),
     "aslib.attacks.evaluation.attack_ratio": lambda: (attacks.attack_ratio, (*_attack_problem(), torch.zeros(4)),
                                                       {"batch_size": 2}),
     "aslib.attacks.evaluation.fooling_rate": lambda: (attacks.fooling_rate, (_attack_problem()[0], _attack_problem()[1],

@@ -16,19 +16,26 @@ from __future__ import annotations
 
 import time
 
-import torch
-from torch import nn
+from typing import Literal, get_args
 
-from .._utils import check_positive, chunks, model_mode
+import torch
+from jaxtyping import Float
+from torch import Tensor, nn
+
+from .._utils import chunks, model_mode
+from ..contracts import Count, CountOrZero, PositiveReal, contract
 from ..gradients import input_gradients
 from ..subspace import top_directions
-from .common import AttackResult, check_precision, labels_of, project, register, rescale, validate
+from .common import (AttackResult, Images, Labels, Norm, Precision, check_precision, labels_of, project, register,
+                     rescale, validate)
 
-SOLVERS = ("exact", "randomized", "authors")
+DirectionSolver = Literal["exact", "randomized", "authors"]
+SOLVERS = get_args(DirectionSolver)
 
 
-def dominant_direction(grads: torch.Tensor, *, solver: str = "exact", seed: int = 0, oversample: int = 5,
-                       power_iters: int = 4) -> torch.Tensor:
+@contract
+def dominant_direction(grads: Float[Tensor, "m d"], *, solver: DirectionSolver = "exact", seed: CountOrZero = 0,
+                       oversample: CountOrZero = 5, power_iters: CountOrZero = 4) -> Tensor:
     """Unit top right singular vector ``(d,)`` of the gradient matrix ``grads`` ``(m, d)``.
 
     Computed in float64 by :func:`aslib.subspace.top_directions`: ``solver="exact"`` is a full
@@ -39,10 +46,8 @@ def dominant_direction(grads: torch.Tensor, *, solver: str = "exact", seed: int 
     direction has a non-negative inner product with the summed gradient, so ``+d`` increases the
     mean loss to first order.
     """
-    if grads.ndim != 2 or grads.shape[0] == 0:
-        raise ValueError(f"grads must be a non-empty (m, d) matrix, got {tuple(grads.shape)}")
-    if solver not in SOLVERS:
-        raise ValueError(f"unknown solver {solver!r}; use one of {SOLVERS}")
+    if grads.shape[0] == 0:
+        raise ValueError("grads holds no rows (m = 0): the dominant direction needs one gradient or more")
     g = grads.double()
     if solver == "authors":
         oversample, power_iters = 0, 0
@@ -87,9 +92,11 @@ def _line_search(model: nn.Module, x: torch.Tensor, y: torch.Tensor, v: torch.Te
 
 
 @register("as")
-def as_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, *, norm: str = "l2", seed: int = 0,
-              batch_size: int = 256, step_max: float | None = None, max_iter: int = 100, patience: int = 10,
-              backtracks: int = 10, solver: str = "exact", precision: str = "float32") -> AttackResult:
+@contract
+def as_attack(model: nn.Module, x: Images, y: Labels, xi: PositiveReal, *, norm: Norm = "l2", seed: CountOrZero = 0,
+              batch_size: Count = 256, step_max: PositiveReal | None = None, max_iter: Count = 100,
+              patience: Count = 10, backtracks: Count = 10, solver: DirectionSolver = "exact",
+              precision: Precision = "float32") -> AttackResult:
     """Recursive active-subspace universal attack (Algorithm 4.1).
 
     Starting from ``v = 0``, each iteration takes the cross-entropy input gradients at ``x + v``
@@ -125,10 +132,7 @@ def as_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, *, 
     """
     validate(model, x, y, xi, norm, batch_size)
     check_precision(precision, x.device)
-    for name, count in (("max_iter", max_iter), ("patience", patience), ("backtracks", backtracks)):
-        check_positive(name, count, integer=True)
     step = (xi ** 2 if norm == "l2" else 2 * xi) if step_max is None else step_max
-    check_positive("step_max (the first line-search step, normalised units)", step)
     start = time.perf_counter()
     x, y = x.detach(), y.detach()
     with model_mode(model):

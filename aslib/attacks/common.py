@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Protocol
 
 import torch
-from torch import nn
+from jaxtyping import Float, Integer
+from torch import Tensor, nn
 
 from .._utils import (check_choice, check_finite, check_positive, chunks, forward_logits, model_device, model_dtype,
                       model_mode)
@@ -27,7 +28,12 @@ from .._utils import (check_choice, check_finite, check_positive, chunks, forwar
 Norm = Literal["l2", "linf"]
 """The norm of a perturbation: Euclidean (``"l2"``) or maximum (``"linf"``), in normalised units."""
 NORMS = typing.get_args(Norm)
-PRECISIONS = ("float32", "bfloat16", "float16")
+Images = Float[Tensor, "b *sample"]  # noqa: F821 (jaxtyping's axis names, not Python names)
+"""Images ``(N, *sample)`` in normalised units (``(N, C, H, W)`` for the image models)."""
+Labels = Integer[Tensor, " b"]
+"""True labels ``(N,)``, one per image."""
+Precision = Literal["float32", "bfloat16", "float16"]
+PRECISIONS = typing.get_args(Precision)
 """Precisions of the attacks' evaluation forwards (``precision=``): float32 (the default, exact)
 or autocast to bfloat16 / float16 with channels-last images, about 2x faster on CPUs with
 AVX-512 BF16 and on GPUs, at a measured prediction agreement with float32 (see the attack benchmark)."""

@@ -14,11 +14,9 @@ from torch import Tensor, nn
 from .. import data as data_mod
 from .._utils import model_mode
 from ..contracts import Count, contract
-from .common import check_images, check_labels, check_model_inputs, check_vector, num_classes, predict
+from .common import Images, check_images, check_labels, check_model_inputs, check_vector, num_classes, predict
 
 
-Images = Float[Tensor, "b *sample"]  # noqa: F821 (jaxtyping's axis names, not Python names)
-"""A batch of ``b`` samples of any shape ``sample``, e.g. normalised images ``(b, C, H, W)``."""
 Perturbation = Float[Tensor, "*sample"]  # noqa: F821
 """One perturbation of a sample's shape, e.g. ``(C, H, W)``: the same ``sample`` axes as the images of the call."""
 
