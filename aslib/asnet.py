@@ -19,12 +19,16 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._utils import (check_choice, check_positive,
-                     model_device)
+from jaxtyping import Float
+from torch import Tensor
+
+from ._utils import check_choice, model_device
+from .contracts import Count, CountOrZero, NonNegativeReal, contract
+from .gradients import ScalarFunction
 from .data import Batches, BatchLoader, ImageDataset, batches
 from .models import cut_points
 from .pce import HermiteBasis, NormalEquations, Standardize, num_terms
-from .subspace import ActiveSubspace, layer_subspaces
+from .subspace import ActiveSubspace, Method, layer_subspaces, leading_directions
 
 
 def split_model(model: nn.Module, layer: str) -> tuple[nn.Sequential, nn.Sequential]:
@@ -145,11 +149,13 @@ def _normal_equations(pre: nn.Module, post: nn.Module, projection: nn.Module, ba
     return equations
 
 
-def build_asnet(model: nn.Module, layer: str, data: Batches, *, rank: int = 50, degree: int = 2,
-                method: str = "frequent_directions", function="loss", sketch_size: int | None = None,
-                ridge_per_sample: float | Sequence[float] = 0.0, folds: int = 5, passes: int = 1,
-                augment: bool = False, seed: int = 0, batch_size: int = 128, max_batches: int | None = None,
-                subspace: ActiveSubspace | None = None, directions: torch.Tensor | None = None,
+@contract
+def build_asnet(model: nn.Module, layer: str, data: Batches, *, rank: Count = 50, degree: Count = 2,
+                method: Method = "frequent_directions", function: ScalarFunction = "loss",
+                sketch_size: Count | None = None, ridge_per_sample: NonNegativeReal | Sequence[NonNegativeReal] = 0.0,
+                folds: Count = 5, passes: Count = 1, augment: bool = False, seed: CountOrZero = 0,
+                batch_size: Count = 128, max_batches: Count | None = None, subspace: ActiveSubspace | None = None,
+                directions: Float[Tensor, "neurons k"] | None = None,
                 progress: bool = False) -> tuple[ASNet, BuildInfo]:
     """Steps 1-2 of Algorithm 3.1: AS layer from the gradients, PCE head fitted to the logits, streamed.
 
@@ -177,12 +183,6 @@ def build_asnet(model: nn.Module, layer: str, data: Batches, *, rank: int = 50, 
     Returns:
         ``(asnet in eval mode, BuildInfo)``.
     """
-    if degree < 1:
-        raise ValueError(f"PCE degree p must be >= 1, got degree={degree}")
-    if rank < 1:
-        raise ValueError(f"the number of active directions r must be >= 1, got rank={rank}")
-    check_positive("passes", passes, integer=True)
-    check_positive("folds", folds, integer=True)
     ridges = [float(r) for r in (ridge_per_sample if isinstance(ridge_per_sample, Sequence) else [ridge_per_sample])]
     if not ridges or any(not r >= 0 for r in ridges):
         raise ValueError(f"ridge_per_sample must be >= 0 (one value or a non-empty list), got {ridge_per_sample!r}")
@@ -199,7 +199,7 @@ def build_asnet(model: nn.Module, layer: str, data: Batches, *, rank: int = 50, 
                                    sketch_size=sketch_size, batch_size=batch_size, progress=progress)[layer]
     if subspace is not None and directions is not None:
         raise ValueError("pass either subspace (an active-subspace estimator) or directions, not both")
-    found = subspace.leading(min(rank, subspace.dim)) if directions is None else directions
+    found = leading_directions(subspace, min(rank, subspace.dim)) if directions is None else directions
     neurons = found.shape[0]
     if rank > neurons:
         raise ValueError(f"rank={rank} is larger than the {neurons} neurons of layer {layer!r}; "

@@ -12,7 +12,6 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any, Literal, get_args
 
 import torch
@@ -29,7 +28,7 @@ from .contracts import NonNegativeReal, PositiveReal, Proportion, Shape, contrac
 from .data import Batches, BatchLoader, ImageDataset, local_share
 from .distributed import barrier, is_main_process, process_rank_and_world, sum_across_ranks
 from .inference import evaluate
-from .metrics import complexity, nonzero_weights, output_positions
+from .metrics import complexity, nonzero_weights, sparse_macs_counter
 
 
 @dataclass(frozen=True)
@@ -172,14 +171,6 @@ def _sparse_weights(asnet: ASNet) -> list[torch.Tensor]:
     return _pre_weights(asnet) + [asnet.projection.weight, asnet.head.weight]
 
 
-def _sparse_macs_counter(asnet: ASNet, input_shape: tuple[int, ...]) -> Callable[[], int]:
-    """A cheap recount of ``complexity(asnet, input_shape)["sparse_macs"]`` while the weights change: the output
-    positions of every Conv/Linear layer and the basis MACs are counted once."""
-    positions = output_positions(asnet, input_shape)
-    basis = complexity(asnet, input_shape)["basis_macs"]
-    return lambda: basis + sum(count * int(torch.count_nonzero(module.weight)) for module, count in positions.items())
-
-
 @contract
 def finetune(asnet: nn.Module, teacher: nn.Module, train_data: ImageDataset, eval_data: Batches,
              config: FinetuneConfig = FinetuneConfig(), *, checkpoint: str | Path | None = None,
@@ -274,7 +265,7 @@ def _finetune(asnet: nn.Module, teacher: nn.Module, train_data: ImageDataset, ev
         masks = [w != 0 for w in _sparse_weights(asnet)] if frozen else None
         pre_frozen = any(row.get("pre frozen") for row in history if row["phase"] == phase)
         pre_masks = [w != 0 for w in _pre_weights(asnet)] if pre_frozen else None
-        sparse_macs = (_sparse_macs_counter(asnet, input_shape)
+        sparse_macs = (sparse_macs_counter(asnet, input_shape)
                        if phase == "sparse" and config.target_macs is not None else None)
         distill = phase == "distill" or config.sparse_loss == "distill"
         for epoch in range(max(done, default=0), epochs):

@@ -18,7 +18,7 @@ Counting rules, for **one sample**:
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
 from torch import nn
@@ -82,13 +82,13 @@ def complexity(model: nn.Module, input_shape: Shape, *, sparse: bool = False,
 
 
 @contract
-def output_positions(model: nn.Module, input_shape: Shape) -> dict[nn.Module, int]:
-    """The factor by which the ``sparse_macs`` rule of :func:`complexity` multiplies each Conv/Linear layer's
-    nonzero weights, for one sample of ``input_shape``: its output positions per output unit (``H_out * W_out``
-    of a 2-d convolution, 1 for a linear layer applied to a flat sample; summed over the calls of a layer used
-    more than once). ``sum(positions[m] * nnz(m.weight))`` is ``sparse_macs`` without the basis, cheap to recount
-    while weights change."""
-    return _count_macs(model, tuple(int(s) for s in input_shape))[1]
+def sparse_macs_counter(model: nn.Module, input_shape: Shape) -> Callable[[], int]:
+    """A cheap recount of ``complexity(model, input_shape)["sparse_macs"]`` (Hermite basis included) while the
+    weights change but not the architecture: one forward finds each Conv/Linear layer's output positions per
+    output unit (``H_out * W_out`` of a 2-d convolution, 1 for a linear layer applied to a flat sample; summed over
+    the calls of a layer used more than once) and the basis MACs; each call then counts the nonzero weights."""
+    _, positions, basis = _count_macs(model, tuple(int(s) for s in input_shape))
+    return lambda: basis + sum(count * int(torch.count_nonzero(module.weight)) for module, count in positions.items())
 
 
 @contract

@@ -68,7 +68,7 @@ class Notebook:
 
     def claim(self, claim_id: str, measured: float, *, n: int | None = None,
               ci95: tuple[float, float] | None = None, source: str = "live", note: str = "") -> None:
-        """Print and record one of the paper's claims (:data:`aslib.report.CLAIMS`) for ``claims.json``."""
+        """Print and record one of the paper's claims (:data:`aslib.claims.CLAIMS`) for ``claims.json``."""
         claim = report.record_claim(self.name, claim_id, measured=measured, preset=self.preset, n=n, ci95=ci95,
                                     source=source, note=note)
         ci = "" if ci95 is None else f", 95 % CI [{ci95[0]:.3f}, {ci95[1]:.3f}]"

@@ -30,7 +30,7 @@ from jaxtyping import AbstractArray, Float, Int
 
 import aslib
 from aslib import frequent_directions as fd
-from aslib import (asnet_recipes, attacks, finetuning, gradients, inference, metrics, models, pce, pruning, stats,
+from aslib import (asnet, asnet_recipes, attacks, finetuning, gradients, inference, metrics, models, pce, pruning, stats,
                    studies, subspace, tables, zoo)
 from aslib.contracts import (ContractError, Count, CountOrZero, Fraction, NonNegativeReal, PositiveReal, Proportion,
                              Shape, contract)
@@ -60,6 +60,13 @@ def _attack_problem() -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
     """A linear 3-class model of 4 inputs, 5 images ``(5, 4)`` and their labels ``(5,)``."""
     model = torch.nn.Linear(4, 3)
     x = torch.randn(5, 4, generator=torch.Generator().manual_seed(0))
+    return model, x, torch.tensor([0, 1, 2, 0, 1])
+
+
+def _image_problem() -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
+    """A linear 3-class model of (3, 4, 4) images, 5 images and their labels ``(5,)``."""
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(48, 3))
+    x = torch.randn(5, 3, 4, 4, generator=torch.Generator().manual_seed(0))
     return model, x, torch.tensor([0, 1, 2, 0, 1])
 
 
@@ -113,14 +120,14 @@ EXAMPLES = {
                                                                     (torch.randn(5, 3),), {}),
     "aslib.subspace.estimator.ActiveSubspace.fit": lambda: (subspace.ActiveSubspace().fit, (torch.randn(5, 3),), {}),
     "aslib.subspace.estimator.ActiveSubspace.merge": lambda: (_fitted().merge, (_fitted(),), {}),
-    "aslib.subspace.estimator.ActiveSubspace.leading": lambda: (_fitted().leading, (2,), {}),
-    "aslib.subspace.estimator.ActiveSubspace.transform": lambda: (_fitted().transform, (torch.randn(3, 6),),
-                                                                  {"rank": 2}),
     "aslib.subspace.estimator.ActiveSubspace.n_active": lambda: (_fitted().n_active, (0.9,), {}),
-    "aslib.subspace.estimator.ActiveSubspace.n_active_authors": lambda: (_fitted().n_active_authors, (0.9,), {}),
-    "aslib.subspace.estimator.ActiveSubspace.bootstrap": lambda: (_fitted().bootstrap, (), {"n_boot": 2, "rank": 1,
-                                                                                          "level": 0.9}),
-    "aslib.subspace.estimator.ActiveSubspace.summary": lambda: (_fitted().summary, ((0.9,), 2), {}),
+    "aslib.subspace.readings.leading_directions": lambda: (subspace.leading_directions, (_fitted(), 2), {}),
+    "aslib.subspace.readings.active_variables": lambda: (subspace.active_variables, (_fitted(), torch.randn(3, 6)),
+                                                         {"rank": 2}),
+    "aslib.subspace.readings.n_active_authors": lambda: (subspace.n_active_authors, (_fitted(), 0.9), {}),
+    "aslib.subspace.readings.bootstrap": lambda: (subspace.bootstrap, (_fitted(),), {"n_boot": 2, "rank": 1,
+                                                                                     "level": 0.9}),
+    "aslib.subspace.readings.summary": lambda: (subspace.summary, (_fitted(), (0.9,), 2), {}),
     "aslib.subspace.layers.fit_layers": lambda: (subspace.fit_layers, ({"a": subspace.ActiveSubspace()},
                                                                        {"a": torch.randn(4, 3)}), {}),
     "aslib.subspace.layers.layer_subspaces": lambda: (
@@ -149,6 +156,16 @@ EXAMPLES = {
     "aslib.pce.NormalEquations.cross_validate": lambda: (_equations().cross_validate, ([0.0, 1.0],), {}),
     "aslib.pce.r2_score": lambda: (pce.r2_score, (torch.randn(5, 2), torch.randn(5, 2)), {}),
     "aslib.attacks.active_subspace.as_attack": lambda: (attacks.as_attack, (*_attack_problem(), 1.0), {"max_iter": 2}),
+    "aslib.asnet.build_asnet": lambda: (asnet.build_asnet, (models.build("lenet").eval(), "conv2", random_images(20)),
+                                        {"rank": 2, "degree": 1, "batch_size": 10}),
+    "aslib.attacks.universal.uap": lambda: (attacks.uap, (*_attack_problem(), 1.0), {"max_passes": 1,
+                                                                                       "df_max_iter": 3}),
+    "aslib.attacks.sgd_uap.sgd_uap": lambda: (attacks.sgd_uap, (*_attack_problem(), 1.0), {"epochs": 1,
+                                                                                           "init": torch.zeros(4)}),
+    "aslib.attacks.deepfool_batched.deepfool": lambda: (attacks.deepfool, _attack_problem()[:2], {"max_iter": 3}),
+    "aslib.attacks.random_direction.random_attack": lambda: (attacks.random_attack, (*_attack_problem(), 1.0), {}),
+    "aslib.attacks.checkerboard.checkerboard_attack": lambda: (attacks.checkerboard_attack,
+                                                               (*_image_problem(), 1.0), {"cell": 2}),
     "aslib.attacks.active_subspace.dominant_direction": lambda: (attacks.dominant_direction, (
         torch.randn(5, 4, generator=torch.Generator().manual_seed(0)),), {"solver": "randomized"}),
     "aslib.attacks.evaluation.attack_ratio": lambda: (attacks.attack_ratio, (*_attack_problem(), torch.zeros(4)),
@@ -185,7 +202,7 @@ EXAMPLES = {
         _cifar_pair()), {"input_shape": (3, 32, 32)}),
     "aslib.metrics.nonzero_weights": lambda: (metrics.nonzero_weights, (torch.nn.Linear(3, 2),), {}),
     "aslib.metrics.complexity": lambda: (metrics.complexity, (torch.nn.Linear(3, 2), (3,)), {"sparse": True}),
-    "aslib.metrics.output_positions": lambda: (metrics.output_positions, (torch.nn.Linear(3, 2), (3,)), {}),
+    "aslib.metrics.sparse_macs_counter": lambda: (metrics.sparse_macs_counter, (torch.nn.Linear(3, 2), (3,)), {}),
     "aslib.metrics.complexity_table": lambda: (metrics.complexity_table, ({"a": torch.nn.Linear(3, 2)}, {"a": (3,)}),
                                                {"total": False}),
     "aslib.metrics.reduction": lambda: (metrics.reduction, ({"params": 4, "macs": 4, "nonzero_params": 4,
@@ -231,6 +248,13 @@ NAMED = {Count: st.one_of(st.integers(max_value=0), st.floats(), st.booleans(), 
                                     st.booleans())}
 
 
+def _runtime_class(annotation):
+    """The class an isinstance check of ``annotation`` uses: a named type's base, a generic's origin, or itself."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        return typing.get_args(annotation)[0]
+    return typing.get_origin(annotation) or annotation
+
+
 def bad_values(annotation, good):
     """A strategy of values that break ``annotation`` (``good`` meets it): out-of-range or mistyped numbers for a
     named type, a near miss for a choice, a scalar, an extra axis or the wrong dtype for a tensor, an object of
@@ -259,8 +283,8 @@ def bad_values(annotation, good):
     if len(options) == 1 and union:  # X | None: what breaks X, None excepted
         inner = bad_values(options[0], good)
         return None if inner is None else inner.filter(lambda v: v is not None)
-    classes = tuple(typing.get_origin(o) or o for o in typing.get_args(annotation)) if union else \
-        (typing.get_origin(annotation) or annotation,)
+    classes = tuple(_runtime_class(o) for o in typing.get_args(annotation)) if union else \
+        (_runtime_class(annotation),)
     if not all(isinstance(c, type) for c in classes):
         return None
     return st.sampled_from([object(), 1.5, "x", None, [1]]).filter(lambda v: not isinstance(v, classes))

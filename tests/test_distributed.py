@@ -44,7 +44,7 @@ def _worker(rank, world, init_file, out_file):
         result = layer_subspaces(_model(), ["fc1"], _data(), sketch_size=16, batch_size=16)
         est = result["fc1"]
         if rank == 0:
-            torch.save({"sketch": est.sketch, "n": est.n_samples, "trace": est.trace,
+            torch.save({"sketch": est.store.sketch, "n": est.n_samples, "trace": est.trace,
                         "eig": est.eigenvalues}, out_file)
         others = [None] * world
         dist.all_gather_object(others, est.eigenvalues)

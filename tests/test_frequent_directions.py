@@ -18,7 +18,7 @@ def test_frequent_directions_guarantee(m, n, ell, batch, seed, decay):
     est = ActiveSubspace("frequent_directions", sketch_size=ell)
     for i in range(0, m, batch):
         est.partial_fit(grads[i:i + batch])
-    sketch = est.sketch
+    sketch = est.store.sketch
     error = float(torch.linalg.matrix_norm(grads.T @ grads - sketch.T @ sketch, 2))
     for k in range(ell):
         assert error <= frequent_directions_bound(grads, ell, k) * (1 + 1e-9) + 1e-9
@@ -34,7 +34,7 @@ def test_merge_stays_within_the_bound(m1, m2, n, ell, seed):
     left = ActiveSubspace("frequent_directions", sketch_size=ell).fit(grads[:m1])
     right = ActiveSubspace("frequent_directions", sketch_size=ell).fit(grads[m1:])
     merged = left.merge(right)
-    sketch = merged.sketch
+    sketch = merged.store.sketch
     error = float(torch.linalg.matrix_norm(grads.T @ grads - sketch.T @ sketch, 2))
     assert error <= frequent_directions_bound(grads, ell, 0) * (1 + 1e-9) + 1e-9
     assert merged.n_samples == m1 + m2

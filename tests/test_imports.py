@@ -123,3 +123,11 @@ def test_no_module_is_longer_than_400_lines():
     lengths = {name: path.read_text().count("\n") for name, path in modules().items()}
     assert max(lengths.values()) > 100, "the walk lost the modules"
     assert {name: n for name, n in lengths.items() if n > 400} == {}
+
+
+def test_no_class_is_longer_than_150_lines():
+    """A class that grows past 150 lines holds more than one job: its readings or its strategies move out."""
+    lengths = {f"{name}.{node.name}": node.end_lineno - node.lineno + 1 for name, path in modules().items()
+               for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.ClassDef)}
+    assert lengths["aslib.subspace.estimator.ActiveSubspace"] > 100, "the walk lost the estimator"
+    assert {name: n for name, n in lengths.items() if n > 150} == {}

@@ -136,14 +136,13 @@ def test_bad_input_shape():
         complexity_table({"a": nn.Linear(4, 2)}, {})
 
 
-def test_output_positions_recount_the_sparse_macs_of_complexity():
-    """sum(positions * nnz(weight)) is complexity's sparse_macs without the basis, for convs and linears."""
+def test_the_sparse_macs_counter_recounts_complexity_as_weights_change():
+    """positions * nnz(weight) summed over convs and linears: complexity's sparse_macs, before and after pruning."""
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, stride=2, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
                               torch.nn.Linear(4 * 8 * 8, 5))
+    count = metrics.sparse_macs_counter(net, (3, 16, 16))
+    assert count() == metrics.complexity(net, (3, 16, 16))["sparse_macs"] == 64 * 4 * 27 + 5 * 256
     with torch.no_grad():
         net[0].weight[:2] = 0
         net[3].weight[:, ::3] = 0
-    positions = metrics.output_positions(net, (3, 16, 16))
-    assert positions == {net[0]: 64, net[3]: 1}
-    recount = sum(count * int(torch.count_nonzero(m.weight)) for m, count in positions.items())
-    assert recount == metrics.complexity(net, (3, 16, 16))["sparse_macs"] == 64 * 2 * 27 + 5 * (256 - 86)
+    assert count() == metrics.complexity(net, (3, 16, 16))["sparse_macs"] == 64 * 2 * 27 + 5 * (256 - 86)

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from aslib import studies
+from aslib import studies, subspace
 from aslib.models import build, cut_points
 from aslib.subspace import ActiveSubspace, LayerAnalysis
 
@@ -37,7 +37,7 @@ def test_compare_estimators_reference_against_itself():
     fd = ActiveSubspace("frequent_directions", sketch_size=5).fit(grads)
     rows = studies.compare_estimators({"exact": exact, "fd": fd}, exact, a, rank=2, seconds={"exact": 1.0, "fd": 2.0})
     assert rows[0]["numbers stored"] == grads.numel()
-    assert rows[1]["numbers stored"] == fd.sketch.numel() <= 2 * 5 * 20  # at most 2 l rows of n numbers
+    assert rows[1]["numbers stored"] == fd.store.sketch.numel() <= 2 * 5 * 20  # at most 2 l rows of n numbers
     assert rows[0]["distance to exact (top k)"] < 1e-10 and rows[0]["max rel. error of lambda_1..k"] == 0
     assert rows[0]["distance to population (top k)"] < 1e-10  # gradients lie exactly in span(A)
     assert rows[1]["seconds"] == 2.0
@@ -147,7 +147,7 @@ def test_compare_subspaces_reference_row_and_noise_row():
     grads, _ = ridge_gradients(rank=3)
     ref = ActiveSubspace("exact").fit(grads)
     other = ActiveSubspace("exact").fit(isotropic())
-    boots = {k: ref.bootstrap(n_boot=5, rank=k) for k in (1, 2)}
+    boots = {k: subspace.bootstrap(ref, n_boot=5, rank=k) for k in (1, 2)}
     rows = studies.compare_subspaces({"ref": ref, "other": other}, ref, grads, ranks=(1, 2), rank=3,
                                      bootstraps=boots, noise_label="noise")
     assert [r["variant"] for r in rows] == ["ref", "other", "noise (5 resamples)"]

@@ -6,8 +6,8 @@ import torch
 from conftest import TEST_DEVICE
 
 from aslib.models import build
-from aslib.subspace import (ActiveSubspace, count_active, fit_layers, layer_subspaces, streaming_method,
-                            subspace_distance, top_directions)
+from aslib.subspace import (ActiveSubspace, active_variables, bootstrap, count_active, fit_layers, layer_subspaces,
+                            leading_directions, n_active_authors, streaming_method, subspace_distance, top_directions)
 
 
 def ridge_gradients(m=400, n=40, r=3, seed=0):
@@ -37,7 +37,7 @@ def test_one_dimensional_ridge():
     grads = 2 * (x @ a) * a.T
     est = ActiveSubspace("exact").fit(grads)
     assert subspace_distance(est.components[:, :1], a) < 1e-12
-    assert est.n_active() == 1 and est.n_active_authors() == 0
+    assert est.n_active() == 1 and n_active_authors(est) == 0
 
 
 @pytest.mark.parametrize("method", ["randomized", "frequent_directions"])
@@ -55,14 +55,14 @@ def test_exact_merge_equals_joint_fit():
     assert torch.allclose(joint.eigenvalues, merged.eigenvalues)
 
 
-@pytest.mark.parametrize("method", ["exact", "randomized"])
-def test_top_directions_agree_with_numpy(method):
+@pytest.mark.parametrize("solver", ["exact", "randomized"])
+def test_top_directions_agree_with_numpy(solver):
     grads, _ = ridge_gradients(m=200, n=30)
-    sigma, v = top_directions(grads, 3, method, seed=2)
+    sigma, v = top_directions(grads, 3, solver, seed=2)
     u_np, s_np, vt_np = np.linalg.svd(grads.numpy(), full_matrices=False)
     assert np.allclose(sigma.numpy(), s_np[:3], rtol=1e-8)
     assert subspace_distance(v, torch.from_numpy(vt_np[:3].T)) < 1e-8
-    with pytest.raises(ValueError, match="method must be one of 'exact', 'randomized', 'frequent_directions'"):
+    with pytest.raises(ValueError, match="solver must be one of 'exact', 'randomized', 'frequent_directions'"):
         top_directions(grads, 1, "pca")
 
 
@@ -77,17 +77,17 @@ def test_active_neuron_conventions():
         count_active(eig, 1.0, 1.5)
 
 
-def test_transform_and_bootstrap():
+def test_active_variables_and_bootstrap():
     grads, a = ridge_gradients(m=300)
     est = ActiveSubspace("exact", rank=3).fit(grads)
     x = torch.randn(5, 40, dtype=torch.float64)
-    assert est.transform(x).shape == (5, 3)
-    boot = est.bootstrap(n_boot=30, rank=3, seed=0)
+    assert active_variables(est, x).shape == (5, 3)
+    boot = bootstrap(est, n_boot=30, rank=3, seed=0)
     assert (boot["eigenvalues_low"][:3] <= est.eigenvalues * 1.0001).all()
     assert (boot["eigenvalues_high"][:3] >= est.eigenvalues * 0.9999).all()
     assert boot["distances"].max() < 1e-8  # a noiseless ridge: every resample spans the same subspace
     noisy = grads + 0.3 * torch.randn_like(grads)
-    nb = ActiveSubspace("exact").fit(noisy).bootstrap(n_boot=30, rank=3)
+    nb = bootstrap(ActiveSubspace("exact").fit(noisy), n_boot=30, rank=3)
     assert 1e-4 < float(nb["distances"].mean()) < 0.5
 
 
@@ -134,16 +134,16 @@ def test_leading_completes_a_rank_deficient_covariance_and_refuses_a_too_small_s
     g = torch.Generator().manual_seed(0)
     low_rank = torch.randn(200, 2, generator=g) @ torch.randn(2, 10, generator=g)  # C has rank 2
     est = ActiveSubspace("frequent_directions", sketch_size=6).fit(low_rank)
-    basis = est.leading(4)
+    basis = leading_directions(est, 4)
     assert basis.shape == (10, 4)
     assert torch.allclose(basis.T @ basis, torch.eye(4), atol=1e-5)
     assert torch.allclose(basis[:, :2], est.components[:, :2])
     assert (low_rank @ basis[:, 2:]).abs().max() < 1e-3 * low_rank.abs().max()  # the completion is null space
     full = torch.randn(201, 10, generator=g)  # 2 l rows, then whole blocks of l: the buffer ends empty
     with pytest.raises(ValueError, match="sketch holds only"):
-        ActiveSubspace("frequent_directions", sketch_size=3).fit(full).leading(4)
+        leading_directions(ActiveSubspace("frequent_directions", sketch_size=3).fit(full), 4)
     with pytest.raises(ValueError, match="larger than the 10 neurons"):
-        est.leading(11)
+        leading_directions(est, 11)
 
 
 def test_gram_streams_the_exact_covariance_and_merges():
@@ -156,13 +156,13 @@ def test_gram_streams_the_exact_covariance_and_merges():
         gram.partial_fit(batch)
     assert torch.allclose(gram.eigenvalues[:3], exact.eigenvalues[:3], rtol=1e-12)
     assert subspace_distance(gram.components[:, :3], a) < 1e-10
-    assert gram.stored_numbers == 40 * 40 and gram.shrinkage == 0.0 and gram.components.dtype == torch.float64
+    assert gram.store.stored_numbers == 40 * 40 and gram.shrinkage == 0.0 and gram.components.dtype == torch.float64
     halves = [ActiveSubspace("gram").fit(part) for part in grads.split(150)]
     merged = ActiveSubspace.from_state(halves[0].state()).merge(ActiveSubspace.from_state(halves[1].state()))
     assert merged.n_samples == 300 and merged.trace == pytest.approx(exact.trace)
     assert torch.allclose(merged.eigenvalues, gram.eigenvalues, rtol=1e-10, atol=1e-14)
-    with pytest.raises(AttributeError, match="does not store gradients"):
-        gram.bootstrap(n_boot=2)
+    with pytest.raises(ValueError, match="gram does not store gradients"):
+        bootstrap(gram, n_boot=2)
 
 
 @pytest.mark.parametrize("n, ell, expected", [(40, 10, "gram"), (83, 10, "gram"), (84, 10, "frequent_directions"),
@@ -230,7 +230,7 @@ def test_fit_layers_side_by_side_equals_the_layers_in_turn_at_one_thread():
     for name in widths:
         assert side[name].n_samples == turn[name].n_samples == 216
         assert side[name].shrinkage > 0 and side[name].shrinkage == turn[name].shrinkage
-        assert torch.equal(side[name].sketch, turn[name].sketch)
+        assert torch.equal(side[name].store.sketch, turn[name].store.sketch)
 
 
 def test_layer_subspaces_runs_layers_side_by_side_within_the_fd_guarantee(monkeypatch):
@@ -255,8 +255,8 @@ def test_layer_subspaces_runs_layers_side_by_side_within_the_fd_guarantee(monkey
         torch.set_num_threads(threads)
     exact = layer_subspaces(model, ["conv1", "conv2", "fc1"], (x, y), method="exact", batch_size=32)
     for name in ("conv1", "conv2", "fc1"):
-        grads = exact[name].gradients.double()
-        sketch = sketched[name].sketch.double()
+        grads = exact[name].store.gradients.double()
+        sketch = sketched[name].store.sketch.double()
         assert sketched[name].shrinkage > 0
         err = float(torch.linalg.matrix_norm(grads.T @ grads - sketch.T @ sketch, 2))
         assert err <= float(torch.linalg.matrix_norm(grads, "fro") ** 2) / 24 * (1 + 1e-5)

@@ -103,6 +103,8 @@ def test_frontier_rows_pair_each_network_with_the_original():
         drop = studies.accuracy_difference(original, zoo.pretrained(row["name"]), test)
         assert {k: row[k] for k in shipped} == shipped
         assert (row["drop"], row["drop low"], row["drop high"], row["n"]) == (drop.mean, drop.low, drop.high, 200)
+        recipe = asnet_recipes.RECIPES[row["name"]]
+        assert (row["target params x"], row["target MACs x"]) == (recipe.target_reduction, recipe.macs_reduction)
     with pytest.raises(ValueError, match="one or more zoo names"):
         studies.frontier_rows({"empty": []}, original, test, input_shape=(3, 32, 32))
 

@@ -1,10 +1,11 @@
-"""The recipe types (:class:`ASNetRecipe`, :class:`PruningRecipe`, :class:`ChannelPruningRecipe`), their fine-tuning
+"""The recipe types (:class:`ASNetRecipe`, :class:`PruningRecipe`, :class:`ChannelPruningRecipe`, on what they share,
+:class:`CompressionRecipe`), their fine-tuning
 budgets and the named table :data:`RECIPES` of the shipped ASNets, their baselines and the frontier; executing a
 recipe lives in :mod:`aslib.asnet_recipes.runs`."""
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 
 from ..finetuning import FinetuneConfig
 from ..pruning import CHANNEL_MATCH
@@ -26,11 +27,23 @@ sparsify within them, the pre-model's convolutions included: the default of note
 
 
 @dataclass(frozen=True)
-class ASNetRecipe:
+class CompressionRecipe:
+    """What every compression recipe holds: the ``base`` network (a zoo name) and, by keyword, the fine-tuning
+    budget ``finetune``, the ``seed`` and the training images held out as a ``validation`` split (0: none), on which
+    the run's history is measured and its choices made."""
+
+    base: str
+    _: KW_ONLY
+    finetune: FinetuneConfig = field(default_factory=lambda: RECIPE_FINETUNE)
+    seed: int = 0
+    validation: int = 0
+
+
+@dataclass(frozen=True)
+class ASNetRecipe(CompressionRecipe):
     """Everything that makes one shipped ASNet (see the module docstring); ``build_batches`` limits each
     build pass to that many batches of 500 images (``None``: the whole training split)."""
 
-    base: str
     layer: str
     rank: int = 50
     degree: int = 2
@@ -38,10 +51,7 @@ class ASNetRecipe:
     build_passes: int = 2
     ridges_per_sample: tuple[float, ...] = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)
     target_reduction: float | None = 11.0
-    finetune: FinetuneConfig = field(default_factory=lambda: RECIPE_FINETUNE)
-    seed: int = 0
     build_batches: int | None = None
-    validation: int = 0
     macs_reduction: float | None = None
 
     def __post_init__(self) -> None:
@@ -56,7 +66,7 @@ class ASNetRecipe:
 
 
 @dataclass(frozen=True)
-class PruningRecipe:
+class PruningRecipe(CompressionRecipe):
     """The baseline without an ASNet: the base network's Conv/Linear weights globally magnitude-pruned
     (``torch.nn.utils.prune.global_unstructured``) to ``params / target_reduction`` nonzeros, then
     distilled from the unpruned network with the masks fixed, for ``kd_epochs + sparse_epochs`` epochs of
@@ -67,11 +77,7 @@ class PruningRecipe:
     are not comparable across layers (on the shipped VGG raw global pruning to 11x leaves 53, 24 and 18
     of the 147,456 weights of conv13-15 and the network at chance)."""
 
-    base: str
     target_reduction: float = 11.0
-    finetune: FinetuneConfig = field(default_factory=lambda: RECIPE_FINETUNE)
-    seed: int = 0
-    validation: int = 0
 
     def __post_init__(self) -> None:
         if not self.target_reduction > 1:
@@ -79,7 +85,7 @@ class PruningRecipe:
 
 
 @dataclass(frozen=True)
-class ChannelPruningRecipe:
+class ChannelPruningRecipe(CompressionRecipe):
     """The structured baseline: whole channels removed from the base network by Torch-Pruning's group
     L2-magnitude criterion (``torch_pruning.pruner.MetaPruner`` with ``GroupMagnitudeImportance(p=2)``, the
     same fraction of channels in every conv layer, the classifier's outputs kept), the fraction found by
@@ -88,12 +94,8 @@ class ChannelPruningRecipe:
     dense count of an ASNet of the default ``r`` and ``p`` at that cut; the smaller dense network is then distilled
     from the unpruned one for ``kd_epochs + sparse_epochs`` epochs of ``finetune``, as :class:`PruningRecipe`."""
 
-    base: str
     target_reduction: float | None = 11.0
     match: str = "params"
-    finetune: FinetuneConfig = field(default_factory=lambda: RECIPE_FINETUNE)
-    seed: int = 0
-    validation: int = 0
     cut: str | None = None
 
     def __post_init__(self) -> None:
@@ -120,7 +122,7 @@ VALIDATION_IMAGES = 5000
 """Training images held out (500 per class, seeded) by the ``..._val14`` recipes for their choices."""
 VALIDATION_CUTS = ("conv5", "conv6")
 """The cuts among which :func:`select` chooses the ``..._val14`` ASNet on the validation split."""
-RECIPES: dict[str, ASNetRecipe | PruningRecipe | ChannelPruningRecipe] = {
+RECIPES: dict[str, CompressionRecipe] = {
     f"{_VGG}_asnet_conv5": ASNetRecipe(_VGG, "conv5"),
     f"{_VGG}_asnet_conv6": ASNetRecipe(_VGG, "conv6", target_reduction=10.0, finetune=GRADUAL_FINETUNE),
     **{f"{_VGG}_{tag}_{cut}_val14": ASNetRecipe(_VGG, cut, projection=projection, finetune=BASELINE_FINETUNE,
@@ -176,7 +178,7 @@ BASELINES = [f"{_VGG}_asnet_{CHOSEN_CUT}_val14", f"{_VGG}_pca_{CHOSEN_CUT}_val14
 then the PCA and random projections at its cut, the magnitude- and channel-pruned VGGs at its nonzero parameters and
 the channel-pruned VGG at its dense MACs."""
 
-__all__ = ["ASNetRecipe", "BASELINES", "BASELINE_FINETUNE", "CHOSEN_CUT", "ChannelPruningRecipe", "DEMO_FINETUNE",
-           "FRONTIER", "FRONTIER_REDUCTIONS", "GRADUAL_FINETUNE", "PAPER_MACS_X", "PAPER_PARAMS_X", "PROJECTIONS",
-           "PruningRecipe", "RECIPES", "RECIPE_FINETUNE", "SHIPPED_ASNETS", "SPARSE_PRE_FINETUNE", "VALIDATION_CUTS",
-           "VALIDATION_IMAGES"]
+__all__ = ["ASNetRecipe", "BASELINES", "BASELINE_FINETUNE", "CHOSEN_CUT", "ChannelPruningRecipe", "CompressionRecipe",
+           "DEMO_FINETUNE", "FRONTIER", "FRONTIER_REDUCTIONS", "GRADUAL_FINETUNE", "PAPER_MACS_X", "PAPER_PARAMS_X",
+           "PROJECTIONS", "PruningRecipe", "RECIPES", "RECIPE_FINETUNE", "SHIPPED_ASNETS", "SPARSE_PRE_FINETUNE",
+           "VALIDATION_CUTS", "VALIDATION_IMAGES"]

@@ -25,7 +25,7 @@ from ..metrics import complexity, reduction
 from ..pruning import channel_pruned, magnitude_prune_
 from ..subspace import ActiveSubspace
 from ..inference import evaluate
-from .recipes import RECIPES, ASNetRecipe, ChannelPruningRecipe, PruningRecipe
+from .recipes import RECIPES, ASNetRecipe, ChannelPruningRecipe, CompressionRecipe, PruningRecipe
 
 
 def directions(model: nn.Module, layer: str, loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
@@ -47,7 +47,7 @@ def directions(model: nn.Module, layer: str, loader: Iterable[tuple[torch.Tensor
     return estimator
 
 
-def run(name_or_recipe: str | ASNetRecipe | PruningRecipe | ChannelPruningRecipe, out: str | Path, *,
+def run(name_or_recipe: str | CompressionRecipe, out: str | Path, *,
         device: str | torch.device = "cpu", progress: bool = True) -> dict[str, Any]:
     """Execute a recipe in the folder ``out`` (resumable) and write ``out/model.pt`` (a zoo checkpoint).
 

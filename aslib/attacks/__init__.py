@@ -20,7 +20,7 @@ fooling rate, norms), :mod:`~aslib.attacks.active_subspace` (Algorithm 4.1),
 :mod:`~aslib.attacks.checkerboard` (the controls). Sweeps and
 transfer studies are in :mod:`aslib.studies`; vectors shipped with the package are in :mod:`aslib.vectors`.
 """
-from .active_subspace import as_attack, dominant_direction
+from .active_subspace import DIRECTION_SOLVERS, as_attack, dominant_direction
 from .checkerboard import checkerboard_attack, checkerboard_perturbation
 from .common import ATTACKS, NORMS, PRECISIONS, AttackResult, craft, project
 from .deepfool_batched import DEEPFOOL_MARGIN, DeepFoolResult, deepfool
@@ -38,7 +38,7 @@ BASELINES = METHODS[1:]
 CONTROLS = ("random", "checkerboard")
 """The controls: vectors of the same norm that search nothing (random) or only choose a sign (checkerboard)."""
 
-__all__ = ["ATTACKS", "AttackResult", "BASELINES", "CONTROLS", "DEEPFOOL_MARGIN", "DeepFoolResult", "METHODS", "NORMS", "PRECISIONS",
-           "UAP_VARIANTS",
+__all__ = ["ATTACKS", "AttackResult", "BASELINES", "CONTROLS", "DEEPFOOL_MARGIN", "DIRECTION_SOLVERS", "DeepFoolResult",
+           "METHODS", "NORMS", "PRECISIONS", "UAP_VARIANTS",
            "as_attack", "attack_ratio", "checkerboard_attack", "checkerboard_perturbation", "craft", "deepfool", "dominant_direction", "fooling_rate",
            "perturbation_norms", "project", "random_attack", "random_perturbation", "sgd_uap", "uap", "valid_bounds"]

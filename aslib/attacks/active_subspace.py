@@ -30,7 +30,8 @@ from .common import (AttackResult, Images, Labels, Norm, Precision, check_precis
                      rescale, validate)
 
 DirectionSolver = Literal["exact", "randomized", "authors"]
-SOLVERS = get_args(DirectionSolver)
+DIRECTION_SOLVERS = get_args(DirectionSolver)
+"""The solvers of :func:`dominant_direction` (``solver=``)."""
 
 
 @contract
@@ -51,8 +52,8 @@ def dominant_direction(grads: Float[Tensor, "m d"], *, solver: DirectionSolver =
     g = grads.double()
     if solver == "authors":
         oversample, power_iters = 0, 0
-    method = "exact" if solver == "exact" else "randomized"
-    top = top_directions(g, 1, method, seed=seed, oversample=oversample, power_iters=power_iters)[1][:, 0]
+    top = top_directions(g, 1, "exact" if solver == "exact" else "randomized", seed=seed, oversample=oversample,
+                         power_iters=power_iters)[1][:, 0]
     if g.sum(0) @ top < 0:
         top = -top
     return top.to(grads.dtype)

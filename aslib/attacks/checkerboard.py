@@ -15,8 +15,8 @@ import time
 import torch
 from torch import nn
 
-from ..contracts import Count, PositiveReal, Shape, contract
-from .common import AttackResult, Norm, register, rescale, validate
+from ..contracts import Count, CountOrZero, PositiveReal, Shape, contract
+from .common import AttackResult, Images, Labels, Norm, register, rescale, validate
 from .evaluation import attack_ratio
 
 
@@ -41,8 +41,9 @@ def checkerboard_perturbation(shape: Shape, xi: PositiveReal, *, norm: Norm = "l
 
 
 @register("checkerboard")
-def checkerboard_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, *, norm: str = "l2",
-                        seed: int = 0, batch_size: int = 256, cell: int = 4) -> AttackResult:
+@contract
+def checkerboard_attack(model: nn.Module, x: Images, y: Labels, xi: PositiveReal, *, norm: Norm = "l2",
+                        seed: CountOrZero = 0, batch_size: Count = 256, cell: Count = 4) -> AttackResult:
     """The structured control with the attacks' signature: :func:`checkerboard_perturbation` of one image's
     shape, with the sign of higher attack ratio on the crafting images ``x`` ``(N, C, H, W)``, ``y`` ``(N,)``
     (``seed`` is accepted for the common signature; nothing is drawn). ``history`` holds the crafting-set

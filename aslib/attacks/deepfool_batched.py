@@ -12,7 +12,8 @@ import torch
 from torch import nn
 
 from .._utils import NonFiniteError, check_positive, forward_logits, model_mode
-from .common import check_images, check_model_inputs, check_norm
+from ..contracts import Count, NonNegativeReal, contract
+from .common import Images, Norm, check_images, check_model_inputs, check_norm
 
 DEEPFOOL_MARGIN = 1e-4
 """Extra distance DeepFool adds to each step so that the point crosses the boundary (as in DeepFool)."""
@@ -97,8 +98,9 @@ def check_deepfool_options(num_candidates: int, overshoot: float, max_iter: int)
     check_positive("overshoot", overshoot, allow_zero=True)
 
 
-def deepfool(model: nn.Module, x: torch.Tensor, *, norm: str = "l2", num_candidates: int = 10,
-             overshoot: float = 0.02, max_iter: int = 50) -> DeepFoolResult:
+@contract
+def deepfool(model: nn.Module, x: Images, *, norm: Norm = "l2", num_candidates: Count = 10,
+             overshoot: NonNegativeReal = 0.02, max_iter: Count = 50) -> DeepFoolResult:
     """Batched DeepFool over samples and candidate classes (a per-sample, not universal, attack).
 
     For each sample the candidates are the ``num_candidates`` largest clean logits (the first is

@@ -6,8 +6,8 @@ import time
 import torch
 from torch import nn
 
-from ..contracts import PositiveReal, Shape, contract
-from .common import AttackResult, Norm, register, validate
+from ..contracts import Count, CountOrZero, PositiveReal, Shape, contract
+from .common import AttackResult, Images, Labels, Norm, register, validate
 
 
 @contract
@@ -25,8 +25,9 @@ def random_perturbation(shape: Shape, xi: PositiveReal, *, norm: Norm = "l2", se
 
 
 @register("random")
-def random_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, *, norm: str = "l2",
-                  seed: int = 0, batch_size: int = 256) -> AttackResult:
+@contract
+def random_attack(model: nn.Module, x: Images, y: Labels, xi: PositiveReal, *, norm: Norm = "l2",
+                  seed: CountOrZero = 0, batch_size: Count = 256) -> AttackResult:
     """The random baseline with the attacks' signature: :func:`random_perturbation` of one sample's shape."""
     validate(model, x, y, xi, norm, batch_size)
     start = time.perf_counter()

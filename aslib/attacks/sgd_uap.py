@@ -15,14 +15,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._utils import check_finite, check_positive, model_mode
-from .common import AttackResult, predict, project, register, rescale, validate
+from jaxtyping import Float
+from torch import Tensor
+
+from .._utils import check_finite, model_mode
+from ..contracts import Count, CountOrZero, PositiveReal, contract
+from .common import AttackResult, Images, Labels, Norm, predict, project, register, rescale, validate
 
 
 @register("sgd_uap")
-def sgd_uap(model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, *, norm: str = "l2", seed: int = 0,
-            batch_size: int = 256, minibatch: int = 32, epochs: int = 10, step_size: float | None = None,
-            clamp: float = 10.0, init: torch.Tensor | None = None) -> AttackResult:
+@contract
+def sgd_uap(model: nn.Module, x: Images, y: Labels, xi: PositiveReal, *, norm: Norm = "l2", seed: CountOrZero = 0,
+            batch_size: Count = 256, minibatch: Count = 32, epochs: Count = 10, step_size: PositiveReal | None = None,
+            clamp: PositiveReal = 10.0, init: Float[Tensor, "*sample"] | None = None) -> AttackResult:  # noqa: F821
     """Universal perturbation by mini-batch stochastic gradient ascent (SGD-UAP).
 
     Args:
@@ -40,15 +45,8 @@ def sgd_uap(model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, *, no
         ``iterations`` the number of epochs.
     """
     validate(model, x, y, xi, norm, batch_size)
-    check_positive("minibatch", minibatch, integer=True)
-    check_positive("epochs", epochs, integer=True)
-    check_positive("clamp", clamp)
     step = xi / 4 if step_size is None else step_size
-    check_positive("step_size", step)
     if init is not None:
-        if not isinstance(init, torch.Tensor) or init.shape != x.shape[1:]:
-            got = tuple(init.shape) if isinstance(init, torch.Tensor) else type(init).__name__
-            raise ValueError(f"init must be a starting vector of one sample's shape {tuple(x.shape[1:])}, got {got}")
         check_finite(init, "init")
     start = time.perf_counter()
     x, y = x.detach(), y.detach()

@@ -7,15 +7,20 @@ active-subspace paper's code). Both fold DeepFool steps computed in mini-batches
 from __future__ import annotations
 
 import time
+from typing import Literal, get_args
 
 import torch
 from torch import nn
 
-from .._utils import check_choice, check_fraction, check_positive, model_mode
-from .common import AttackResult, check_precision, predict, project, register, rescale, validate
+from .._utils import model_mode
+from ..contracts import Count, CountOrZero, NonNegativeReal, PositiveReal, Proportion, contract
+from .common import (AttackResult, Images, Labels, Norm, Precision, check_precision, predict, project, register,
+                     rescale, validate)
 from .deepfool_batched import check_deepfool_options, run_deepfool
 
-UAP_VARIANTS = ("original", "authors")
+UapVariant = Literal["original", "authors"]
+UAP_VARIANTS = get_args(UapVariant)
+"""The variants of :func:`uap`: the published algorithm and the loop of the active-subspace paper's code."""
 
 
 def _batch_original(model: nn.Module, x: torch.Tensor, clean: torch.Tensor, batch: torch.Tensor,
@@ -45,10 +50,11 @@ def _batch_authors(model: nn.Module, x: torch.Tensor, batch: torch.Tensor, v: to
 
 
 @register("uap")
-def uap(model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, *, norm: str = "l2", seed: int = 0,
-        batch_size: int = 256, minibatch: int = 32, max_passes: int = 10, target_fooling: float = 0.8,
-        overshoot: float = 0.02, num_candidates: int = 10, df_max_iter: int | None = None,
-        variant: str = "original", precision: str = "float32") -> AttackResult:
+@contract
+def uap(model: nn.Module, x: Images, y: Labels, xi: PositiveReal, *, norm: Norm = "l2", seed: CountOrZero = 0,
+        batch_size: Count = 256, minibatch: Count = 32, max_passes: Count = 10, target_fooling: Proportion = 0.8,
+        overshoot: NonNegativeReal = 0.02, num_candidates: Count = 10, df_max_iter: Count | None = None,
+        variant: UapVariant = "original", precision: Precision = "float32") -> AttackResult:
     """Universal adversarial perturbation, batched.
 
     ``variant="original"``: each pass visits the samples in a fresh seeded random order, in
@@ -83,11 +89,6 @@ def uap(model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, *, norm: 
     """
     validate(model, x, y, xi, norm, batch_size)
     check_precision(precision, x.device)
-    check_choice("UAP variant", variant, UAP_VARIANTS)
-    check_fraction("target_fooling", target_fooling)
-    if max_passes < 1 or num_candidates < 2:
-        raise ValueError(f"need max_passes >= 1 and num_candidates >= 2, got {max_passes} and {num_candidates}")
-    check_positive("minibatch (samples per DeepFool call; 1 = the sequential algorithm)", minibatch, integer=True)
     df_iter = (50 if variant == "original" else 10) if df_max_iter is None else df_max_iter
     check_deepfool_options(num_candidates, overshoot, df_iter)
     deepfool_args = (num_candidates, overshoot, df_iter)

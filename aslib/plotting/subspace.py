@@ -17,7 +17,7 @@ def eigenvalue_decay(subspaces: Mapping[str, ActiveSubspace], bands: Mapping[str
                      normalize: bool = True, top: int = 100, ax=None):
     """Eigenvalues of each estimator on a log scale (divided by the trace when ``normalize``).
 
-    ``bands`` maps a name to the output of :meth:`ActiveSubspace.bootstrap` to draw its interval.
+    ``bands`` maps a name to the output of :func:`aslib.subspace.bootstrap` to draw its interval.
     """
     fig, ax = _axes(ax)
     for name, est in subspaces.items():

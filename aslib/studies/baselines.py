@@ -28,7 +28,7 @@ TensorPair = tuple[Float[Tensor, "b *sample"], Integer[Tensor, " b"]]  # noqa: F
 BASELINE_CLAIMS = {"pca": "asnet_vs_pca_accuracy", "magnitude_pruning": "asnet_vs_magnitude_pruning_accuracy",
                    "channel_pruning_params": "asnet_vs_channel_pruning_params_accuracy",
                    "channel_pruning_macs": "asnet_vs_channel_pruning_macs_accuracy"}
-"""The claim (:data:`aslib.report.CLAIMS`) that each baseline method's comparison with the ASNet backs."""
+"""The claim (:data:`aslib.claims.CLAIMS`) that each baseline method's comparison with the ASNet backs."""
 
 
 @contract
@@ -137,14 +137,17 @@ def frontier_rows(frontier: Mapping[str, Sequence[str]], original: nn.Module, te
     e.g. :data:`aslib.asnet_recipes.FRONTIER`), each evaluated live on ``test`` beside the ``original`` network.
 
     One row per network: its ``family``, the rows of :func:`shipped_rows` (live accuracy, nonzero parameters and
-    the reductions against the base network) and the accuracy ``drop``, original minus network, paired over the
+    the reductions against the base network), its recipe's targets (``target params x``, and ``target MACs x`` for
+    an ASNet made to a MAC target, else None) and the accuracy ``drop``, original minus network, paired over the
     same test images (``drop low`` / ``drop high``: the 95 % t-interval, ``n`` images)."""
     if not frontier or not all(frontier.values()):
         raise ValueError("frontier maps each family to one or more zoo names, e.g. aslib.asnet_recipes.FRONTIER")
     rows = []
     for family, names in frontier.items():
         for row in shipped_rows(names, test, input_shape=input_shape):
+            recipe = asnet_recipes.RECIPES[row["name"]]
             drop = accuracy_difference(original, zoo.pretrained(row["name"], test[0].device), test)
-            rows.append({"family": family, **row, "drop": drop.mean, "drop low": drop.low, "drop high": drop.high,
-                         "n": drop.n})
+            rows.append({"family": family, **row, "target params x": recipe.target_reduction,
+                         "target MACs x": getattr(recipe, "macs_reduction", None), "drop": drop.mean,
+                         "drop low": drop.low, "drop high": drop.high, "n": drop.n})
     return rows

@@ -17,7 +17,7 @@ from .._utils import check_fraction, check_positive, model_device, model_mode
 from ..frequent_directions import frequent_directions_bound
 from ..models import cut_points
 from ..stats import estimate
-from ..subspace import ActiveSubspace, count_active, subspace_distance
+from ..subspace import ActiveSubspace, bootstrap, count_active, n_active_authors, subspace_distance, summary
 
 __all__ = ["authors_counts", "captured_energy", "compare_estimators", "compare_subspaces", "count_by_images",
            "count_conventions", "count_reliability", "cut_neurons", "fd_bound_table", "layer_table", "stability_table"]
@@ -52,7 +52,7 @@ def stability_table(subspaces: Mapping[str, ActiveSubspace], *, ranks: Sequence[
         for r in ranks:
             if not 1 <= r < len(est.eigenvalues):
                 raise ValueError(f"rank {r} needs 1 <= r < {len(est.eigenvalues)} (eigenvalues of {name!r})")
-            dists = est.bootstrap(n_boot=n_boot, rank=r, seed=seed)["distances"]
+            dists = bootstrap(est, n_boot=n_boot, rank=r, seed=seed)["distances"]
             rows.append({"function": name, "r": r, "lambda_r": float(est.eigenvalues[r - 1]),
                          "lambda_r+1": float(est.eigenvalues[r]), "median bootstrap distance": float(dists.median())})
     return rows
@@ -73,7 +73,7 @@ def compare_estimators(estimators: Mapping[str, ActiveSubspace], reference: Acti
     top = reference.eigenvalues[:rank]
     rows = []
     for name, est in estimators.items():
-        row: dict[str, Any] = {"method": name, "numbers stored": est.stored_numbers}
+        row: dict[str, Any] = {"method": name, "numbers stored": est.store.stored_numbers}
         if seconds is not None:
             row["seconds"] = seconds[name]
         row["distance to exact (top k)"] = subspace_distance(est.components[:, :rank], reference.components[:, :rank])
@@ -95,7 +95,7 @@ def fd_bound_table(gradients: torch.Tensor, sketches: Sequence[ActiveSubspace]) 
     for est in sketches:
         if est.method_ != "frequent_directions" or est.n_samples != len(gradients):
             raise ValueError("each sketch must be a frequent_directions estimator fitted on all the gradient rows")
-        sketch = est.sketch
+        sketch = est.store.sketch
         error = float(torch.linalg.matrix_norm(gram - sketch.T @ sketch, 2))
         for k in (0, est.ell // 2):
             bound = frequent_directions_bound(gradients, est.ell, k)
@@ -124,7 +124,7 @@ def count_conventions(population: torch.Tensor, estimators: Mapping[str, ActiveS
             row[f"population ({conv})"] = count_active(population, total, delta, conv)
             row.update({f"{name} ({conv})": est.n_active(delta, conv) for name, est in estimators.items()})
         if authors is not None:
-            row[f"authors' index ({authors})"] = estimators[authors].n_active_authors(delta)
+            row[f"authors' index ({authors})"] = n_active_authors(estimators[authors], delta)
         rows.append(row)
     return rows
 
@@ -147,12 +147,12 @@ def cut_neurons(model: nn.Module, image_shape: Sequence[int]) -> dict[str, tuple
 
 
 def layer_table(analysis: Mapping[str, ActiveSubspace], *, deltas: Sequence[float] = DELTAS) -> list[dict[str, Any]]:
-    """One row per layer: :meth:`ActiveSubspace.summary` (neurons, samples, ``active@delta`` per
+    """One row per layer: :func:`~aslib.subspace.summary` (neurons, samples, ``active@delta`` per
     threshold, the authors' count) plus ``directions kept`` and ``lambda_1 / trace``."""
     _nonempty("analysis", analysis)
     rows = []
     for name, est in analysis.items():
-        row = {"layer": name, **est.summary(tuple(deltas), 3)}
+        row = {"layer": name, **summary(est, tuple(deltas), 3)}
         row["directions kept"] = len(est.eigenvalues)
         row["lambda_1 / trace"] = float(est.eigenvalues[0]) / est.trace
         rows.append(row)
@@ -178,7 +178,7 @@ def count_reliability(gradients: torch.Tensor, *, sizes: Sequence[int], sketch_s
         for ell in sketch_sizes:
             fd = ActiveSubspace("frequent_directions", sketch_size=ell).fit(gradients[:m])
             row[f"FD l={ell}"] = fd.n_active(delta)
-            row[f"FD l={ell}, authors"] = fd.n_active_authors(delta)
+            row[f"FD l={ell}, authors"] = n_active_authors(fd, delta)
             row[f"FD l={ell} kept"] = len(fd.eigenvalues)
         rows.append(row)
     return rows
@@ -264,7 +264,7 @@ def compare_subspaces(variants: Mapping[str, ActiveSubspace], reference: ActiveS
     Columns: trace, ``lambda_1 / trace``, counts at 0.9/0.95/0.99, the subspace distance of the top
     ``k`` directions to ``reference`` for each ``k`` in ``ranks``, and the fraction of the energy of
     ``gradients`` ``(m, n)`` (the reference's rows) in the variant's top ``rank`` directions.
-    ``bootstraps`` (``{k: reference.bootstrap(rank=k)}``) adds a last row with the median
+    ``bootstraps`` (``{k: bootstrap(reference, rank=k)}``) adds a last row with the median
     bootstrap distances: the sampling noise of each distance.
     """
     _nonempty("variants", variants)
@@ -296,6 +296,6 @@ def authors_counts(analysis: Mapping[str, ActiveSubspace], *, delta: float = 0.9
         eig = est.eigenvalues
         rows.append({"layer": name, "neurons": est.dim, "n_active (exact trace)": est.n_active(delta),
                      "count on sketch energy": count_active(eig, float(eig.sum()), delta),
-                     "n_active_authors": est.n_active_authors(delta),
+                     "n_active_authors": n_active_authors(est, delta),
                      "sketch energy / trace": float(eig.sum()) / est.trace})
     return rows

@@ -24,15 +24,18 @@ Number of active neurons (Definition 3.1). With ``E_r = sum_{i<=r} lambda_i / tr
 
 ``trace(C)`` is the exact mean squared gradient norm, tracked for every method. The authors'
 function returns a 0-based index (``r - 1``) computed on the sketch's own singular values only;
-:meth:`ActiveSubspace.n_active_authors` reproduces that count for comparison.
+:func:`n_active_authors` reproduces that count for comparison.
 
-The estimator's front class lives in :mod:`aslib.subspace.estimator`, its three stores (stored rows, the
-Frequent Directions sketch, the Gram matrix) in :mod:`aslib.subspace.storage`, the shared solvers and counts in
-:mod:`aslib.subspace.solvers`, the several-layer pass in :mod:`aslib.subspace.layers`.
+The estimator's front class lives in :mod:`aslib.subspace.estimator`, what one reads from a fitted one beyond
+its spectrum (active variables, leading directions, bootstrap, summary) in :mod:`aslib.subspace.readings`, its three
+stores (stored rows, the Frequent Directions sketch, the Gram matrix) in :mod:`aslib.subspace.storage`, the shared
+solvers and counts in :mod:`aslib.subspace.solvers`, the several-layer pass in :mod:`aslib.subspace.layers`.
 """
 from .estimator import METHODS, ActiveSubspace, Method
 from .layers import LayerAnalysis, fit_layers, layer_subspaces
+from .readings import active_variables, bootstrap, leading_directions, n_active_authors, summary
 from .solvers import SOLVERS, Solver, count_active, relative_energy, streaming_method, subspace_distance, top_directions
 
-__all__ = ["ActiveSubspace", "LayerAnalysis", "METHODS", "Method", "SOLVERS", "Solver", "count_active", "fit_layers",
-           "layer_subspaces", "relative_energy", "streaming_method", "subspace_distance", "top_directions"]
+__all__ = ["ActiveSubspace", "LayerAnalysis", "METHODS", "Method", "SOLVERS", "Solver", "active_variables", "bootstrap",
+           "count_active", "fit_layers", "layer_subspaces", "leading_directions", "n_active_authors", "relative_energy",
+           "streaming_method", "subspace_distance", "summary", "top_directions"]

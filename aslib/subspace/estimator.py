@@ -3,15 +3,15 @@ rows to one store (:mod:`aslib.subspace.storage`) chosen by its method."""
 from __future__ import annotations
 
 import math
-from typing import Literal, Sequence
+from typing import Literal
 
 import torch
-from jaxtyping import Float, Shaped
+from jaxtyping import Shaped
 from torch import Tensor
 
 from .._utils import NonFiniteError
 from ..contracts import Count, CountOrZero, Fraction, contract
-from .solvers import SOLVERS, count_active, null_space_completion, streaming_method, subspace_distance
+from .solvers import SOLVERS, count_active, streaming_method
 from .storage import Gram, Sketch, StoredRows, make_store
 
 Method = Literal["exact", "randomized", "frequent_directions", "gram", "auto"]
@@ -100,10 +100,7 @@ class ActiveSubspace:
             self._start(rows.shape[1])
         self._dtype = rows.dtype
         self._store.add(rows)
-        self.n_samples += len(rows)
-        self.squared_norm_sum += energy
-        self._result = None
-        return self
+        return self._counted(len(rows), energy)
 
     @contract
     def fit(self, gradients: Shaped[Tensor, "m ..."]) -> "ActiveSubspace":
@@ -146,36 +143,22 @@ class ActiveSubspace:
             self.sketch_size, self._dtype = self.sketch_size or other.sketch_size, other._dtype
             self._start(other.dim, mine)
         self._store.merge(other._store)
-        self.n_samples += other.n_samples
-        self.squared_norm_sum += other.squared_norm_sum
+        return self._counted(other.n_samples, other.squared_norm_sum)
+
+    def _counted(self, rows: int, energy: float) -> "ActiveSubspace":
+        """Count ``rows`` more samples of gradient ``energy``; the spectrum is solved again when next read."""
+        self.n_samples, self.squared_norm_sum = self.n_samples + rows, self.squared_norm_sum + energy
         self._result = None
         return self
 
-    def _data(self) -> StoredRows | Sketch | Gram:
+    @property
+    def store(self) -> StoredRows | Sketch | Gram:
+        """Where the rows went (:mod:`aslib.subspace.storage`): the stored ``gradients`` ``(m, n)`` (exact and
+        randomized), the Frequent-Directions ``sketch`` ``(p, n)``, or the Gram ``matrix`` ``(n, n)``; each
+        with ``stored_numbers``, how many numbers it holds."""
         if self.n_samples == 0:
             raise RuntimeError("no data yet: call fit() or partial_fit() first")
         return self._store
-
-    @property
-    def sketch(self) -> torch.Tensor:
-        """The current Frequent-Directions sketch rows ``(p, n)`` (``B`` with ``B^T B ≈ G^T G``): the shrunk
-        sketch (orthogonal rows) followed by the rows not yet folded in."""
-        if (self.method_ or self.method) != "frequent_directions":
-            raise AttributeError("only the frequent_directions method keeps a sketch")
-        return self._data().sketch
-
-    @property
-    def gradients(self) -> torch.Tensor:
-        """All stored gradient rows ``(m, n)`` (exact and randomized methods only)."""
-        if (self.method_ or self.method) in ("frequent_directions", "gram"):
-            raise AttributeError(f"{self.method_ or self.method} does not store gradients; use method='exact' "
-                                 "to keep them")
-        return self._data().gradients
-
-    @property
-    def stored_numbers(self) -> int:
-        """How many numbers the estimator holds: the sketch's or the gradients' entries, or the Gram's ``n^2``."""
-        return self._store.stored_numbers if self.n_samples else 0
 
     @property
     def shrinkage(self) -> float:
@@ -201,95 +184,12 @@ class ActiveSubspace:
         """Estimated eigenvectors ``(n, k)`` of ``C`` as orthonormal columns (sign arbitrary)."""
         return self._solve()[1]
 
-    @contract
-    def leading(self, rank: Count) -> Tensor:
-        """The ``rank`` leading directions ``(n, rank)``, orthonormal columns.
-
-        When ``C`` itself has fewer nonzero eigenvalues than ``rank`` (e.g. the loss gradient behind a
-        linear post-model spans only ``K - 1`` directions) and the estimate lost nothing to it (an exact
-        method, or a sketch whose shrinkage is rounding: below ten epsilons of the gradients' dtype times their
-        energy), the rest are an orthonormal basis of part of ``C``'s null space, seeded by ``seed``
-        (:func:`~aslib.subspace.solvers.null_space_completion`): every such completion is an eigenbasis of
-        ``C``. Raises ValueError when the directions are missing because a sketch was too small.
-        """
-        found = self.components
-        if rank > found.shape[0]:
-            raise ValueError(f"rank={rank} is larger than the {found.shape[0]} neurons; "
-                             f"choose rank <= {found.shape[0]}")
-        if rank <= found.shape[1]:
-            return found[:, :rank]
-        if self.shrinkage > 10 * torch.finfo(found.dtype).eps * self.squared_norm_sum:
-            raise ValueError(f"rank={rank} but the sketch holds only {found.shape[1]} directions; use a larger "
-                             "sketch_size (at least rank + 1) or the exact method")
-        return null_space_completion(found, rank, self.seed)
-
     @property
     def trace(self) -> float:
         """Exact ``trace(C)`` = mean squared gradient norm over all samples seen."""
         return self.squared_norm_sum / max(self.n_samples, 1)
 
     @contract
-    def transform(self, activations: Float[Tensor, "b ..."], rank: Count | None = None) -> Tensor:
-        """Active variables ``z = V_1^T x`` ``(B, rank)`` for activations ``(B, n)`` or ``(B, *layer_shape)``."""
-        v = self.components
-        rank = v.shape[1] if rank is None else rank
-        if rank > v.shape[1]:
-            raise ValueError(f"rank={rank} but only {v.shape[1]} directions were estimated; "
-                             f"refit with rank >= {rank} (layer has {self.dim} neurons)")
-        x = activations.flatten(1)
-        if x.shape[1] != self.dim:
-            raise ValueError(f"activations have {x.shape[1]} features, the subspace was fitted on {self.dim}")
-        return x @ v[:, :rank].to(x.dtype)
-
-    @contract
     def n_active(self, delta: Fraction = 0.95, convention: Literal["code", "paper"] = "code") -> int:
         """Number of active neurons (Definition 3.1, see :mod:`aslib.subspace`), 1-based."""
         return count_active(self.eigenvalues, self.trace, delta, convention)
-
-    @contract
-    def n_active_authors(self, delta: Fraction = 0.95) -> int:
-        """The authors' ``active_eigs``: 0-based index over the estimated spectrum only (= count - 1)."""
-        eig = self.eigenvalues
-        return count_active(eig, float(eig.sum()), delta, "code") - 1
-
-    @contract
-    def bootstrap(self, n_boot: Count = 200, rank: Count | None = None, level: Fraction = 0.9,
-                  seed: int = 0) -> dict[str, Tensor]:
-        """Bootstrap intervals of the eigenvalues and of the distance of the ``rank``-dimensional subspace.
-
-        Resamples the stored gradient rows with replacement ``n_boot`` times (exact/randomized methods; each
-        resample solved exactly, :meth:`~aslib.subspace.storage.StoredRows.resample`). Returns
-        ``eigenvalues_low``/``eigenvalues_high`` ``(k,)`` at the given two-sided level, and ``distances``
-        ``(n_boot,)`` between the full-sample and resampled subspaces.
-        """
-        g = self.gradients
-        m, k = len(g), min(g.shape)
-        if rank is not None and rank > k:
-            raise ValueError(f"rank must be an int in 1..{k} (the directions {m} rows of {g.shape[1]} values have) "
-                             f"or None, got {rank!r}")
-        r = rank or min(k, self.rank or k)
-        generator = torch.Generator().manual_seed(seed)
-        base, eigs, dists = self.components[:, :r], [], []
-        for _ in range(n_boot):
-            evals, v = self._store.resample(torch.randint(0, m, (m,), generator=generator).to(g.device), r)
-            eigs.append(evals / m)
-            dists.append(subspace_distance(v, base))
-        eigs_t, alpha = torch.stack(eigs), (1 - level) / 2
-        return {"eigenvalues_low": eigs_t.quantile(alpha, dim=0), "eigenvalues_high": eigs_t.quantile(1 - alpha, dim=0),
-                "distances": torch.tensor(dists)}
-
-    @contract
-    def summary(self, deltas: Sequence[Fraction] = (0.9, 0.95, 0.99), leading: Count = 5) -> dict:
-        """Plain-dict summary: method in use, neurons, samples, directions estimated, fraction of the trace they
-        capture, active neurons per threshold, leading eigenvalues.
-
-        A count equal to ``directions`` is a lower bound: the estimated spectrum (e.g. a shrunk
-        frequent-directions sketch, which captures ``captured`` of the trace) never reached the
-        threshold; use a larger ``sketch_size`` or ``method="exact"``.
-        """
-        out = {"method": self.method_, "neurons": self.dim, "samples": self.n_samples, "trace": self.trace,
-               "directions": len(self.eigenvalues), "captured": float(self.eigenvalues.sum()) / max(self.trace, 1e-300)}
-        out.update({f"active@{d}": self.n_active(d) for d in deltas})
-        out["active_authors@0.95"] = self.n_active_authors(0.95)
-        out["leading_eigenvalues"] = [float(e) for e in self.eigenvalues[:leading]]
-        return out

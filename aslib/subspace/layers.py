@@ -13,6 +13,7 @@ from ..data import local_share
 from ..distributed import all_gather, is_distributed
 from ..gradients import layer_gradients
 from .estimator import ActiveSubspace, Method
+from .readings import summary
 
 
 class LayerAnalysis(dict):
@@ -20,7 +21,7 @@ class LayerAnalysis(dict):
 
     def table(self, deltas: tuple[float, ...] = (0.9, 0.95, 0.99), leading: int = 3) -> list[dict]:
         """One row per layer: name, neurons, samples, active neurons per threshold, leading eigenvalues."""
-        return [{"layer": name, **est.summary(deltas, leading)} for name, est in self.items()]
+        return [{"layer": name, **summary(est, deltas, leading)} for name, est in self.items()]
 
 
 @contract

@@ -18,7 +18,7 @@ SOLVERS = ("exact", "randomized", "frequent_directions")
 
 
 @contract
-def top_directions(rows: Float[Tensor, "m n"], k: Count | None = None, method: Solver = "exact", *, seed: int = 0,
+def top_directions(rows: Float[Tensor, "m n"], k: Count | None = None, solver: Solver = "exact", *, seed: int = 0,
                    oversample: CountOrZero = 10, power_iters: CountOrZero = 4,
                    rank_hint: Count | None = None) -> tuple[Tensor, Tensor]:
     """Top ``k`` singular values ``(k,)`` and right singular vectors ``(n, k)`` of ``rows`` ``(m, n)``.
@@ -33,17 +33,17 @@ def top_directions(rows: Float[Tensor, "m n"], k: Count | None = None, method: S
     * ``"frequent_directions"``: the rows are a sketch; eigen-decomposition of its small Gram
       matrix in float64 (:func:`aslib.frequent_directions.sketch_directions`).
 
-    ``k=None`` returns every direction the method provides. Signs are arbitrary.
+    ``k=None`` returns every direction the solver provides. Signs are arbitrary.
     """
     if rows.shape[0] == 0:
         raise ValueError(f"rows must be a non-empty (m, n) matrix, got {tuple(rows.shape)}")
     if k is not None and k > min(rows.shape):
         raise ValueError(f"k must be an int in [1, {min(rows.shape)}] (at most min(m, n) of rows "
                          f"{tuple(rows.shape)}) or None for all, got {k!r}")
-    if method == "exact":
+    if solver == "exact":
         _, sigma, vh = torch.linalg.svd(rows, full_matrices=False)
         v = vh.T
-    elif method == "randomized":
+    elif solver == "randomized":
         q = min(min(rows.shape), (k or rank_hint or min(rows.shape)) + oversample)
         with seeded(seed, rows.device):
             _, sigma, v = torch.svd_lowrank(rows, q=q, niter=power_iters)
