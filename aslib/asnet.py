@@ -31,6 +31,7 @@ from .pce import HermiteBasis, NormalEquations, Standardize, num_terms
 from .subspace import ActiveSubspace, Method, layer_subspaces, leading_directions
 
 
+@contract
 def split_model(model: nn.Module, layer: str) -> tuple[nn.Sequential, nn.Sequential]:
     """Split a sequential model after the child named ``layer`` into ``(pre_model, post_model)``.
 

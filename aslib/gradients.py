@@ -31,6 +31,7 @@ FUNCTIONS = ("loss", "logit")
 """The named scalar functions whose gradients the kit takes (see :func:`per_sample_function`)."""
 
 
+@contract
 def per_sample_function(function: ScalarFunction) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """Resolve a function name to ``f(logits (B, K), labels (B,)) -> values (B,)``.
 
@@ -45,6 +46,7 @@ def per_sample_function(function: ScalarFunction) -> Callable[[torch.Tensor, tor
     return lambda logits, y: -logits.gather(1, y[:, None]).squeeze(1)
 
 
+@contract
 def resolve_layers(model: nn.Module, layers: Sequence[str] | str) -> dict[str, nn.Module | None]:
     """Map layer names to modules (``"input"`` maps to None); unknown names raise with the valid list."""
     names = [layers] if isinstance(layers, str) else list(layers)

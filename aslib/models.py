@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._utils import check_choice, check_positive
+from .contracts import contract
 
 VGG_CONFIGS: dict[int, list[int | str]] = {
     11: [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
@@ -177,6 +178,7 @@ class LeNet(NamedSequential):
         ]))
 
 
+@contract
 def build(arch: str, **kwargs: Any) -> nn.Sequential:
     """Build an architecture by name: ``vgg11/13/16/19[_bn]``, ``resnet20/32/44/56/110`` (any depth
     6n+2), ``lenet``.
@@ -202,6 +204,7 @@ def build(arch: str, **kwargs: Any) -> nn.Sequential:
     return cls(**args, **kwargs)
 
 
+@contract
 def cut_points(model: nn.Module) -> list[str]:
     """Names of the children after which a sequential model can be cut (all but the last)."""
     if not isinstance(model, nn.Sequential):
@@ -209,6 +212,7 @@ def cut_points(model: nn.Module) -> list[str]:
     return [name for name, _ in model.named_children()][:-1]
 
 
+@contract
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -22,6 +22,7 @@ from torch import nn
 from . import data as data_mod
 from ._utils import atomic_save, atomic_write_json, check_choice, load_tensors
 from .asnet import ASNet, split_model
+from .contracts import contract
 from .inference import evaluate
 from .models import build
 from .reproduction import data_identity, platform_fingerprint
@@ -43,6 +44,7 @@ def entries() -> list[dict[str, Any]]:
     return json.loads(MANIFEST.read_text())["models"]
 
 
+@contract
 def entry(name: str) -> dict[str, Any]:
     """The manifest entry of the shipped checkpoint ``name`` (ValueError listing the names if absent)."""
     found = {e["name"]: e for e in entries()}
@@ -51,6 +53,7 @@ def entry(name: str) -> dict[str, Any]:
     return found[name]
 
 
+@contract
 def save_checkpoint(model: nn.Module, meta: dict[str, Any], path: str | Path) -> None:
     """Write ``{"model": state_dict, "meta": meta}``; ``meta`` must hold ``arch`` and ``arch_kwargs``."""
     if "arch" not in meta or "arch_kwargs" not in meta:
@@ -67,6 +70,7 @@ def _read_checkpoint(path: str | Path, map_location: str | torch.device) -> dict
     return state
 
 
+@contract
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
     """Rebuild a model from a checkpoint written by :func:`save_checkpoint`.
 
@@ -91,6 +95,7 @@ def _rebuild(arch: str, kwargs: dict[str, Any]) -> nn.Module:
     return ASNet.empty(pre, kwargs["neurons"], kwargs["rank"], kwargs["degree"], kwargs["num_classes"])
 
 
+@contract
 def metadata(name: str) -> dict[str, Any]:
     """The metadata a shipped checkpoint carries beyond its manifest entry (the recipe, and for a fine-tuned
     network the per-epoch ``history``), read without building the model."""
@@ -98,6 +103,7 @@ def metadata(name: str) -> dict[str, Any]:
     return _read_checkpoint(CHECKPOINT_DIR / f"{name}.pt", "cpu")["meta"]
 
 
+@contract
 def pretrained(name: str, map_location: str | torch.device = "cpu") -> nn.Module:
     """An eval-mode model from a checkpoint shipped with the package (see :func:`entries`): a network
     (``nn.Sequential``) or, for a name containing ``asnet``, an :class:`~aslib.asnet.ASNet`."""

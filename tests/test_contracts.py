@@ -158,6 +158,19 @@ EXAMPLES = {
     "aslib.attacks.active_subspace.as_attack": lambda: (attacks.as_attack, (*_attack_problem(), 1.0), {"max_iter": 2}),
     "aslib.asnet.build_asnet": lambda: (asnet.build_asnet, (models.build("lenet").eval(), "conv2", random_images(20)),
                                         {"rank": 2, "degree": 1, "batch_size": 10}),
+    "aslib.asnet.split_model": lambda: (asnet.split_model, (models.build("lenet"), "conv2"), {}),
+    "aslib.models.build": lambda: (models.build, ("vgg11_bn",), {"width": 0.125}),
+    "aslib.models.cut_points": lambda: (models.cut_points, (models.build("lenet"),), {}),
+    "aslib.models.count_parameters": lambda: (models.count_parameters, (torch.nn.Linear(2, 2),), {}),
+    "aslib.gradients.per_sample_function": lambda: (gradients.per_sample_function, ("logit",), {}),
+    "aslib.gradients.resolve_layers": lambda: (gradients.resolve_layers, (models.build("lenet"), ["input", "conv1"]),
+                                               {}),
+    "aslib.zoo.entry": lambda: (zoo.entry, ("lenet_fashion_mnist",), {}),
+    "aslib.zoo.metadata": lambda: (zoo.metadata, ("lenet_fashion_mnist",), {}),
+    "aslib.zoo.pretrained": lambda: (zoo.pretrained, ("lenet_fashion_mnist",), {"map_location": "cpu"}),
+    "aslib.zoo.load_checkpoint": lambda: (zoo.load_checkpoint, (zoo.CHECKPOINT_DIR / "lenet_fashion_mnist.pt",), {}),
+    "aslib.zoo.save_checkpoint": lambda: (zoo.save_checkpoint, (torch.nn.Linear(2, 2), {"arch": "x", "arch_kwargs": {}},
+                                                                Path(tempfile.mkdtemp()) / "net.pt"), {}),
     "aslib.attacks.universal.uap": lambda: (attacks.uap, (*_attack_problem(), 1.0), {"max_passes": 1,
                                                                                        "df_max_iter": 3}),
     "aslib.attacks.sgd_uap.sgd_uap": lambda: (attacks.sgd_uap, (*_attack_problem(), 1.0), {"epochs": 1,
@@ -294,8 +307,9 @@ def cases() -> list[tuple[str, str]]:
     out = []
     for name, function in sorted(contracted().items()):
         hints = typing.get_type_hints(function.__aslib_contract__, include_extras=True)
-        for parameter in inspect.signature(function.__aslib_contract__).parameters:
-            if parameter not in ("self", "cls") and parameter in hints:
+        for parameter, declared in inspect.signature(function.__aslib_contract__).parameters.items():
+            variadic = declared.kind in (declared.VAR_POSITIONAL, declared.VAR_KEYWORD)  # e.g. **kwargs: Any
+            if parameter not in ("self", "cls") and parameter in hints and not variadic:
                 out.append((name, parameter))
     return out
 
