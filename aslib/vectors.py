@@ -41,6 +41,8 @@ from . import data as data_mod
 from . import zoo
 from ._utils import atomic_save, atomic_write_json, check_choice, check_device, default_device, load_tensors
 from .attacks import METHODS, NORMS, attack_ratio, craft
+from .attacks.common import Images, Labels, Norm
+from .contracts import CountOrZero, Fraction, PositiveReal, contract
 from .reproduction import Check, data_identity, platform_fingerprint, prediction_tolerance, same_platform
 
 STORE = zoo.CHECKPOINT_DIR
@@ -96,8 +98,9 @@ def _digest(vector: torch.Tensor) -> str:
     return hashlib.sha256(vector.detach().cpu().to(torch.float16).contiguous().numpy().tobytes()).hexdigest()
 
 
-def records(model: str | None = None, *, method: str | None = None, xi: float | None = None,
-            experiment: str | None = None, norm: str = "l2", variant: str | None = None) -> list[dict[str, Any]]:
+@contract
+def records(model: str | None = None, *, method: str | None = None, xi: PositiveReal | None = None,
+            experiment: str | None = None, norm: Norm = "l2", variant: str | None = None) -> list[dict[str, Any]]:
     """Manifest records matching the given fields (any value when None), sorted by repeat; ``variant``
     selects the solver variant of AS vectors (None: the default exact solver, see :data:`SOLVER_VARIANTS`)."""
     everything = _read_manifest()["records"]
@@ -121,8 +124,9 @@ def crafting_cost() -> dict[str, Any]:
             "machines": sorted({f"{r['device']}, {r['threads']} threads" for r in chosen})}
 
 
-def shipped_vectors(model: str, method: str, xi: float, classes: Sequence[int] | None = None, *,
-                    experiment: str | None = None, norm: str = "l2", variant: str | None = None) -> list[torch.Tensor]:
+@contract
+def shipped_vectors(model: str, method: str, xi: PositiveReal, classes: Sequence[CountOrZero] | None = None, *,
+                    experiment: str | None = None, norm: Norm = "l2", variant: str | None = None) -> list[torch.Tensor]:
     """The shipped vectors ``(C, H, W)`` (float32, normalised units) of a zoo model, method and noise level,
     one per repeat in repeat order: all-class vectors when ``classes`` is None, else the one-class
     experiment of those classes (or name the ``experiment``: ``"allclass"``, ``"oneclass"``, ``"transfer"``);
@@ -158,7 +162,8 @@ def _check_record(record: Any) -> None:
                          "aslib.vectors.records(...)")
 
 
-def crafting_set(record: dict[str, Any], root: str | None = None, *, device: torch.device | str | None = None
+@contract
+def crafting_set(record: dict[str, Any], root: str | Path | None = None, *, device: torch.device | str | None = None
                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """The crafting images ``(n, C, H, W)`` and labels ``(n,)`` of a record (normalised), on ``device`` (the CPU
     when None)."""
@@ -169,7 +174,8 @@ def crafting_set(record: dict[str, Any], root: str | None = None, *, device: tor
     return (x, y) if target is None else (x.to(target), y.to(target))
 
 
-def recraft(record: dict[str, Any], device: torch.device | str = "cpu", root: str | None = None) -> torch.Tensor:
+@contract
+def recraft(record: dict[str, Any], device: torch.device | str = "cpu", root: str | Path | None = None) -> torch.Tensor:
     """Craft the vector of ``record`` again from its own fields; returns it in float32 ``(C, H, W)``
     (see :func:`reproduce` for what it can be expected to match)."""
     _check_record(record)
@@ -183,8 +189,9 @@ def _crafting_identity(train: data_mod.ImageDataset, index: torch.Tensor) -> str
     return data_identity(train.images[index], train.targets[index])
 
 
-def reproduce(record: dict[str, Any], test: tuple[torch.Tensor, torch.Tensor], *, level: float = 0.99,
-              device: torch.device | str = "cpu", root: str | None = None) -> list[Check]:
+@contract
+def reproduce(record: dict[str, Any], test: tuple[Images, Labels], *, level: Fraction = 0.99,
+              device: torch.device | str = "cpu", root: str | Path | None = None) -> list[Check]:
     """Re-craft the vector of ``record`` and compare it with the shipped one; returns the checks.
 
     * crafting-set attack ratio of the re-crafted vector against the record's, and test attack ratio

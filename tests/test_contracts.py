@@ -31,7 +31,7 @@ from jaxtyping import AbstractArray, Float, Int
 import aslib
 from aslib import frequent_directions as fd
 from aslib import (asnet, asnet_recipes, attacks, finetuning, gradients, inference, metrics, models, pce, pruning, stats,
-                   studies, subspace, tables, zoo)
+                   studies, subspace, tables, vectors, zoo)
 from aslib.contracts import (ContractError, Count, CountOrZero, Fraction, NonNegativeReal, PositiveReal, Proportion,
                              Shape, contract)
 
@@ -72,10 +72,16 @@ def _image_problem() -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
 
 @functools.lru_cache(maxsize=1)
 def _archive_root() -> Path:
-    """A data root holding a small random Fashion-MNIST-shaped archive (test split only): no data needed."""
+    """A data root holding a small random Fashion-MNIST-shaped archive (40 images per split): no data needed."""
     root = Path(tempfile.mkdtemp())
-    aslib.data.write_archive(root / "fashion_mnist.npz", {"test": random_images(40, (1, 28, 28), split="test")})
+    aslib.data.write_archive(root / "fashion_mnist.npz", {"train": random_images(40, (1, 28, 28)),
+                                                          "test": random_images(40, (1, 28, 28), split="test")})
     return root
+
+
+def _record() -> dict:
+    """A shipped record of a random vector of the LeNet, crafted (for the examples) from the first 10 images."""
+    return {**vectors.records("lenet_fashion_mnist", method="random")[0], "crafting_indices": list(range(10))}
 
 
 @functools.lru_cache(maxsize=None)
@@ -171,6 +177,12 @@ EXAMPLES = {
     "aslib.zoo.load_checkpoint": lambda: (zoo.load_checkpoint, (zoo.CHECKPOINT_DIR / "lenet_fashion_mnist.pt",), {}),
     "aslib.zoo.save_checkpoint": lambda: (zoo.save_checkpoint, (torch.nn.Linear(2, 2), {"arch": "x", "arch_kwargs": {}},
                                                                 Path(tempfile.mkdtemp()) / "net.pt"), {}),
+    "aslib.vectors.records": lambda: (vectors.records, ("lenet_fashion_mnist",), {"xi": 5.0, "norm": "l2"}),
+    "aslib.vectors.shipped_vectors": lambda: (vectors.shipped_vectors, ("lenet_fashion_mnist", "as", 5.0), {}),
+    "aslib.vectors.crafting_set": lambda: (vectors.crafting_set, (_record(), _archive_root()), {"device": "cpu"}),
+    "aslib.vectors.recraft": lambda: (vectors.recraft, (_record(), "cpu", _archive_root()), {}),
+    "aslib.vectors.reproduce": lambda: (vectors.reproduce, (_record(), aslib.data.tensors(
+        "fashion_mnist", "test", n=20, root=_archive_root())), {"level": 0.9, "root": _archive_root()}),
     "aslib.attacks.universal.uap": lambda: (attacks.uap, (*_attack_problem(), 1.0), {"max_passes": 1,
                                                                                        "df_max_iter": 3}),
     "aslib.attacks.sgd_uap.sgd_uap": lambda: (attacks.sgd_uap, (*_attack_problem(), 1.0), {"epochs": 1,
