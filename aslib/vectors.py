@@ -42,7 +42,7 @@ from . import zoo
 from ._utils import atomic_save, atomic_write_json, check_choice, check_device, default_device, load_tensors
 from .attacks import METHODS, NORMS, attack_ratio, craft
 from .attacks.common import Images, Labels, Norm
-from .contracts import CountOrZero, Fraction, PositiveReal, contract
+from .contracts import ClassIndices, Fraction, PositiveReal, contract
 from .reproduction import Check, data_identity, platform_fingerprint, prediction_tolerance, same_platform
 
 STORE = zoo.CHECKPOINT_DIR
@@ -125,15 +125,12 @@ def crafting_cost() -> dict[str, Any]:
 
 
 @contract
-def shipped_vectors(model: str, method: str, xi: PositiveReal, classes: Sequence[CountOrZero] | None = None, *,
+def shipped_vectors(model: str, method: str, xi: PositiveReal, classes: ClassIndices | None = None, *,
                     experiment: str | None = None, norm: Norm = "l2", variant: str | None = None) -> list[torch.Tensor]:
     """The shipped vectors ``(C, H, W)`` (float32, normalised units) of a zoo model, method and noise level,
     one per repeat in repeat order: all-class vectors when ``classes`` is None, else the one-class
     experiment of those classes (or name the ``experiment``: ``"allclass"``, ``"oneclass"``, ``"transfer"``);
     ``variant="authors"``: AS vectors of the authors' solver (see :data:`SOLVER_VARIANTS`)."""
-    if classes is not None and (isinstance(classes, (str, bytes)) or not isinstance(classes, Sequence)
-                                or not all(isinstance(c, int) and not isinstance(c, bool) for c in classes)):
-        raise ValueError(f"classes must be a list of class indices, e.g. [1], or None for all classes; got {classes!r}")
     if experiment is None:
         experiment = "allclass" if classes is None else "oneclass"
     chosen = [r for r in records(model, method=method, xi=xi, experiment=experiment, norm=norm, variant=variant)

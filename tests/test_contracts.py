@@ -9,6 +9,7 @@ raised on aslib's own line that names the parameter. A contracted function witho
 """
 from __future__ import annotations
 
+import collections
 import functools
 import importlib
 import inspect
@@ -32,8 +33,8 @@ import aslib
 from aslib import frequent_directions as fd
 from aslib import (asnet, asnet_recipes, attacks, finetuning, gradients, inference, metrics, models, pce, pruning, stats,
                    studies, subspace, tables, vectors, zoo)
-from aslib.contracts import (ContractError, Count, CountOrZero, Fraction, NonNegativeReal, PositiveReal, Proportion,
-                             Shape, contract)
+from aslib.contracts import (ClassIndices, ContractError, Count, CountOrZero, Fraction, NonNegativeReal, PositiveReal,
+                             Proportion, Shape, contract)
 
 ASLIB_DIR = Path(aslib.__file__).resolve().parent
 
@@ -77,6 +78,18 @@ def _archive_root() -> Path:
     aslib.data.write_archive(root / "fashion_mnist.npz", {"train": random_images(40, (1, 28, 28)),
                                                           "test": random_images(40, (1, 28, 28), split="test")})
     return root
+
+
+@functools.lru_cache(maxsize=1)
+def _tiny_asnet() -> tuple[torch.nn.Module, aslib.asnet.ASNet, aslib.data.ImageDataset]:
+    """A conv net of (1, 8, 8) images and 3 classes, an ASNet cut from it after conv1 (r = 2, p = 1), and the
+    30 random images it was built from."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(collections.OrderedDict(
+        conv1=torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3, padding=1), torch.nn.ReLU()), flatten=torch.nn.Flatten(),
+        fc=torch.nn.Linear(128, 3))).eval()
+    images = random_images(30, (1, 8, 8), num_classes=3, name="tiny")
+    return model, asnet.build_asnet(model, "conv1", images, rank=2, degree=1, method="exact")[0], images
 
 
 def _record() -> dict:
@@ -183,6 +196,32 @@ EXAMPLES = {
     "aslib.vectors.recraft": lambda: (vectors.recraft, (_record(), "cpu", _archive_root()), {}),
     "aslib.vectors.reproduce": lambda: (vectors.reproduce, (_record(), aslib.data.tensors(
         "fashion_mnist", "test", n=20, root=_archive_root())), {"level": 0.9, "root": _archive_root()}),
+    "aslib.studies.compression.complexity_rows": lambda: (studies.complexity_rows, (_tiny_asnet()[1],),
+                                                          {"input_shape": (1, 8, 8), "name": "tiny"}),
+    "aslib.studies.compression.dense_asnet": lambda: (studies.dense_asnet, (models.build("lenet"), "conv2"),
+                                                      {"rank": 2, "degree": 1, "input_shape": (1, 28, 28)}),
+    "aslib.studies.compression.full_width_sizes": lambda: (studies.full_width_sizes, (["conv2"],), {
+        "arch": "vgg11_bn", "rank": 2, "degree": 1}),
+    "aslib.studies.compression.width_rows": lambda: (studies.width_rows, ((0.125,),), {
+        "layer": "conv2", "arch": "vgg11_bn", "rank": 2, "degree": 1, "ratios": (2.0, 1.5)}),
+    "aslib.studies.compression.compression_rows": lambda: (studies.compression_rows, (
+        _tiny_asnet()[0], {"conv1": _tiny_asnet()[1]}, {"conv1": _tiny_asnet()[1]},
+        {"conv1": [{"test_accuracy": 0.3}, {"test_accuracy": 0.4}]}), {"input_shape": (1, 8, 8), "name": "tiny",
+                                                                       "original_accuracy": 0.5}),
+    "aslib.studies.compression.compression_path": lambda: (studies.compression_path, (
+        [{"phase": "distill", "epoch": 1, "test_accuracy": 0.8, "nonzero_params": 100},
+         {"phase": "sparse", "epoch": 1, "test_accuracy": 0.7, "nonzero_params": 40, "l1 scale": 1.0}],),
+        {"original_params": 1000}),
+    "aslib.studies.compression.steps_per_epoch": lambda: (studies.steps_per_epoch, (finetuning.FinetuneConfig(), 1000),
+                                                          {}),
+    "aslib.studies.compression.shrinkage_budget": lambda: (studies.shrinkage_budget, (
+        finetuning.FinetuneConfig(sparse_epochs=2), 5), {}),
+    "aslib.studies.compression.budget_rows": lambda: (studies.budget_rows, (
+        {"a": (finetuning.FinetuneConfig(sparse_epochs=2), 5)},), {}),
+    "aslib.studies.compression.l1_tradeoff": lambda: (studies.l1_tradeoff, (
+        _tiny_asnet()[1], _tiny_asnet()[0], _tiny_asnet()[2], _tiny_asnet()[2].batch(torch.arange(10)),
+        finetuning.FinetuneConfig(batch_size=10, augment=False)), {"scales": [0.0, 1.0], "original": metrics.complexity(
+            _tiny_asnet()[0], (1, 8, 8)), "max_batches": 1, "input_shape": (1, 8, 8)}),
     "aslib.attacks.universal.uap": lambda: (attacks.uap, (*_attack_problem(), 1.0), {"max_passes": 1,
                                                                                        "df_max_iter": 3}),
     "aslib.attacks.sgd_uap.sgd_uap": lambda: (attacks.sgd_uap, (*_attack_problem(), 1.0), {"epochs": 1,
@@ -262,7 +301,9 @@ EXAMPLES = {
 }
 """A valid call of every contracted function: ``name -> () -> (callable, args, kwargs)``."""
 
-NAMED = {Count: st.one_of(st.integers(max_value=0), st.floats(), st.booleans(), st.text(max_size=3)),
+NAMED = {ClassIndices: st.one_of(st.just([]), st.just("1"), st.just([-1]), st.just([1.5]), st.just([True]),
+                                st.integers()),
+         Count: st.one_of(st.integers(max_value=0), st.floats(), st.booleans(), st.text(max_size=3)),
          CountOrZero: st.one_of(st.integers(max_value=-1), st.floats(), st.booleans()),
          Fraction: st.one_of(st.floats(max_value=0.0), st.floats(min_value=1.0), st.booleans(), st.text(max_size=3)),
          PositiveReal: st.one_of(st.floats(max_value=0.0), st.just(math.nan), st.just(math.inf), st.booleans()),

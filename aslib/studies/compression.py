@@ -19,6 +19,7 @@ from .. import models
 from .._utils import model_mode
 from ..asnet import ASNet, split_model
 from ..asnet_recipes import PAPER_MACS_X, PAPER_PARAMS_X
+from ..contracts import Count, CountOrZero, NonNegativeReal, PositiveReal, Proportion, Shape, contract
 from ..finetuning import FinetuneConfig, accuracy_key, finetune
 from ..data import Batches, ImageDataset
 from ..metrics import complexity, complexity_table, reduction
@@ -27,7 +28,8 @@ __all__ = ["budget_rows", "complexity_rows", "compression_path", "compression_ro
            "dense_asnet", "full_width_sizes", "l1_tradeoff", "shrinkage_budget", "steps_per_epoch", "width_rows"]
 
 
-def complexity_rows(model: nn.Module, *, input_shape: tuple[int, ...], name: str,
+@contract
+def complexity_rows(model: nn.Module, *, input_shape: Shape, name: str,
                     count_basis: bool = True) -> list[dict[str, Any]]:
     """Rows of :func:`aslib.metrics.complexity_table` for one network and one sample of ``input_shape``.
 
@@ -44,8 +46,9 @@ def complexity_rows(model: nn.Module, *, input_shape: tuple[int, ...], name: str
     return rows
 
 
-def dense_asnet(arch: nn.Sequential, layer: str, *, rank: int = 50, degree: int = 2, num_classes: int = 10,
-                input_shape: tuple[int, ...] = (3, 32, 32)) -> ASNet:
+@contract
+def dense_asnet(arch: nn.Sequential, layer: str, *, rank: Count = 50, degree: Count = 2, num_classes: Count = 10,
+                input_shape: Shape = (3, 32, 32)) -> ASNet:
     """An untrained dense ASNet cut from ``arch`` after ``layer`` (sizes only: the paper's counts depend
     on the architecture alone). It shares ``arch``'s pre-model modules."""
     pre, _ = split_model(arch, layer)
@@ -63,9 +66,10 @@ def _dense_sizes(arch: nn.Sequential, layer: str, rank: int, degree: int, num_cl
     return dense.projection.in_features, {row["name"].removeprefix("dense: "): row for row in rows}
 
 
-def full_width_sizes(layers: Sequence[str] = ("conv5", "conv6", "conv7"), *, arch: str = "vgg19_bn", rank: int = 50,
-                     degree: int = 2, num_classes: int = 10,
-                     input_shape: tuple[int, ...] = (3, 32, 32)) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+@contract
+def full_width_sizes(layers: Sequence[str] = ("conv5", "conv6", "conv7"), *, arch: str = "vgg19_bn", rank: Count = 50,
+                     degree: Count = 2, num_classes: Count = 10,
+                     input_shape: Shape = (3, 32, 32)) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Sizes of the dense ASNets of an untrained ``arch`` (the paper's full-width VGG-19-BN by default).
 
     Returns ``(complexity of the original, rows)``: one row per cut with the neurons, storage (MB) and
@@ -88,9 +92,10 @@ def full_width_sizes(layers: Sequence[str] = ("conv5", "conv6", "conv7"), *, arc
     return original, rows
 
 
-def width_rows(widths: Sequence[float], *, layer: str = "conv5", arch: str = "vgg19_bn", rank: int = 50,
-               degree: int = 2, num_classes: int = 10, input_shape: tuple[int, ...] = (3, 32, 32),
-               ratios: tuple[float, float] = (PAPER_PARAMS_X, PAPER_MACS_X)) -> list[dict[str, Any]]:
+@contract
+def width_rows(widths: Sequence[PositiveReal], *, layer: str = "conv5", arch: str = "vgg19_bn", rank: Count = 50,
+               degree: Count = 2, num_classes: Count = 10, input_shape: Shape = (3, 32, 32),
+               ratios: tuple[PositiveReal, PositiveReal] = (PAPER_PARAMS_X, PAPER_MACS_X)) -> list[dict[str, Any]]:
     """The dense ASNet of an untrained ``arch`` of each channel multiplier in ``widths`` against the original.
 
     Each row: width, neurons at the cut, original params / MB / M MACs, dense ASNet params / MB / M MACs
@@ -118,9 +123,10 @@ def width_rows(widths: Sequence[float], *, layer: str = "conv5", arch: str = "vg
     return rows
 
 
+@contract
 def compression_rows(teacher: nn.Module, built: Mapping[str, ASNet], tuned: Mapping[str, ASNet],
-                     histories: Mapping[str, Sequence[dict[str, Any]]], *, input_shape: tuple[int, ...], name: str,
-                     original_accuracy: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+                     histories: Mapping[str, Sequence[dict[str, Any]]], *, input_shape: Shape, name: str,
+                     original_accuracy: Proportion) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The complexity table after fine-tuning and its summary (the paper's claims), per cut.
 
     ``built`` holds the ASNets of step 2, ``tuned`` the fine-tuned ones and ``histories`` what
@@ -149,7 +155,8 @@ def compression_rows(teacher: nn.Module, built: Mapping[str, ASNet], tuned: Mapp
     return rows, summary
 
 
-def compression_path(history: Sequence[Mapping[str, Any]], *, original_params: int) -> list[dict[str, Any]]:
+@contract
+def compression_path(history: Sequence[Mapping[str, Any]], *, original_params: Count) -> list[dict[str, Any]]:
     """The accuracy-compression curve along one :func:`~aslib.finetuning.finetune` history: the dense ASNet at the
     end of distillation, every sparse epoch while the l1 strength acts (its ``scale``), the epoch at which the
     zero pattern was frozen and the last epoch (shown with the freezing scale), with the history's accuracy (test
@@ -171,15 +178,15 @@ def compression_path(history: Sequence[Mapping[str, Any]], *, original_params: i
             for row in dense + sparse]
 
 
-def steps_per_epoch(config: FinetuneConfig, n_images: int) -> int:
+@contract
+def steps_per_epoch(config: FinetuneConfig, n_images: Count) -> int:
     """Optimiser steps of one fine-tuning epoch over ``n_images``: ``ceil(n / batch_size)``, capped at
     ``config.max_batches``."""
-    if n_images < 1:
-        raise ValueError(f"n_images must be >= 1, got {n_images}")
     return min(config.max_batches or math.inf, math.ceil(n_images / config.batch_size))
 
 
-def shrinkage_budget(config: FinetuneConfig, steps: int) -> dict[str, float]:
+@contract
+def shrinkage_budget(config: FinetuneConfig, steps: CountOrZero) -> dict[str, float]:
     """``sum_t lr_t lambda_t`` over the sparse phase of ``config`` with ``steps`` steps per epoch: the most a
     weight without gradient signal is shrunk (weight units), per group ``budget pre`` / ``AS`` / ``PCE``
     (the proximal steps stop earlier when ``config.target_params`` is reached).
@@ -187,15 +194,14 @@ def shrinkage_budget(config: FinetuneConfig, steps: int) -> dict[str, float]:
     With the authors' schedule ``lr_e = lr_0 / (e + 1)`` and a constant ``lambda`` this is
     ``lambda * steps * lr_0 * H_E`` over ``E`` epochs.
     """
-    if steps < 0:
-        raise ValueError(f"steps must be >= 0, got {steps}")
     strengths = (config.l1_pre, config.l1, config.l1)
     per_epoch = [(config.learning_rates("sparse", e), config.l1_scale(e)) for e in range(config.sparse_epochs)]
     return {f"budget {group}": lam * steps * sum(lrs[g] * scale for lrs, scale in per_epoch)
             for g, (group, lam) in enumerate(zip(("pre", "AS", "PCE"), strengths))}
 
 
-def budget_rows(settings: Mapping[str, tuple[FinetuneConfig, int]]) -> list[dict[str, Any]]:
+@contract
+def budget_rows(settings: Mapping[str, tuple[FinetuneConfig, CountOrZero]]) -> list[dict[str, Any]]:
     """One row per named ``(config, steps per epoch)``: epochs, steps, learning rates, l1 strengths and the
     :func:`shrinkage_budget` of each group."""
     if not settings:
@@ -205,9 +211,10 @@ def budget_rows(settings: Mapping[str, tuple[FinetuneConfig, int]]) -> list[dict
              **shrinkage_budget(c, steps)} for name, (c, steps) in settings.items()]
 
 
+@contract
 def l1_tradeoff(asnet: ASNet, teacher: nn.Module, train_data: ImageDataset, test: Batches, config: FinetuneConfig,
-                *, scales: Sequence[float], original: Mapping[str, Any], max_batches: int | None = None,
-                input_shape: tuple[int, ...] = (3, 32, 32)) -> list[dict[str, Any]]:
+                *, scales: Sequence[NonNegativeReal], original: Mapping[str, Any], max_batches: Count | None = None,
+                input_shape: Shape = (3, 32, 32)) -> list[dict[str, Any]]:
     """Short sparse-only runs (no distillation, one epoch of ``max_batches`` steps) from a copy of
     ``asnet`` with the l1 strengths of ``config`` times each of ``scales``.
 
