@@ -31,8 +31,8 @@ from jaxtyping import AbstractArray, Float, Int
 
 import aslib
 from aslib import frequent_directions as fd
-from aslib import (asnet, asnet_recipes, attacks, finetuning, gradients, inference, metrics, models, pce, pruning, stats,
-                   studies, subspace, tables, vectors, zoo)
+from aslib import (asnet, asnet_recipes, attacks, finetuning, gradients, inference, metrics, models, pce, pruning,
+                   stats, studies, subspace, tables, vectors, zoo)
 from aslib.contracts import (ClassIndices, ContractError, Count, CountOrZero, Fraction, NonNegativeReal, PositiveReal,
                              Proportion, Shape, contract)
 
