@@ -222,6 +222,24 @@ EXAMPLES = {
         _tiny_asnet()[1], _tiny_asnet()[0], _tiny_asnet()[2], _tiny_asnet()[2].batch(torch.arange(10)),
         finetuning.FinetuneConfig(batch_size=10, augment=False)), {"scales": [0.0, 1.0], "original": metrics.complexity(
             _tiny_asnet()[0], (1, 8, 8)), "max_batches": 1, "input_shape": (1, 8, 8)}),
+    "aslib.studies.layers.stability_table": lambda: (studies.stability_table, ({"loss": _fitted()},),
+                                                     {"ranks": (1,), "n_boot": 2}),
+    "aslib.studies.layers.compare_estimators": lambda: (studies.compare_estimators, (
+        {"exact": _fitted()}, _fitted(), torch.linalg.qr(torch.randn(6, 2))[0]), {"rank": 2}),
+    "aslib.studies.layers.fd_bound_table": lambda: (studies.fd_bound_table, (
+        torch.randn(12, 6, generator=torch.Generator().manual_seed(0)), [_fitted("frequent_directions")]), {}),
+    "aslib.studies.layers.count_conventions": lambda: (studies.count_conventions, (
+        torch.tensor([3.0, 2.0, 1.0, 0.5, 0.2, 0.1]), {"exact": _fitted()}), {"deltas": (0.9,)}),
+    "aslib.studies.layers.cut_neurons": lambda: (studies.cut_neurons, (models.build("lenet"), (1, 28, 28)), {}),
+    "aslib.studies.layers.layer_table": lambda: (studies.layer_table, ({"fc1": _fitted()},), {"deltas": (0.9,)}),
+    "aslib.studies.layers.count_reliability": lambda: (studies.count_reliability, (torch.randn(12, 6),),
+                                                       {"sizes": [6, 12], "sketch_sizes": [4]}),
+    "aslib.studies.layers.count_by_images": lambda: (studies.count_by_images, (torch.randn(12, 6),),
+                                                     {"sizes": [6, 12], "draws": 3}),
+    "aslib.studies.layers.captured_energy": lambda: (studies.captured_energy, (torch.randn(12, 6), _fitted(), 2), {}),
+    "aslib.studies.layers.compare_subspaces": lambda: (studies.compare_subspaces, (
+        {"other": _fitted()}, _fitted(), torch.randn(12, 6)), {"ranks": [1, 2], "rank": 2}),
+    "aslib.studies.layers.authors_counts": lambda: (studies.authors_counts, ({"fc1": _fitted()},), {"delta": 0.9}),
     "aslib.attacks.universal.uap": lambda: (attacks.uap, (*_attack_problem(), 1.0), {"max_passes": 1,
                                                                                        "df_max_iter": 3}),
     "aslib.attacks.sgd_uap.sgd_uap": lambda: (attacks.sgd_uap, (*_attack_problem(), 1.0), {"epochs": 1,

@@ -13,7 +13,11 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import nn
 
-from .._utils import check_fraction, check_positive, model_device, model_mode
+from jaxtyping import Float
+from torch import Tensor
+
+from .._utils import model_device, model_mode
+from ..contracts import Count, Fraction, PositiveReal, Shape, contract
 from ..frequent_directions import frequent_directions_bound
 from ..models import cut_points
 from ..stats import estimate
@@ -37,7 +41,8 @@ def _gradient_rows(gradients: torch.Tensor) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------- estimators on known spectra (notebook 01)
-def stability_table(subspaces: Mapping[str, ActiveSubspace], *, ranks: Sequence[int] = (1, 2), n_boot: int = 200,
+@contract
+def stability_table(subspaces: Mapping[str, ActiveSubspace], *, ranks: Sequence[Count] = (1, 2), n_boot: Count = 200,
                     seed: int = 0) -> list[dict[str, Any]]:
     """Eigenvalue gap against bootstrap stability: one row per function x rank ``r``.
 
@@ -58,8 +63,10 @@ def stability_table(subspaces: Mapping[str, ActiveSubspace], *, ranks: Sequence[
     return rows
 
 
-def compare_estimators(estimators: Mapping[str, ActiveSubspace], reference: ActiveSubspace, truth: torch.Tensor, *,
-                       rank: int, seconds: Mapping[str, float] | None = None) -> list[dict[str, Any]]:
+@contract
+def compare_estimators(estimators: Mapping[str, ActiveSubspace], reference: ActiveSubspace,
+                       truth: Float[Tensor, "n k"], *, rank: Count,
+                       seconds: Mapping[str, float] | None = None) -> list[dict[str, Any]]:
     """Memory, time and accuracy of each estimator's top ``rank`` directions: one row per estimator.
 
     ``reference`` is the exact estimate and ``truth`` ``(n, >= rank)`` the population eigenvectors.
@@ -83,7 +90,8 @@ def compare_estimators(estimators: Mapping[str, ActiveSubspace], reference: Acti
     return rows
 
 
-def fd_bound_table(gradients: torch.Tensor, sketches: Sequence[ActiveSubspace]) -> list[dict[str, Any]]:
+@contract
+def fd_bound_table(gradients: Float[Tensor, "m n"], sketches: Sequence[ActiveSubspace]) -> list[dict[str, Any]]:
     """The Frequent Directions guarantee ``||G^T G - B^T B||_2 <= ||G - G_k||_F^2 / (l - k)``, checked
     for each sketch (fitted on all of ``gradients`` ``(m, n)``) at ``k = 0`` and ``k = l // 2``.
 
@@ -104,8 +112,9 @@ def fd_bound_table(gradients: torch.Tensor, sketches: Sequence[ActiveSubspace]) 
     return rows
 
 
-def count_conventions(population: torch.Tensor, estimators: Mapping[str, ActiveSubspace], *,
-                      deltas: Sequence[float] = (0.8, 0.9, 0.95, 0.99), authors: str | None = None
+@contract
+def count_conventions(population: Float[Tensor, " n"], estimators: Mapping[str, ActiveSubspace], *,
+                      deltas: Sequence[Fraction] = (0.8, 0.9, 0.95, 0.99), authors: str | None = None
                       ) -> list[dict[str, Any]]:
     """Active-neuron counts per threshold ``delta`` under both conventions (code, paper).
 
@@ -131,11 +140,10 @@ def count_conventions(population: torch.Tensor, estimators: Mapping[str, ActiveS
 
 # ---------------------------------------------------------------- the layers of a network (notebooks 02, 03)
 @torch.no_grad()
-def cut_neurons(model: nn.Module, image_shape: Sequence[int]) -> dict[str, tuple[tuple[int, ...], int]]:
+@contract
+def cut_neurons(model: nn.Module, image_shape: Shape) -> dict[str, tuple[tuple[int, ...], int]]:
     """Activation shape ``(C, H, W)`` and flattened size (neurons) after every cut point of ``model``,
     from one eval-mode forward pass of a zero image ``(1, *image_shape)`` (the model's mode is restored)."""
-    if len(image_shape) == 0:
-        raise ValueError("image_shape must be the shape of one image, e.g. (3, 32, 32)")
     cuts, out = set(cut_points(model)), {}
     x = torch.zeros(1, *image_shape, device=model_device(model))
     with model_mode(model):
@@ -146,7 +154,8 @@ def cut_neurons(model: nn.Module, image_shape: Sequence[int]) -> dict[str, tuple
     return out
 
 
-def layer_table(analysis: Mapping[str, ActiveSubspace], *, deltas: Sequence[float] = DELTAS) -> list[dict[str, Any]]:
+@contract
+def layer_table(analysis: Mapping[str, ActiveSubspace], *, deltas: Sequence[Fraction] = DELTAS) -> list[dict[str, Any]]:
     """One row per layer: :func:`~aslib.subspace.summary` (neurons, samples, ``active@delta`` per
     threshold, the authors' count) plus ``directions kept`` and ``lambda_1 / trace``."""
     _nonempty("analysis", analysis)
@@ -159,8 +168,9 @@ def layer_table(analysis: Mapping[str, ActiveSubspace], *, deltas: Sequence[floa
     return rows
 
 
-def count_reliability(gradients: torch.Tensor, *, sizes: Sequence[int], sketch_sizes: Sequence[int],
-                      delta: float = 0.95) -> list[dict[str, Any]]:
+@contract
+def count_reliability(gradients: Float[Tensor, "m n"], *, sizes: Sequence[Count], sketch_sizes: Sequence[Count],
+                      delta: Fraction = 0.95) -> list[dict[str, Any]]:
     """Active-neuron counts on the first ``m`` gradient rows for each ``m`` in ``sizes``.
 
     ``gradients`` ``(M, n)``. Per row: the exact count (code and paper convention) and, for each
@@ -184,8 +194,10 @@ def count_reliability(gradients: torch.Tensor, *, sizes: Sequence[int], sketch_s
     return rows
 
 
-def count_by_images(gradients: torch.Tensor, *, sizes: Sequence[int], draws: int = 30, delta: float = 0.95,
-                    level: float = 0.95, stable_below: float = 1.1, seed: int = 0) -> dict[str, Any]:
+@contract
+def count_by_images(gradients: Float[Tensor, "m n"], *, sizes: Sequence[Count], draws: Count = 30,
+                    delta: Fraction = 0.95, level: Fraction = 0.95, stable_below: PositiveReal = 1.1,
+                    seed: int = 0) -> dict[str, Any]:
     """The exact active-neuron count as an estimate: its spread over which images are used, and its growth.
 
     ``gradients`` ``(M, n)``: one gradient row per image. Each of ``draws`` random orders of the ``M`` rows
@@ -209,11 +221,8 @@ def count_by_images(gradients: torch.Tensor, *, sizes: Sequence[int], draws: int
                          f"got {list(sizes)}")
     if len(sizes) < 2:
         raise ValueError("sizes needs at least two entries to measure the growth of the count")
-    check_positive("draws", draws, integer=True)
     if draws < 2:
         raise ValueError(f"draws must be at least 2 (random orders of the images), got {draws}")
-    check_fraction("level", level, high_open=True)
-    check_positive("stable_below", stable_below)
     kernel = g.double() @ g.double().T  # (M, M)
     generator = torch.Generator().manual_seed(seed)
     counts = torch.empty(draws, len(sizes), dtype=torch.float64)
@@ -246,7 +255,8 @@ def count_by_images(gradients: torch.Tensor, *, sizes: Sequence[int], draws: int
     return {"rows": rows, "growth": growth}
 
 
-def captured_energy(gradients: torch.Tensor, subspace: ActiveSubspace, rank: int) -> float:
+@contract
+def captured_energy(gradients: Float[Tensor, "m n"], subspace: ActiveSubspace, rank: Count) -> float:
     """Fraction ``sum_j ||V_k^T g_j||^2 / sum_j ||g_j||^2`` (in [0, 1]) of the energy of the gradient
     rows ``(m, n)`` that lies in the top ``rank`` directions of ``subspace``."""
     if not 1 <= rank <= subspace.components.shape[1]:
@@ -256,8 +266,10 @@ def captured_energy(gradients: torch.Tensor, subspace: ActiveSubspace, rank: int
     return float((g @ v).pow(2).sum() / g.pow(2).sum())
 
 
-def compare_subspaces(variants: Mapping[str, ActiveSubspace], reference: ActiveSubspace, gradients: torch.Tensor, *,
-                      ranks: Sequence[int], rank: int, bootstraps: Mapping[int, dict] | None = None,
+@contract
+def compare_subspaces(variants: Mapping[str, ActiveSubspace], reference: ActiveSubspace,
+                      gradients: Float[Tensor, "m n"], *, ranks: Sequence[Count], rank: Count,
+                      bootstraps: Mapping[int, dict] | None = None,
                       noise_label: str = "bootstrap median") -> list[dict[str, Any]]:
     """One row per variant of a layer's active subspace (another BN mode, another function, ...).
 
@@ -287,7 +299,8 @@ def compare_subspaces(variants: Mapping[str, ActiveSubspace], reference: ActiveS
     return rows
 
 
-def authors_counts(analysis: Mapping[str, ActiveSubspace], *, delta: float = 0.95) -> list[dict[str, Any]]:
+@contract
+def authors_counts(analysis: Mapping[str, ActiveSubspace], *, delta: Fraction = 0.95) -> list[dict[str, Any]]:
     """The authors' off-by-one count against Definition 3.1, one row per layer: the count with the
     exact trace, the count on the sketch's own energy, the authors' index and the energy ratio."""
     _nonempty("analysis", analysis)
