@@ -92,6 +92,11 @@ def _tiny_asnet() -> tuple[torch.nn.Module, aslib.asnet.ASNet, aslib.data.ImageD
     return model, asnet.build_asnet(model, "conv1", images, rank=2, degree=1, method="exact")[0], images
 
 
+def _tiny_pair(n: int = 10, start: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` images ``(n, 1, 8, 8)`` and labels of :func:`_tiny_asnet`'s data, from image ``start`` on."""
+    return _tiny_asnet()[2].batch(torch.arange(start, start + n))
+
+
 def _record() -> dict:
     """A shipped record of a random vector of the LeNet, crafted (for the examples) from the first 10 images."""
     return {**vectors.records("lenet_fashion_mnist", method="random")[0], "crafting_indices": list(range(10))}
@@ -240,6 +245,24 @@ EXAMPLES = {
     "aslib.studies.layers.compare_subspaces": lambda: (studies.compare_subspaces, (
         {"other": _fitted()}, _fitted(), torch.randn(12, 6)), {"ranks": [1, 2], "rank": 2}),
     "aslib.studies.layers.authors_counts": lambda: (studies.authors_counts, ({"fc1": _fitted()},), {"delta": 0.9}),
+    "aslib.studies.asnet.agreement": lambda: (studies.agreement, (torch.randn(4, 3), torch.randn(4, 3)), {}),
+    "aslib.studies.asnet.fit_quality": lambda: (studies.fit_quality, (_tiny_asnet()[1], _tiny_pair()), {
+        "teacher_logits": inference.predict_logits(_tiny_asnet()[0], _tiny_pair()[0])}),
+    "aslib.studies.asnet.build_asnets": lambda: (studies.build_asnets, (_tiny_asnet()[0], ["conv1"], _tiny_pair(20),
+                                                                        _tiny_pair(10, 20)),
+                                                 {"rank": 2, "degree": 1, "method": "exact"}),
+    "aslib.studies.asnet.rank_degree_sweep": lambda: (studies.rank_degree_sweep, (
+        _tiny_asnet()[0], "conv1", _tiny_pair(20), _tiny_pair(10, 20)), {"ranks": [1, 2], "degrees": [1], "subspace":
+        subspace.layer_subspaces(_tiny_asnet()[0], ["conv1"], _tiny_pair(20), method="exact")["conv1"]}),
+    "aslib.studies.asnet.active_variables": lambda: (studies.active_variables, (_tiny_asnet()[1], _tiny_pair()[0]),
+                                                     {"batch_size": 4}),
+    "aslib.studies.asnet.linear_reproduction": lambda: (studies.linear_reproduction, (
+        _tiny_asnet()[0], "conv1", _tiny_pair(20), _tiny_pair(10, 20)), {"rank": 2}),
+    "aslib.studies.asnet.build_study": lambda: (studies.build_study, (_tiny_asnet()[0], "conv1", _tiny_asnet()[2],
+                                                                      _tiny_pair(10, 20)),
+                                                {"settings": [(10, 1, False)], "rank": 2, "degree": 1, "batch_size": 10}),
+    "aslib.studies.asnet.projection_accuracy": lambda: (studies.projection_accuracy, (
+        _tiny_asnet()[0], "conv1", _tiny_pair(20), _tiny_pair(10, 20)), {"ranks": [1, 2]}),
     "aslib.attacks.universal.uap": lambda: (attacks.uap, (*_attack_problem(), 1.0), {"max_passes": 1,
                                                                                        "df_max_iter": 3}),
     "aslib.attacks.sgd_uap.sgd_uap": lambda: (attacks.sgd_uap, (*_attack_problem(), 1.0), {"epochs": 1,

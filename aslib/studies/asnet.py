@@ -15,7 +15,11 @@ import torch
 from torch import nn
 
 from .._utils import chunks, model_device, model_mode
+from jaxtyping import Float, Integer
+from torch import Tensor
+
 from ..asnet import ASNet, BuildInfo, build_asnet, split_model
+from ..contracts import Count, NonNegativeReal, PositiveReal, contract
 from ..data import Batches, ImageDataset
 from ..gradients import FUNCTIONS
 from ..inference import evaluate, predict_logits
@@ -30,29 +34,32 @@ __all__ = ["active_variables", "agreement", "build_asnets", "build_study", "fit_
 Built = dict[str, tuple[ASNet, BuildInfo]]
 
 
-TensorPair = tuple[torch.Tensor, torch.Tensor]
+TensorPair = tuple[Float[Tensor, "b *sample"], Integer[Tensor, " b"]]  # noqa: F821 (jaxtyping axes)
+"""Images ``(N, *sample)`` and their labels ``(N,)``, normalised."""
+FitPair = tuple[Float[Tensor, "m *sample"], Integer[Tensor, " m"]]  # noqa: F821 (jaxtyping axes)
+"""The images ``(M, *sample)`` and labels ``(M,)`` a study fits on, beside a test pair of other length."""
+Logits = Float[Tensor, "b k"]
+"""The teacher's logits ``(N, K)`` on the test images of the same call."""
 
 
-def agreement(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> float:
+@contract
+def agreement(student_logits: Float[Tensor, "n k"], teacher_logits: Float[Tensor, "n k"]) -> float:
     """Fraction in [0, 1] of samples on which two ``(N, K)`` logit tensors predict the same class."""
-    if student_logits.shape != teacher_logits.shape or student_logits.ndim != 2:
-        raise ValueError(f"expected two logit tensors of the same shape (N, K), got {tuple(student_logits.shape)} "
-                         f"and {tuple(teacher_logits.shape)}")
     return (student_logits.argmax(1) == teacher_logits.argmax(1)).float().mean().item()
 
 
-def fit_quality(asnet: nn.Module, test: TensorPair, *, teacher_logits: torch.Tensor) -> dict[str, float]:
+@contract
+def fit_quality(asnet: nn.Module, test: TensorPair, *, teacher_logits: Logits) -> dict[str, float]:
     """Held-out quality of a student: ``R2 test`` of its logits against ``teacher_logits`` ``(N, K)``
     (the teacher on ``test[0]``), test ``accuracy`` and ``agreement`` with the teacher's predictions."""
     student = predict_logits(asnet, test[0])
-    if len(teacher_logits) != len(student):
-        raise ValueError(f"teacher_logits has {len(teacher_logits)} rows for {len(student)} test images")
     return {"R2 test": r2_score(student, teacher_logits), "accuracy": evaluate(asnet, test)["accuracy"],
             "agreement": agreement(student, teacher_logits)}
 
 
-def build_asnets(model: nn.Module, layers: Sequence[str], data: Batches, test: TensorPair, *, rank: int,
-                 degree: int, teacher_logits: torch.Tensor | None = None, progress: bool = False,
+@contract
+def build_asnets(model: nn.Module, layers: Sequence[str], data: Batches, test: TensorPair, *, rank: Count,
+                 degree: Count, teacher_logits: Logits | None = None, progress: bool = False,
                  **options: Any) -> tuple[Built, list[dict[str, Any]]]:
     """Build one ASNet per cut ``layer`` (steps 1-2 of Algorithm 3.1) and measure it.
 
@@ -80,9 +87,10 @@ def build_asnets(model: nn.Module, layers: Sequence[str], data: Batches, test: T
     return built, rows
 
 
-def rank_degree_sweep(model: nn.Module, layer: str, data: TensorPair, test: TensorPair, *, ranks: Sequence[int],
-                      degrees: Sequence[int], subspace: ActiveSubspace, known: tuple[ASNet, BuildInfo] | None = None,
-                      teacher_logits: torch.Tensor | None = None) -> list[dict[str, Any]]:
+@contract
+def rank_degree_sweep(model: nn.Module, layer: str, data: FitPair, test: TensorPair, *, ranks: Sequence[Count],
+                      degrees: Sequence[Count], subspace: ActiveSubspace, known: tuple[ASNet, BuildInfo] | None = None,
+                      teacher_logits: Logits | None = None) -> list[dict[str, Any]]:
     """ASNets at ``layer`` for every ``degree`` x ``rank`` (degrees outer), reusing ``subspace`` so each
     point only repeats the regression pass; ``known`` (an ``(asnet, info)`` already built) is reused
     where its rank and degree match.
@@ -114,7 +122,9 @@ def rank_degree_sweep(model: nn.Module, layer: str, data: TensorPair, test: Tens
 
 
 @torch.no_grad()
-def active_variables(asnet: ASNet, x: torch.Tensor, *, batch_size: int = 500) -> torch.Tensor:
+@contract
+def active_variables(asnet: ASNet, x: Float[Tensor, "b *sample"], *,  # noqa: F821 (jaxtyping axes)
+                     batch_size: Count = 500) -> Tensor:
     """Standardised active variables ``(N, r)`` of the images ``x`` ``(N, *shape)``, batch by batch on
     the ASNet's device, returned on the CPU (eval mode, modes restored)."""
     device = model_device(asnet)
@@ -122,8 +132,10 @@ def active_variables(asnet: ASNet, x: torch.Tensor, *, batch_size: int = 500) ->
         return torch.cat([asnet.active_variables(x[part].to(device)).cpu() for part in chunks(len(x), batch_size)])
 
 
-def linear_reproduction(model: nn.Module, layer: str, data: Batches, test: TensorPair, *, rank: int, degree: int = 1,
-                        functions: Sequence[str] = FUNCTIONS, atol: float = 1e-3) -> dict[str, dict[str, Any]]:
+@contract
+def linear_reproduction(model: nn.Module, layer: str, data: Batches, test: TensorPair, *, rank: Count,
+                        degree: Count = 1, functions: Sequence[str] = FUNCTIONS,
+                        atol: PositiveReal = 1e-3) -> dict[str, dict[str, Any]]:
     """Build an ASNet with each active-subspace ``function`` and compare it with ``model`` on ``test``.
 
     Meant for a cut before a linear post-model (LeNet after ``fc1``), where ``rank = K`` reproduces the
@@ -146,10 +158,11 @@ def linear_reproduction(model: nn.Module, layer: str, data: Batches, test: Tenso
     return checks
 
 
+@contract
 def build_study(model: nn.Module, layer: str, data: ImageDataset, test: TensorPair, *,
-                settings: Sequence[tuple[int, int, bool]], rank: int, degree: int,
-                ridge_per_sample: Sequence[float] = (0.0,), batch_size: int = 500,
-                subspace: ActiveSubspace | None = None, teacher_logits: torch.Tensor | None = None
+                settings: Sequence[tuple[int, int, bool]], rank: Count, degree: Count,
+                ridge_per_sample: Sequence[NonNegativeReal] = (0.0,), batch_size: Count = 500,
+                subspace: ActiveSubspace | None = None, teacher_logits: Logits | None = None
                 ) -> tuple[tuple[ASNet, BuildInfo], list[dict[str, Any]]]:
     """The PCE fit against its data: one ASNet per ``(images, passes, augment)`` setting, all with the same active
     subspace (``subspace``, or the one estimated in the first setting's first pass), so only the regression
@@ -187,9 +200,10 @@ def _cut_activations(pre: nn.Module, x: torch.Tensor, batch_size: int) -> torch.
     return torch.cat([pre(x[part].to(device)).flatten(1) for part in chunks(len(x), batch_size)])
 
 
-def projection_accuracy(model: nn.Module, layer: str, fit: TensorPair, test: TensorPair, *, ranks: Sequence[int],
+@contract
+def projection_accuracy(model: nn.Module, layer: str, fit: FitPair, test: TensorPair, *, ranks: Sequence[Count],
                         subspace: ActiveSubspace | None = None, seed: int = 0,
-                        batch_size: int = 500) -> list[dict[str, Any]]:
+                        batch_size: Count = 500) -> list[dict[str, Any]]:
     """Does the active subspace carry what the rest of the network needs? Test accuracy of ``model`` continued
     from its activation at ``layer`` projected onto ``r`` directions, ``x_l -> mu + V_r V_r^T (x_l - mu)``
     (``mu`` the mean activation over the ``fit`` images), for each ``r`` in ``ranks`` and three bases:
