@@ -50,10 +50,9 @@ def _betacf(a: float, b: float, x: float) -> float:
     return h
 
 
-def incomplete_beta(a: float, b: float, x: float) -> float:
+@contract
+def incomplete_beta(a: PositiveReal, b: PositiveReal, x: Proportion) -> float:
     """Regularised incomplete beta function ``I_x(a, b)`` for ``a, b > 0`` and ``0 <= x <= 1``."""
-    if not (a > 0 and b > 0 and 0 <= x <= 1):
-        raise ValueError(f"need a, b > 0 and 0 <= x <= 1, got a={a}, b={b}, x={x}")
     if x in (0.0, 1.0):
         return x
     log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
@@ -62,10 +61,9 @@ def incomplete_beta(a: float, b: float, x: float) -> float:
     return 1 - math.exp(log_front) * _betacf(b, a, 1 - x) / b
 
 
-def t_cdf(t: float, df: float) -> float:
+@contract
+def t_cdf(t: numbers.Real, df: PositiveReal) -> float:
     """Cumulative distribution function of Student's t with ``df > 0`` degrees of freedom."""
-    if df <= 0:
-        raise ValueError(f"degrees of freedom must be > 0, got {df}")
     square = t * t
     if square < df:  # small |t|: the complementary form keeps the precision near the median
         tail = 0.5 * (1 - incomplete_beta(0.5, df / 2, square / (df + square)))

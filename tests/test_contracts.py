@@ -263,6 +263,8 @@ EXAMPLES = {
                                                 {"settings": [(10, 1, False)], "rank": 2, "degree": 1, "batch_size": 10}),
     "aslib.studies.asnet.projection_accuracy": lambda: (studies.projection_accuracy, (
         _tiny_asnet()[0], "conv1", _tiny_pair(20), _tiny_pair(10, 20)), {"ranks": [1, 2]}),
+    "aslib.stats.incomplete_beta": lambda: (stats.incomplete_beta, (2.0, 3.0, 0.4), {}),
+    "aslib.stats.t_cdf": lambda: (stats.t_cdf, (1.5, 4), {}),
     "aslib.attacks.universal.uap": lambda: (attacks.uap, (*_attack_problem(), 1.0), {"max_passes": 1,
                                                                                        "df_max_iter": 3}),
     "aslib.attacks.sgd_uap.sgd_uap": lambda: (attacks.sgd_uap, (*_attack_problem(), 1.0), {"epochs": 1,
