@@ -74,8 +74,8 @@ Shape = _named(collections.abc.Sequence, lambda s: not isinstance(s, str) and le
                "e.g. (3, 32, 32) or (50,); pass tuple(x.shape[1:]) for a batch x")
 """One sample's shape, without the batch axis: a non-empty sequence of ints >= 1."""
 ClassIndices = _named(collections.abc.Sequence, lambda s: not isinstance(s, str) and len(s) > 0
-                      and all(_integer(c) and c >= 0 for c in s), "a non-empty list of class indices (whole numbers >= 0)",
-                      "e.g. [1] for one class or [0, 3] for two; None where all classes are meant")
+                      and all(_integer(c) and c >= 0 for c in s),
+                      "a non-empty list of class indices (whole numbers >= 0)", "e.g. [1] for one class or [0, 3] for two; None where all classes are meant")
 """Some classes of a dataset: a non-empty sequence of class indices (ints >= 0)."""
 
 

@@ -260,7 +260,8 @@ EXAMPLES = {
         _tiny_asnet()[0], "conv1", _tiny_pair(20), _tiny_pair(10, 20)), {"rank": 2}),
     "aslib.studies.asnet.build_study": lambda: (studies.build_study, (_tiny_asnet()[0], "conv1", _tiny_asnet()[2],
                                                                       _tiny_pair(10, 20)),
-                                                {"settings": [(10, 1, False)], "rank": 2, "degree": 1, "batch_size": 10}),
+                                                {"settings": [(10, 1, False)], "rank": 2, "degree": 1,
+                                                 "batch_size": 10}),
     "aslib.studies.asnet.projection_accuracy": lambda: (studies.projection_accuracy, (
         _tiny_asnet()[0], "conv1", _tiny_pair(20), _tiny_pair(10, 20)), {"ranks": [1, 2]}),
     "aslib.stats.incomplete_beta": lambda: (stats.incomplete_beta, (2.0, 3.0, 0.4), {}),

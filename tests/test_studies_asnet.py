@@ -48,7 +48,7 @@ def test_agreement_counts_equal_predictions():
     a = torch.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 1.0], [0.0, 3.0]])
     b = torch.tensor([[5.0, 0.0], [1.0, 0.0], [2.0, 1.0], [1.0, 0.0]])
     assert studies.agreement(a, b) == pytest.approx(0.5)
-    with pytest.raises(ValueError, match="teacher_logits must be .* of shape \(n, k\).*must agree"):
+    with pytest.raises(ValueError, match=r"teacher_logits must be .* of shape \(n, k\).*must agree"):
         studies.agreement(a, b[:3])
 
 
@@ -58,7 +58,7 @@ def test_fit_quality_of_the_teacher_itself_is_perfect():
     quality = studies.fit_quality(model, test, teacher_logits=teacher)
     assert quality["R2 test"] == pytest.approx(1.0) and quality["agreement"] == 1.0
     assert quality["accuracy"] == pytest.approx((teacher.argmax(1) == test[1]).float().mean().item())
-    with pytest.raises(ValueError, match="teacher_logits must be .* of shape \(b, k\).*b=50"):
+    with pytest.raises(ValueError, match=r"teacher_logits must be .* of shape \(b, k\).*b=50"):
         studies.fit_quality(model, test, teacher_logits=teacher[:10])
 
 

@@ -39,6 +39,6 @@ CONTROLS = ("random", "checkerboard")
 """The controls: vectors of the same norm that search nothing (random) or only choose a sign (checkerboard)."""
 
 __all__ = ["ATTACKS", "AttackResult", "BASELINES", "CONTROLS", "DEEPFOOL_MARGIN", "DIRECTION_SOLVERS", "DeepFoolResult",
-           "METHODS", "NORMS", "PRECISIONS", "UAP_VARIANTS",
-           "as_attack", "attack_ratio", "checkerboard_attack", "checkerboard_perturbation", "craft", "deepfool", "dominant_direction", "fooling_rate",
-           "perturbation_norms", "project", "random_attack", "random_perturbation", "sgd_uap", "uap", "valid_bounds"]
+           "METHODS", "NORMS", "PRECISIONS", "UAP_VARIANTS", "as_attack", "attack_ratio", "checkerboard_attack",
+           "checkerboard_perturbation", "craft", "deepfool", "dominant_direction", "fooling_rate", "perturbation_norms",
+           "project", "random_attack", "random_perturbation", "sgd_uap", "uap", "valid_bounds"]
