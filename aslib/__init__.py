@@ -6,8 +6,8 @@ Modules (each does one job; the README's table says which): :mod:`aslib.data`, :
 :mod:`aslib.finetuning`, :mod:`aslib.asnet_recipes`, :mod:`aslib.pruning`, :mod:`aslib.attacks`, :mod:`aslib.vectors`,
 :mod:`aslib.studies`, :mod:`aslib.stats`, :mod:`aslib.tables`, :mod:`aslib.metrics`, :mod:`aslib.reproduction`,
 :mod:`aslib.plotting`, :mod:`aslib.widgets`, :mod:`aslib.nb`, :mod:`aslib.exercises`, :mod:`aslib.handouts`,
-:mod:`aslib.presets`, :mod:`aslib.report`, :mod:`aslib.resources`, :mod:`aslib.book`, :mod:`aslib.contracts`,
-:mod:`aslib.cli`.
+:mod:`aslib.presets`, :mod:`aslib.report`, :mod:`aslib.claims`, :mod:`aslib.resources`, :mod:`aslib.book`,
+:mod:`aslib.contracts`, :mod:`aslib.cli`.
 
 ``__version__`` is the installed distribution's version (pyproject's ``version``, the one place it is written).
 """
