@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from . import data as data_mod
 from ._utils import (atomic_save, check_choice, check_device, check_fraction, check_positive, chunks, default_device,
                      load_resumed, load_tensors, model_device, seeded)
+from .contracts import Count, contract
 from .inference import evaluate
 from .models import build
 from .zoo import save_checkpoint
@@ -231,8 +232,9 @@ def train(recipe: Recipe | str, out: str | Path, *, root: str | None = None, dev
         return meta
 
 
-def quick_fit(model: nn.Module, dataset: str = "fashion_mnist", n_images: int = 6000, seed: int = 0,
-              root: str | None = None) -> nn.Module:
+@contract
+def quick_fit(model: nn.Module, dataset: str = "fashion_mnist", n_images: Count = 6000, seed: int = 0,
+              root: str | Path | None = None) -> nn.Module:
     """Train ``model`` (any ``nn.Module`` mapping ``(B, C, H, W)`` normalised images of ``dataset`` to logits
     ``(B, K)``) in place by one pass of Adam (lr 2e-3, batches of 100) over ``n_images`` seeded training
     images, and return it in eval mode: a few seconds on a CPU for a LeNet-sized network.
@@ -241,7 +243,6 @@ def quick_fit(model: nn.Module, dataset: str = "fashion_mnist", n_images: int = 
     when the zoo's is absent); a real training run is :func:`train`. Seeded with ``seed`` inside a fork of torch's
     generator: the caller's random state is left as it was.
     """
-    check_positive("n_images", n_images, integer=True)
     x, y = data_mod.tensors(dataset, "train", n=n_images, seed=seed, root=root)
     device = model_device(model)
     with seeded(seed, device):
@@ -255,7 +256,8 @@ def quick_fit(model: nn.Module, dataset: str = "fashion_mnist", n_images: int = 
     return model.eval()
 
 
-def quick_lenet(n_images: int = 6000, seed: int = 0, root: str | None = None) -> nn.Module:
+@contract
+def quick_lenet(n_images: Count = 6000, seed: int = 0, root: str | Path | None = None) -> nn.Module:
     """The LeNet of :func:`aslib.models.build` after :func:`quick_fit` on Fashion-MNIST (about 85 % test
     accuracy with the defaults); eval mode. The caller's random state is left as it was."""
     with seeded(seed):

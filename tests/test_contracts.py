@@ -32,7 +32,7 @@ from jaxtyping import AbstractArray, Float, Int
 import aslib
 from aslib import frequent_directions as fd
 from aslib import (asnet, asnet_recipes, attacks, finetuning, gradients, inference, metrics, models, pce, pruning,
-                   stats, studies, subspace, tables, vectors, zoo)
+                   stats, studies, subspace, tables, training, vectors, zoo)
 from aslib.contracts import (ClassIndices, ContractError, Count, CountOrZero, Fraction, NonNegativeReal, PositiveReal,
                              Proportion, Shape, contract)
 
@@ -266,6 +266,13 @@ EXAMPLES = {
         _tiny_asnet()[0], "conv1", _tiny_pair(20), _tiny_pair(10, 20)), {"ranks": [1, 2]}),
     "aslib.stats.incomplete_beta": lambda: (stats.incomplete_beta, (2.0, 3.0, 0.4), {}),
     "aslib.stats.t_cdf": lambda: (stats.t_cdf, (1.5, 4), {}),
+    "aslib.attacks.evaluation.valid_bounds": lambda: (attacks.valid_bounds, ("cifar10",), {"device": "cpu"}),
+    "aslib.training.quick_fit": lambda: (training.quick_fit, (models.build("lenet"),), {
+        "n_images": 20, "root": _archive_root()}),
+    "aslib.training.quick_lenet": lambda: (training.quick_lenet, (), {"n_images": 20, "root": _archive_root()}),
+    "aslib.studies.records.recorded_accuracy": lambda: (studies.recorded_accuracy, (
+        models.build("lenet").eval(), aslib.data.load("fashion_mnist", "test", _archive_root()),
+        zoo.entry("lenet_fashion_mnist")), {}),
     "aslib.attacks.universal.uap": lambda: (attacks.uap, (*_attack_problem(), 1.0), {"max_passes": 1,
                                                                                        "df_max_iter": 3}),
     "aslib.attacks.sgd_uap.sgd_uap": lambda: (attacks.sgd_uap, (*_attack_problem(), 1.0), {"epochs": 1,

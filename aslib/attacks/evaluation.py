@@ -21,6 +21,7 @@ Perturbation = Float[Tensor, "*sample"]  # noqa: F821
 """One perturbation of a sample's shape, e.g. ``(C, H, W)``: the same ``sample`` axes as the images of the call."""
 
 
+@contract
 def valid_bounds(dataset_name: str, device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The valid pixel range [0, 1] in normalised units: ``(lo, hi)``, each ``(C, 1, 1)``."""
     channels = len(data_mod.dataset_spec(dataset_name).mean)

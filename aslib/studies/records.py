@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from .. import stats, zoo
+from ..contracts import contract
 from ..data import ImageDataset
 from ..reproduction import Check, flip_tolerance
 from ..inference import predict_logits
@@ -22,6 +23,7 @@ RECORD_DECIMALS = 4
 """Manifests store accuracies rounded to this many decimals (half a unit of the last one is added to the tolerance)."""
 
 
+@contract
 def recorded_accuracy(model: nn.Module, test: ImageDataset, entry: dict[str, Any]) -> Check:
     """Accuracy of ``model`` on the whole split ``test`` against ``entry["test_accuracy"]`` (a zoo manifest entry).
 
