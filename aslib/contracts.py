@@ -162,7 +162,11 @@ def _fix(annotation: Any, value: Any, bound: str) -> str:
 
 def contract(function: F) -> F:
     """Check every call of ``function`` against its annotations (jaxtyping + beartype) and answer a violation with
-    a :class:`ContractError` that says which argument, what was expected, what came and how to fix it."""
+    a :class:`ContractError` that says which argument, what was expected, what came and how to fix it. On a class
+    (e.g. a dataclass, whose fields are its ``__init__``'s annotations) the constructor is checked."""
+    if isinstance(function, type):
+        function.__init__ = contract(function.__init__)  # type: ignore[misc]
+        return function
     checked, hints = None, None
 
     @functools.wraps(function)

@@ -40,7 +40,7 @@ import torch
 from . import data as data_mod
 from . import zoo
 from ._utils import atomic_save, atomic_write_json, check_choice, check_device, default_device, load_tensors
-from .attacks import METHODS, NORMS, attack_ratio, craft
+from .attacks import METHODS, NORMS, attack_ratio, attack_seed, craft
 from .attacks.common import Images, Labels, Norm
 from .contracts import ClassIndices, Fraction, PositiveReal, contract
 from .reproduction import Check, data_identity, platform_fingerprint, prediction_tolerance, same_platform
@@ -62,11 +62,6 @@ def experiment_options(dataset: str, experiment: str, method: str) -> dict[str, 
     if method == "as" and dataset.startswith("cifar") and experiment in ("oneclass", "transfer"):
         return {"step_max": 3.0}
     return {}
-
-
-def attack_seed(seed: int, repeat: int, xi: float) -> int:
-    """Seed of the attack for one repeat and noise level (independent of the grid of noise levels)."""
-    return seed + 1000 * repeat + int(round(100 * xi))
 
 
 SOLVER_VARIANTS = ("exact", "authors")
@@ -235,7 +230,7 @@ def craft_vectors(model: str, *, xis: Sequence[float], repeats: int, experiment:
 
     Repeat ``r`` draws its crafting set with ``data_seed = seed + r`` (the same set for every method
     and noise level, so that methods can be compared pairwise); the attack seed is
-    :func:`attack_seed`. Options are :func:`experiment_options` (the paper's per-experiment settings);
+    :func:`aslib.attacks.attack_seed`. Options are :func:`experiment_options` (the paper's per-experiment settings);
     ``solver`` (one of :data:`SOLVER_VARIANTS`) is the AS attack's dominant-direction solver, and a
     non-default solver is shipped as a variant of the AS records (only ``methods=("as",)`` allowed).
     """

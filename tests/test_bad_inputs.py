@@ -119,7 +119,8 @@ NAMES = [
     ("table group key", lambda: tables.aggregate([{"method": "as", "xi": 1.0, "v": 0.1}], by=("mthd",)), r"'mthd'"),
     ("pivot value", lambda: tables.pivot([{"target": "a", "source": "b", "v": 1.0}], value="w"), r"'w'"),
     ("sweep method", lambda: studies.noise_sweep(*problem()[:1], problem()[1:], problem()[1:], xis=[1.0],
-                                                  n_samples=3, repeats=1, methods=["deepfool"]), r"deepfool"),
+                                                  n_samples=3, methods=["deepfool"],
+                                                  settings=studies.SweepSettings(repeats=1)), r"deepfool"),
 ]
 
 RANGES = [
@@ -211,14 +212,13 @@ RANGES = [
     ("t degrees of freedom", lambda: stats.t_quantile(0.9, 0), r"df must be a finite number > 0"),
     ("normal quantile p", lambda: stats.normal_quantile(0.0), r"p"),
     ("incomplete beta x", lambda: stats.incomplete_beta(1.0, 1.0, 2.0), r"x"),
-    ("sweep repeats", lambda: studies.noise_sweep(problem()[0], problem()[1:], problem()[1:], xis=[1.0], n_samples=3,
-                                                   repeats=0), r"repeats"),
-    ("sweep xis", lambda: studies.noise_sweep(problem()[0], problem()[1:], problem()[1:], xis=[], n_samples=3,
-                                               repeats=1), r"xis"),
-    ("sweep samples", lambda: studies.noise_sweep(problem()[0], problem()[1:], problem()[1:], xis=[1.0], n_samples=0,
-                                                   repeats=1), r"n_samples"),
-    ("sample sweep sizes", lambda: studies.sample_sweep(problem()[0], problem()[1:], problem()[1:], ns=[0],
-                                                         repeats=1), r"each of ns"),
+    ("sweep repeats", lambda: studies.SweepSettings(repeats=0), r"repeats"),
+    ("sweep xis", lambda: studies.noise_sweep(problem()[0], problem()[1:], problem()[1:], xis=[], n_samples=3),
+     r"xis"),
+    ("sweep samples", lambda: studies.noise_sweep(problem()[0], problem()[1:], problem()[1:], xis=[1.0], n_samples=0),
+     r"n_samples"),
+    ("sample sweep sizes", lambda: studies.sample_sweep(problem()[0], problem()[1:], problem()[1:], ns=[0]),
+     r"each of ns"),
     ("bootstrap count", lambda: studies.stability_table({"a": subspace.ActiveSubspace().fit(torch.randn(9, 3))},
                                                          n_boot=0), r"n_boot"),
     ("claim n", lambda: report.record_claim("nb", CLAIM, measured=0.5, preset="smoke", n=0), r"n"),
@@ -297,7 +297,7 @@ SHAPES = [
     ("float64 images of a float32 model", lambda: attacks.as_attack(problem()[0], problem()[1].double(), problem()[2],
                                                                      1.0), r"dtype"),
     ("sweep images and labels", lambda: studies.noise_sweep(problem()[0], (torch.randn(40, 4), problem()[2][:5]),
-                                                            problem()[1:], xis=[1.0], n_samples=5, repeats=1),
+                                                            problem()[1:], xis=[1.0], n_samples=5),
      r"40 images but 5 labels"),
 ]
 

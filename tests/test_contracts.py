@@ -195,6 +195,8 @@ EXAMPLES = {
     "aslib.zoo.load_checkpoint": lambda: (zoo.load_checkpoint, (zoo.CHECKPOINT_DIR / "lenet_fashion_mnist.pt",), {}),
     "aslib.zoo.save_checkpoint": lambda: (zoo.save_checkpoint, (torch.nn.Linear(2, 2), {"arch": "x", "arch_kwargs": {}},
                                                                 Path(tempfile.mkdtemp()) / "net.pt"), {}),
+    "aslib.attacks.common.attack_seed": lambda: (attacks.attack_seed, (0, 2, 7.5), {}),
+    "aslib.studies.sweeps.SweepSettings.__init__": lambda: (studies.SweepSettings, (), {"repeats": 2, "classes": [1]}),
     "aslib.vectors.records": lambda: (vectors.records, ("lenet_fashion_mnist",), {"xi": 5.0, "norm": "l2"}),
     "aslib.vectors.shipped_vectors": lambda: (vectors.shipped_vectors, ("lenet_fashion_mnist", "as", 5.0), {}),
     "aslib.vectors.crafting_set": lambda: (vectors.crafting_set, (_record(), _archive_root()), {"device": "cpu"}),

@@ -156,13 +156,13 @@ def test_a_non_finite_loss_on_one_rank_stops_every_rank(tmp_path):
 
 
 def _study(progress=False):
-    from aslib.studies import noise_sweep
+    from aslib.studies import SweepSettings, noise_sweep
 
     g = torch.Generator().manual_seed(5)
     train = (torch.randn(60, 1, 28, 28, generator=g), torch.randint(0, 10, (60,), generator=g))
     test = (torch.randn(40, 1, 28, 28, generator=g), torch.randint(0, 10, (40,), generator=g))
-    return noise_sweep(_model(), train, test, xis=(2.0, 4.0), n_samples=20, repeats=3, methods=("as", "random"),
-                       method_kwargs={"as": {"max_iter": 3}}, progress=progress)
+    shared = SweepSettings(repeats=3, method_kwargs={"as": {"max_iter": 3}}, progress=progress)
+    return noise_sweep(_model(), train, test, xis=(2.0, 4.0), n_samples=20, methods=("as", "random"), settings=shared)
 
 
 def _study_worker(rank, world, init_file, out_file):

@@ -37,23 +37,50 @@ def close_figures():
 
 
 def test_noise_sweep_rows_and_aggregate(lenet, crafting, held_out):
+    shared = studies.SweepSettings(repeats=2, method_kwargs={"as": {"max_iter": 2}, "uap": {"max_passes": 1}})
     rows = studies.noise_sweep(lenet, crafting, (held_out[0][:100], held_out[1][:100]), xis=(3.0, 4.0),
-                               n_samples=20, repeats=2, method_kwargs={"as": {"max_iter": 2},
-                                                                      "uap": {"max_passes": 1}})
+                               n_samples=20, settings=shared)
     assert len(rows) == 2 * 2 * len(attacks.METHODS)
     assert {"repeat", "method", "xi", "train_attack_ratio", "test_fooling_rate", "time_s"} <= set(rows[0])
     summary = tables.aggregate(rows, by=["method", "xi"])
     assert len(summary) == 2 * len(attacks.METHODS) and all(row["count"] == 2 for row in summary)
     assert {"test_attack_ratio_mean", "test_attack_ratio_std"} <= set(summary[0])
-    one_class = studies.sample_sweep(lenet, crafting, held_out, ns=(5, 10), xi=3.0, classes=[1], repeats=1,
-                                     method_kwargs={"as": {"max_iter": 1}})
+    one_class = studies.sample_sweep(lenet, crafting, held_out, ns=(5, 10), xi=3.0, settings=studies.SweepSettings(
+        classes=[1], repeats=1, method_kwargs={"as": {"max_iter": 1}}))
     assert [row["n_samples"] for row in one_class] == [5, 10] and one_class[0]["classes"] == "1"
+
+
+def test_live_sweeps_craft_with_the_seed_rule_of_the_shipped_vectors(pair):
+    """A random vector depends only on its seed: each row's ratio is that of the vector seeded by attack_seed."""
+    x, y = pair
+    with torch.random.fork_rng():
+        torch.manual_seed(3)
+        model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3)).eval()  # linear: every direction moves its predictions
+    rows = studies.noise_sweep(model, (x, y), (x, y), xis=(6.0, 9.0), n_samples=10, methods=("random",),
+                               settings=studies.SweepSettings(repeats=3, seed=7))
+
+    def ratio(row: dict, seed: int) -> float:
+        return attacks.attack_ratio(model, x, y, attacks.random_perturbation(SHAPE, row["xi"], seed=seed))
+
+    assert all(row["test_attack_ratio"] == ratio(row, attacks.attack_seed(7, row["repeat"], row["xi"])) for row in rows)
+    # the check can tell seeds apart: another rule (the repeat alone) gives other ratios
+    assert any(row["test_attack_ratio"] != ratio(row, 7 + row["repeat"]) for row in rows)
+
+
+def test_sweep_settings_check_their_options():
+    with pytest.raises(ValueError, match="method_kwargs maps method names"):
+        studies.SweepSettings(method_kwargs={"as_": {}})
+    with pytest.raises(ValueError, match="norm must be one of 'l2', 'linf'"):
+        studies.SweepSettings(norm="l1")
+    assert studies.SweepSettings(method_kwargs={"as": {"max_iter": 2}}).options("as") == {"max_iter": 2}
+    assert studies.SweepSettings().options("uap") == {}
 
 
 def test_transfer_matrix_pivot(lenet, crafting, held_out):
     other = build("lenet").eval()
     rows = studies.transfer_matrix({"a": lenet, "b": other}, crafting, (held_out[0][:50], held_out[1][:50]),
-                                   xi=3.0, n_samples=10, repeats=1, method_kwargs={"as": {"max_iter": 1}})
+                                   xi=3.0, n_samples=10,
+                                   settings=studies.SweepSettings(repeats=1, method_kwargs={"as": {"max_iter": 1}}))
     assert len(rows) == 4
     table = tables.pivot(rows, index="target", columns="source")
     assert [row["target"] for row in table] == ["a", "b"] and set(table[0]) == {"target", "a", "b"}

@@ -4,6 +4,7 @@ import torch
 from conftest import needs
 
 from aslib import data, reproduction, vectors
+from aslib.attacks import attack_seed
 
 
 @pytest.fixture
@@ -20,7 +21,7 @@ def test_paper_settings_per_experiment():
     assert vectors.experiment_options("fashion_mnist", "oneclass", "as") == {}
     with pytest.raises(ValueError, match="unknown experiment"):
         vectors.experiment_options("cifar10", "twoclass", "as")
-    assert vectors.attack_seed(0, 2, 7.5) == 2750
+    assert attack_seed(0, 2, 7.5) == 2750
 
 
 @needs("fashion_mnist")

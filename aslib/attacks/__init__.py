@@ -22,7 +22,7 @@ transfer studies are in :mod:`aslib.studies`; vectors shipped with the package a
 """
 from .active_subspace import DIRECTION_SOLVERS, as_attack, dominant_direction
 from .checkerboard import checkerboard_attack, checkerboard_perturbation
-from .common import ATTACKS, NORMS, PRECISIONS, AttackResult, craft, project
+from .common import ATTACKS, NORMS, PRECISIONS, AttackResult, attack_seed, craft, project
 from .deepfool_batched import DEEPFOOL_MARGIN, DeepFoolResult, deepfool
 from .evaluation import attack_ratio, fooling_rate, perturbation_norms, valid_bounds
 from .random_direction import random_attack, random_perturbation
@@ -38,7 +38,8 @@ BASELINES = METHODS[1:]
 CONTROLS = ("random", "checkerboard")
 """The controls: vectors of the same norm that search nothing (random) or only choose a sign (checkerboard)."""
 
-__all__ = ["ATTACKS", "AttackResult", "BASELINES", "CONTROLS", "DEEPFOOL_MARGIN", "DIRECTION_SOLVERS", "DeepFoolResult",
-           "METHODS", "NORMS", "PRECISIONS", "UAP_VARIANTS", "as_attack", "attack_ratio", "checkerboard_attack",
-           "checkerboard_perturbation", "craft", "deepfool", "dominant_direction", "fooling_rate", "perturbation_norms",
-           "project", "random_attack", "random_perturbation", "sgd_uap", "uap", "valid_bounds"]
+__all__ = ["ATTACKS", "AttackResult", "BASELINES", "CONTROLS", "DEEPFOOL_MARGIN", "DIRECTION_SOLVERS",
+           "DeepFoolResult", "METHODS", "NORMS", "PRECISIONS", "UAP_VARIANTS", "as_attack", "attack_ratio",
+           "attack_seed", "checkerboard_attack", "checkerboard_perturbation", "craft", "deepfool",
+           "dominant_direction", "fooling_rate", "perturbation_norms", "project", "random_attack",
+           "random_perturbation", "sgd_uap", "uap", "valid_bounds"]

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from .._utils import (check_choice, check_finite, check_positive, chunks, forward_logits, model_device, model_dtype,
                       model_mode)
+from ..contracts import CountOrZero, PositiveReal, contract
 
 Norm = Literal["l2", "linf"]
 """The norm of a perturbation: Euclidean (``"l2"``) or maximum (``"linf"``), in normalised units."""
@@ -88,6 +89,15 @@ def craft(method: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: f
     """Craft a universal vector with the registered ``method`` (one of :data:`ATTACKS`)."""
     check_choice("attack method", method, ATTACKS)
     return ATTACKS[method](model, x, y, xi, norm=norm, seed=seed, batch_size=batch_size, **options)
+
+
+@contract
+def attack_seed(seed: int, repeat: CountOrZero, xi: PositiveReal) -> int:
+    """The seed of the attack that crafts repeat ``repeat``'s vector at noise level ``xi`` from the run seed ``seed``:
+    ``seed + 1000 repeat + round(100 xi)``, independent of the grid of noise levels. The one rule of every crafted
+    vector, shipped (:mod:`aslib.vectors`) or live (:mod:`aslib.studies`); the crafting set of that repeat is drawn
+    with ``seed + repeat``."""
+    return seed + 1000 * repeat + int(round(100 * xi))
 
 
 # ----------------------------------------------------------------------------------------------

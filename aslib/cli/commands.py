@@ -57,7 +57,7 @@ def _layer_study(args) -> None:
 def _attack_study(args) -> None:
     from .. import data as data_mod
     from ..distributed import is_main_process
-    from ..studies import noise_sweep
+    from ..studies import SweepSettings, noise_sweep
     from ..tables import aggregate, format_table
 
     if args.ship:
@@ -69,8 +69,9 @@ def _attack_study(args) -> None:
     kwargs = {"uap": {"variant": args.uap_variant}}
     if args.step_max is not None:
         kwargs["as"] = {"step_max": args.step_max}
+    shared = SweepSettings(classes=args.classes, repeats=args.repeats, method_kwargs=kwargs, progress=True)
     rows = noise_sweep(model, train, (xt.to(device), yt.to(device)), xis=args.xis, n_samples=args.samples,
-                               classes=args.classes, repeats=args.repeats, method_kwargs=kwargs, progress=True)
+                       settings=shared)
     if not is_main_process():
         return
     values = ["train_attack_ratio", "test_attack_ratio", "test_fooling_rate", "time_s"]

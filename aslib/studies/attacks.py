@@ -13,7 +13,7 @@ from torch import nn
 
 from .. import data as data_mod
 from .._utils import check_positive, model_device
-from ..attacks import (METHODS, AttackResult, attack_ratio, craft, deepfool,
+from ..attacks import (METHODS, AttackResult, attack_ratio, attack_seed, craft, deepfool,
                        fooling_rate, random_perturbation, sgd_uap)
 from ..attacks.common import check_xi
 from ..gradients import input_gradients
@@ -109,8 +109,8 @@ def as_start_study(model: nn.Module, crafting_sets: Sequence[Pair], as_vectors: 
     """Does the active subspace help the strongest baseline? One row per crafting set ``j``.
 
     ``crafting_sets[j]`` ``(x (n, C, H, W), y (n,))`` and the AS vector crafted on it ``as_vectors[j]``
-    ``(C, H, W)`` (norm ``xi``). SGD-UAP (:func:`aslib.attacks.sgd_uap`, seed ``seed + j``, ``sgd_options``) runs
-    twice on the same mini-batches: from zero and from the AS vector. Columns: the test attack ratio on ``test``
+    ``(C, H, W)`` (norm ``xi``). SGD-UAP (:func:`aslib.attacks.sgd_uap`, seed :func:`aslib.attacks.attack_seed` of
+    ``(seed, j, xi)``, ``sgd_options``) runs twice on the same mini-batches: from zero and from the AS vector. Columns: the test attack ratio on ``test``
     of the AS vector and of both SGD-UAP vectors, and the share ``||V_k^T v||^2 / ||v||^2`` of each vector in the
     top ``rank`` input active directions ``V_k`` of its crafting set (the loss gradients' exact SVD; a random
     direction has the share ``rank / d`` on average). Everything runs on the model's device.
@@ -137,8 +137,9 @@ def as_start_study(model: nn.Module, crafting_sets: Sequence[Pair], as_vectors: 
             u = v.flatten().double()
             return float((basis.T @ u).pow(2).sum() / u.pow(2).sum())
 
-        plain = sgd_uap(model, x, y, xi, seed=seed + j, batch_size=batch_size, **sgd_options).vector
-        started = sgd_uap(model, x, y, xi, seed=seed + j, batch_size=batch_size, init=v_as, **sgd_options).vector
+        plain = sgd_uap(model, x, y, xi, seed=attack_seed(seed, j, xi), batch_size=batch_size, **sgd_options).vector
+        started = sgd_uap(model, x, y, xi, seed=attack_seed(seed, j, xi), batch_size=batch_size, init=v_as,
+                          **sgd_options).vector
         rows.append({"set": j, "n_samples": len(y), "xi": float(xi), "rank": rank, "dim": x[0].numel(),
                      "as_test": attack_ratio(model, x_t, y_t, v_as, batch_size=batch_size),
                      "sgd_uap_test": attack_ratio(model, x_t, y_t, plain, batch_size=batch_size),

@@ -11,7 +11,8 @@ single-process order.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -20,12 +21,13 @@ from tqdm.auto import tqdm
 
 from .. import data as data_mod
 from .._utils import check_choice, check_positive, model_device
-from ..attacks import ATTACKS, METHODS, craft
-from ..attacks.common import check_xi
+from ..attacks import ATTACKS, METHODS, attack_seed, craft
+from ..attacks.common import Norm, check_xi
+from ..contracts import ClassIndices, Count, contract
 from ..attacks.evaluation import clean_predictions, rates
 from ..distributed import all_gather, is_main_process, share
 
-__all__ = ["METHOD_LABELS", "noise_sweep", "sample_sweep", "transfer_matrix"]
+__all__ = ["METHOD_LABELS", "SweepSettings", "noise_sweep", "sample_sweep", "transfer_matrix"]
 
 
 Pair = tuple[torch.Tensor, torch.Tensor]
@@ -46,15 +48,45 @@ def as_pair(name: str, value: Any) -> Pair:
     return value[0], value[1]
 
 
-def check_method_kwargs(method_kwargs: dict[str, dict] | None, methods: Sequence[str]) -> None:
+def check_method_kwargs(method_kwargs: Mapping[str, Mapping[str, Any]] | None, methods: Sequence[str] = ()) -> None:
     """``method_kwargs`` maps method names to their options, e.g. ``{"as": {"step_max": 3.0}}``."""
     unknown = set(methods) - set(ATTACKS)
     if unknown:
         raise ValueError(f"unknown methods {sorted(unknown)}; use some of {tuple(ATTACKS)}")
     for key, value in (method_kwargs or {}).items():
-        if key not in ATTACKS or not isinstance(value, dict):
+        if key not in ATTACKS or not isinstance(value, Mapping):
             raise ValueError(f"method_kwargs maps method names {tuple(ATTACKS)} to dicts of options, "
                              f"e.g. {{'as': {{'step_max': 3.0}}}}; got key {key!r} -> {value!r}")
+
+
+@contract
+@dataclass(frozen=True)
+class SweepSettings:
+    """What every sweep (:func:`noise_sweep`, :func:`sample_sweep`, :func:`transfer_matrix`) shares.
+
+    ``classes``: the class indices the crafting sets and test images are restricted to (``None``: all; one class for
+    the one-class attacks). ``repeats``: how many crafting sets; repeat ``r`` draws its set without replacement with
+    the seed ``seed + r`` and crafts with :func:`aslib.attacks.attack_seed` of ``(seed, r, xi)``. ``norm``: of the
+    vectors (``"l2"`` as in the paper, or ``"linf"``). ``method_kwargs``: each method's options, e.g.
+    ``{"as": {"step_max": 3.0}, "uap": {"variant": "authors"}}``. ``batch_size``: images per forward pass.
+    ``bounds``: the clipping range of the evaluation (:func:`aslib.attacks.valid_bounds`; ``None``: unclipped).
+    ``progress``: a progress bar over the settings."""
+
+    classes: ClassIndices | None = None
+    repeats: Count = 10
+    seed: int = 0
+    norm: Norm = "l2"
+    method_kwargs: Mapping[str, Mapping[str, Any]] | None = None
+    batch_size: Count = 256
+    bounds: tuple[torch.Tensor, torch.Tensor] | None = None
+    progress: bool = False
+
+    def __post_init__(self) -> None:
+        check_method_kwargs(self.method_kwargs)
+
+    def options(self, method: str) -> dict[str, Any]:
+        """The options of ``method`` (empty when none were given)."""
+        return dict((self.method_kwargs or {}).get(method, {}))
 
 
 def _draw(data: Any, n: int | None, classes: Sequence[int] | None, seed: int,
@@ -91,11 +123,7 @@ def _spread(settings: Sequence[Any], run: Callable[[Any], list[dict[str, Any]]],
 
 
 def _sweep(model: nn.Module, train_data: Any, test_data: Any, *, xis: Sequence[float], ns: Sequence[int],
-           classes: Sequence[int] | None, repeats: int, methods: Sequence[str], seed: int, norm: str,
-           method_kwargs: dict[str, dict] | None, batch_size: int, bounds: tuple | None,
-           progress: bool) -> list[dict[str, Any]]:
-    check_method_kwargs(method_kwargs, methods)
-    check_positive("repeats", repeats, integer=True)
+           methods: Sequence[str], settings: SweepSettings) -> list[dict[str, Any]]:
     if not xis or not ns:
         raise ValueError(f"the sweep needs at least one noise level and one sample count, got xis={list(xis)}, "
                          f"ns={list(ns)}")
@@ -105,50 +133,47 @@ def _sweep(model: nn.Module, train_data: Any, test_data: Any, *, xis: Sequence[f
         check_xi(xi)
     for n in ns:
         check_positive("the number of crafting samples (n_samples, or each of ns)", n, integer=True)
-    device = model_device(model)
-    x_test, y_test = _draw(test_data, None, classes, 0, device)
-    clean_test = clean_predictions(model, x_test, batch_size=batch_size)
-    kwargs = method_kwargs or {}
+    device, s = model_device(model), settings
+    x_test, y_test = _draw(test_data, None, s.classes, 0, device)
+    clean_test = clean_predictions(model, x_test, batch_size=s.batch_size)
 
     def run(setting: tuple[int, int]) -> list[dict[str, Any]]:
         repeat, n = setting
-        x, y = _draw(train_data, n, classes, seed + repeat, device)
-        clean = clean_predictions(model, x, batch_size=batch_size)
+        x, y = _draw(train_data, n, s.classes, s.seed + repeat, device)
+        clean = clean_predictions(model, x, batch_size=s.batch_size)
         rows = []
-        for index, xi in enumerate(xis):
+        for xi in xis:
             for method in methods:
-                result = craft(method, model, x, y, xi, norm=norm, seed=seed + 1000 * repeat + index,
-                               batch_size=batch_size, **kwargs.get(method, {}))
-                train = rates(model, x, y, clean, result.vector, batch_size=batch_size, bounds=bounds)
-                test = rates(model, x_test, y_test, clean_test, result.vector, batch_size=batch_size, bounds=bounds)
+                result = craft(method, model, x, y, xi, norm=s.norm, seed=attack_seed(s.seed, repeat, xi),
+                               batch_size=s.batch_size, **s.options(method))
+                train = rates(model, x, y, clean, result.vector, batch_size=s.batch_size, bounds=s.bounds)
+                test = rates(model, x_test, y_test, clean_test, result.vector, batch_size=s.batch_size,
+                             bounds=s.bounds)
                 rows.append({"repeat": repeat, "method": method, "xi": float(xi), "n_samples": n,
-                             "classes": _classes_label(classes), "norm": norm,
+                             "classes": _classes_label(s.classes), "norm": s.norm,
                              "train_attack_ratio": train[0], "train_fooling_rate": train[1],
                              "test_attack_ratio": test[0], "test_fooling_rate": test[1],
                              "time_s": result.wall_time_s, "iterations": result.iterations})
         return rows
 
-    return _spread([(r, n) for r in range(repeats) for n in ns], run, progress, "attacks")
+    return _spread([(r, n) for r in range(s.repeats) for n in ns], run, s.progress, "attacks")
 
 
 def noise_sweep(model: nn.Module, train_data: Any, test_data: Any, *, xis: Sequence[float] = (5, 6, 7, 8, 9, 10),
-                n_samples: int = 200, classes: Sequence[int] | None = None, repeats: int = 10,
-                methods: Sequence[str] = METHODS, seed: int = 0, norm: str = "l2",
-                method_kwargs: dict[str, dict] | None = None, batch_size: int = 256,
-                bounds: tuple[torch.Tensor, torch.Tensor] | None = None,
-                progress: bool = False) -> list[dict[str, Any]]:
+                n_samples: int = 200, methods: Sequence[str] = METHODS,
+                settings: SweepSettings = SweepSettings()) -> list[dict[str, Any]]:
     """Attack ratio and fooling rate against the noise level (the paper's one-/all-class tables).
 
     Each repeat ``r`` draws ``n_samples`` crafting images without replacement from ``train_data``
-    (seed ``seed + r``; the authors drew with replacement and, on CIFAR, through the training
-    augmentation), restricted to ``classes`` when given (one-class attacks). Each
-    method crafts a vector per noise level, evaluated on the crafting set and on all test images
-    of ``classes``.
+    (seed ``settings.seed + r``; the authors drew with replacement and, on CIFAR, through the training
+    augmentation), restricted to ``settings.classes`` when given (one-class attacks). Each
+    method crafts a vector per noise level (attack seed :func:`aslib.attacks.attack_seed`, the rule of the shipped
+    vectors), evaluated on the crafting set and on all test images of those classes.
 
     Args:
         train_data, test_data: :class:`aslib.data.ImageDataset` or ``(x, y)`` tensors (normalised).
-        method_kwargs: per-method keyword arguments, e.g. ``{"as": {"step_max": 3}, "uap": {"variant": "authors"}}``.
-        bounds: optional clipping range for evaluation (see :func:`valid_bounds`).
+        settings: what the sweeps share (:class:`SweepSettings`: classes, repeats, seed, norm, per-method options,
+            batch size, evaluation bounds, progress bar).
 
     Under ``torch.distributed`` the repeats are spread over the ranks and every rank returns the
     whole table, in the order (and with the numbers) of a single-process run.
@@ -157,34 +182,26 @@ def noise_sweep(model: nn.Module, train_data: Any, test_data: Any, *, xis: Seque
         One dict per repeat x xi x method with ``repeat, method, xi, n_samples, classes, norm,
         train_attack_ratio, train_fooling_rate, test_attack_ratio, test_fooling_rate, time_s, iterations``.
     """
-    return _sweep(model, train_data, test_data, xis=xis, ns=(n_samples,), classes=classes, repeats=repeats,
-                  methods=methods, seed=seed, norm=norm, method_kwargs=method_kwargs, batch_size=batch_size,
-                  bounds=bounds, progress=progress)
+    return _sweep(model, train_data, test_data, xis=xis, ns=(n_samples,), methods=methods, settings=settings)
 
 
 def sample_sweep(model: nn.Module, train_data: Any, test_data: Any, *, ns: Sequence[int] = (10, 30, 50, 100, 200),
-                 xi: float = 10.0, classes: Sequence[int] | None = None, repeats: int = 10,
-                 methods: Sequence[str] = ("as",), seed: int = 0, norm: str = "l2",
-                 method_kwargs: dict[str, dict] | None = None, batch_size: int = 256,
-                 bounds: tuple[torch.Tensor, torch.Tensor] | None = None,
-                 progress: bool = False) -> list[dict[str, Any]]:
+                 xi: float = 10.0, methods: Sequence[str] = ("as",),
+                 settings: SweepSettings = SweepSettings()) -> list[dict[str, Any]]:
     """Attack ratio against the number of crafting samples at a fixed ``xi`` (AS only by default).
 
-    Same rows as :func:`noise_sweep`; each repeat x n draws its own subset (seed ``seed + repeat``).
+    Same rows as :func:`noise_sweep`; each repeat x n draws its own subset (seed ``settings.seed + repeat``).
     """
-    return _sweep(model, train_data, test_data, xis=(xi,), ns=ns, classes=classes, repeats=repeats,
-                  methods=methods, seed=seed, norm=norm, method_kwargs=method_kwargs, batch_size=batch_size,
-                  bounds=bounds, progress=progress)
+    return _sweep(model, train_data, test_data, xis=(xi,), ns=ns, methods=methods, settings=settings)
 
 
 def transfer_matrix(models: dict[str, nn.Module], train_data: Any, test_data: Any, *, xi: float = 10.0,
-                    n_samples: int = 50, classes: Sequence[int] | None = None, repeats: int = 10,
-                    method: str = "as", seed: int = 0, norm: str = "l2", method_kwargs: dict[str, dict] | None = None,
-                    batch_size: int = 256, bounds: tuple[torch.Tensor, torch.Tensor] | None = None,
-                    progress: bool = False) -> list[dict[str, Any]]:
+                    n_samples: int = 50, method: str = "as",
+                    settings: SweepSettings = SweepSettings()) -> list[dict[str, Any]]:
     """Cross-model transfer: craft on each source model, evaluate on every target model.
 
-    Each repeat draws one crafting subset (seed ``seed + repeat``) shared by all sources. All
+    Each repeat draws one crafting subset (seed ``settings.seed + repeat``) shared by all sources, and each source
+    crafts with the attack seed :func:`aslib.attacks.attack_seed`. All
     models must read the same normalised inputs (the authors transferred vectors as-is between
     differently normalised models). Summarise with
     ``pivot(rows, index="target", columns="source")`` (rows = evaluated model, columns = source).
@@ -198,26 +215,28 @@ def transfer_matrix(models: dict[str, nn.Module], train_data: Any, test_data: An
     """
     if not models:
         raise ValueError("models is empty: pass a dict name -> model")
-    check_method_kwargs(method_kwargs, (method,))
-    options = (method_kwargs or {}).get(method, {})
+    check_choice("attack method", method, METHODS)
+    check_xi(xi)
+    check_positive("n_samples", n_samples, integer=True)
+    s = settings
     tests = {}
     for name, model in models.items():
-        x_test, y_test = _draw(test_data, None, classes, 0, model_device(model))
-        tests[name] = (x_test, y_test, clean_predictions(model, x_test, batch_size=batch_size))
+        x_test, y_test = _draw(test_data, None, s.classes, 0, model_device(model))
+        tests[name] = (x_test, y_test, clean_predictions(model, x_test, batch_size=s.batch_size))
 
     def run(setting: tuple[int, str]) -> list[dict[str, Any]]:
         repeat, source = setting
-        x, y = _draw(train_data, n_samples, classes, seed + repeat, model_device(models[source]))
-        result = craft(method, models[source], x, y, xi, norm=norm, seed=seed + repeat, batch_size=batch_size,
-                       **options)
+        x, y = _draw(train_data, n_samples, s.classes, s.seed + repeat, model_device(models[source]))
+        result = craft(method, models[source], x, y, xi, norm=s.norm, seed=attack_seed(s.seed, repeat, xi),
+                       batch_size=s.batch_size, **s.options(method))
         rows = []
         for target, model in models.items():
             x_test, y_test, clean = tests[target]
-            ratio, fooled = rates(model, x_test, y_test, clean, result.vector.to(x_test.device), batch_size=batch_size,
-                                  bounds=bounds)
+            ratio, fooled = rates(model, x_test, y_test, clean, result.vector.to(x_test.device),
+                                  batch_size=s.batch_size, bounds=s.bounds)
             rows.append({"repeat": repeat, "source": source, "target": target, "method": method, "xi": float(xi),
-                         "n_samples": n_samples, "classes": _classes_label(classes),
+                         "n_samples": n_samples, "classes": _classes_label(s.classes),
                          "test_attack_ratio": ratio, "test_fooling_rate": fooled, "time_s": result.wall_time_s})
         return rows
 
-    return _spread([(r, s) for r in range(repeats) for s in models], run, progress, "transfer")
+    return _spread([(r, name) for r in range(s.repeats) for name in models], run, s.progress, "transfer")
