@@ -111,10 +111,10 @@ def as_start_study(model: nn.Module, crafting_sets: Sequence[Pair], as_vectors: 
     ``crafting_sets[j]`` ``(x (n, C, H, W), y (n,))`` and the AS vector crafted on it ``as_vectors[j]``
     ``(C, H, W)`` (norm ``xi``). SGD-UAP (:func:`aslib.attacks.sgd_uap`, seed :func:`aslib.attacks.attack_seed` of
     ``(seed, j, xi)``, ``sgd_options``) runs twice on the same mini-batches: from zero and from the AS vector.
-    Columns: the test attack ratio on ``test`` of the AS vector and of both SGD-UAP vectors, and the share ``||V_k^T
-    v||^2 / ||v||^2`` of each vector in the top ``rank`` input active directions ``V_k`` of its crafting set (the
-    loss gradients' exact SVD; a random
-    direction has the share ``rank / d`` on average). Everything runs on the model's device.
+    Columns: the test attack ratio on ``test`` of the AS vector and of both SGD-UAP vectors, and the share
+    ``||V_k^T v||^2 / ||v||^2`` of each vector in the top ``rank`` input active directions ``V_k`` of its crafting
+    set (the loss gradients' exact SVD; a random direction has the share ``rank / d`` on average). Everything runs
+    on the model's device.
     """
     x_t, y_t = as_pair("test", test)
     if len(crafting_sets) != len(as_vectors) or not crafting_sets:
