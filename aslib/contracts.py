@@ -79,6 +79,16 @@ ClassIndices = _named(collections.abc.Sequence, lambda s: not isinstance(s, str)
 """Some classes of a dataset: a non-empty sequence of class indices (ints >= 0)."""
 
 
+PositiveReals = _named(collections.abc.Sequence, lambda s: not isinstance(s, str) and len(s) > 0
+                       and all(_real(x) and x > 0 for x in s), "a non-empty list of finite numbers > 0",
+                       "e.g. [5.0, 10.0] (every item positive; not 0, NaN or inf)")
+"""A grid of scales or norm budgets: a non-empty sequence of finite reals > 0 (every item checked)."""
+Counts = _named(collections.abc.Sequence, lambda s: not isinstance(s, str) and len(s) > 0
+                and all(_integer(n) and n >= 1 for n in s), "a non-empty list of whole numbers >= 1",
+                "e.g. [10, 50, 200] (ints; not floats or bools)")
+"""A grid of counts: a non-empty sequence of ints >= 1 (every item checked)."""
+
+
 class ContractError(ValueError, TypeError):
     """A call that does not meet the function's declared contract (a ValueError and a TypeError, so callers that
     catch either see it)."""
@@ -193,5 +203,5 @@ def contract(function: F) -> F:
     return call  # type: ignore[return-value]
 
 
-__all__ = ["ClassIndices", "ContractError", "Count", "CountOrZero", "Fraction", "NonNegativeReal", "PositiveReal",
-           "Proportion", "Shape", "contract", "describe_type", "describe_value"]
+__all__ = ["ClassIndices", "ContractError", "Count", "CountOrZero", "Counts", "Fraction", "NonNegativeReal",
+           "PositiveReal", "PositiveReals", "Proportion", "Shape", "contract", "describe_type", "describe_value"]

@@ -218,7 +218,7 @@ RANGES = [
     ("sweep samples", lambda: studies.noise_sweep(problem()[0], problem()[1:], problem()[1:], xis=[1.0], n_samples=0),
      r"n_samples"),
     ("sample sweep sizes", lambda: studies.sample_sweep(problem()[0], problem()[1:], problem()[1:], ns=[0]),
-     r"each of ns"),
+     r"ns must be a non-empty list of whole numbers >= 1"),
     ("bootstrap count", lambda: studies.stability_table({"a": subspace.ActiveSubspace().fit(torch.randn(9, 3))},
                                                          n_boot=0), r"n_boot"),
     ("claim n", lambda: report.record_claim("nb", CLAIM, measured=0.5, preset="smoke", n=0), r"n"),
@@ -459,8 +459,10 @@ def test_the_model_passed_in_is_left_as_it_was(case, call):
 
 CLI = [
     (["attack-study", "--model", "lenet_fashion_mnst"], "did you mean 'lenet_fashion_mnist'"),
-    (["attack-study", "--model", "lenet_fashion_mnist", "--xis", "-1", "--repeats", "1"], "xi must be"),
-    (["attack-study", "--model", "lenet_fashion_mnist", "--samples", "0", "--repeats", "1"], "crafting samples"),
+    (["attack-study", "--model", "lenet_fashion_mnist", "--xis", "-1", "--repeats", "1"],
+     "xis must be a non-empty list of finite numbers > 0"),
+    (["attack-study", "--model", "lenet_fashion_mnist", "--samples", "0", "--repeats", "1"],
+     "n_samples must be a whole number >= 1"),
     (["layer-study", "--model", "lenet_fashion_mnist", "--layers", "conv9"], "unknown layer 'conv9'"),
     (["layer-study", "--model", "lenet_fashion_mnist", "--images", "0"], "n must be a whole number >= 1"),
     (["asnet", "--model", "lenet_fashion_mnist", "--layer", "conv9"], "unknown cut point 'conv9'"),

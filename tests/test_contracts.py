@@ -20,7 +20,7 @@ import traceback
 import types
 import typing
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 import torch
@@ -33,8 +33,8 @@ import aslib
 from aslib import frequent_directions as fd
 from aslib import (asnet, asnet_recipes, attacks, finetuning, gradients, inference, metrics, models, pce, pruning,
                    stats, studies, subspace, tables, training, vectors, zoo)
-from aslib.contracts import (ClassIndices, ContractError, Count, CountOrZero, Fraction, NonNegativeReal, PositiveReal,
-                             Proportion, Shape, contract)
+from aslib.contracts import (ClassIndices, ContractError, Count, CountOrZero, Counts, Fraction, NonNegativeReal,
+                             PositiveReal, PositiveReals, Proportion, Shape, contract)
 
 ASLIB_DIR = Path(aslib.__file__).resolve().parent
 
@@ -197,6 +197,30 @@ EXAMPLES = {
                                                                 Path(tempfile.mkdtemp()) / "net.pt"), {}),
     "aslib.attacks.common.attack_seed": lambda: (attacks.attack_seed, (0, 2, 7.5), {}),
     "aslib.studies.sweeps.SweepSettings.__init__": lambda: (studies.SweepSettings, (), {"repeats": 2, "classes": [1]}),
+    "aslib.studies.sweeps.noise_sweep": lambda: (studies.noise_sweep, (*_image_problem()[:1], _image_problem()[1:],
+                                                                       _image_problem()[1:]), {
+        "xis": [1.0], "n_samples": 3, "methods": ["random"], "settings": studies.SweepSettings(repeats=1)}),
+    "aslib.studies.sweeps.sample_sweep": lambda: (studies.sample_sweep, (*_image_problem()[:1], _image_problem()[1:],
+                                                                         _image_problem()[1:]), {
+        "ns": [2, 3], "xi": 1.0, "methods": ["random"], "settings": studies.SweepSettings(repeats=1)}),
+    "aslib.studies.sweeps.transfer_matrix": lambda: (studies.transfer_matrix, (
+        {"a": _image_problem()[0]}, _image_problem()[1:], _image_problem()[1:]), {
+        "xi": 1.0, "n_samples": 3, "method": "random", "settings": studies.SweepSettings(repeats=1)}),
+    "aslib.studies.attacks.craft_methods": lambda: (studies.craft_methods, (*_image_problem(), 1.0),
+                                                    {"methods": ["random", "checkerboard"]}),
+    "aslib.studies.attacks.linf_budgets": lambda: (studies.linf_budgets, ([4, 8.0], "cifar10"), {}),
+    "aslib.studies.attacks.clipping_rows": lambda: (studies.clipping_rows, (
+        _image_problem()[0], _image_problem()[1:], {"random": torch.full((3, 4, 4), 0.1)}),
+        {"bounds": (torch.full((3, 1, 1), -1.0), torch.full((3, 1, 1), 1.0))}),
+    "aslib.studies.attacks.eigen_directions": lambda: (studies.eigen_directions, (
+        _image_problem()[0], subspace.ActiveSubspace().fit(torch.randn(9, 48)), _image_problem()[1:],
+        torch.full((3, 4, 4), 0.1)), {"xi": 1.0, "top_k": 2, "n_random": 2}),
+    "aslib.studies.attacks.as_start_study": lambda: (studies.as_start_study, (
+        _image_problem()[0], [_image_problem()[1:]], [torch.full((3, 4, 4), 0.1)], _image_problem()[1:]),
+        {"xi": 1.0, "rank": 2, "epochs": 1, "minibatch": 5}),
+    "aslib.studies.attacks.vector_cosines": lambda: (studies.vector_cosines, ([torch.randn(3), torch.randn(3)],), {}),
+    "aslib.studies.attacks.deepfool_paths": lambda: (studies.deepfool_paths, (_attack_problem()[0],
+                                                                              _attack_problem()[1]), {"steps": 2}),
     "aslib.vectors.records": lambda: (vectors.records, ("lenet_fashion_mnist",), {"xi": 5.0, "norm": "l2"}),
     "aslib.vectors.shipped_vectors": lambda: (vectors.shipped_vectors, ("lenet_fashion_mnist", "as", 5.0), {}),
     "aslib.vectors.crafting_set": lambda: (vectors.crafting_set, (_record(), _archive_root()), {"device": "cpu"}),
@@ -362,6 +386,9 @@ NAMED = {ClassIndices: st.one_of(st.just([]), st.just("1"), st.just([-1]), st.ju
          PositiveReal: st.one_of(st.floats(max_value=0.0), st.just(math.nan), st.just(math.inf), st.booleans()),
          Proportion: st.one_of(st.floats(max_value=-1e-300), st.floats(min_value=1.0000001), st.just(math.nan),
                                st.booleans(), st.text(max_size=3)),
+         PositiveReals: st.one_of(st.just([]), st.just([1.0, 0.0]), st.just([math.nan]), st.just([True]),
+                                  st.just("5"), st.floats()),
+         Counts: st.one_of(st.just([]), st.just([10, 0]), st.just([2.5]), st.just([True]), st.integers()),
          Shape: st.one_of(st.integers(), st.sampled_from([(), (3, 0), (2.5,), "ab", (True,)])),
          NonNegativeReal: st.one_of(st.floats(max_value=-1e-300), st.just(math.nan), st.just(-math.inf),
                                     st.booleans())}
@@ -378,6 +405,8 @@ def bad_values(annotation, good):
     """A strategy of values that break ``annotation`` (``good`` meets it): out-of-range or mistyped numbers for a
     named type, a near miss for a choice, a scalar, an extra axis or the wrong dtype for a tensor, an object of
     another type for a plain class (a union: of none of its classes); None when nothing can break it."""
+    if annotation is Any:
+        return None
     if annotation in NAMED:
         return NAMED[annotation]
     if typing.get_origin(annotation) is Literal:

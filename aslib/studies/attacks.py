@@ -15,7 +15,8 @@ from .. import data as data_mod
 from .._utils import check_positive, model_device
 from ..attacks import (METHODS, AttackResult, attack_ratio, attack_seed, craft, deepfool,
                        fooling_rate, random_perturbation, sgd_uap)
-from ..attacks.common import check_xi
+from ..attacks.common import Images, Labels, Norm, check_xi
+from ..contracts import Count, NonNegativeReal, PositiveReal, PositiveReals, contract
 from ..gradients import input_gradients
 from ..subspace import ActiveSubspace, top_directions
 from .sweeps import Pair, as_pair, check_method_kwargs, method_label
@@ -24,9 +25,10 @@ __all__ = ["EigenDirections", "as_start_study", "clipping_rows", "craft_methods"
            "linf_budgets", "vector_cosines"]
 
 
-def craft_methods(model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, *,
-                  methods: Sequence[str] = METHODS, method_kwargs: dict[str, dict] | None = None,
-                  norm: str = "l2", seed: int = 0) -> dict[str, AttackResult]:
+@contract
+def craft_methods(model: nn.Module, x: Images, y: Labels, xi: PositiveReal, *,
+                  methods: Sequence[str] = METHODS, method_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
+                  norm: Norm = "l2", seed: int = 0) -> dict[str, AttackResult]:
     """One vector per method (:func:`aslib.attacks.craft`, one ``seed``) from ``x`` ``(N, C, H, W)``, ``y`` ``(N,)``
     on the model's device; ``method_kwargs`` is nested: ``{"as": {"max_iter": 8}, "uap": {...}}``."""
     check_method_kwargs(method_kwargs, methods)
@@ -34,7 +36,8 @@ def craft_methods(model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float,
     return {m: craft(m, model, x, y, xi, norm=norm, seed=seed, **options.get(m, {})) for m in methods}
 
 
-def linf_budgets(eps255: Sequence[float], dataset: str) -> list[float]:
+@contract
+def linf_budgets(eps255: PositiveReals, dataset: str) -> list[float]:
     """l-infinity noise levels in normalised units for budgets of ``eps/255`` in pixel units: dividing by
     the largest channel std keeps every channel within budget."""
     if any(e <= 0 for e in eps255):
@@ -43,6 +46,7 @@ def linf_budgets(eps255: Sequence[float], dataset: str) -> list[float]:
     return [eps / 255 / largest for eps in eps255]
 
 
+@contract
 def clipping_rows(model: nn.Module, test: Pair, vectors: Mapping[str, torch.Tensor], *,
                   bounds: tuple[torch.Tensor, torch.Tensor]) -> list[dict[str, Any]]:
     """Test attack ratio of each vector ``(C, H, W)`` without and with clipping ``x + v`` to ``bounds``
@@ -78,8 +82,9 @@ class EigenDirections:
     n_eval: int
 
 
-def eigen_directions(model: nn.Module, subspace: ActiveSubspace, test: Pair, vector: torch.Tensor, *, xi: float,
-                     top_k: int, n_random: int) -> EigenDirections:
+@contract
+def eigen_directions(model: nn.Module, subspace: ActiveSubspace, test: Pair, vector: torch.Tensor, *,
+                     xi: PositiveReal, top_k: Count, n_random: Count) -> EigenDirections:
     """Attack with ``±xi v_k`` for the ``top_k`` eigenvectors of the input-layer ``subspace``, with
     ``n_random`` random directions of norm xi (seeds 0..n_random-1, better sign too) and with the
     recursive AS ``vector`` ``(C, H, W)``, on the ``test`` pair (on the model's device)."""
@@ -103,8 +108,9 @@ def eigen_directions(model: nn.Module, subspace: ActiveSubspace, test: Pair, vec
                            dim=subspace.dim, n_eval=len(y))
 
 
+@contract
 def as_start_study(model: nn.Module, crafting_sets: Sequence[Pair], as_vectors: Sequence[torch.Tensor], test: Pair, *,
-                   xi: float, rank: int = 10, seed: int = 0, batch_size: int = 256,
+                   xi: PositiveReal, rank: Count = 10, seed: int = 0, batch_size: Count = 256,
                    **sgd_options: Any) -> list[dict[str, Any]]:
     """Does the active subspace help the strongest baseline? One row per crafting set ``j``.
 
@@ -149,6 +155,7 @@ def as_start_study(model: nn.Module, crafting_sets: Sequence[Pair], as_vectors: 
     return rows
 
 
+@contract
 def vector_cosines(vectors: Sequence[torch.Tensor]) -> torch.Tensor:
     """Pairwise cosine similarities ``(k, k)`` (float64) of ``k`` vectors of any common shape."""
     if len(vectors) < 1 or any(v.shape != vectors[0].shape for v in vectors):
@@ -158,7 +165,8 @@ def vector_cosines(vectors: Sequence[torch.Tensor]) -> torch.Tensor:
     return flat @ flat.T
 
 
-def deepfool_paths(model: nn.Module, x: torch.Tensor, *, steps: int = 5, overshoot: float = 0.02) -> torch.Tensor:
+@contract
+def deepfool_paths(model: nn.Module, x: Images, *, steps: Count = 5, overshoot: NonNegativeReal = 0.02) -> torch.Tensor:
     """The DeepFool iterates of the samples ``x`` ``(B, *shape)``: ``(steps + 1, B, *shape)``, entry ``k`` the point
     ``x + r`` after ``k`` steps (:func:`aslib.attacks.deepfool` with ``max_iter = k``; a sample whose label has
     changed stays where it stopped). For figures of the linearise-and-step loop on low-dimensional toys."""

@@ -20,10 +20,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .. import data as data_mod
-from .._utils import check_choice, check_positive, model_device
+from .._utils import check_choice, model_device
 from ..attacks import ATTACKS, METHODS, attack_seed, craft
-from ..attacks.common import Norm, check_xi
-from ..contracts import ClassIndices, Count, contract
+from ..attacks.common import Norm
+from ..contracts import ClassIndices, Count, Counts, PositiveReal, PositiveReals, contract
 from ..attacks.evaluation import clean_predictions, rates
 from ..distributed import all_gather, is_main_process, share
 
@@ -32,6 +32,8 @@ __all__ = ["METHOD_LABELS", "SweepSettings", "noise_sweep", "sample_sweep", "tra
 
 Pair = tuple[torch.Tensor, torch.Tensor]
 """An ``(x, y)`` pair: images ``(N, C, H, W)`` in normalised units and labels ``(N,)``."""
+Crafting = data_mod.ImageDataset | Pair
+"""Where a sweep draws its images: a data set, or an ``(x, y)`` :data:`Pair` of tensors."""
 
 
 METHOD_LABELS = {"as": "AS", "uap": "UAP", "sgd_uap": "SGD-UAP", "random": "random", "checkerboard": "checkerboard"}
@@ -122,17 +124,11 @@ def _spread(settings: Sequence[Any], run: Callable[[Any], list[dict[str, Any]]],
     return [row for position in sorted(merged) for row in merged[position]]
 
 
-def _sweep(model: nn.Module, train_data: Any, test_data: Any, *, xis: Sequence[float], ns: Sequence[int],
+def _sweep(model: nn.Module, train_data: Crafting, test_data: Crafting, *, xis: Sequence[float], ns: Sequence[int],
            methods: Sequence[str], settings: SweepSettings) -> list[dict[str, Any]]:
-    if not xis or not ns:
-        raise ValueError(f"the sweep needs at least one noise level and one sample count, got xis={list(xis)}, "
-                         f"ns={list(ns)}")
+    """The rows of :func:`noise_sweep` and :func:`sample_sweep` (their contracts checked the grids)."""
     for method in methods:
         check_choice("attack method", method, METHODS)
-    for xi in xis:
-        check_xi(xi)
-    for n in ns:
-        check_positive("the number of crafting samples (n_samples, or each of ns)", n, integer=True)
     device, s = model_device(model), settings
     x_test, y_test = _draw(test_data, None, s.classes, 0, device)
     clean_test = clean_predictions(model, x_test, batch_size=s.batch_size)
@@ -159,8 +155,9 @@ def _sweep(model: nn.Module, train_data: Any, test_data: Any, *, xis: Sequence[f
     return _spread([(r, n) for r in range(s.repeats) for n in ns], run, s.progress, "attacks")
 
 
-def noise_sweep(model: nn.Module, train_data: Any, test_data: Any, *, xis: Sequence[float] = (5, 6, 7, 8, 9, 10),
-                n_samples: int = 200, methods: Sequence[str] = METHODS,
+@contract
+def noise_sweep(model: nn.Module, train_data: Crafting, test_data: Crafting, *,
+                xis: PositiveReals = (5, 6, 7, 8, 9, 10), n_samples: Count = 200, methods: Sequence[str] = METHODS,
                 settings: SweepSettings = SweepSettings()) -> list[dict[str, Any]]:
     """Attack ratio and fooling rate against the noise level (the paper's one-/all-class tables).
 
@@ -185,8 +182,9 @@ def noise_sweep(model: nn.Module, train_data: Any, test_data: Any, *, xis: Seque
     return _sweep(model, train_data, test_data, xis=xis, ns=(n_samples,), methods=methods, settings=settings)
 
 
-def sample_sweep(model: nn.Module, train_data: Any, test_data: Any, *, ns: Sequence[int] = (10, 30, 50, 100, 200),
-                 xi: float = 10.0, methods: Sequence[str] = ("as",),
+@contract
+def sample_sweep(model: nn.Module, train_data: Crafting, test_data: Crafting, *, ns: Counts = (10, 30, 50, 100, 200),
+                 xi: PositiveReal = 10.0, methods: Sequence[str] = ("as",),
                  settings: SweepSettings = SweepSettings()) -> list[dict[str, Any]]:
     """Attack ratio against the number of crafting samples at a fixed ``xi`` (AS only by default).
 
@@ -195,8 +193,9 @@ def sample_sweep(model: nn.Module, train_data: Any, test_data: Any, *, ns: Seque
     return _sweep(model, train_data, test_data, xis=(xi,), ns=ns, methods=methods, settings=settings)
 
 
-def transfer_matrix(models: dict[str, nn.Module], train_data: Any, test_data: Any, *, xi: float = 10.0,
-                    n_samples: int = 50, method: str = "as",
+@contract
+def transfer_matrix(models: Mapping[str, nn.Module], train_data: Crafting, test_data: Crafting, *,
+                    xi: PositiveReal = 10.0, n_samples: Count = 50, method: str = "as",
                     settings: SweepSettings = SweepSettings()) -> list[dict[str, Any]]:
     """Cross-model transfer: craft on each source model, evaluate on every target model.
 
@@ -216,8 +215,6 @@ def transfer_matrix(models: dict[str, nn.Module], train_data: Any, test_data: An
     if not models:
         raise ValueError("models is empty: pass a dict name -> model")
     check_choice("attack method", method, METHODS)
-    check_xi(xi)
-    check_positive("n_samples", n_samples, integer=True)
     s = settings
     tests = {}
     for name, model in models.items():
