@@ -42,12 +42,35 @@ def _real(value: Any) -> bool:
 
 
 _WORDS: dict[Any, tuple[str, str]] = {}
+_PREDICATES: dict[Any, Callable[[Any], bool]] = {}
 
 
 def _named(base: type, predicate: Callable[[Any], bool], words: str, fix: str) -> Any:
     """``Annotated[base, Is[predicate]]``, described in messages by ``words`` and ``fix``."""
     hint = Annotated[base, Is[predicate]]
     _WORDS[hint] = (words, fix)
+    _PREDICATES[hint] = predicate
+    return hint
+
+
+@functools.cache
+def _every_item(item: Any) -> Any:
+    """A sequence of the named type ``item`` whose every item is checked (beartype checks one item of a
+    ``Sequence[X]``, chosen at random, per call)."""
+    words, fix = _WORDS[item]
+    check = _PREDICATES[item]
+    return _named(collections.abc.Sequence, lambda s: not isinstance(s, str) and all(check(v) for v in s),
+                  f"a list whose items are each {words}", f"every item: {fix}")
+
+
+def _checked_hint(hint: Any) -> Any:
+    """``hint`` with every ``Sequence[X]`` / ``list[X]`` of a named type ``X`` (also inside a union) replaced by
+    :func:`_every_item`, so that a bad item anywhere in the sequence is found."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (collections.abc.Sequence, list) and len(args) == 1 and args[0] in _PREDICATES:
+        return _every_item(args[0])
+    if origin in (typing.Union, types.UnionType):
+        return typing.Union[tuple(_checked_hint(a) for a in args)]
     return hint
 
 
@@ -170,6 +193,16 @@ def _fix(annotation: Any, value: Any, bound: str) -> str:
     return f"pass {describe_type(annotation)}"
 
 
+def _annotated_copy(function: Callable, hints: dict[str, Any]) -> Callable:
+    """A copy of ``function`` whose annotations are ``hints`` (what beartype checks); the original keeps the
+    annotations it declared."""
+    copy = types.FunctionType(function.__code__, function.__globals__, function.__name__, function.__defaults__,
+                              function.__closure__)
+    copy.__kwdefaults__ = function.__kwdefaults__
+    copy.__qualname__, copy.__module__, copy.__annotations__ = function.__qualname__, function.__module__, hints
+    return copy
+
+
 def contract(function: F) -> F:
     """Check every call of ``function`` against its annotations (jaxtyping + beartype) and answer a violation with
     a :class:`ContractError` that says which argument, what was expected, what came and how to fix it. On a class
@@ -183,9 +216,9 @@ def contract(function: F) -> F:
     def call(*args: Any, **kwargs: Any) -> Any:
         nonlocal checked, hints
         if checked is None:  # at the first call, when every name the annotations use exists (a method's own class)
-            hints = typing.get_type_hints(function, include_extras=True)
-            function.__annotations__ = dict(hints)
-            checked = jaxtyped(typechecker=beartype)(function)
+            hints = {name: _checked_hint(hint)
+                     for name, hint in typing.get_type_hints(function, include_extras=True).items()}
+            checked = jaxtyped(typechecker=beartype)(_annotated_copy(function, hints))
         try:
             return checked(*args, **kwargs)
         except TypeCheckError as error:

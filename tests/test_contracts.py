@@ -9,7 +9,7 @@ raised on aslib's own line that names the parameter. A contracted function witho
 """
 from __future__ import annotations
 
-import collections
+import collections.abc
 import functools
 import importlib
 import inspect
@@ -426,6 +426,10 @@ def bad_values(annotation, good):
         elif kind == "Real":
             variants.append(good.bool())
         return st.sampled_from(variants)
+    items = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (collections.abc.Sequence, list) and len(items) == 1 and items[0] in NAMED:
+        prefix = list(good)[:1] if isinstance(good, (list, tuple)) else []  # a good first item: every item is checked
+        return NAMED[items[0]].map(lambda v: prefix + [v])
     union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
     options = [a for a in typing.get_args(annotation) if a is not type(None)] if union else [annotation]
     if len(options) == 1 and union:  # X | None: what breaks X, None excepted
