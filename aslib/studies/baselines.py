@@ -118,7 +118,7 @@ def baseline_comparison(names: Sequence[str], test: TensorPair, *, input_shape: 
     targets = []
     for row in rows:
         recipe = asnet_recipes.RECIPES[row["name"]]
-        matched = getattr(recipe, "match", "params")
+        matched = recipe.match if isinstance(recipe, asnet_recipes.ChannelPruningRecipe) else "params"
         target = recipe.target_reduction
         if target is None:  # matched to the dense MACs of the ASNet at the recipe's cut
             if by_name[names[0]]["cut"] != recipe.cut:
@@ -148,6 +148,7 @@ def frontier_rows(frontier: Mapping[str, Sequence[str]], original: nn.Module, te
             recipe = asnet_recipes.RECIPES[row["name"]]
             drop = accuracy_difference(original, zoo.pretrained(row["name"], test[0].device), test)
             rows.append({"family": family, **row, "target params x": recipe.target_reduction,
-                         "target MACs x": getattr(recipe, "macs_reduction", None), "drop": drop.mean,
+                         "target MACs x": recipe.macs_reduction if isinstance(recipe, asnet_recipes.ASNetRecipe) else None,
+                         "drop": drop.mean,
                          "drop low": drop.low, "drop high": drop.high, "n": drop.n})
     return rows
