@@ -147,8 +147,8 @@ def frontier_rows(frontier: Mapping[str, Sequence[str]], original: nn.Module, te
         for row in shipped_rows(names, test, input_shape=input_shape):
             recipe = asnet_recipes.RECIPES[row["name"]]
             drop = accuracy_difference(original, zoo.pretrained(row["name"], test[0].device), test)
+            macs_target = recipe.macs_reduction if isinstance(recipe, asnet_recipes.ASNetRecipe) else None
             rows.append({"family": family, **row, "target params x": recipe.target_reduction,
-                         "target MACs x": recipe.macs_reduction if isinstance(recipe, asnet_recipes.ASNetRecipe) else None,
-                         "drop": drop.mean,
+                         "target MACs x": macs_target, "drop": drop.mean,
                          "drop low": drop.low, "drop high": drop.high, "n": drop.n})
     return rows
