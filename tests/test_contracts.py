@@ -22,17 +22,21 @@ import typing
 from pathlib import Path
 from typing import Any, Literal
 
+import matplotlib
 import pytest
 import torch
 from conftest import random_images
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jaxtyping import AbstractArray, Float, Int
 
 import aslib
 from aslib import frequent_directions as fd
-from aslib import (asnet, asnet_recipes, attacks, finetuning, gradients, inference, metrics, models, pce, pruning,
-                   stats, studies, subspace, tables, training, vectors, zoo)
+from aslib import (asnet, asnet_recipes, attacks, finetuning, gradients, inference, metrics, models, pce, plotting,
+                   pruning, stats, studies, subspace, tables, training, vectors, zoo)
 from aslib.contracts import (ClassIndices, ContractError, Count, CountOrZero, Counts, Fraction, NonNegativeReal,
                              PositiveReal, PositiveReals, Proportion, Shape, contract)
 
@@ -221,6 +225,41 @@ EXAMPLES = {
     "aslib.studies.attacks.vector_cosines": lambda: (studies.vector_cosines, ([torch.randn(3), torch.randn(3)],), {}),
     "aslib.studies.attacks.deepfool_paths": lambda: (studies.deepfool_paths, (_attack_problem()[0],
                                                                               _attack_problem()[1]), {"steps": 2}),
+    "aslib.plotting.asnet.hermite_curves": lambda: (plotting.hermite_curves, (torch.linspace(-2, 2, 5),
+                                                                               torch.randn(5, 3)), {}),
+    "aslib.plotting.asnet.active_variable_histograms": lambda: (plotting.active_variable_histograms,
+                                                                (torch.randn(20, 3), [0, 2]), {"bins": 5}),
+    "aslib.plotting.asnet.rank_degree_curves": lambda: (plotting.rank_degree_curves, (
+        [{"r": 2, "p": 1, "accuracy": 0.5, "R2 test": 0.3}, {"r": 4, "p": 1, "accuracy": 0.6, "R2 test": 0.4}],),
+        {"original_accuracy": 0.8, "layer": "conv1"}),
+    "aslib.plotting.asnet.finetune_curves": lambda: (plotting.finetune_curves, (
+        {"conv1": [{"test_accuracy": 0.5, "nonzero_params": 900}, {"test_accuracy": 0.6, "nonzero_params": 400}]},),
+        {"original_accuracy": 0.8, "original_params": 1000, "kd_epochs": 1}),
+    "aslib.plotting.asnet.tradeoff_curve": lambda: (plotting.tradeoff_curve, (
+        [{"nonzero params x": 2.0, "accuracy": 0.7, "scale": 1.0}],), {"original_accuracy": 0.8, "layer": "conv1"}),
+    "aslib.plotting.asnet.frontier_curves": lambda: (plotting.frontier_curves, (
+        [{"family": "a", "nonzero params x": 2.0, "sparse MACs x": 1.5, "drop": 0.01, "drop low": 0.0,
+          "drop high": 0.02}],), {"paper": (23.98, 7.3)}),
+    "aslib.plotting.asnet.projection_curves": lambda: (plotting.projection_curves, (
+        [{"directions": "none", "rank": 16, "accuracy": 0.8}, {"directions": "AS", "rank": 2, "accuracy": 0.7}],),
+        {"layer": "conv1"}),
+    "aslib.plotting.asnet.softened_probabilities": lambda: (plotting.softened_probabilities, (
+        torch.tensor([2.0, 0.5, -1.0]), [1, 4], ["a", "b", "c"]), {}),
+    "aslib.plotting.common.curves": lambda: (plotting.curves, ([{"x": 1, "y": 2.0, "g": "a"}], "x", "y", "g"), {}),
+    "aslib.plotting.common.image_grid": lambda: (plotting.image_grid, (torch.rand(2, 1, 4, 4), ["a", "b"]),
+                                                 {"ncols": 2, "scale": 1.0}),
+    "aslib.plotting.common.perturbation_image": lambda: (plotting.perturbation_image, (torch.randn(3, 4, 4),), {}),
+    "aslib.plotting.subspace.eigenvalue_decay": lambda: (plotting.eigenvalue_decay, ({"a": _fitted()},), {"top": 3}),
+    "aslib.plotting.subspace.active_neurons": lambda: (plotting.active_neurons, (
+        [{"layer": "fc1", "neurons": 8, "active@0.95": 2}],), {}),
+    "aslib.plotting.subspace.sufficient_summary": lambda: (plotting.sufficient_summary, (torch.randn(6),
+                                                                                         torch.randn(6)), {}),
+    "aslib.plotting.subspace.sufficient_summary_2d": lambda: (plotting.sufficient_summary_2d, (
+        torch.randn(6, 2), torch.randn(6)), {}),
+    "aslib.plotting.subspace.error_and_bound": lambda: (plotting.error_and_bound, (
+        [{"r": 1, "e": 0.5, "b": 0.7}, {"r": 2, "e": 0.1, "b": 0.2}], "r", "e", "b"), {}),
+    "aslib.plotting.subspace.counts_vs_images": lambda: (plotting.counts_vs_images, (
+        [{"images m": 10, "exact": 3, "FD l=4": 2}, {"images m": 20, "exact": 4, "FD l=4": 3}],), {}),
     "aslib.vectors.records": lambda: (vectors.records, ("lenet_fashion_mnist",), {"xi": 5.0, "norm": "l2"}),
     "aslib.vectors.shipped_vectors": lambda: (vectors.shipped_vectors, ("lenet_fashion_mnist", "as", 5.0), {}),
     "aslib.vectors.crafting_set": lambda: (vectors.crafting_set, (_record(), _archive_root()), {"device": "cpu"}),
@@ -460,6 +499,7 @@ def test_every_contracted_function_has_an_example():
     for name, example in EXAMPLES.items():
         function, args, kwargs = example()
         function(*args, **kwargs)  # the example itself meets the contract
+        plt.close("all")
 
 
 @pytest.mark.parametrize("name, parameter", cases(), ids=[f"{n.removeprefix('aslib.')}:{p}" for n, p in cases()])

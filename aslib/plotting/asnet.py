@@ -7,7 +7,10 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import torch
+from jaxtyping import Float
+from torch import Tensor
 
+from ..contracts import Count, CountOrZero, PositiveReal, Proportion, contract
 from ..finetuning import accuracy_key
 from .common import curves
 
@@ -15,7 +18,8 @@ __all__ = ["active_variable_histograms", "finetune_curves", "frontier_curves", "
            "rank_degree_curves", "softened_probabilities", "tradeoff_curve"]
 
 
-def hermite_curves(xi: torch.Tensor, values: torch.Tensor):
+@contract
+def hermite_curves(xi: Float[Tensor, " m"], values: Float[Tensor, "m p"]):
     """Univariate polynomials ``values`` ``(M, P)`` (column ``k`` = ``psi_k``) against the points ``xi`` ``(M,)``."""
     if values.ndim != 2 or len(values) != len(xi):
         raise ValueError(f"values must be (len(xi), P) = ({len(xi)}, P), got {tuple(values.shape)}")
@@ -29,7 +33,8 @@ def hermite_curves(xi: torch.Tensor, values: torch.Tensor):
     return fig
 
 
-def active_variable_histograms(z: torch.Tensor, indices: Sequence[int], *, bins: int = 40):
+@contract
+def active_variable_histograms(z: Float[Tensor, "n r"], indices: Sequence[CountOrZero], *, bins: Count = 40):
     """Histograms of the standardised active variables ``z`` ``(N, r)`` at the 0-based ``indices``, each with
     the standard normal density (dashed)."""
     if z.ndim != 2 or not indices or not all(0 <= i < z.shape[1] for i in indices):
@@ -44,7 +49,8 @@ def active_variable_histograms(z: torch.Tensor, indices: Sequence[int], *, bins:
     return fig
 
 
-def rank_degree_curves(rows: Sequence[Mapping[str, Any]], *, original_accuracy: float, layer: str):
+@contract
+def rank_degree_curves(rows: Sequence[Mapping[str, Any]], *, original_accuracy: Proportion, layer: str):
     """Test accuracy and held-out R² against r, one line per p (rows of
     :func:`aslib.studies.rank_degree_sweep`), with the original network's accuracy dashed."""
     if not rows:
@@ -60,8 +66,9 @@ def rank_degree_curves(rows: Sequence[Mapping[str, Any]], *, original_accuracy: 
     return fig
 
 
-def finetune_curves(histories: Mapping[str, Sequence[Mapping[str, Any]]], *, original_accuracy: float,
-                    original_params: int, kd_epochs: int):
+@contract
+def finetune_curves(histories: Mapping[str, Sequence[Mapping[str, Any]]], *, original_accuracy: Proportion,
+                    original_params: Count, kd_epochs: CountOrZero):
     """Accuracy (on the split the histories name: test or validation) and nonzero Conv/Linear weights (thousands,
     log scale) per epoch of :func:`aslib.finetuning.finetune`, one line per cut; the dotted line ends distillation."""
     if not any(histories.values()):
@@ -88,7 +95,8 @@ def finetune_curves(histories: Mapping[str, Sequence[Mapping[str, Any]]], *, ori
     return fig
 
 
-def tradeoff_curve(rows: Sequence[Mapping[str, Any]], *, original_accuracy: float, layer: str):
+@contract
+def tradeoff_curve(rows: Sequence[Mapping[str, Any]], *, original_accuracy: Proportion, layer: str):
     """Test accuracy against the nonzero-parameter reduction, one point per l1 scale (rows of
     :func:`aslib.studies.l1_tradeoff`), with the original network's accuracy dashed."""
     if not rows:
@@ -105,7 +113,8 @@ def tradeoff_curve(rows: Sequence[Mapping[str, Any]], *, original_accuracy: floa
     return fig
 
 
-def frontier_curves(rows: Sequence[Mapping[str, Any]], *, paper: tuple[float, float]):
+@contract
+def frontier_curves(rows: Sequence[Mapping[str, Any]], *, paper: tuple[PositiveReal, PositiveReal]):
     """The accuracy drop (original minus network, with its 95 % interval) against the nonzero-parameter and the
     sparse-MAC reduction, one line per family (rows of :func:`aslib.studies.frontier_rows`); ``paper`` = the
     paper's (parameter, MAC) reductions, drawn as dotted lines (its accuracy at that point is not published)."""
@@ -130,6 +139,7 @@ def frontier_curves(rows: Sequence[Mapping[str, Any]], *, paper: tuple[float, fl
     return fig
 
 
+@contract
 def projection_curves(rows: Sequence[Mapping[str, Any]], *, layer: str):
     """Test accuracy of the network continued from a rank-r projection at ``layer`` against r, one line per basis
     (rows of :func:`aslib.studies.projection_accuracy`), with the unprojected network dashed."""
@@ -148,7 +158,8 @@ def projection_curves(rows: Sequence[Mapping[str, Any]], *, layer: str):
     return fig
 
 
-def softened_probabilities(logits: torch.Tensor, temperatures: Sequence[float], classes: Sequence[str]):
+@contract
+def softened_probabilities(logits: Float[Tensor, " k"], temperatures: Sequence[PositiveReal], classes: Sequence[str]):
     """Bars of ``softmax(logits / T)`` for one sample's logits ``(K,)`` at each temperature (log scale), the
     soft targets of knowledge distillation."""
     if logits.ndim != 1 or len(logits) != len(classes):

@@ -5,10 +5,15 @@ from typing import Sequence
 
 import matplotlib.pyplot as plt
 import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from ..contracts import Count, PositiveReal, contract
 
 __all__ = ["curves", "image_grid", "perturbation_image"]
 
 
+@contract
 def curves(rows: Sequence[dict], x: str, y: str, group: str, err: str | None = None, ax=None,
            title: str = "", ylabel: str | None = None):
     """One line per value of ``group``: ``y`` against ``x`` (with ``err`` as error bars)."""
@@ -27,7 +32,9 @@ def curves(rows: Sequence[dict], x: str, y: str, group: str, err: str | None = N
     return fig
 
 
-def image_grid(images: torch.Tensor, titles: Sequence[str] | None = None, ncols: int = 8, scale: float = 1.6):
+@contract
+def image_grid(images: Float[Tensor, "n c h w"], titles: Sequence[str] | None = None, ncols: Count = 8,
+               scale: PositiveReal = 1.6):
     """Show ``(N, C, H, W)`` images with values in [0, 1] in a grid with optional titles."""
     n = len(images)
     nrows = -(-n // ncols)
@@ -43,7 +50,8 @@ def image_grid(images: torch.Tensor, titles: Sequence[str] | None = None, ncols:
     return fig
 
 
-def perturbation_image(vector: torch.Tensor) -> torch.Tensor:
+@contract
+def perturbation_image(vector: Float[Tensor, "c h w"]) -> torch.Tensor:
     """Map a perturbation ``(C, H, W)`` to [0, 1] for display (0.5 = no change, symmetric scaling)."""
     v = vector.detach().cpu()
     return (0.5 + 0.5 * v / v.abs().max().clamp_min(1e-12)).clamp(0, 1)

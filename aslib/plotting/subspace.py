@@ -5,6 +5,10 @@ from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from ..contracts import Count, contract
 
 from ..subspace import ActiveSubspace
 from .common import _axes, curves
@@ -13,8 +17,9 @@ __all__ = ["active_neurons", "counts_vs_images", "eigenvalue_decay", "error_and_
            "sufficient_summary_2d"]
 
 
+@contract
 def eigenvalue_decay(subspaces: Mapping[str, ActiveSubspace], bands: Mapping[str, dict] | None = None,
-                     normalize: bool = True, top: int = 100, ax=None):
+                     normalize: bool = True, top: Count = 100, ax=None):
     """Eigenvalues of each estimator on a log scale (divided by the trace when ``normalize``).
 
     ``bands`` maps a name to the output of :func:`aslib.subspace.bootstrap` to draw its interval.
@@ -37,6 +42,7 @@ def eigenvalue_decay(subspaces: Mapping[str, ActiveSubspace], bands: Mapping[str
     return fig
 
 
+@contract
 def active_neurons(rows: Sequence[dict], key: str = "active@0.95", ax=None):
     """The structural figure: neurons vs active neurons per layer (log scale), from ``LayerAnalysis.table()``."""
     fig, ax = _axes(ax, figsize=(8, 3.5))
@@ -52,7 +58,9 @@ def active_neurons(rows: Sequence[dict], key: str = "active@0.95", ax=None):
     return fig
 
 
-def sufficient_summary(z: torch.Tensor, values: torch.Tensor, ax=None, xlabel: str = "active variable $z_1$"):
+@contract
+def sufficient_summary(z: Float[Tensor, " m"], values: Float[Tensor, " m"], ax=None,
+                       xlabel: str = "active variable $z_1$"):
     """Scatter of the function values against the first active variable (``z`` ``(m,)``, ``values`` ``(m,)``)."""
     fig, ax = _axes(ax)
     ax.scatter(z.detach().cpu(), values.detach().cpu(), s=6, alpha=0.6)
@@ -62,7 +70,9 @@ def sufficient_summary(z: torch.Tensor, values: torch.Tensor, ax=None, xlabel: s
     return fig
 
 
-def sufficient_summary_2d(z: torch.Tensor, values: torch.Tensor, title: str = "f over the two active variables"):
+@contract
+def sufficient_summary_2d(z: Float[Tensor, "m r"], values: Float[Tensor, " m"],
+                          title: str = "f over the two active variables"):
     """Two panels: the values ``(m,)`` against ``z_1``, and coloured over ``(z_1, z_2)`` (``z`` ``(m, >= 2)``)."""
     if z.ndim != 2 or z.shape[1] < 2 or len(z) != len(values):
         raise ValueError(f"need z (m, >= 2) and values (m,), got {tuple(z.shape)} and {tuple(values.shape)}")
@@ -78,6 +88,7 @@ def sufficient_summary_2d(z: torch.Tensor, values: torch.Tensor, title: str = "f
     return fig
 
 
+@contract
 def error_and_bound(rows: Sequence[dict], x: str, error: str, bound: str, ax=None,
                     labels: tuple[str, str] = ("ridge-approximation error", "Poincaré bound (eigenvalue tail)"),
                     xlabel: str = "r (number of active variables)", ylabel: str = "mean squared error"):
@@ -94,6 +105,7 @@ def error_and_bound(rows: Sequence[dict], x: str, error: str, bound: str, ax=Non
     return fig
 
 
+@contract
 def counts_vs_images(rows: Sequence[dict], title: str = "", ax=None):
     """Active-neuron counts against the number of images, one line per estimator, from the rows of
     :func:`aslib.studies.count_reliability` (columns ``images m``, ``exact``, ``FD l=...``, ``FD l=..., authors``)."""
