@@ -182,6 +182,11 @@ def _fix(annotation: Any, value: Any, bound: str) -> str:
             return (f"it has {value.ndim} {'axis' if value.ndim == 1 else 'axes'}, {_axes(option)} has "
                     f"{len(option.dim_str.split())}: reshape it (e.g. "
                     "y[:, None] for one column, x[None] for one sample, x.flatten(1) for rows)")
+        names = option.dim_str.split()
+        if "..." not in option.dim_str and not any(n.startswith("*") for n in names):
+            for axis, (name, size) in enumerate(zip(names, value.shape)):
+                if name.isdigit() and size != int(name):
+                    return f"its axis {axis} must have size {name}, not {size}"
         return f"its axes {_axes(option)} must agree with the other arguments{bound}"
     options = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else ()
     for option in (annotation, *options):

@@ -122,6 +122,12 @@ def _vgg() -> torch.nn.Module:
     return models.build("vgg11_bn", width=0.125).eval()
 
 
+def _sweep_rows() -> list[dict]:
+    """Two noise_sweep rows of one method at two noise levels."""
+    return [{"repeat": 0, "method": "as", "xi": xi, "n_samples": 10, "classes": "all", "train_attack_ratio": 0.3,
+             "test_attack_ratio": 0.2, "train_fooling_rate": 0.25, "test_fooling_rate": 0.15} for xi in (1.0, 2.0)]
+
+
 def _equations() -> pce.NormalEquations:
     equations = pce.NormalEquations(3, 2, folds=2)
     equations.add(torch.randn(8, 3), torch.randn(8, 2), torch.arange(8) % 2)
@@ -245,6 +251,30 @@ EXAMPLES = {
         {"layer": "conv1"}),
     "aslib.plotting.asnet.softened_probabilities": lambda: (plotting.softened_probabilities, (
         torch.tensor([2.0, 0.5, -1.0]), [1, 4], ["a", "b", "c"]), {}),
+    "aslib.plotting.attacks.attack_ratio_grid": lambda: (plotting.attack_ratio_grid, ({"a": _sweep_rows()},),
+                                                         {"titles": {"a": "A"}, "floors": {"a": 0.1}}),
+    "aslib.plotting.attacks.attack_histories": lambda: (plotting.attack_histories, (
+        {"a": {m: attacks.AttackResult(torch.zeros(3), history=[0.1, 0.2]) for m in ("as", "uap", "sgd_uap")}},),
+        {"clean_error": {"a": 0.1}, "titles": {"a": "A"}, "xi": 1.0}),
+    "aslib.plotting.attacks.perturbation_grid": lambda: (plotting.perturbation_grid, (
+        {"as": attacks.AttackResult(torch.randn(3, 4, 4))},), {"title": "t", "xi": 1.0}),
+    "aslib.plotting.attacks.attacked_images": lambda: (plotting.attacked_images, (
+        *_image_problem(), {"none": torch.zeros(3, 4, 4)}), {"class_names": ["a", "b", "c"],
+                                                             "to_display": lambda x: x.clamp(0, 1)}),
+    "aslib.plotting.attacks.sample_sweep_panels": lambda: (plotting.sample_sweep_panels, (
+        tables.aggregate(_sweep_rows(), by=("classes", "n_samples")),), {"floors": {"all": 0.1},
+                                                                         "class_names": ["a", "b"]}),
+    "aslib.plotting.attacks.ratio_vs_fooling": lambda: (plotting.ratio_vs_fooling, ({"a": _sweep_rows()},),
+                                                        {"clean_error": 0.1}),
+    "aslib.plotting.attacks.eigen_direction_figure": lambda: (plotting.eigen_direction_figure, (
+        studies.EigenDirections(eigen=[0.2, 0.3], random=torch.tensor([0.1, 0.15]), recursive=0.5, clean=0.1,
+                                lambdas=[0.5, 0.2], captured=torch.tensor([0.1, 0.2]), cosine=0.1, dim=48,
+                                n_eval=5),), {}),
+    "aslib.plotting.attacks.search_figure": lambda: (plotting.search_figure, (
+        [{"solver": "exact", "history": [0.1, 0.3], "best_iteration": 2, "train_attack_ratio": 0.3,
+          "test_attack_ratio": 0.25}], torch.eye(1)), {"title": "t"}),
+    "aslib.plotting.attacks.deepfool_toy": lambda: (plotting.deepfool_toy, (
+        torch.nn.Linear(2, 3), torch.zeros(2, 4, 2)), {"resolution": 10}),
     "aslib.plotting.common.curves": lambda: (plotting.curves, ([{"x": 1, "y": 2.0, "g": "a"}], "x", "y", "g"), {}),
     "aslib.plotting.common.image_grid": lambda: (plotting.image_grid, (torch.rand(2, 1, 4, 4), ["a", "b"]),
                                                  {"ncols": 2, "scale": 1.0}),

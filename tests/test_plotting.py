@@ -91,7 +91,8 @@ def test_deepfool_paths_end_across_a_boundary_and_the_toy_figure_draws_them():
         assert bool((toy(paths[-1]).argmax(1) != toy(points).argmax(1)).all())
     fig = deepfool_toy(toy, paths, universal={"v": torch.tensor([0.5, 0.0])})
     assert len(fig.axes[0].lines) >= 3 * 6 and fig.axes[0].get_legend() is not None
-    with pytest.raises(ValueError, match="2-D points"):
+    with pytest.raises(ValueError, match=r"paths must be a floating-point tensor of shape \(s, b, 2\), .*its axis 2 "
+                                         "must have size 2, not 1"):
         deepfool_toy(toy, paths[:, :, :1])
 
 

@@ -5,10 +5,13 @@ from typing import Any, Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import torch
-from torch import nn
+from jaxtyping import Float
+from torch import Tensor, nn
 
 from .._utils import model_mode
 from ..attacks import AttackResult
+from ..attacks.common import Images, Labels
+from ..contracts import Count, PositiveReal, Proportion, contract
 from ..studies.attacks import EigenDirections
 from ..studies.sweeps import METHOD_LABELS
 from ..tables import aggregate
@@ -24,7 +27,8 @@ def _labelled(rows: Rows) -> list[dict[str, Any]]:
     return [dict(r, method=METHOD_LABELS.get(r["method"], r["method"])) for r in rows]
 
 
-def attack_ratio_grid(sweeps: Mapping[str, Rows], *, titles: Mapping[str, str], floors: Mapping[str, float]):
+@contract
+def attack_ratio_grid(sweeps: Mapping[str, Rows], *, titles: Mapping[str, str], floors: Mapping[str, Proportion]):
     """Attack ratio against xi (error bars: std over repeats): one column per setting of ``sweeps``
     (key -> :func:`aslib.studies.noise_sweep` rows), crafting set on top, test set below with the
     clean error ``floors[key]`` of the test set dotted."""
@@ -47,8 +51,9 @@ def attack_ratio_grid(sweeps: Mapping[str, Rows], *, titles: Mapping[str, str], 
     return fig
 
 
-def attack_histories(results: Mapping[str, Mapping[str, AttackResult]], *, clean_error: Mapping[str, float],
-                     titles: Mapping[str, str], xi: float, methods: Sequence[str] = ("as", "uap", "sgd_uap")):
+@contract
+def attack_histories(results: Mapping[str, Mapping[str, AttackResult]], *, clean_error: Mapping[str, Proportion],
+                     titles: Mapping[str, str], xi: PositiveReal, methods: Sequence[str] = ("as", "uap", "sgd_uap")):
     """Crafting-set history per iteration (AS attack ratio), pass (UAP fooling rate) or epoch (SGD-UAP
     attack ratio), one panel per data set of ``results`` (data set -> method -> result), with its
     test clean error dotted."""
@@ -67,7 +72,8 @@ def attack_histories(results: Mapping[str, Mapping[str, AttackResult]], *, clean
     return fig
 
 
-def perturbation_grid(results: Mapping[str, AttackResult], *, title: str, xi: float):
+@contract
+def perturbation_grid(results: Mapping[str, AttackResult], *, title: str, xi: PositiveReal):
     """The vectors of ``results`` (method -> result) side by side as pictures (grey = no change)."""
     pictures = torch.stack([perturbation_image(r.vector) for r in results.values()])
     fig = image_grid(pictures, [f"{METHOD_LABELS.get(m, m)} (xi = {xi:g})" for m in results], ncols=len(results),
@@ -77,7 +83,8 @@ def perturbation_grid(results: Mapping[str, AttackResult], *, title: str, xi: fl
 
 
 @torch.no_grad()
-def attacked_images(model: nn.Module, x: torch.Tensor, y: torch.Tensor, vectors: Mapping[str, torch.Tensor], *,
+@contract
+def attacked_images(model: nn.Module, x: Images, y: Labels, vectors: Mapping[str, torch.Tensor], *,
                     class_names: Sequence[str], to_display: Callable[[torch.Tensor], torch.Tensor], title: str = ""):
     """One row per perturbation (``vectors``: label -> ``(C, H, W)``, normalised units) of the images
     ``x`` ``(N, C, H, W)`` with true labels ``y`` ``(N,)``: the unclipped ``x + v`` is classified,
@@ -95,7 +102,8 @@ def attacked_images(model: nn.Module, x: torch.Tensor, y: torch.Tensor, vectors:
     return fig
 
 
-def sample_sweep_panels(summary: Rows, *, floors: Mapping[str, float], class_names: Sequence[str]):
+@contract
+def sample_sweep_panels(summary: Rows, *, floors: Mapping[str, Proportion], class_names: Sequence[str]):
     """Train and test attack ratio against the crafting samples N (log axis), one panel per ``classes``
     of the aggregated :func:`aslib.studies.sample_sweep` rows ``summary`` (by classes, n_samples),
     with the clean test error ``floors[classes]`` dotted."""
@@ -121,7 +129,8 @@ def sample_sweep_panels(summary: Rows, *, floors: Mapping[str, float], class_nam
     return fig
 
 
-def ratio_vs_fooling(sweeps: Mapping[str, Rows], *, clean_error: float, markers: str = "os^vD"):
+@contract
+def ratio_vs_fooling(sweeps: Mapping[str, Rows], *, clean_error: Proportion, markers: str = "os^vD"):
     """Test attack ratio against test fooling rate of every row of the named sweeps, with the diagonal
     and the bound attack ratio = fooling rate + ``clean_error`` (all-class)."""
     fig, ax = plt.subplots(figsize=(5, 4))
@@ -137,6 +146,7 @@ def ratio_vs_fooling(sweeps: Mapping[str, Rows], *, clean_error: float, markers:
     return fig
 
 
+@contract
 def eigen_direction_figure(study: EigenDirections):
     """Test attack ratio of each eigenvector v_k (line), the range of random directions (band), the
     recursive AS vector and the clean error (lines), with lambda_k / trace on a log right axis (dots)."""
@@ -159,7 +169,8 @@ def eigen_direction_figure(study: EigenDirections):
     return fig
 
 
-def search_figure(rows: Rows, cosines: torch.Tensor, *, title: str = ""):
+@contract
+def search_figure(rows: Rows, cosines: Float[Tensor, "k k"], *, title: str = ""):
     """Left: the crafting-set attack ratio per iteration of every AS search in ``rows``
     (:func:`aslib.studies.search_diagnostics`, one colour per solver, the best iteration marked);
     middle: test against crafting-set attack ratio per vector; right: the pairwise cosines
@@ -189,13 +200,13 @@ def search_figure(rows: Rows, cosines: torch.Tensor, *, title: str = ""):
     return fig
 
 
-def deepfool_toy(model: nn.Module, paths: torch.Tensor, *, universal: Mapping[str, torch.Tensor] | None = None,
-                 extent: float = 3.0, resolution: int = 200):
+@contract
+def deepfool_toy(model: nn.Module, paths: Float[Tensor, "s b 2"], *,
+                 universal: Mapping[str, torch.Tensor] | None = None, extent: PositiveReal = 3.0,
+                 resolution: Count = 200):
     """Decision regions of a classifier of 2-D points ``(B, 2) -> (B, K)`` on ``[-extent, extent]^2``, with the
     DeepFool paths ``(steps + 1, B, 2)`` of :func:`aslib.studies.deepfool_paths` (circles: start, crosses: end)
     and, optionally, universal vectors ``{name: (2,)}`` drawn as arrows from the origin."""
-    if paths.ndim != 3 or paths.shape[2] != 2:
-        raise ValueError(f"paths must be (steps + 1, B, 2) for 2-D points, got {tuple(paths.shape)}")
     axis = torch.linspace(-extent, extent, resolution)
     grid = torch.stack(torch.meshgrid(axis, axis, indexing="xy"), -1).reshape(-1, 2)
     with model_mode(model), torch.no_grad():
