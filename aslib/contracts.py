@@ -128,10 +128,17 @@ def _axes(annotation: type[AbstractArray]) -> str:
     return "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
 
 
+_WORDS[tuple[torch.Tensor, torch.Tensor]] = (
+    "an (x, y) pair of tensors", "pass a tuple (images, labels), e.g. aslib.data.tensors(...) or (x, y)")
+
+
 def describe_type(annotation: Any) -> str:
-    """The words for a declared type: a named type's sentence, a jaxtyping tensor's kind and axes, a union."""
+    """The words for a declared type: a named type's sentence, a jaxtyping tensor's kind and axes, a union, a
+    sequence or a mapping of them."""
     if annotation in _WORDS:
         return _WORDS[annotation][0]
+    if annotation is torch.Tensor:
+        return "a tensor"
     if typing.get_origin(annotation) is Annotated:
         return describe_type(typing.get_args(annotation)[0])
     if isinstance(annotation, type) and issubclass(annotation, AbstractArray):
@@ -144,6 +151,11 @@ def describe_type(annotation: Any) -> str:
     if args and typing.get_origin(annotation) in (typing.Union, types.UnionType):
         parts = [describe_type(a) for a in args if a is not type(None)]
         return " or ".join(parts) + (" or None" if type(None) in args else "")
+    if typing.get_origin(annotation) in (collections.abc.Sequence, list) and len(args) == 1:
+        return f"a list whose items are each {describe_type(args[0])}"
+    if typing.get_origin(annotation) in (collections.abc.Mapping, dict) and len(args) == 2:
+        keys = f"a dict with {describe_type(args[0])} keys"
+        return keys if args[1] is Any else f"{keys} and values each {describe_type(args[1])}"
     return getattr(annotation, "__name__", str(annotation))
 
 

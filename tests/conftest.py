@@ -84,3 +84,17 @@ def held_out():
     if not data.available("fashion_mnist"):
         pytest.skip("fashion_mnist not available")
     return data.tensors("fashion_mnist", "test", n=500, seed=0)
+
+
+def sweep_rows():
+    """Synthetic noise_sweep rows: 2 repeats x 2 xi x 3 methods, ratios known in closed form."""
+    rows = []
+    for repeat in range(2):
+        for xi in (5.0, 10.0):
+            for k, method in enumerate(("as", "uap", "random")):
+                base = xi / 20 - 0.1 * k
+                rows.append({"repeat": repeat, "method": method, "xi": xi, "n_samples": 10, "classes": "all",
+                             "norm": "l2", "train_attack_ratio": base + 0.1, "train_fooling_rate": base,
+                             "test_attack_ratio": base + 0.02 * repeat, "test_fooling_rate": base - 0.01,
+                             "time_s": 1.0 + repeat, "iterations": 3 + 2 * repeat})
+    return rows

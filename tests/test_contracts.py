@@ -25,7 +25,7 @@ from typing import Any, Literal
 import matplotlib
 import pytest
 import torch
-from conftest import random_images
+from conftest import random_images, sweep_rows
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -122,10 +122,15 @@ def _vgg() -> torch.nn.Module:
     return models.build("vgg11_bn", width=0.125).eval()
 
 
-def _sweep_rows() -> list[dict]:
-    """Two noise_sweep rows of one method at two noise levels."""
-    return [{"repeat": 0, "method": "as", "xi": xi, "n_samples": 10, "classes": "all", "train_attack_ratio": 0.3,
-             "test_attack_ratio": 0.2, "train_fooling_rate": 0.25, "test_fooling_rate": 0.15} for xi in (1.0, 2.0)]
+def _eigen_study() -> "studies.EigenDirections":
+    return studies.EigenDirections(eigen=[0.2, 0.3], random=torch.tensor([0.1, 0.15]), recursive=0.5, clean=0.1,
+                                   lambdas=[0.5, 0.2], captured=torch.tensor([0.1, 0.2]), cosine=0.1, dim=48, n_eval=5)
+
+
+def _lenet_pair() -> tuple[torch.nn.Module, tuple[torch.Tensor, torch.Tensor]]:
+    """A LeNet of random weights and five random Fashion-MNIST-shaped images with labels."""
+    torch.manual_seed(0)
+    return models.build("lenet").eval(), (torch.randn(5, 1, 28, 28), torch.tensor([0, 1, 2, 3, 4]))
 
 
 def _equations() -> pce.NormalEquations:
@@ -251,7 +256,7 @@ EXAMPLES = {
         {"layer": "conv1"}),
     "aslib.plotting.asnet.softened_probabilities": lambda: (plotting.softened_probabilities, (
         torch.tensor([2.0, 0.5, -1.0]), [1, 4], ["a", "b", "c"]), {}),
-    "aslib.plotting.attacks.attack_ratio_grid": lambda: (plotting.attack_ratio_grid, ({"a": _sweep_rows()},),
+    "aslib.plotting.attacks.attack_ratio_grid": lambda: (plotting.attack_ratio_grid, ({"a": sweep_rows()},),
                                                          {"titles": {"a": "A"}, "floors": {"a": 0.1}}),
     "aslib.plotting.attacks.attack_histories": lambda: (plotting.attack_histories, (
         {"a": {m: attacks.AttackResult(torch.zeros(3), history=[0.1, 0.2]) for m in ("as", "uap", "sgd_uap")}},),
@@ -262,19 +267,59 @@ EXAMPLES = {
         *_image_problem(), {"none": torch.zeros(3, 4, 4)}), {"class_names": ["a", "b", "c"],
                                                              "to_display": lambda x: x.clamp(0, 1)}),
     "aslib.plotting.attacks.sample_sweep_panels": lambda: (plotting.sample_sweep_panels, (
-        tables.aggregate(_sweep_rows(), by=("classes", "n_samples")),), {"floors": {"all": 0.1},
+        tables.aggregate(sweep_rows(), by=("classes", "n_samples")),), {"floors": {"all": 0.1},
                                                                          "class_names": ["a", "b"]}),
-    "aslib.plotting.attacks.ratio_vs_fooling": lambda: (plotting.ratio_vs_fooling, ({"a": _sweep_rows()},),
+    "aslib.plotting.attacks.ratio_vs_fooling": lambda: (plotting.ratio_vs_fooling, ({"a": sweep_rows()},),
                                                         {"clean_error": 0.1}),
-    "aslib.plotting.attacks.eigen_direction_figure": lambda: (plotting.eigen_direction_figure, (
-        studies.EigenDirections(eigen=[0.2, 0.3], random=torch.tensor([0.1, 0.15]), recursive=0.5, clean=0.1,
-                                lambdas=[0.5, 0.2], captured=torch.tensor([0.1, 0.2]), cosine=0.1, dim=48,
-                                n_eval=5),), {}),
+    "aslib.plotting.attacks.eigen_direction_figure": lambda: (plotting.eigen_direction_figure, (_eigen_study(),), {}),
     "aslib.plotting.attacks.search_figure": lambda: (plotting.search_figure, (
         [{"solver": "exact", "history": [0.1, 0.3], "best_iteration": 2, "train_attack_ratio": 0.3,
           "test_attack_ratio": 0.25}], torch.eye(1)), {"title": "t"}),
     "aslib.plotting.attacks.deepfool_toy": lambda: (plotting.deepfool_toy, (
         torch.nn.Linear(2, 3), torch.zeros(2, 4, 2)), {"resolution": 10}),
+    "aslib.studies.attack_tables.demo_rows": lambda: (studies.demo_rows, (
+        _image_problem()[0], _image_problem()[1:], _image_problem()[1:],
+        {"random": attacks.AttackResult(torch.full((3, 4, 4), 0.1))}), {"dataset": "toy"}),
+    "aslib.studies.attack_tables.perturbation_size_rows": lambda: (studies.perturbation_size_rows, (
+        {"random": attacks.AttackResult(torch.full((3, 4, 4), 0.1))}, _image_problem()[1]), {"dataset": "cifar10"}),
+    "aslib.studies.attack_tables.sweep_table": lambda: (studies.sweep_table, (sweep_rows(),), {}),
+    "aslib.studies.attack_tables.wall_time_rows": lambda: (studies.wall_time_rows, ({"k": sweep_rows()},),
+                                                           {"titles": {"k": "Toy"}}),
+    "aslib.studies.attack_tables.mean_test_ratios": lambda: (studies.mean_test_ratios, (sweep_rows(), 10.0), {}),
+    "aslib.studies.attack_tables.largest_xi_rows": lambda: (studies.largest_xi_rows, (
+        {"k": {"as": 0.7, "uap": 0.6, "random": 0.5}},), {"xi": 10.0}),
+    "aslib.studies.attack_tables.transfer_table": lambda: (studies.transfer_table, (
+        [{"source": "a", "target": "a", "test_attack_ratio": 0.2}], {"a": _image_problem()[0]},
+        _image_problem()[1:]), {"xi": 1.0, "repeats": 1}),
+    "aslib.studies.attack_tables.sample_sweep_table": lambda: (studies.sample_sweep_table, (sweep_rows(),), {}),
+    "aslib.studies.attack_tables.linf_table": lambda: (studies.linf_table, (sweep_rows(), {5.0: 4.0, 10.0: 8.0}), {}),
+    "aslib.studies.attack_tables.bound_rows": lambda: (studies.bound_rows, ({"s": sweep_rows()[:2]}, {"all": 0.3}),
+                                                       {}),
+    "aslib.studies.attack_tables.spectrum_rows": lambda: (studies.spectrum_rows, ({"toy": _fitted()},), {}),
+    "aslib.studies.attack_tables.eigen_direction_rows": lambda: (studies.eigen_direction_rows, (_eigen_study(),), {}),
+    "aslib.studies.attack_tables.shipped_table": lambda: (studies.shipped_table, (sweep_rows(),), {}),
+    "aslib.studies.attack_tables.shipped_sweep_table": lambda: (studies.shipped_sweep_table, (sweep_rows(),),
+                                                                {"against": ["uap", "random"]}),
+    "aslib.studies.attack_tables.shipped_transfer_table": lambda: (studies.shipped_transfer_table, (
+        [{"source": "a", "target": "b", "method": "as", "repeat": 0, "test_attack_ratio": 0.3}],), {}),
+    "aslib.studies.attack_tables.gap_table": lambda: (studies.gap_table, (
+        studies.paired_gaps(sweep_rows(), against=["uap"]),), {}),
+    "aslib.studies.attack_tables.as_start_table": lambda: (studies.as_start_table, (
+        [{"set": j, "n_samples": 5, "xi": 1.0, "rank": 2, "dim": 48, "as_test": 0.3 + 0.01 * j,
+          "sgd_uap_test": 0.35, "sgd_uap_from_as_test": 0.36 + 0.02 * j, "as_share": 0.01, "sgd_uap_share": 0.2,
+          "sgd_uap_from_as_share": 0.1} for j in range(3)],), {}),
+    "aslib.studies.attack_tables.strongest_rival": lambda: (studies.strongest_rival, (sweep_rows(), 10.0, 30), {}),
+    "aslib.studies.shipped.shipped_study": lambda: (studies.shipped_study, (
+        _lenet_pair()[0], "lenet_fashion_mnist", _lenet_pair()[1]), {"xi": 10.0, "methods": ["random"]}),
+    "aslib.studies.shipped.shipped_transfer": lambda: (studies.shipped_transfer, (
+        {"a": _lenet_pair()[0]}, {"a": "lenet_fashion_mnist"}, _lenet_pair()[1]), {"xi": 10.0, "methods": ["random"]}),
+    "aslib.studies.shipped.search_diagnostics": lambda: (studies.search_diagnostics, (
+        torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 10)), "vgg19_bn_w025_cifar10",
+        _cifar_pair()), {"xi": 10.0}),
+    "aslib.studies.shipped.search_summary": lambda: (studies.search_summary, (
+        [{"solver": "exact", "test_attack_ratio": 0.3, "train_attack_ratio": 0.4, "iterations": 5,
+          "stop": "patience"}],), {}),
+    "aslib.studies.shipped.paired_gaps": lambda: (studies.paired_gaps, (sweep_rows(),), {"against": ["uap"]}),
     "aslib.plotting.common.curves": lambda: (plotting.curves, ([{"x": 1, "y": 2.0, "g": "a"}], "x", "y", "g"), {}),
     "aslib.plotting.common.image_grid": lambda: (plotting.image_grid, (torch.rand(2, 1, 4, 4), ["a", "b"]),
                                                  {"ncols": 2, "scale": 1.0}),

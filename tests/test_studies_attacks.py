@@ -2,7 +2,7 @@
 import math
 
 import matplotlib
-from conftest import needs
+from conftest import needs, sweep_rows
 
 matplotlib.use("Agg")
 
@@ -86,20 +86,6 @@ def test_transfer_matrix_pivot(lenet, crafting, held_out):
     assert [row["target"] for row in table] == ["a", "b"] and set(table[0]) == {"target", "a", "b"}
 
 
-def sweep_rows():
-    """Synthetic noise_sweep rows: 2 repeats x 2 xi x 3 methods, ratios known in closed form."""
-    rows = []
-    for repeat in range(2):
-        for xi in (5.0, 10.0):
-            for k, method in enumerate(("as", "uap", "random")):
-                base = xi / 20 - 0.1 * k
-                rows.append({"repeat": repeat, "method": method, "xi": xi, "n_samples": 10, "classes": "all",
-                             "norm": "l2", "train_attack_ratio": base + 0.1, "train_fooling_rate": base,
-                             "test_attack_ratio": base + 0.02 * repeat, "test_fooling_rate": base - 0.01,
-                             "time_s": 1.0 + repeat, "iterations": 3 + 2 * repeat})
-    return rows
-
-
 def test_craft_methods_gives_one_vector_of_norm_xi_per_method(model, pair):
     results = studies.craft_methods(model, *pair, 2.0, method_kwargs={"as": {"max_iter": 2}})
     assert list(results) == list(attacks.METHODS)
@@ -116,7 +102,7 @@ def test_demo_rows_match_the_measures(model, pair):
     assert row["method"] == "random" and row["data"] == "toy"
     assert row["train attack ratio"] == row["test attack ratio"] == attacks.attack_ratio(model, *pair, v)
     assert row["test fooling rate"] == attacks.fooling_rate(model, pair[0], v)
-    with pytest.raises(ValueError, match="pair"):
+    with pytest.raises(ValueError, match=r"crafting must be an \(x, y\) pair of tensors"):
         studies.demo_rows(model, pair[0], pair, results, dataset="toy")
 
 

@@ -10,7 +10,10 @@ import torch
 from torch import nn
 
 from .. import data as data_mod
-from ..attacks import BASELINES, CONTROLS, METHODS, AttackResult, attack_ratio, fooling_rate, perturbation_norms, random_perturbation
+from ..attacks import (BASELINES, CONTROLS, METHODS, AttackResult, attack_ratio, fooling_rate, perturbation_norms,
+                       random_perturbation)
+from ..attacks.common import Images
+from ..contracts import Count, Fraction, PositiveReal, Proportion, contract
 from ..subspace import ActiveSubspace, relative_energy
 from ..stats import difference_of_proportions, estimate, paired_difference
 from ..tables import aggregate, mean_std, pivot
@@ -23,6 +26,7 @@ __all__ = ["as_start_table", "bound_rows", "demo_rows", "eigen_direction_rows", 
            "shipped_sweep_table", "shipped_table", "shipped_transfer_table", "strongest_rival", "sweep_table",
            "transfer_table", "wall_time_rows"]
 
+@contract
 def demo_rows(model: nn.Module, crafting: Pair, test: Pair, results: Mapping[str, AttackResult], *,
               dataset: str) -> list[dict[str, Any]]:
     """Per vector: iterations, wall time (s), crafting ("train") and test attack ratio, test fooling rate."""
@@ -33,7 +37,8 @@ def demo_rows(model: nn.Module, crafting: Pair, test: Pair, results: Mapping[str
              "test fooling rate": fooling_rate(model, x_t, r.vector)} for m, r in results.items()]
 
 
-def perturbation_size_rows(results: Mapping[str, AttackResult], x_test: torch.Tensor, *,
+@contract
+def perturbation_size_rows(results: Mapping[str, AttackResult], x_test: Images, *,
                            dataset: str) -> list[dict[str, Any]]:
     """Sizes of each vector: l2 / linf (normalised and 0..255), RMS per value, pixel l2 / mean image l2 of x_test."""
     if x_test.ndim < 2 or len(x_test) == 0:
@@ -51,6 +56,7 @@ def perturbation_size_rows(results: Mapping[str, AttackResult], x_test: torch.Te
     return rows
 
 
+@contract
 def sweep_table(rows: Sequence[dict[str, Any]], *, methods: Sequence[str] | None = None,
                 timed: Sequence[str] = ("as", "uap", "sgd_uap")) -> list[dict[str, Any]]:
     """Per xi of a :func:`noise_sweep`: "mean ± std" train/test attack ratio per method (default: the
@@ -73,6 +79,7 @@ def sweep_table(rows: Sequence[dict[str, Any]], *, methods: Sequence[str] | None
     return table
 
 
+@contract
 def wall_time_rows(sweeps: Mapping[str, Sequence[dict[str, Any]]], *,
                    titles: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """"mean ± std" time per vector and iterations / passes per setting (key -> :func:`noise_sweep` rows) and method
@@ -87,12 +94,14 @@ def wall_time_rows(sweeps: Mapping[str, Sequence[dict[str, Any]]], *,
     return rows
 
 
-def mean_test_ratios(rows: Sequence[dict[str, Any]], xi: float) -> dict[str, float]:
+@contract
+def mean_test_ratios(rows: Sequence[dict[str, Any]], xi: PositiveReal) -> dict[str, float]:
     """Mean test attack ratio per method at noise level ``xi`` of a :func:`noise_sweep` (empty if none)."""
     return {r["method"]: r["test_attack_ratio_mean"] for r in aggregate(rows, by=("method", "xi")) if r["xi"] == xi}
 
 
-def largest_xi_rows(test_means: Mapping[str, Mapping[str, float]], *, xi: float,
+@contract
+def largest_xi_rows(test_means: Mapping[str, Mapping[str, float]], *, xi: PositiveReal,
                     titles: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """AS and baseline (UAP, SGD-UAP, random, checkerboard) test attack ratios per setting (from
     :func:`mean_test_ratios`; the baselines a sweep ran) and AS minus each of them."""
@@ -106,8 +115,9 @@ def largest_xi_rows(test_means: Mapping[str, Mapping[str, float]], *, xi: float,
     return rows
 
 
-def transfer_table(rows: Sequence[dict[str, Any]], models: Mapping[str, nn.Module], test: Pair, *, xi: float,
-                   repeats: int) -> list[dict[str, Any]]:
+@contract
+def transfer_table(rows: Sequence[dict[str, Any]], models: Mapping[str, nn.Module], test: Pair, *,
+                   xi: PositiveReal, repeats: Count) -> list[dict[str, Any]]:
     """The transfer matrix of :func:`transfer_matrix` rows (rows = target, columns = source, mean test
     attack ratio), with each target's baselines on ``test``: ``random`` (mean over seeds
     ``0..repeats-1`` of a random vector of norm ``xi``) and ``clean error``."""
@@ -123,6 +133,7 @@ def transfer_table(rows: Sequence[dict[str, Any]], models: Mapping[str, nn.Modul
     return matrix
 
 
+@contract
 def sample_sweep_table(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per classes and N of a :func:`sample_sweep`: "mean ± std" attack ratios, train - test gap, time (s)."""
     return [{"classes": r["classes"], "N": r["n_samples"], "train attack ratio": mean_std(r, "train_attack_ratio"),
@@ -131,6 +142,7 @@ def sample_sweep_table(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
              "time (s)": mean_std(r, "time_s", 1)} for r in aggregate(rows, by=("classes", "n_samples"))]
 
 
+@contract
 def linf_table(rows: Sequence[dict[str, Any]], eps255: Mapping[float, float]) -> list[dict[str, Any]]:
     """"mean ± std" per budget (``eps255``: xi -> grey levels) and method of an l-infinity :func:`noise_sweep`."""
     return [{"eps (x/255)": f"{eps255[r['xi']]:g}", "xi (normalised)": r["xi"], "method": method_label(r["method"]),
@@ -140,16 +152,18 @@ def linf_table(rows: Sequence[dict[str, Any]], eps255: Mapping[float, float]) ->
             for r in sorted(aggregate(rows, by=("method", "xi")), key=lambda r: (r["xi"], r["method"]))]
 
 
+@contract
 def bound_rows(sweeps: Mapping[str, Sequence[dict[str, Any]]],
-               clean_error: Mapping[str, float]) -> list[dict[str, Any]]:
+               clean_error: Mapping[str, Proportion]) -> list[dict[str, Any]]:
     """A - F of every row of the named sweeps and the clean error of its ``classes`` ("all", "1", ...)."""
     return [{"sweep": name, "classes": r["classes"], "method": method_label(r["method"]),
              "attack ratio - fooling rate": r["test_attack_ratio"] - r["test_fooling_rate"],
              "clean error": clean_error[r["classes"]]} for name, rows in sweeps.items() for r in rows]
 
 
-def spectrum_rows(spectra: Mapping[str, ActiveSubspace], *, fractions: Sequence[float] = (0.5, 0.9, 0.99),
-                  delta: float = 0.95) -> list[dict[str, Any]]:
+@contract
+def spectrum_rows(spectra: Mapping[str, ActiveSubspace], *, fractions: Sequence[Fraction] = (0.5, 0.9, 0.99),
+                  delta: Fraction = 0.95) -> list[dict[str, Any]]:
     """Per spectrum: d, m, lambda_1 / trace, lambda_1 d / trace, directions per fraction of trace, active count."""
     rows = []
     for label, est in spectra.items():
@@ -164,6 +178,7 @@ def spectrum_rows(spectra: Mapping[str, ActiveSubspace], *, fractions: Sequence[
     return rows
 
 
+@contract
 def eigen_direction_rows(study: EigenDirections) -> list[dict[str, Any]]:
     """Table of :func:`eigen_directions`: v_k, mean random (lambda / trace = 1/d), AS vector, clean error."""
     column = "test attack ratio (best sign)"
@@ -175,6 +190,7 @@ def eigen_direction_rows(study: EigenDirections) -> list[dict[str, Any]]:
                    {"direction": "none (clean error)", "lambda_k / trace": 0.0, column: study.clean}]
 
 
+@contract
 def shipped_table(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per method of a :func:`shipped_study`: vectors n, crafting-set ("train") and test attack ratio and
     test fooling rate as "mean ± std", and the crafting time per vector (s)."""
@@ -187,6 +203,7 @@ def shipped_table(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             for r in aggregate(rows, by=("method",))]
 
 
+@contract
 def shipped_sweep_table(rows: Sequence[dict[str, Any]], *, method: str = "as",
                         against: Sequence[str] = BASELINES) -> list[dict[str, Any]]:
     """Per noise level of a multi-xi :func:`shipped_study`: n, the crafting-set ("train") and test
@@ -208,6 +225,7 @@ def shipped_sweep_table(rows: Sequence[dict[str, Any]], *, method: str = "as",
     return table
 
 
+@contract
 def shipped_transfer_table(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per target and method of a :func:`shipped_transfer`: the test attack ratio of each source's
     vectors as "mean ± std" and the number of vectors per source (rows: evaluated model)."""
@@ -230,6 +248,7 @@ def shipped_transfer_table(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any
                                         if t["method"] in order else len(order)))
 
 
+@contract
 def gap_table(gaps: Mapping[str, Any], *, method: str = "as") -> list[dict[str, Any]]:
     """Rows ``method - other`` of :func:`paired_gaps`: mean, std, n and the paired 95 % interval."""
     return [{"difference": f"{method_label(method)} - {method_label(other)}", "mean": est.mean, "std": est.std,
@@ -238,7 +257,8 @@ def gap_table(gaps: Mapping[str, Any], *, method: str = "as") -> list[dict[str, 
             for other, est in gaps.items()]
 
 
-def as_start_table(rows: Sequence[dict[str, Any]], *, level: float = 0.95) -> list[dict[str, Any]]:
+@contract
+def as_start_table(rows: Sequence[dict[str, Any]], *, level: Fraction = 0.95) -> list[dict[str, Any]]:
     """The answers of :func:`as_start_study` over its crafting sets: paired test-attack-ratio differences (SGD-UAP
     started from the AS vector minus SGD-UAP from zero; SGD-UAP minus AS) and the shares of the vectors in the top
     input active directions next to a random direction's ``rank / d``; each with mean, std, n and the ``level``
@@ -265,8 +285,9 @@ def as_start_table(rows: Sequence[dict[str, Any]], *, level: float = 0.95) -> li
     return table
 
 
-def strongest_rival(rows: Sequence[dict[str, Any]], xi: float, n_test: int, *, method: str = "as",
-                    level: float = 0.95) -> dict[str, Any]:
+@contract
+def strongest_rival(rows: Sequence[dict[str, Any]], xi: PositiveReal, n_test: Count, *, method: str = "as",
+                    level: Fraction = 0.95) -> dict[str, Any]:
     """At noise level ``xi`` of a sweep's ``rows``: ``method``'s mean test attack ratio, the other method with the
     highest one (the rival) and the difference ``method - rival`` with its ``level`` interval: paired over the
     crafting sets when both have at least two common repeats, else the interval of two proportions on the

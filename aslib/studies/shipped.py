@@ -4,6 +4,7 @@ between networks, the line-search diagnostics of the AS vectors, and paired gaps
 from __future__ import annotations
 
 import inspect
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,15 +15,17 @@ from .. import vectors
 from .._utils import model_device
 from ..attacks import BASELINES, METHODS, as_attack, attack_ratio
 from ..attacks.evaluation import clean_predictions, rates
+from ..contracts import Count, Fraction, PositiveReal, PositiveReals, contract
 from ..stats import estimate, paired_difference
 from .sweeps import Pair, as_pair
 
 __all__ = ["paired_gaps", "search_diagnostics", "search_summary", "shipped_study", "shipped_transfer"]
 
 
-def shipped_study(model: nn.Module, model_name: str, test: Pair, *, xi: float | Sequence[float],
+@contract
+def shipped_study(model: nn.Module, model_name: str, test: Pair, *, xi: PositiveReal | PositiveReals,
                   experiment: str = "allclass", methods: Sequence[str] = METHODS,
-                  batch_size: int = 256) -> list[dict[str, Any]]:
+                  batch_size: Count = 256) -> list[dict[str, Any]]:
     """The vectors shipped for ``model_name`` (:mod:`aslib.vectors`) at the noise level(s) ``xi``
     evaluated live on ``test``.
 
@@ -36,7 +39,7 @@ def shipped_study(model: nn.Module, model_name: str, test: Pair, *, xi: float | 
     x_test, y_test = x_test.to(device), y_test.to(device)
     clean = clean_predictions(model, x_test, batch_size=batch_size)
     rows = []
-    for level in ([xi] if isinstance(xi, (int, float)) else xi):
+    for level in ([xi] if isinstance(xi, numbers.Real) else xi):
         for method in methods:
             chosen = vectors.records(model_name, method=method, xi=level, experiment=experiment)
             if not chosen:
@@ -52,8 +55,9 @@ def shipped_study(model: nn.Module, model_name: str, test: Pair, *, xi: float | 
     return rows
 
 
-def shipped_transfer(models: Mapping[str, nn.Module], names: Mapping[str, str], test: Pair, *, xi: float,
-                     methods: Sequence[str] = METHODS, batch_size: int = 256) -> list[dict[str, Any]]:
+@contract
+def shipped_transfer(models: Mapping[str, nn.Module], names: Mapping[str, str], test: Pair, *, xi: PositiveReal,
+                     methods: Sequence[str] = METHODS, batch_size: Count = 256) -> list[dict[str, Any]]:
     """The shipped ``"transfer"`` vectors of every source model evaluated live on every target model.
 
     ``models`` maps labels to models (the targets), ``names`` some of those labels to zoo names
@@ -85,8 +89,10 @@ def shipped_transfer(models: Mapping[str, nn.Module], names: Mapping[str, str], 
     return rows
 
 
-def search_diagnostics(model: nn.Module, model_name: str, test: Pair, *, xi: float, experiment: str = "allclass",
-                       variant: str | None = None, batch_size: int = 256) -> list[dict[str, Any]]:
+@contract
+def search_diagnostics(model: nn.Module, model_name: str, test: Pair, *, xi: PositiveReal,
+                       experiment: str = "allclass", variant: str | None = None,
+                       batch_size: Count = 256) -> list[dict[str, Any]]:
     """How the AS search of each shipped vector went, from the history in its record, with its test
     attack ratio measured live on ``test`` ``(x (N, C, H, W), y (N,))``.
 
@@ -121,6 +127,7 @@ def search_diagnostics(model: nn.Module, model_name: str, test: Pair, *, xi: flo
     return rows
 
 
+@contract
 def search_summary(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per solver of :func:`search_diagnostics` rows: n, test attack ratio mean ± std, min and max, the
     Pearson correlation of the crafting-set and the test ratio over the crafting sets, mean
@@ -141,9 +148,10 @@ def search_summary(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return table
 
 
+@contract
 def paired_gaps(rows: Sequence[dict[str, Any]], *, method: str = "as",
                 against: Sequence[str] = BASELINES, value: str = "test_attack_ratio",
-                level: float = 0.95) -> dict[str, Any]:
+                level: Fraction = 0.95) -> dict[str, Any]:
     """``method`` minus each of ``against`` over the repeats both have (the same crafting sets), as
     :class:`aslib.stats.Estimate` (mean, std, n and the paired confidence interval); methods without
     common repeats are left out."""
