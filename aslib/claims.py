@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from .contracts import contract
+
 __all__ = ["CLAIMS", "COMPARISONS", "headline"]
 
 CLAIMS: dict[str, tuple[str, str]] = {
@@ -84,6 +86,7 @@ COMPARISONS: dict[str, str] = {
 """The claims that are "the method minus a baseline" (id -> the baseline), read by :func:`headline`."""
 
 
+@contract
 def headline(claims: Sequence[dict[str, Any]]) -> str:
     """The report's opening paragraph, from the measured comparisons of :data:`COMPARISONS`: where the method
     wins, where its interval cannot tell it from the baseline, where it loses, and the strongest attack baseline

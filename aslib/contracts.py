@@ -118,9 +118,10 @@ class ContractError(ValueError, TypeError):
 
 
 _KINDS = {"Float": "floating-point", "Int": "integer", "Integer": "integer", "Real": "real (integer or floating)",
-          "Shaped": "", "Bool": "boolean", "Inexact": "floating or complex", "Num": "numeric"}
+          "Shaped": "", "Bool": "boolean", "Inexact": "floating or complex", "Num": "numeric", "UInt8": "uint8"}
 _FIXES = {"Float": "convert with x.float() (normalised images: use aslib.data's loaders)",
-          "Int": "convert class indices with y.long()", "Integer": "convert class indices with y.long()"}
+          "Int": "convert class indices with y.long()", "Integer": "convert class indices with y.long()",
+          "UInt8": "pass the stored uint8 pixels (dataset.images), not normalised float images"}
 
 
 def _axes(annotation: type[AbstractArray]) -> str:
@@ -144,7 +145,7 @@ def describe_type(annotation: Any) -> str:
     if isinstance(annotation, type) and issubclass(annotation, AbstractArray):
         kind = _KINDS.get(annotation.dtype.__name__, annotation.dtype.__name__.lower())
         words = f"{kind} tensor" if kind else "tensor"
-        return f"{'an' if words[0] in 'aeiou' else 'a'} {words} of shape {_axes(annotation)}"
+        return f"{'an' if words[0] in 'aeio' else 'a'} {words} of shape {_axes(annotation)}"
     args = typing.get_args(annotation)
     if typing.get_origin(annotation) is Literal:
         return "one of " + ", ".join(repr(a) for a in args)
@@ -174,7 +175,8 @@ def _kind_matches(kind: str, value: torch.Tensor) -> bool:
     floating, complex_, boolean = value.is_floating_point(), value.is_complex(), value.dtype == torch.bool
     return {"Float": floating, "Int": not (floating or complex_ or boolean),
             "Integer": not (floating or complex_ or boolean), "Real": not (complex_ or boolean),
-            "Bool": boolean, "Inexact": floating or complex_, "Num": not boolean}.get(kind, True)
+            "Bool": boolean, "Inexact": floating or complex_, "Num": not boolean,
+            "UInt8": value.dtype == torch.uint8}.get(kind, True)
 
 
 def _tensor_options(annotation: Any) -> list[type[AbstractArray]]:

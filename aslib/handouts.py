@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ._utils import check_choice
+from .contracts import PositiveReal, contract
 from .presets import PRESET_NAMES
 
 SOLUTION_TAG = "solution"
@@ -65,6 +66,7 @@ def _functions(text: str, source: str | Path) -> list[tuple[ast.FunctionDef, int
     return found
 
 
+@contract
 def student_notebook(source: str | Path, target: str | Path) -> int:
     """Write the student version of the notebook ``source`` to ``target``: in every cell tagged
     :data:`SOLUTION_TAG`, each top-level function keeps its signature and docstring and its body becomes
@@ -94,6 +96,7 @@ def student_notebook(source: str | Path, target: str | Path) -> int:
     return stubbed
 
 
+@contract
 def student_page(source: str | Path, target: str | Path) -> int:
     """Write the student version of the Markdown page ``source`` (e.g. ``docs/quizzes.md``) to ``target``: every
     prose solution (:data:`PROSE_SOLUTION`) becomes :data:`PROSE_PLACEHOLDER`. Returns the number withheld."""
@@ -111,7 +114,8 @@ def _nbgrader(grade_id: str, *, solution: bool, grade: bool, locked: bool, point
     return meta
 
 
-def nbgrader_notebook(source: str | Path, target: str | Path, *, points: float = 1.0,
+@contract
+def nbgrader_notebook(source: str | Path, target: str | Path, *, points: PositiveReal = 1.0,
                       preset: str | None = None) -> dict[str, int]:
     """Write the nbgrader source version of the notebook ``source`` to ``target``.
 

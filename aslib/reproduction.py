@@ -26,8 +26,11 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
-from ._utils import check_fraction
-from .stats import t_quantile
+from jaxtyping import Float, Integer, UInt8
+from torch import Tensor
+
+from .contracts import Fraction, PositiveReal, contract
+from .stats import estimate, t_quantile
 
 FINGERPRINT_KEYS = ("torch", "machine", "cpu_capability", "blas", "threads", "device")
 """What decides the rounding of a computation: the fields of :func:`platform_fingerprint` compared by
@@ -40,6 +43,7 @@ def _blas() -> str:
     return found.group(1) if found else "unknown"
 
 
+@contract
 def platform_fingerprint(device: torch.device | str = "cpu") -> dict[str, Any]:
     """Where a computation ran, as far as its rounding is concerned: torch version, machine
     architecture, the CPU kernel set ATen dispatches to (``AVX512``, ``AVX2``, ``DEFAULT``; set by
@@ -61,6 +65,7 @@ def other_capability() -> str:
     return "avx2" if torch.backends.cpu.get_cpu_capability() == "AVX512" else "default"
 
 
+@contract
 def same_platform(recorded: Mapping[str, Any] | None, device: torch.device | str = "cpu") -> bool:
     """True when a record's fingerprint (``None`` for a record made before fingerprints were kept)
     matches this process's in every field of :data:`FINGERPRINT_KEYS`: only then is a bitwise match
@@ -71,12 +76,10 @@ def same_platform(recorded: Mapping[str, Any] | None, device: torch.device | str
     return all(recorded.get(key) == current[key] for key in FINGERPRINT_KEYS)
 
 
-def data_identity(images: torch.Tensor, labels: torch.Tensor) -> str:
+@contract
+def data_identity(images: UInt8[Tensor, "n *sample"], labels: Integer[Tensor, " n"]) -> str:  # noqa: F821
     """sha256 of ``uint8`` images ``(N, C, H, W)`` and their labels ``(N,)``: equal exactly when two
     copies of a dataset (or of a subset) hold the same pixels and labels, whatever file they came from."""
-    if images.dtype != torch.uint8:
-        raise ValueError(f"data_identity hashes the stored uint8 pixels, got {images.dtype}; pass "
-                         "dataset.images (not normalised float images)")
     digest = hashlib.sha256(images.cpu().contiguous().numpy().tobytes())
     digest.update(labels.cpu().to(torch.int64).contiguous().numpy().tobytes())
     return digest.hexdigest()
@@ -126,6 +129,7 @@ class Check:
                 f"{self.difference:+.3g} ({bound}; {self.basis}{kind}): {verdict} the tolerance")
 
 
+@contract
 def require(checks: Sequence[Check]) -> None:
     """Raise an AssertionError naming every binding check that failed (with its tolerance and basis)."""
     failed = [str(c) for c in checks if c.binding and not c.passed]
@@ -133,23 +137,22 @@ def require(checks: Sequence[Check]) -> None:
         raise AssertionError("outside the tolerance:\n" + "\n".join(failed))
 
 
-def prediction_tolerance(values: Sequence[float], level: float = 0.99) -> float:
+@contract
+def prediction_tolerance(values: Sequence[numbers.Real], level: Fraction = 0.99) -> float:
     """Half-width of the two-sided ``level`` prediction interval of one more repeat, from the
     repeats ``values`` (n >= 2): ``t_{(1+level)/2, n-1} * s * sqrt(1 + 1/n)``.
 
     A re-run that differs from a stored one only by rounding draws from (at most) the spread of
     independent repeats, so a stored result is reproduced when the re-run lies within this width of it.
     """
-    check_fraction("level", level, high_open=True)
     if len(values) < 2:
         raise ValueError(f"a prediction interval needs at least 2 repeats, got {len(values)}")
     n = len(values)
-    mean = sum(values) / n
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    return t_quantile((1 + level) / 2, n - 1) * std * math.sqrt(1 + 1 / n)
+    return t_quantile((1 + level) / 2, n - 1) * estimate(values).std * math.sqrt(1 + 1 / n)
 
 
-def flip_tolerance(logits: torch.Tensor, relative: float = 1e-3) -> float:
+@contract
+def flip_tolerance(logits: Float[Tensor, "n k"], relative: PositiveReal = 1e-3) -> float:
     """The accuracy change that rounding alone could cause: the fraction of rows of ``logits``
     ``(N, K)`` whose top-two margin is at most ``relative`` times the row's largest ``|logit|``.
 

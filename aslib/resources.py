@@ -11,6 +11,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
+from .contracts import contract
+
 NOTEBOOK_PATTERN = "[0-9][0-9]_*.ipynb"
 """The file names of the kit's notebooks (``01_active_subspaces_from_scratch.ipynb``, ...)."""
 
@@ -34,7 +36,8 @@ def docs_dir() -> Path:
     return _folder("docs")
 
 
-def notebooks(folder: str | Path | None = None, only: Sequence[str] | None = None) -> list[Path]:
+@contract
+def notebooks(folder: str | Path | None = None, only: list[str] | tuple[str, ...] | None = None) -> list[Path]:
     """The notebooks ``NN_*.ipynb`` of ``folder`` (default: the shipped ones), sorted, narrowed by ``only``
     (:func:`select`). Raises ``FileNotFoundError`` when there are none."""
     folder = notebook_dir() if folder is None else Path(folder)
@@ -44,7 +47,8 @@ def notebooks(folder: str | Path | None = None, only: Sequence[str] | None = Non
     return select(found, only)
 
 
-def select(paths: Sequence[Path], only: Sequence[str] | None = None) -> list[Path]:
+@contract
+def select(paths: Sequence[str | Path], only: list[str] | tuple[str, ...] | None = None) -> list[Path]:
     """The notebooks of ``paths`` whose name starts with one of the number prefixes ``only`` (``["01", "3"]``: a
     one-digit prefix is read as ``0N``); all of them when ``only`` is None. Raises ``FileNotFoundError`` when a
     prefix selects nothing (the message lists the notebooks there are)."""

@@ -35,8 +35,9 @@ from jaxtyping import AbstractArray, Float, Int
 
 import aslib
 from aslib import frequent_directions as fd
-from aslib import (asnet, asnet_recipes, attacks, finetuning, gradients, inference, metrics, models, pce, plotting,
-                   pruning, stats, studies, subspace, tables, training, vectors, zoo)
+from aslib import (asnet, asnet_recipes, attacks, claims, finetuning, gradients, handouts, inference, metrics, models,
+                   pce, plotting, pruning, reproduction, resources, stats, studies, subspace, tables, training, vectors,
+                   zoo)
 from aslib.contracts import (ClassIndices, ContractError, Count, CountOrZero, Counts, Fraction, NonNegativeReal,
                              PositiveReal, PositiveReals, Proportion, Shape, contract)
 
@@ -320,6 +321,25 @@ EXAMPLES = {
         [{"solver": "exact", "test_attack_ratio": 0.3, "train_attack_ratio": 0.4, "iterations": 5,
           "stop": "patience"}],), {}),
     "aslib.studies.shipped.paired_gaps": lambda: (studies.paired_gaps, (sweep_rows(),), {"against": ["uap"]}),
+    "aslib.reproduction.platform_fingerprint": lambda: (reproduction.platform_fingerprint, ("cpu",), {}),
+    "aslib.reproduction.same_platform": lambda: (reproduction.same_platform, ({"torch": "0"},), {"device": "cpu"}),
+    "aslib.reproduction.data_identity": lambda: (reproduction.data_identity, (
+        torch.zeros(2, 1, 3, 3, dtype=torch.uint8), torch.tensor([0, 1])), {}),
+    "aslib.reproduction.require": lambda: (reproduction.require, ([reproduction.Check("q", 1.0, 1.0, 0.0, "exact")],),
+                                           {}),
+    "aslib.reproduction.prediction_tolerance": lambda: (reproduction.prediction_tolerance, ([0.1, 0.2, 0.4],),
+                                                        {"level": 0.9}),
+    "aslib.reproduction.flip_tolerance": lambda: (reproduction.flip_tolerance, (torch.randn(4, 3),),
+                                                  {"relative": 1e-2}),
+    "aslib.resources.notebooks": lambda: (resources.notebooks, (), {"only": ["01"]}),
+    "aslib.resources.select": lambda: (resources.select, ([Path("01_a.ipynb"), Path("02_b.ipynb")],), {"only": ["2"]}),
+    "aslib.handouts.student_notebook": lambda: (handouts.student_notebook, (
+        resources.notebooks(only=["01"])[0], Path(tempfile.mkdtemp()) / "01.ipynb"), {}),
+    "aslib.handouts.student_page": lambda: (handouts.student_page, (
+        resources.docs_dir() / "quizzes.md", Path(tempfile.mkdtemp()) / "quizzes.md"), {}),
+    "aslib.handouts.nbgrader_notebook": lambda: (handouts.nbgrader_notebook, (
+        resources.notebooks(only=["01"])[0], Path(tempfile.mkdtemp()) / "01.ipynb"), {"points": 2.0}),
+    "aslib.claims.headline": lambda: (claims.headline, ([],), {}),
     "aslib.plotting.common.curves": lambda: (plotting.curves, ([{"x": 1, "y": 2.0, "g": "a"}], "x", "y", "g"), {}),
     "aslib.plotting.common.image_grid": lambda: (plotting.image_grid, (torch.rand(2, 1, 4, 4), ["a", "b"]),
                                                  {"ncols": 2, "scale": 1.0}),
