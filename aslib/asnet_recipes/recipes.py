@@ -124,7 +124,8 @@ VALIDATION_CUTS = ("conv5", "conv6")
 """The cuts among which :func:`select` chooses the ``..._val14`` ASNet on the validation split."""
 RECIPES: dict[str, CompressionRecipe] = {
     f"{_VGG}_asnet_conv5": ASNetRecipe(_VGG, "conv5"),
-    f"{_VGG}_asnet_conv6": ASNetRecipe(_VGG, "conv6", target_reduction=10.0, finetune=GRADUAL_FINETUNE),
+    f"{_VGG}_asnet_conv6": ASNetRecipe(_VGG, "conv6", target_reduction=10.0, finetune=GRADUAL_FINETUNE,
+                                       validation=VALIDATION_IMAGES),
     **{f"{_VGG}_{tag}_{cut}_val14": ASNetRecipe(_VGG, cut, projection=projection, finetune=BASELINE_FINETUNE,
                                                  validation=VALIDATION_IMAGES)
        for cut in VALIDATION_CUTS for tag, projection in (("asnet", "active_subspace"), ("pca", "pca"),
