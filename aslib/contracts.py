@@ -64,10 +64,11 @@ def _every_item(item: Any) -> Any:
 
 
 def _checked_hint(hint: Any) -> Any:
-    """``hint`` with every ``Sequence[X]`` / ``list[X]`` of a named type ``X`` (also inside a union) replaced by
-    :func:`_every_item`, so that a bad item anywhere in the sequence is found."""
+    """``hint`` with every ``Sequence[X]`` / ``list[X]`` / ``tuple[X, ...]`` of a named type ``X`` (also inside a
+    union) replaced by :func:`_every_item`, so that a bad item anywhere in the sequence is found."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (collections.abc.Sequence, list) and len(args) == 1 and args[0] in _PREDICATES:
+    if (origin in (collections.abc.Sequence, list) and len(args) == 1 or origin is tuple and len(args) == 2
+            and args[1] is Ellipsis) and args[0] in _PREDICATES:
         return _every_item(args[0])
     if origin in (typing.Union, types.UnionType):
         return typing.Union[tuple(_checked_hint(a) for a in args)]

@@ -58,6 +58,7 @@ def platform_fingerprint(device: torch.device | str = "cpu") -> dict[str, Any]:
             "threads": torch.get_num_threads(), "device": name}
 
 
+@contract
 def other_capability() -> str:
     """A CPU kernel set other than this process's, the cheap stand-in for another machine: ``"avx2"`` on a CPU
     with AVX-512, else ``"default"`` (set ``ATEN_CPU_CAPABILITY`` to it before torch starts; ``make test``
@@ -161,7 +162,7 @@ def flip_tolerance(logits: Float[Tensor, "n k"], relative: PositiveReal = 1e-3) 
     network); only a prediction whose margin is that small can flip. ``relative = 1e-3`` leaves a
     factor of 100 or more.
     """
-    if logits.ndim != 2 or logits.shape[1] < 2:
+    if logits.shape[1] < 2:
         raise ValueError(f"logits must be (N, K) with K >= 2 classes, got shape {tuple(logits.shape)}")
     top = logits.detach().float().topk(2, dim=1).values
     scale = logits.detach().float().abs().amax(dim=1)

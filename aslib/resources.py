@@ -26,11 +26,13 @@ def _folder(name: str) -> Path:
     return folder
 
 
+@contract
 def notebook_dir() -> Path:
     """The folder of the shipped notebooks (the repository's ``notebooks/`` in a checkout)."""
     return _folder("notebooks")
 
 
+@contract
 def docs_dir() -> Path:
     """The folder of the shipped documentation pages (the repository's ``docs/`` in a checkout)."""
     return _folder("docs")

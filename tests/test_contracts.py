@@ -10,6 +10,7 @@ raised on aslib's own line that names the parameter. A contracted function witho
 from __future__ import annotations
 
 import collections.abc
+import dataclasses
 import functools
 import importlib
 import inspect
@@ -321,6 +322,17 @@ EXAMPLES = {
         [{"solver": "exact", "test_attack_ratio": 0.3, "train_attack_ratio": 0.4, "iterations": 5,
           "stop": "patience"}],), {}),
     "aslib.studies.shipped.paired_gaps": lambda: (studies.paired_gaps, (sweep_rows(),), {"against": ["uap"]}),
+    "aslib.reproduction.other_capability": lambda: (reproduction.other_capability, (), {}),
+    "aslib.resources.notebook_dir": lambda: (resources.notebook_dir, (), {}),
+    "aslib.resources.docs_dir": lambda: (resources.docs_dir, (), {}),
+    "aslib.asnet_recipes.recipes.CompressionRecipe.__init__": lambda: (asnet_recipes.CompressionRecipe, (
+        "vgg19_bn_w025_cifar10",), {"seed": 1, "validation": 500}),
+    "aslib.asnet_recipes.recipes.ASNetRecipe.__init__": lambda: (asnet_recipes.ASNetRecipe, (
+        "vgg19_bn_w025_cifar10", "conv6"), {"rank": 10, "ridges_per_sample": (0.0, 0.1), "build_batches": 2}),
+    "aslib.asnet_recipes.recipes.PruningRecipe.__init__": lambda: (asnet_recipes.PruningRecipe, (
+        "vgg19_bn_w025_cifar10", 16.0), {}),
+    "aslib.asnet_recipes.recipes.ChannelPruningRecipe.__init__": lambda: (asnet_recipes.ChannelPruningRecipe, (
+        "vgg19_bn_w025_cifar10", 11.0, "macs"), {}),
     "aslib.reproduction.platform_fingerprint": lambda: (reproduction.platform_fingerprint, ("cpu",), {}),
     "aslib.reproduction.same_platform": lambda: (reproduction.same_platform, ({"torch": "0"},), {"device": "cpu"}),
     "aslib.reproduction.data_identity": lambda: (reproduction.data_identity, (
@@ -561,7 +573,9 @@ def bad_values(annotation, good):
             variants.append(good.bool())
         return st.sampled_from(variants)
     items = typing.get_args(annotation)
-    if typing.get_origin(annotation) in (collections.abc.Sequence, list) and len(items) == 1 and items[0] in NAMED:
+    sequence = typing.get_origin(annotation) in (collections.abc.Sequence, list) and len(items) == 1 or \
+        typing.get_origin(annotation) is tuple and len(items) == 2 and items[1] is Ellipsis
+    if sequence and items[0] in NAMED:
         prefix = list(good)[:1] if isinstance(good, (list, tuple)) else []  # a good first item: every item is checked
         return NAMED[items[0]].map(lambda v: prefix + [v])
     union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
@@ -607,8 +621,11 @@ def test_a_value_that_breaks_the_declared_contract_is_answered_in_words(name, pa
     bound_to = [p for p in signature.parameters if p in ("self", "cls")]  # the instance or class: already bound
     bound = signature.bind_partial(*((None,) if bound_to else ()), *args, **kwargs)
     bound.apply_defaults()
+    for key, value in list(bound.arguments.items()):
+        if value is getattr(dataclasses, "_HAS_DEFAULT_FACTORY"):  # a dataclass field with a default_factory
+            del bound.arguments[key]
     hints = typing.get_type_hints(original, include_extras=True)
-    strategy = bad_values(hints[parameter], bound.arguments[parameter])
+    strategy = bad_values(hints[parameter], bound.arguments.get(parameter))
     if strategy is None:
         return  # nothing declared that a value could break
     bound.arguments[parameter] = data.draw(strategy, label=parameter)

@@ -59,7 +59,7 @@ def test_flip_tolerance_counts_near_ties_only():
     logits = torch.tensor([[10.0, 9.9999, 0.0], [10.0, 5.0, 0.0], [-1.0, -1.0005, -3.0], [2.0, 0.0, 1.0]])
     assert reproduction.flip_tolerance(logits) == 0.5  # rows 0 and 2 are within 1e-3 of their largest |logit|
     assert reproduction.flip_tolerance(logits, relative=1e-6) == 0.0
-    with pytest.raises(ValueError, match=r"\(N, K\)"):
+    with pytest.raises(ValueError, match=r"logits must be a floating-point tensor of shape \(n, k\)"):
         reproduction.flip_tolerance(torch.ones(4))
 
 

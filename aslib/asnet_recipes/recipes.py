@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import KW_ONLY, dataclass, field
 
+from ..contracts import Count, CountOrZero, NonNegativeReal, PositiveReal, contract
 from ..finetuning import FinetuneConfig
 from ..pruning import CHANNEL_MATCH
 
@@ -26,6 +27,7 @@ DEMO_FINETUNE = dataclasses.replace(RECIPE_FINETUNE, kd_epochs=2, sparse_epochs=
 sparsify within them, the pre-model's convolutions included: the default of notebook 05 and of ``aslib asnet``."""
 
 
+@contract
 @dataclass(frozen=True)
 class CompressionRecipe:
     """What every compression recipe holds: the ``base`` network (a zoo name) and, by keyword, the fine-tuning
@@ -35,24 +37,25 @@ class CompressionRecipe:
     base: str
     _: KW_ONLY
     finetune: FinetuneConfig = field(default_factory=lambda: RECIPE_FINETUNE)
-    seed: int = 0
-    validation: int = 0
+    seed: CountOrZero = 0
+    validation: CountOrZero = 0
 
 
+@contract
 @dataclass(frozen=True)
 class ASNetRecipe(CompressionRecipe):
     """Everything that makes one shipped ASNet (see the module docstring); ``build_batches`` limits each
     build pass to that many batches of 500 images (``None``: the whole training split)."""
 
     layer: str
-    rank: int = 50
-    degree: int = 2
+    rank: Count = 50
+    degree: Count = 2
     projection: str = "active_subspace"
-    build_passes: int = 2
-    ridges_per_sample: tuple[float, ...] = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)
-    target_reduction: float | None = 11.0
-    build_batches: int | None = None
-    macs_reduction: float | None = None
+    build_passes: Count = 2
+    ridges_per_sample: tuple[NonNegativeReal, ...] = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)
+    target_reduction: PositiveReal | None = 11.0
+    build_batches: Count | None = None
+    macs_reduction: PositiveReal | None = None
 
     def __post_init__(self) -> None:
         if self.projection not in PROJECTIONS:
@@ -65,6 +68,7 @@ class ASNetRecipe(CompressionRecipe):
                              f"finetune configuration l1_pre > 0, got {self.finetune.l1_pre!r}")
 
 
+@contract
 @dataclass(frozen=True)
 class PruningRecipe(CompressionRecipe):
     """The baseline without an ASNet: the base network's Conv/Linear weights globally magnitude-pruned
@@ -77,13 +81,14 @@ class PruningRecipe(CompressionRecipe):
     are not comparable across layers (on the shipped VGG raw global pruning to 11x leaves 53, 24 and 18
     of the 147,456 weights of conv13-15 and the network at chance)."""
 
-    target_reduction: float = 11.0
+    target_reduction: PositiveReal = 11.0
 
     def __post_init__(self) -> None:
         if not self.target_reduction > 1:
             raise ValueError(f"target_reduction must be > 1 (e.g. 11.0), got {self.target_reduction!r}")
 
 
+@contract
 @dataclass(frozen=True)
 class ChannelPruningRecipe(CompressionRecipe):
     """The structured baseline: whole channels removed from the base network by Torch-Pruning's group
@@ -94,7 +99,7 @@ class ChannelPruningRecipe(CompressionRecipe):
     dense count of an ASNet of the default ``r`` and ``p`` at that cut; the smaller dense network is then distilled
     from the unpruned one for ``kd_epochs + sparse_epochs`` epochs of ``finetune``, as :class:`PruningRecipe`."""
 
-    target_reduction: float | None = 11.0
+    target_reduction: PositiveReal | None = 11.0
     match: str = "params"
     cut: str | None = None
 
