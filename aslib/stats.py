@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import random
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -170,3 +171,24 @@ def difference_of_proportions(p1: Proportion, p2: Proportion, n1: Count, n2: Cou
     z = normal_quantile(0.5 + level / 2)
     half = z * math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
     return p1 - p2 - half, p1 - p2 + half
+
+
+@contract
+def random_share_p_value(shares: Sequence[Proportion], rank: Count, dim: Count, *, draws: Count = 100_000,
+                         seed: int = 0) -> float:
+    """One-sided p-value of the mean of ``shares`` (each ``||V_k^T v||^2 / ||v||^2`` of one vector ``v`` in a
+    ``rank``-dimensional subspace ``V_k`` of R^``dim``) against directions drawn uniformly on the sphere.
+
+    A uniform unit vector's share of a fixed ``rank``-dimensional subspace is Beta(rank / 2, (dim - rank) / 2)
+    (mean ``rank / dim``) whatever the subspace; the p-value is the fraction of ``draws`` means of ``len(shares)``
+    such independent shares that reach the observed mean, ``(hits + 1) / (draws + 1)`` (Monte Carlo with a seeded
+    ``random.Random``; its standard error is about ``sqrt(p / draws)``)."""
+    if not shares:
+        raise ValueError("shares is empty: pass the share of each vector (one per crafting set)")
+    if rank >= dim:
+        raise ValueError(f"rank ({rank}) must be below dim ({dim}): a subspace of every direction holds all of v")
+    generator = random.Random(seed)
+    a, b, n = rank / 2, (dim - rank) / 2, len(shares)
+    observed = sum(shares) / n
+    hits = sum(sum(generator.betavariate(a, b) for _ in range(n)) / n >= observed for _ in range(draws))
+    return (hits + 1) / (draws + 1)

@@ -518,6 +518,7 @@ EXAMPLES = {
     "aslib.stats.beta_quantile": lambda: (stats.beta_quantile, (0.5, 1.0, 2.0), {}),
     "aslib.stats.estimate": lambda: (stats.estimate, ([0.1, 0.2, 0.4],), {"level": 0.9}),
     "aslib.stats.paired_difference": lambda: (stats.paired_difference, ([0.1, 0.2], [0.0, 0.3]), {}),
+    "aslib.stats.random_share_p_value": lambda: (stats.random_share_p_value, ([0.01, 0.02], 4, 100), {"draws": 100}),
     "aslib.stats.normal_quantile": lambda: (stats.normal_quantile, (0.9,), {}),
     "aslib.stats.proportion_interval": lambda: (stats.proportion_interval, (3, 10), {}),
     "aslib.stats.difference_of_proportions": lambda: (stats.difference_of_proportions, (0.5, 0.4, 10, 12), {}),

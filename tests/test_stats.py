@@ -63,3 +63,21 @@ def test_normal_quantile_and_proportion_intervals_match_scipy():
     assert (low, high) == (pytest.approx(0.12 - half), pytest.approx(0.12 + half))
     with pytest.raises(ValueError, match="successes"):
         stats.proportion_interval(5, 3)
+
+
+@pytest.mark.parametrize("share", [0.001, 0.002, 0.004])
+def test_random_share_p_value_of_one_share_is_the_beta_tail(share):
+    """A uniform unit vector's share of a fixed 4-dimensional subspace of R^3072 is Beta(2, 1534)."""
+    p = stats.random_share_p_value([share], 4, 3072, draws=100_000)
+    assert p == pytest.approx(sp.beta.sf(share, 2, 1534), abs=0.005)  # Monte Carlo standard error <= 0.0016
+
+
+def test_random_share_p_value_of_several_shares_and_its_floor():
+    draws = 20_000
+    assert stats.random_share_p_value([0.009, 0.002, 0.016], 4, 3072, draws=draws) == 1 / (draws + 1)
+    # shares at the null mean: the mean of three random shares reaches it about half the time
+    assert 0.3 < stats.random_share_p_value([4 / 3072] * 3, 4, 3072, draws=draws) < 0.6
+    with pytest.raises(ValueError, match="shares is empty"):
+        stats.random_share_p_value([], 4, 3072)
+    with pytest.raises(ValueError, match="must be below dim"):
+        stats.random_share_p_value([0.5], 4, 4)
