@@ -134,13 +134,16 @@ _WORDS[tuple[torch.Tensor, torch.Tensor]] = (
     "an (x, y) pair of tensors", "pass a tuple (images, labels), e.g. aslib.data.tensors(...) or (x, y)")
 
 
+_PLAIN = {torch.Tensor: "a tensor", str: "a string", bool: "True or False", int: "an int", float: "a float"}
+
+
 def describe_type(annotation: Any) -> str:
     """The words for a declared type: a named type's sentence, a jaxtyping tensor's kind and axes, a union, a
     sequence or a mapping of them."""
     if annotation in _WORDS:
         return _WORDS[annotation][0]
-    if annotation is torch.Tensor:
-        return "a tensor"
+    if annotation in _PLAIN:
+        return _PLAIN[annotation]
     if typing.get_origin(annotation) is Annotated:
         return describe_type(typing.get_args(annotation)[0])
     if isinstance(annotation, type) and issubclass(annotation, AbstractArray):
@@ -155,8 +158,11 @@ def describe_type(annotation: Any) -> str:
         return " or ".join(parts) + (" or None" if type(None) in args else "")
     if typing.get_origin(annotation) in (collections.abc.Sequence, list) and len(args) == 1:
         return f"a list whose items are each {describe_type(args[0])}"
+    if typing.get_origin(annotation) is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return f"a tuple whose items are each {describe_type(args[0])}"
     if typing.get_origin(annotation) in (collections.abc.Mapping, dict) and len(args) == 2:
-        keys = f"a dict with {describe_type(args[0])} keys"
+        key = describe_type(args[0])
+        keys = f"a dict with {key.split(' ', 1)[1] if key.startswith(('a ', 'an ')) else key} keys"
         return keys if args[1] is Any else f"{keys} and values each {describe_type(args[1])}"
     return getattr(annotation, "__name__", str(annotation))
 

@@ -397,7 +397,7 @@ MODELS = [
      r"x.float\(\) / 255"),
     ("incomplete record", lambda: vectors.recraft({"model": "lenet_fashion_mnist", "method": "as"}),
      r"lacks the field\(s\) \['id', 'dataset'"),
-    ("record not a dict", lambda: vectors.crafting_set(["as"]), r"record must be a dict with str keys, got list"),
+    ("record not a dict", lambda: vectors.crafting_set(["as"]), r"record must be a dict with string keys, got list"),
     ("classes as an int", lambda: vectors.shipped_vectors("lenet_fashion_mnist", "as", 5.0, classes=1),
      r"list of class indices"),
     ("ragged rows", lambda: tables.aggregate([{"method": "a", "xi": 1, "v": 1.0}, {"method": "a", "xi": 1}]),
