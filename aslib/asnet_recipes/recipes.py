@@ -128,7 +128,7 @@ VALIDATION_IMAGES = 5000
 VALIDATION_CUTS = ("conv5", "conv6")
 """The cuts among which :func:`select` chooses the ``..._val14`` ASNet on the validation split."""
 RECIPES: dict[str, CompressionRecipe] = {
-    f"{_VGG}_asnet_conv5": ASNetRecipe(_VGG, "conv5"),
+    f"{_VGG}_asnet_conv5": ASNetRecipe(_VGG, "conv5", validation=VALIDATION_IMAGES),
     f"{_VGG}_asnet_conv6": ASNetRecipe(_VGG, "conv6", target_reduction=10.0, finetune=GRADUAL_FINETUNE,
                                        validation=VALIDATION_IMAGES),
     **{f"{_VGG}_{tag}_{cut}_val14": ASNetRecipe(_VGG, cut, projection=projection, finetune=BASELINE_FINETUNE,
@@ -143,7 +143,8 @@ RECIPES: dict[str, CompressionRecipe] = {
                                                           validation=VALIDATION_IMAGES),
 }
 """The shipped ASNets (``..._asnet_conv6`` with the longer sparse phase :data:`GRADUAL_FINETUNE` at 10x, and
-``..._asnet_conv5`` with :data:`RECIPE_FINETUNE` at 11x), and the equal-budget comparison with every choice on a
+``..._asnet_conv5`` with :data:`RECIPE_FINETUNE` at 11x; both hold out the validation split, so their histories never
+read the test split), and the equal-budget comparison with every choice on a
 validation split (``..._val14``): the ASNet at each candidate cut (:func:`select` keeps the one with the higher
 validation accuracy), its PCA and random projections at each cut, magnitude pruning and channel pruning at the
 ASNet's nonzero parameters (11x), and channel pruning at the dense MACs of the ASNet at each cut."""
