@@ -25,6 +25,8 @@ from typing import Any, Literal
 
 import matplotlib
 import pytest
+import contract_examples_a
+import contract_examples_b
 import torch
 from conftest import random_images, sweep_rows
 
@@ -522,6 +524,8 @@ EXAMPLES = {
     "aslib.stats.normal_quantile": lambda: (stats.normal_quantile, (0.9,), {}),
     "aslib.stats.proportion_interval": lambda: (stats.proportion_interval, (3, 10), {}),
     "aslib.stats.difference_of_proportions": lambda: (stats.difference_of_proportions, (0.5, 0.4, 10, 12), {}),
+    **contract_examples_a.EXAMPLES,
+    **contract_examples_b.EXAMPLES,
 }
 """A valid call of every contracted function: ``name -> () -> (callable, args, kwargs)``."""
 
