@@ -1,8 +1,8 @@
 """aslib: active subspaces of neural networks — structural analysis, ASNet and universal attacks.
 
 Modules (each does one job; the README's table says which): :mod:`aslib.data`, :mod:`aslib.distributed`,
-:mod:`aslib.models`, :mod:`aslib.zoo`, :mod:`aslib.training`, :mod:`aslib.inference`, :mod:`aslib.gradients`,
-:mod:`aslib.subspace`, :mod:`aslib.frequent_directions`, :mod:`aslib.pce`, :mod:`aslib.asnet`,
+:mod:`aslib.models`, :mod:`aslib.zoo`, :mod:`aslib.epoch_loop`, :mod:`aslib.training`, :mod:`aslib.inference`,
+:mod:`aslib.gradients`, :mod:`aslib.subspace`, :mod:`aslib.frequent_directions`, :mod:`aslib.pce`, :mod:`aslib.asnet`,
 :mod:`aslib.finetuning`, :mod:`aslib.asnet_recipes`, :mod:`aslib.pruning`, :mod:`aslib.attacks`, :mod:`aslib.vectors`,
 :mod:`aslib.studies`, :mod:`aslib.stats`, :mod:`aslib.tables`, :mod:`aslib.metrics`, :mod:`aslib.reproduction`,
 :mod:`aslib.plotting`, :mod:`aslib.widgets`, :mod:`aslib.nb`, :mod:`aslib.exercises`, :mod:`aslib.handouts`,

@@ -46,6 +46,7 @@ def split_model(model: nn.Module, layer: str) -> tuple[nn.Sequential, nn.Sequent
     return model[:k], model[k:]
 
 
+@contract
 class ASNet(nn.Module):
     """``x -> pre(x).flatten(1) -> projection (n -> r) -> standardize -> basis (r -> N_b) -> head (N_b -> K)``.
 
@@ -60,23 +61,29 @@ class ASNet(nn.Module):
         self.pre, self.projection, self.standardize, self.basis, self.head = pre, projection, standardize, basis, head
 
     @classmethod
-    def empty(cls, pre: nn.Module, neurons: int, rank: int, degree: int, num_classes: int) -> "ASNet":
+    @contract
+    def empty(cls, pre: nn.Module, neurons: Count, rank: Count, degree: Count, num_classes: Count) -> "ASNet":
         """An ASNet with the given sizes and untrained AS/PCE weights (e.g. to load a state dict)."""
         return cls(pre, nn.Linear(neurons, rank, bias=False), Standardize(torch.zeros(rank), torch.ones(rank)),
                    HermiteBasis(rank, degree), nn.Linear(num_terms(rank, degree), num_classes, bias=False))
 
-    def active_variables(self, x: torch.Tensor) -> torch.Tensor:
-        """Standardised active variables ``(B, r)``."""
+    @contract
+    def active_variables(self, x: Float[Tensor, "b *sample"]) -> torch.Tensor:  # noqa: F821
+        """Standardised active variables ``(B, r)`` of the inputs ``x`` ``(B, ...)``."""
+        return self._active_variables(x)
+
+    def _active_variables(self, x: torch.Tensor) -> torch.Tensor:
         return self.standardize(self.projection(self.pre(x).flatten(1)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.basis(self.active_variables(x)))
+        return self.head(self.basis(self._active_variables(x)))
 
     def parts(self) -> dict[str, nn.Module]:
         """The three parts counted in the complexity table."""
         return {"pre-model": self.pre, "AS layer": self.projection, "PCE layer": nn.Sequential(self.basis, self.head)}
 
 
+@contract
 @dataclass
 class BuildInfo:
     """What :func:`build_asnet` measured: the layer's subspace and the PCE fit quality.
@@ -87,17 +94,17 @@ class BuildInfo:
     """
 
     layer: str
-    neurons: int
-    rank: int
-    degree: int
-    terms: int
-    samples: int
+    neurons: Count
+    rank: Count
+    degree: Count
+    terms: Count
+    samples: Count
     r2: float
     r2_heldout: float
-    ridge_per_sample: float
+    ridge_per_sample: NonNegativeReal
     ridge_scores: list[dict[str, float]]
     subspace: ActiveSubspace | None
-    wall_time_s: float
+    wall_time_s: NonNegativeReal
 
 
 def _passes(data: Batches, passes: int, augment: bool, seed: int, batch_size: int, max_batches: int | None,

@@ -17,11 +17,14 @@ import html.parser
 import json
 import re
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import aslib
 
+from .contracts import contract
 from .resources import docs_dir
 
 MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full"
@@ -67,7 +70,8 @@ output CI compares, ``# NBVAL_CHECK_OUTPUT``) and the exercise solutions."""
 _SHOWS = {"print", "table", "figure", "display", "claim"}
 
 
-def cell_kind(cell: dict) -> str | None:
+@contract
+def cell_kind(cell: Mapping[str, Any]) -> str | None:
     """The kind of a notebook cell in :data:`CELL_TAGS` (``None``: a cell the reader reads as it is)."""
     if cell["cell_type"] != "code":
         return None
@@ -123,6 +127,7 @@ def _mathjax() -> Path:
     return Path(jupyter_server_mathjax.__file__).parent / "static"
 
 
+@contract
 def build(notebooks: str | Path, out: str | Path, *, docs: str | Path | None = None) -> Path:
     """Build the book from the notebooks ``NN_*.ipynb`` in the folder ``notebooks``, the pages of ``docs``
     (default: the shipped ones, :func:`aslib.resources.docs_dir`) and the API reference.
@@ -173,6 +178,7 @@ class _Links(html.parser.HTMLParser):
                 self.targets.append(value)
 
 
+@contract
 def local_links(page: str | Path) -> list[Path]:
     """The files on disk that the HTML ``page`` links to or embeds (``href`` of links, ``src`` of images and
     scripts), fragments and queries removed; external (``http:``, ``mailto:``, ...) and in-page links are left out."""

@@ -45,8 +45,10 @@ _WORDS: dict[Any, tuple[str, str]] = {}
 _PREDICATES: dict[Any, Callable[[Any], bool]] = {}
 
 
-def _named(base: type, predicate: Callable[[Any], bool], words: str, fix: str) -> Any:
-    """``Annotated[base, Is[predicate]]``, described in messages by ``words`` and ``fix``."""
+def named_type(base: type, predicate: Callable[[Any], bool], words: str, fix: str) -> Any:
+    """A named type for declared contracts: ``Annotated[base, Is[predicate]]``, described in messages by ``words``
+    (what was expected, e.g. "a whole number >= 1") and ``fix`` (how to fix it). The module-level types below are
+    made with it; a module defines its own where a parameter needs its own words (e.g. a papermill parameter)."""
     hint = Annotated[base, Is[predicate]]
     _WORDS[hint] = (words, fix)
     _PREDICATES[hint] = predicate
@@ -59,7 +61,7 @@ def _every_item(item: Any) -> Any:
     ``Sequence[X]``, chosen at random, per call)."""
     words, fix = _WORDS[item]
     check = _PREDICATES[item]
-    return _named(collections.abc.Sequence, lambda s: not isinstance(s, str) and all(check(v) for v in s),
+    return named_type(collections.abc.Sequence, lambda s: not isinstance(s, str) and all(check(v) for v in s),
                   f"a list whose items are each {words}", f"every item: {fix}")
 
 
@@ -75,39 +77,42 @@ def _checked_hint(hint: Any) -> Any:
     return hint
 
 
-Count = _named(numbers.Integral, lambda n: _integer(n) and n >= 1, "a whole number >= 1",
+Count = named_type(numbers.Integral, lambda n: _integer(n) and n >= 1, "a whole number >= 1",
                "pass an int such as 1, 2, 3 (not a float or a bool; round a float with int(...))")
 """A number of things: an ``int`` >= 1."""
-CountOrZero = _named(numbers.Integral, lambda n: _integer(n) and n >= 0, "a whole number >= 0",
+CountOrZero = named_type(numbers.Integral, lambda n: _integer(n) and n >= 0, "a whole number >= 0",
                      "pass an int such as 0, 1, 2 (not a float or a bool; round a float with int(...))")
 """A number of things that may be none: an ``int`` >= 0."""
-Fraction = _named(numbers.Real, lambda p: _real(p) and 0 < p < 1, "a number strictly between 0 and 1",
+Fraction = named_type(numbers.Real, lambda p: _real(p) and 0 < p < 1, "a number strictly between 0 and 1",
                   "e.g. 0.9 for 90 % (not a percentage, not 0 or 1)")
 """A share or a confidence level: a finite real in (0, 1)."""
-Proportion = _named(numbers.Real, lambda p: _real(p) and 0 <= p <= 1, "a proportion in [0, 1]",
+Proportion = named_type(numbers.Real, lambda p: _real(p) and 0 <= p <= 1, "a proportion in [0, 1]",
                     "e.g. 0.85 for 85 % (an accuracy or a rate, not a percentage or a count)")
 """An accuracy, a rate or a share that may be 0 or 1: a real in [0, 1]."""
-PositiveReal = _named(numbers.Real, lambda x: _real(x) and x > 0, "a finite number > 0",
+PositiveReal = named_type(numbers.Real, lambda x: _real(x) and x > 0, "a finite number > 0",
                       "pass a positive number (not 0, NaN or inf)")
 """A scale, a norm budget or a learning rate: a finite real > 0."""
-NonNegativeReal = _named(numbers.Real, lambda x: _real(x) and x >= 0, "a finite number >= 0",
+FiniteReal = named_type(numbers.Real, _real, "a finite number", "pass a number that is not NaN or inf")
+"""A measured value of any sign: a finite real."""
+NonNegativeReal = named_type(numbers.Real, lambda x: _real(x) and x >= 0, "a finite number >= 0",
                          "pass 0 or a positive number (not NaN or inf)")
 """A penalty or a total that may be zero: a finite real >= 0."""
-Shape = _named(collections.abc.Sequence, lambda s: not isinstance(s, str) and len(s) > 0
+Shape = named_type(collections.abc.Sequence, lambda s: not isinstance(s, str) and len(s) > 0
                and all(_integer(d) and d >= 1 for d in s), "one sample's shape without the batch: whole numbers >= 1",
                "e.g. (3, 32, 32) or (50,); pass tuple(x.shape[1:]) for a batch x")
 """One sample's shape, without the batch axis: a non-empty sequence of ints >= 1."""
-ClassIndices = _named(collections.abc.Sequence, lambda s: not isinstance(s, str) and len(s) > 0
+ClassIndices = named_type(collections.abc.Sequence, lambda s: not isinstance(s, str) and len(s) > 0
                       and all(_integer(c) and c >= 0 for c in s),
-                      "a non-empty list of class indices (whole numbers >= 0)", "e.g. [1] for one class or [0, 3] for two; None where all classes are meant")
+                      "a non-empty list of class indices (whole numbers >= 0)",
+                      "e.g. [1] for one class or [0, 3] for two; None where all classes are meant")
 """Some classes of a dataset: a non-empty sequence of class indices (ints >= 0)."""
 
 
-PositiveReals = _named(collections.abc.Sequence, lambda s: not isinstance(s, str) and len(s) > 0
+PositiveReals = named_type(collections.abc.Sequence, lambda s: not isinstance(s, str) and len(s) > 0
                        and all(_real(x) and x > 0 for x in s), "a non-empty list of finite numbers > 0",
                        "e.g. [5.0, 10.0] (every item positive; not 0, NaN or inf)")
 """A grid of scales or norm budgets: a non-empty sequence of finite reals > 0 (every item checked)."""
-Counts = _named(collections.abc.Sequence, lambda s: not isinstance(s, str) and len(s) > 0
+Counts = named_type(collections.abc.Sequence, lambda s: not isinstance(s, str) and len(s) > 0
                 and all(_integer(n) and n >= 1 for n in s), "a non-empty list of whole numbers >= 1",
                 "e.g. [10, 50, 200] (ints; not floats or bools)")
 """A grid of counts: a non-empty sequence of ints >= 1 (every item checked)."""
@@ -160,6 +165,10 @@ def describe_type(annotation: Any) -> str:
         return f"a list whose items are each {describe_type(args[0])}"
     if typing.get_origin(annotation) is tuple and len(args) == 2 and args[1] is Ellipsis:
         return f"a tuple whose items are each {describe_type(args[0])}"
+    if typing.get_origin(annotation) is tuple and args and len(set(args)) == 1:  # e.g. tuple[X, X, X]
+        return f"a tuple of {len(args)} items, each {describe_type(args[0])}"
+    if typing.get_origin(annotation) is tuple and args:
+        return f"a tuple ({', '.join(describe_type(a) for a in args)})"
     if typing.get_origin(annotation) in (collections.abc.Mapping, dict) and len(args) == 2:
         key = describe_type(args[0])
         keys = f"a dict with {key.split(' ', 1)[1] if key.startswith(('a ', 'an ')) else key} keys"
@@ -262,5 +271,6 @@ def contract(function: F) -> F:
     return call  # type: ignore[return-value]
 
 
-__all__ = ["ClassIndices", "ContractError", "Count", "CountOrZero", "Counts", "Fraction", "NonNegativeReal",
-           "PositiveReal", "PositiveReals", "Proportion", "Shape", "contract", "describe_type", "describe_value"]
+__all__ = ["ClassIndices", "ContractError", "Count", "CountOrZero", "Counts", "FiniteReal", "Fraction",
+           "NonNegativeReal", "PositiveReal", "PositiveReals", "Proportion", "Shape", "contract", "describe_type",
+           "describe_value", "named_type"]

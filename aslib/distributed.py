@@ -15,15 +15,18 @@ uses it everywhere work is split:
 * studies (:mod:`aslib.studies`): the settings (repeat, sample size, source model) of a sweep,
   whose rows are then gathered in single-process order.
 
-This module imports nothing else from the kit: it sits below :mod:`aslib.data`.
+This module imports nothing else from the kit but :mod:`aslib.contracts`: it sits below :mod:`aslib.data`.
 """
 from __future__ import annotations
 
+import numbers
 import os
 from typing import Any, Iterable, Iterator, Sequence, TypeVar
 
 import torch
 import torch.distributed as dist
+
+from .contracts import Count, CountOrZero, contract
 
 T = TypeVar("T")
 
@@ -54,7 +57,13 @@ def current_shard() -> tuple[int, int]:
     return process_rank_and_world()
 
 
-def check_shard(shard: tuple[int, int]) -> tuple[int, int]:
+Shard = tuple[CountOrZero, Count]
+"""A shard ``(process_rank, world)``: two whole numbers (``0 <= process_rank < world``, checked by
+:func:`check_shard`)."""
+
+
+@contract
+def check_shard(shard: Shard) -> tuple[int, int]:
     """Validate a shard ``(process_rank, world)`` with ``0 <= process_rank < world``; returns it as ints."""
     process_rank, world = shard
     if not 0 <= process_rank < world:
@@ -62,15 +71,21 @@ def check_shard(shard: tuple[int, int]) -> tuple[int, int]:
     return int(process_rank), int(world)
 
 
-def share(items: Sequence[T] | torch.Tensor, shard: tuple[int, int] | None = None) -> Sequence[T] | torch.Tensor:
+@contract
+def share(items: Sequence[T] | torch.Tensor, shard: Shard | None = None) -> Sequence[T] | torch.Tensor:
     """The share of ``shard`` (default: this process) of a sequence or tensor: ``items[process_rank::world]``."""
     process_rank, world = check_shard(shard or current_shard())
     return items if world == 1 else items[process_rank::world]
 
 
-def share_of_iterable(items: Iterable[T], shard: tuple[int, int] | None = None) -> Iterator[T]:
-    """The items at positions ``process_rank, process_rank + world, ...`` of an iterable (e.g. a stream of batches)."""
-    process_rank, world = check_shard(shard or current_shard())
+@contract
+def share_of_iterable(items: Iterable[T], shard: Shard | None = None) -> Iterator[T]:
+    """The items at positions ``process_rank, process_rank + world, ...`` of an iterable (e.g. a stream of batches);
+    the shard is checked at the call."""
+    return _every_world_th(items, *check_shard(shard or current_shard()))
+
+
+def _every_world_th(items: Iterable[T], process_rank: int, world: int) -> Iterator[T]:
     for i, item in enumerate(items):
         if i % world == process_rank:
             yield item
@@ -86,7 +101,8 @@ def all_gather(obj: Any) -> list[Any]:
     return out
 
 
-def sum_across_ranks(values: list[float]) -> list[float]:
+@contract
+def sum_across_ranks(values: Sequence[numbers.Real]) -> list[numbers.Real]:
     """Element-wise sum of ``values`` over all ranks (``values`` unchanged without a process group)."""
     if not is_distributed():
         return list(values)

@@ -8,6 +8,7 @@ resumable (:func:`finetune`'s ``checkpoint``) and snapshot the end of each phase
 from __future__ import annotations
 
 import math
+import shutil
 import time
 import warnings
 from dataclasses import dataclass
@@ -19,18 +20,23 @@ import torch.nn.functional as F
 from torch import nn
 from jaxtyping import Float, Integer
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from .asnet import ASNet
-from ._utils import (NonFiniteError, atomic_save, check_finite, check_fraction, check_positive,
-                     load_resumed, load_tensors, model_device, model_mode)
-from .contracts import NonNegativeReal, PositiveReal, Proportion, Shape, contract
+from ._utils import (NonFiniteError, check_finite,
+                     model_device, model_mode)
+from .contracts import Count, CountOrZero, NonNegativeReal, PositiveReal, Proportion, Shape, contract
 from .data import Batches, BatchLoader, ImageDataset, local_share
-from .distributed import barrier, is_main_process, process_rank_and_world, sum_across_ranks
+from .distributed import is_main_process, process_rank_and_world, sum_across_ranks
+from .epoch_loop import EpochLoop
 from .inference import evaluate
 from .metrics import complexity, nonzero_weights, sparse_macs_counter
 
 
+GroupRates = tuple[NonNegativeReal, NonNegativeReal, NonNegativeReal]
+"""The (pre-model, AS, PCE) learning rates of a phase: three finite numbers >= 0."""
+
+
+@contract
 @dataclass(frozen=True)
 class FinetuneConfig:
     """Step 3 of Algorithm 3.1 (defaults: the paper's VGG-19 / CIFAR-10 run).
@@ -54,56 +60,32 @@ class FinetuneConfig:
     the training data, is the result.
     """
 
-    kd_epochs: int = 20
-    sparse_epochs: int = 100
-    batch_size: int = 300
-    kd_lr: tuple[float, float, float] = (1e-4, 1e-5, 1e-5)
-    sparse_lr: tuple[float, float, float] = (1e-4, 1e-5, 1e-5)
-    alpha: float = 0.1
-    temperature: float = 1.0
-    l1: float = 0.2
-    l1_pre: float = 0.2
-    l1_growth: float = 1.0
-    target_params: int | None = None
-    target_macs: int | None = None
-    sparse_optimizer: str = "sgd"
-    sparse_momentum: float = 0.0
-    sparse_loss: str = "ce"
-    schedule: str = "harmonic"
-    precision: str = "float32"
-    swa_epochs: int = 0
+    kd_epochs: CountOrZero = 20
+    sparse_epochs: CountOrZero = 100
+    batch_size: Count = 300
+    kd_lr: GroupRates = (1e-4, 1e-5, 1e-5)
+    sparse_lr: GroupRates = (1e-4, 1e-5, 1e-5)
+    alpha: Proportion = 0.1
+    temperature: PositiveReal = 1.0
+    l1: NonNegativeReal = 0.2
+    l1_pre: NonNegativeReal = 0.2
+    l1_growth: PositiveReal = 1.0
+    target_params: Count | None = None
+    target_macs: Count | None = None
+    sparse_optimizer: Literal["sgd", "adam"] = "sgd"
+    sparse_momentum: NonNegativeReal = 0.0
+    sparse_loss: Literal["ce", "distill"] = "ce"
+    schedule: Literal["harmonic", "cosine"] = "harmonic"
+    precision: Literal["float32", "bfloat16"] = "float32"
+    swa_epochs: CountOrZero = 0
     augment: bool = True
     seed: int = 0
-    max_batches: int | None = None
+    max_batches: Count | None = None
 
     def __post_init__(self) -> None:
-        choices = {"sparse_optimizer": ("sgd", "adam"), "sparse_loss": ("ce", "distill"),
-                   "schedule": ("harmonic", "cosine"), "precision": ("float32", "bfloat16")}
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"FinetuneConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        for name in ("kd_epochs", "sparse_epochs", "swa_epochs"):
-            check_positive(name, getattr(self, name), integer=True, allow_zero=True)
         if self.swa_epochs > self.sparse_epochs:
             raise ValueError(f"swa_epochs ({self.swa_epochs}) averages the last sparse epochs: at most sparse_epochs "
                              f"({self.sparse_epochs})")
-        check_positive("batch_size", self.batch_size, integer=True)
-        for name in ("l1", "l1_pre", "sparse_momentum"):
-            check_positive(name, getattr(self, name), allow_zero=True)
-        check_positive("l1_growth", self.l1_growth)
-        check_positive("temperature", self.temperature)
-        check_fraction("alpha", self.alpha, low_open=False)
-        for name in ("kd_lr", "sparse_lr"):
-            rates = getattr(self, name)
-            if len(rates) != 3:
-                raise ValueError(f"{name} holds the (pre-model, AS, PCE) learning rates: 3 numbers, got {rates!r}")
-            for rate in rates:
-                check_positive(f"each of {name}", rate, allow_zero=True)
-        for name in ("target_params", "target_macs"):
-            if getattr(self, name) is not None:
-                check_positive(name, getattr(self, name), integer=True)
-        if self.max_batches is not None:
-            check_positive("max_batches (batches per epoch; None for all)", self.max_batches, integer=True)
 
     def learning_rates(self, phase: str, epoch: int) -> tuple[float, float, float]:
         """The (pre-model, AS, PCE) learning rates of ``epoch`` (0-based) of ``phase``."""
@@ -221,25 +203,10 @@ def _finetune(asnet: nn.Module, teacher: nn.Module, train_data: ImageDataset, ev
     model = asnet
     if world > 1:
         model = nn.parallel.DistributedDataParallel(asnet, device_ids=[device.index] if device.type == "cuda" else None)
-    progress = progress and is_main_process()
     eval_shard = local_share(eval_data, 500)
     key = ACCURACY_KEYS[0] if getattr(eval_data, "split", None) == "validation" else ACCURACY_KEYS[1]
-    phases = [("distill", config.kd_epochs), ("sparse", config.sparse_epochs)]
-    history: list[dict[str, Any]] = []
-    path = Path(checkpoint) if checkpoint else None
-    averaged = torch.optim.swa_utils.AveragedModel(asnet) if config.swa_epochs else None
-    if path is not None and path.exists():
-        state = load_tensors(path, "ASNet fine-tuning checkpoint", device)
-        load_resumed(asnet, state["asnet"], path, "pass another checkpoint path (aslib asnet --out DIR)")
-        history = state["history"]
-        if averaged is not None and state.get("averaged") is not None:
-            averaged.load_state_dict(state["averaged"])
 
-    def save(target: Path) -> None:
-        atomic_save({"asnet": asnet.state_dict(), "history": history,
-                     "averaged": None if averaged is None else averaged.state_dict()}, target)
-
-    def measure(phase: str, epoch: int) -> dict[str, Any]:
+    def measure(phase: str, epoch: int, train_loss: float = math.nan) -> dict[str, Any]:
         result = evaluate(asnet, eval_shard)
         correct, total = sum_across_ranks([result["accuracy"] * result["samples"], result["samples"]])
         row = {"phase": phase, "epoch": epoch, key: correct / total}
@@ -249,100 +216,120 @@ def _finetune(asnet: nn.Module, teacher: nn.Module, train_data: ImageDataset, ev
                         "params": c["params"], "macs": c["macs"]})
         return row
 
-    if not history:
-        history.append(measure("start", 0))
-    bf16 = config.precision == "bfloat16"
-    for index, (phase, epochs) in enumerate(phases):
-        done = [row["epoch"] for row in history if row["phase"] == phase]
-        if any(row["phase"] == p for row in history for p, _ in phases[index + 1:]):
-            continue
-        groups = _param_groups(asnet, config.learning_rates(phase, 0))
-        if phase == "distill" or config.sparse_optimizer == "adam":
-            opt = torch.optim.Adam(groups)
-        else:
-            opt = torch.optim.SGD(groups, momentum=config.sparse_momentum)
-        frozen = any(row.get("frozen") for row in history if row["phase"] == phase)
-        masks = [w != 0 for w in _sparse_weights(asnet)] if frozen else None
-        pre_frozen = any(row.get("pre frozen") for row in history if row["phase"] == phase)
-        pre_masks = [w != 0 for w in _pre_weights(asnet)] if pre_frozen else None
-        sparse_macs = (sparse_macs_counter(asnet, input_shape)
-                       if phase == "sparse" and config.target_macs is not None else None)
-        distill = phase == "distill" or config.sparse_loss == "distill"
-        for epoch in range(max(done, default=0), epochs):
-            started = time.time()
-            for group, lr in zip(opt.param_groups, config.learning_rates(phase, epoch)):
-                group["lr"] = lr
-            loader.set_epoch(index * 10_000 + epoch)
-            asnet.train()
-            for b, (x, y) in enumerate(tqdm(loader, disable=not progress, desc=f"{phase} {epoch + 1}/{epochs}",
-                                           leave=False)):
-                if config.max_batches is not None and b >= config.max_batches:
-                    break
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                    out = model(x).float()
-                    if distill:
-                        with torch.no_grad():
-                            target = teacher(x).float()
-                if distill:
-                    loss = distillation_loss(out, target, y, alpha=config.alpha, temperature=config.temperature)
-                else:
-                    loss = F.cross_entropy(out, y)
-                if sum_across_ranks([float(not torch.isfinite(loss))])[0]:  # every rank stops, none hangs
-                    raise NonFiniteError(f"non-finite loss in {phase} epoch {epoch + 1} (on at least one rank); "
-                                             "lower the learning rates")
-                opt.zero_grad(set_to_none=True)
-                (loss * (len(y) * world / _global_batch_size(loader, b))).backward()
-                opt.step()
-                if phase != "sparse":
-                    continue
-                if masks is None:
-                    _prox(asnet, opt, config, config.l1_scale(epoch), pre=pre_masks is None)
-                    if pre_masks is not None:
-                        with torch.no_grad():
-                            for weight, mask in zip(_pre_weights(asnet), pre_masks):
-                                weight.mul_(mask)
-                    elif sparse_macs is not None and sparse_macs() <= config.target_macs:
-                        pre_masks = [w != 0 for w in _pre_weights(asnet)]
-                    if config.target_params is not None and nonzero_weights(asnet) <= config.target_params:
-                        masks = [w != 0 for w in _sparse_weights(asnet)]
-                else:
-                    with torch.no_grad():
-                        for weight, mask in zip(_sparse_weights(asnet), masks):
-                            weight.mul_(mask)
-            averaging = phase == "sparse" and averaged is not None and masks is not None \
-                and epoch >= epochs - config.swa_epochs
-            if averaging:
-                averaged.update_parameters(asnet)
-            asnet.eval()
-            history.append({**measure(phase, epoch + 1), "seconds": round(time.time() - started, 2)})
-            if phase == "sparse":
-                history[-1].update({"l1 scale": config.l1_scale(epoch), "frozen": masks is not None,
-                                    "averaged": averaging})
-                if config.target_macs is not None:
-                    history[-1]["pre frozen"] = pre_masks is not None or masks is not None
-            if progress:
-                tqdm.write(f"{phase} epoch {epoch + 1}: " + ", ".join(
-                    f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in history[-1].items()
-                    if k not in ("phase", "epoch")))
-            if path is not None and is_main_process():
-                save(path)
-            barrier()
-        if path is not None and epochs and is_main_process():
-            save(phase_checkpoint(path, phase))
-    if averaged is not None and not int(averaged.n_averaged):
+    path = Path(checkpoint) if checkpoint else None
+    loop = EpochLoop(asnet, loader, [("distill", config.kd_epochs), ("sparse", config.sparse_epochs)],
+                     lambda phase, history: _Steps(asnet, model, teacher, loader, config, phase, history, input_shape),
+                     measure, state_path=path, shuffle_epoch=lambda index, epoch: index * 10_000 + epoch,
+                     batches_per_epoch=config.max_batches, start_row=lambda: measure("start", 0),
+                     end_phase=None if path is None else lambda phase: _keep(loop, phase_checkpoint(path, phase)),
+                     progress=progress and is_main_process(), what="ASNet fine-tuning checkpoint",
+                     fix="pass another checkpoint path (aslib asnet --out DIR)")
+    loop.run()
+    history = loop.history
+    if config.swa_epochs and (loop.averaged is None or not int(loop.averaged.n_averaged)):
         warnings.warn(f"swa_epochs={config.swa_epochs}: no sparse epoch in the averaging window had a fixed zero "
                       "pattern (set target_params, reached before the window), so nothing was averaged")
-    elif averaged is not None and not history[-1].get("swa"):
+    elif config.swa_epochs and not history[-1].get("swa"):
         started = time.time()
-        asnet.load_state_dict(averaged.module.state_dict())
+        asnet.load_state_dict(loop.averaged.module.state_dict())
         torch.optim.swa_utils.update_bn(loader, asnet)
         asnet.eval()
         history.append({**measure("sparse", history[-1]["epoch"]), "seconds": round(time.time() - started, 2),
-                        "swa": int(averaged.n_averaged)})
-        if path is not None and is_main_process():
-            save(path)
-        barrier()
+                        "swa": int(loop.averaged.n_averaged)})
+        loop.save()
     return history
+
+
+def _keep(loop: EpochLoop, target: Path) -> None:
+    """Copy the state of ``loop`` at the end of a phase to ``target`` (main process only)."""
+    if is_main_process():
+        shutil.copyfile(loop.state_path, target)
+
+
+class _Steps:
+    """The optimiser steps of one phase of :func:`finetune` (a :class:`~aslib.epoch_loop.Stepper`): Adam on the
+    distillation loss (``distill``); in ``sparse``, each step followed by the l1 proximal step until the
+    nonzero targets are met, then by the fixed zero pattern. ``model`` is ``asnet``, or its
+    ``DistributedDataParallel`` wrapper. Which zero patterns are fixed is read back from ``history``."""
+
+    def __init__(self, asnet: nn.Module, model: nn.Module, teacher: nn.Module, loader: BatchLoader,
+                 config: FinetuneConfig, phase: str, history: list[dict[str, Any]],
+                 input_shape: tuple[int, ...] | None) -> None:
+        self.asnet, self.model, self.teacher, self.loader, self.config = asnet, model, teacher, loader, config
+        self.phase, self.device = phase, model_device(asnet)
+        self.epochs = config.kd_epochs if phase == "distill" else config.sparse_epochs
+        groups = _param_groups(asnet, config.learning_rates(phase, 0))
+        if phase == "distill" or config.sparse_optimizer == "adam":
+            self.opt = torch.optim.Adam(groups)
+        else:
+            self.opt = torch.optim.SGD(groups, momentum=config.sparse_momentum)
+        frozen = any(row.get("frozen") for row in history if row["phase"] == phase)
+        self.masks = [w != 0 for w in _sparse_weights(asnet)] if frozen else None
+        pre_frozen = any(row.get("pre frozen") for row in history if row["phase"] == phase)
+        self.pre_masks = [w != 0 for w in _pre_weights(asnet)] if pre_frozen else None
+        self.sparse_macs = (sparse_macs_counter(asnet, input_shape)
+                            if phase == "sparse" and config.target_macs is not None else None)
+        self.distill = phase == "distill" or config.sparse_loss == "distill"
+        self.world = process_rank_and_world()[1]
+
+    def begin_epoch(self, epoch: int) -> None:
+        self.epoch, self.started = epoch, time.time()
+        for group, lr in zip(self.opt.param_groups, self.config.learning_rates(self.phase, epoch)):
+            group["lr"] = lr
+
+    def step(self, x: torch.Tensor, y: torch.Tensor, batch: int) -> torch.Tensor:
+        config, asnet = self.config, self.asnet
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=config.precision == "bfloat16"):
+            out = self.model(x).float()
+            if self.distill:
+                with torch.no_grad():
+                    target = self.teacher(x).float()
+        if self.distill:
+            loss = distillation_loss(out, target, y, alpha=config.alpha, temperature=config.temperature)
+        else:
+            loss = F.cross_entropy(out, y)
+        if sum_across_ranks([float(not torch.isfinite(loss))])[0]:  # every rank stops, none hangs
+            raise NonFiniteError(f"non-finite loss in {self.phase} epoch {self.epoch + 1} (on at least one rank); "
+                                 "lower the learning rates")
+        self.opt.zero_grad(set_to_none=True)
+        (loss * (len(y) * self.world / _global_batch_size(self.loader, batch))).backward()
+        self.opt.step()
+        if self.phase != "sparse":
+            return loss.detach()
+        if self.masks is None:
+            _prox(asnet, self.opt, config, config.l1_scale(self.epoch), pre=self.pre_masks is None)
+            if self.pre_masks is not None:
+                with torch.no_grad():
+                    for weight, mask in zip(_pre_weights(asnet), self.pre_masks):
+                        weight.mul_(mask)
+            elif self.sparse_macs is not None and self.sparse_macs() <= config.target_macs:
+                self.pre_masks = [w != 0 for w in _pre_weights(asnet)]
+            if config.target_params is not None and nonzero_weights(asnet) <= config.target_params:
+                self.masks = [w != 0 for w in _sparse_weights(asnet)]
+        else:
+            with torch.no_grad():
+                for weight, mask in zip(_sparse_weights(asnet), self.masks):
+                    weight.mul_(mask)
+        return loss.detach()
+
+    def averages(self, epoch: int) -> bool:
+        return self.phase == "sparse" and self.config.swa_epochs > 0 and self.masks is not None \
+            and epoch >= self.epochs - self.config.swa_epochs
+
+    def row(self, epoch: int, averaged: bool) -> dict[str, Any]:
+        row: dict[str, Any] = {"seconds": round(time.time() - self.started, 2)}
+        if self.phase == "sparse":
+            row.update({"l1 scale": self.config.l1_scale(epoch), "frozen": self.masks is not None,
+                        "averaged": averaged})
+            if self.config.target_macs is not None:
+                row["pre frozen"] = self.pre_masks is not None or self.masks is not None
+        return row
+
+    def state_dict(self) -> None:
+        return None  # optimiser moments restart when a run resumes
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
 
 
 ACCURACY_KEYS = ("validation_accuracy", "test_accuracy")

@@ -61,7 +61,7 @@ def resolve_layers(model: nn.Module, layers: Sequence[str] | str) -> dict[str, n
 
 
 @contextmanager
-def capture_outputs(modules: dict[str, nn.Module | None]):
+def _capture_outputs(modules: dict[str, nn.Module | None]):
     """Record the forward output of each module in a dict ``name -> tensor`` (hooks removed on exit).
 
     The rest of the forward pass gets a copy of each recorded output, so an in-place operation after the
@@ -118,7 +118,7 @@ def _stream(model: nn.Module, modules: dict[str, nn.Module | None], fn,
     for i, (x, y) in enumerate(stream):
         if max_batches is not None and i >= max_batches:
             break
-        with model_mode(model, train_mode), capture_outputs(modules) as store:  # restored before every yield
+        with model_mode(model, train_mode), _capture_outputs(modules) as store:  # restored before every yield
             out = _batch_gradients(model, modules, fn, x, y, store, i, return_activations)
         seen += len(x)
         yield out

@@ -13,20 +13,19 @@ from tqdm.auto import tqdm
 
 from . import data as data_mod
 from ._utils import chunks, forward_logits, model_device, model_dtype, model_mode
-from .contracts import Count, contract
+from .contracts import Count, Counts, contract
 
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, data: data_mod.Batches, *, batch_size: int = 500, topk: tuple[int, ...] = (1,),
-             progress: bool = False) -> dict[str, float]:
+@contract
+def evaluate(model: nn.Module, data: data_mod.Batches, *, batch_size: Count = 500, topk: Counts = (1,),
+             progress: bool = False) -> dict[str, float | int]:
     """Mean cross-entropy, top-k accuracy (fractions in [0, 1]) and sample count of ``model`` in eval mode.
 
     ``data`` is a dataset, an iterable of ``(images, labels)`` batches or a pair of tensors. The
     model's mode is restored afterwards.
     """
-    if not topk or not all(isinstance(k, int) and k >= 1 for k in topk):
-        raise ValueError(f"topk must be a tuple of ints >= 1, e.g. (1, 5), got {topk!r}")
     data = data_mod.batches(data, batch_size, model_device(model), model_dtype(model))
     total, loss, correct = 0, 0.0, {k: 0 for k in topk}
     with model_mode(model):

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import inspect
 from collections import OrderedDict
-from typing import Any, Sequence
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._utils import check_choice, check_positive
-from .contracts import contract
+from ._utils import check_choice
+from .contracts import Count, CountOrZero, Counts, PositiveReal, contract
 
 VGG_CONFIGS: dict[int, list[int | str]] = {
     11: [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
@@ -32,6 +32,8 @@ VGG_CONFIGS: dict[int, list[int | str]] = {
     19: [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
          512, 512, 512, 512, "M"],
 }
+VggDepth = Literal[11, 13, 16, 19]
+"""The depths of :data:`VGG_CONFIGS`."""
 RESNET_DEPTHS = (20, 32, 44, 56, 110)
 
 
@@ -44,14 +46,12 @@ class NamedSequential(nn.Sequential):
         return super().__getitem__(idx)
 
 
-def _check_shape_options(num_classes: int, width: float, in_channels: int, narrowest: int) -> None:
-    """The options every architecture shares: >= 2 classes, a width multiplier > 0 that leaves at
-    least one channel in the narrowest layer (``narrowest`` channels at width 1), >= 1 input channel."""
-    check_positive("in_channels", in_channels, integer=True)
-    check_positive("num_classes", num_classes, integer=True)
+def _check_shape_options(num_classes: int, width: float, narrowest: int) -> None:
+    """The relations every architecture's options share (their types and ranges are the declared contracts): >= 2
+    classes, and a width multiplier that leaves at least one channel in the narrowest layer (``narrowest`` channels
+    at width 1)."""
     if num_classes < 2:
         raise ValueError(f"num_classes must be >= 2 (a classifier), got {num_classes}")
-    check_positive("width", width)
     if narrowest * width < 1:
         raise ValueError(f"width {width!r} leaves less than one channel in the narrowest layer ({narrowest} "
                          f"channels at width 1); use width >= 1/{narrowest}")
@@ -71,17 +71,15 @@ class VGG(NamedSequential):
     Input ``(B, in_channels, 32, 32)`` -> logits ``(B, K)``.
     """
 
-    def __init__(self, depth: int = 19, num_classes: int = 10, batch_norm: bool = True,
-                 width: float = 1.0, in_channels: int = 3, channels: Sequence[int] | None = None):
-        if depth not in VGG_CONFIGS:
-            raise ValueError(f"VGG depth must be one of {sorted(VGG_CONFIGS)}, got {depth}")
-        _check_shape_options(num_classes, width, in_channels, narrowest=64)
+    @contract
+    def __init__(self, depth: VggDepth = 19, num_classes: Count = 10, batch_norm: bool = True,
+                 width: PositiveReal = 1.0, in_channels: Count = 3, channels: Counts | None = None):
+        _check_shape_options(num_classes, width, narrowest=64)
         config = VGG_CONFIGS[depth]
         convs = [item for item in config if item != "M"]
-        if channels is not None and (len(channels) != len(convs) or not all(
-                isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in channels)):
+        if channels is not None and len(channels) != len(convs):
             raise ValueError(f"channels must give one positive int per conv layer ({len(convs)} for depth {depth}), "
-                             f"got {channels!r}")
+                             f"got {len(channels)}: {channels!r}")
         widths = iter(channels if channels is not None else [max(1, int(round(item * width))) for item in convs])
         layers: list[tuple[str, nn.Module]] = []
         incoming, index = in_channels, 0
@@ -105,7 +103,8 @@ class VGG(NamedSequential):
 class ShortcutA(nn.Module):
     """Option-A shortcut: subsample by 2 and zero-pad channels (no parameters)."""
 
-    def __init__(self, pad: int):
+    @contract
+    def __init__(self, pad: CountOrZero):
         super().__init__()
         self.pad = pad
 
@@ -116,7 +115,8 @@ class ShortcutA(nn.Module):
 class BasicBlock(nn.Module):
     """conv3x3-BN-ReLU-conv3x3-BN + shortcut, then ReLU."""
 
-    def __init__(self, in_planes: int, planes: int, stride: int = 1):
+    @contract
+    def __init__(self, in_planes: Count, planes: Count, stride: Count = 1):
         super().__init__()
         self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
@@ -139,10 +139,11 @@ class ResNet(NamedSequential):
     ``pool``, ``flatten``, ``fc``.
     """
 
-    def __init__(self, depth: int = 20, num_classes: int = 10, width: float = 1.0, in_channels: int = 3):
+    @contract
+    def __init__(self, depth: Count = 20, num_classes: Count = 10, width: PositiveReal = 1.0, in_channels: Count = 3):
         if (depth - 2) % 6 or depth < 8:
             raise ValueError(f"CIFAR ResNet depth must be 6n+2 (e.g. {RESNET_DEPTHS}), got {depth}")
-        _check_shape_options(num_classes, width, in_channels, narrowest=16)
+        _check_shape_options(num_classes, width, narrowest=16)
         n = (depth - 2) // 6
         planes = [max(2, 2 * int(round(c * width / 2))) for c in (16, 32, 64)]
         layers: list[tuple[str, nn.Module]] = [("stem", nn.Sequential(
@@ -167,8 +168,9 @@ class LeNet(NamedSequential):
     Input ``(B, 1, 28, 28)`` -> logits ``(B, K)``.
     """
 
-    def __init__(self, num_classes: int = 10, in_channels: int = 1):
-        _check_shape_options(num_classes, 1.0, in_channels, narrowest=20)
+    @contract
+    def __init__(self, num_classes: Count = 10, in_channels: Count = 1):
+        _check_shape_options(num_classes, 1.0, narrowest=20)
         super().__init__(OrderedDict([
             ("conv1", nn.Sequential(nn.Conv2d(in_channels, 20, 5), nn.ReLU(), nn.MaxPool2d(2))),
             ("conv2", nn.Sequential(nn.Conv2d(20, 50, 5), nn.ReLU(), nn.MaxPool2d(2))),

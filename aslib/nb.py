@@ -13,6 +13,7 @@ the report (:mod:`aslib.report`, active when the report runner executes the note
 """
 from __future__ import annotations
 
+import numbers
 import warnings
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -20,15 +21,18 @@ from typing import Any, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import torch
+from matplotlib.figure import Figure
 
 from . import presets, report, zoo
 from ._utils import default_device
+from .contracts import Count, CountOrZero, contract
 from .tables import format_table
 
 FALLBACK_MODEL = "vgg19_bn_w025_cifar10"
 """The shipped network a notebook uses when its preset names a model that is not in the zoo."""
 
 
+@contract
 @dataclass
 class Notebook:
     """A running notebook: its name (the report's folder), parameters ``cfg``, ``device`` and preset name."""
@@ -38,8 +42,9 @@ class Notebook:
     device: torch.device
     preset: str = "default"
 
-    def table(self, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None, *, digits: int = 2,
-              key: str | None = None, caption: str | None = None) -> None:
+    @contract
+    def table(self, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None, *,
+              digits: CountOrZero = 2, key: str | None = None, caption: str | None = None) -> None:
         """Display ``rows`` as a Markdown table (all columns of the first row by default), with an
         optional caption above (e.g. another table); record it for the report under ``key``."""
         if not rows:
@@ -51,7 +56,8 @@ class Notebook:
         if key is not None:
             report.record_table(self.name, key, text)
 
-    def figure(self, fig: Any, key: str | None = None) -> None:
+    @contract
+    def figure(self, fig: Figure, key: str | None = None) -> None:
         """Show a matplotlib figure; record it for the report under ``key``."""
         if key is not None:
             report.record_figure(self.name, key, fig)
@@ -66,20 +72,23 @@ class Notebook:
 
             display(shown)
 
-    def claim(self, claim_id: str, measured: float, *, n: int | None = None,
-              ci95: tuple[float, float] | None = None, source: str = "live", note: str = "") -> None:
+    @contract
+    def claim(self, claim_id: str, measured: numbers.Real, *, n: Count | None = None,
+              ci95: tuple[numbers.Real, numbers.Real] | None = None, source: str = "live", note: str = "") -> None:
         """Print and record one of the paper's claims (:data:`aslib.claims.CLAIMS`) for ``claims.json``."""
         claim = report.record_claim(self.name, claim_id, measured=measured, preset=self.preset, n=n, ci95=ci95,
                                     source=source, note=note)
         ci = "" if ci95 is None else f", 95 % CI [{ci95[0]:.3f}, {ci95[1]:.3f}]"
         print(f"{claim_id}: {measured:.4g} (paper: {claim['paper']}; n = {n}{ci}; {source}) {note}".rstrip())
 
+    @contract
     def value(self, key: str, value: Any) -> None:
         """Print ``key: value`` and record the value for the report (next to the paper's claims)."""
         print(f"{key}: {value}")
         report.record_value(self.name, key, value)
 
 
+@contract
 def start(name: str, preset: str, overrides: Mapping[str, Any] | None = None, *, seed: int = 0,
           **preset_values: dict[str, Any]) -> Notebook:
     """Set up a notebook: choose the preset's parameters (:func:`aslib.presets.choose`), seed torch,

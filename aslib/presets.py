@@ -6,29 +6,31 @@ A notebook's ``parameters`` cell holds ``preset`` and ``overrides``; papermill s
 """
 from __future__ import annotations
 
+import typing
 from types import SimpleNamespace
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from ._utils import check_choice
+from .contracts import contract, named_type
 
-PRESET_NAMES = ("smoke", "default", "paper")
+Overrides = named_type(Mapping, lambda m: all(isinstance(k, str) for k in m), "a mapping of parameter names to values",
+                       'pass it as YAML with papermill -y "overrides: {n_boot: 20}" (-p passes a string)')
+"""A notebook's ``overrides`` parameter: values by parameter name."""
+Preset = Literal["smoke", "default", "paper"]
+"""The name of a notebook preset."""
+PRESET_NAMES = typing.get_args(Preset)
 
 
-def choose(preset: str, overrides: Mapping[str, Any] | None = None, **presets: dict[str, Any]) -> SimpleNamespace:
+@contract
+def choose(preset: str, overrides: Overrides | None = None, **presets: dict[str, Any]) -> SimpleNamespace:
     """Pick ``presets[preset]`` and apply ``overrides`` (only keys the preset defines).
 
-    Raises ValueError for an unknown preset or an override of an undefined key, TypeError for a preset that is
-    not a name or overrides that are not a mapping (papermill's ``-p`` gives a string; ``-y`` gives a mapping).
+    Raises ValueError for an unknown preset or an override of an undefined key; a preset that is not a name or
+    overrides that are not a mapping break the contract (papermill's ``-p`` gives a string; pass overrides as YAML
+    with ``-y "overrides: {n_images: 2000}"``, which gives a mapping).
     """
-    if not isinstance(preset, str):
-        raise TypeError(f"preset must be a name, one of {PRESET_NAMES}, got {type(preset).__name__} {preset!r}; "
-                        "with papermill: -p preset smoke")
     check_choice("preset", preset, presets)
-    if overrides is not None and not isinstance(overrides, Mapping):
-        raise TypeError(f"overrides must be a mapping of parameter names to values, got {type(overrides).__name__} "
-                        f"{overrides!r}; with papermill pass it as YAML: -y \"overrides: {{n_images: 2000}}\" "
-                        "(-p passes a string)")
     values = dict(presets[preset])
     for key in overrides or {}:
         check_choice("parameter in overrides", key, values, f" (the parameters of preset {preset!r})")

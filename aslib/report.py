@@ -12,18 +12,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
-import numbers
 import os
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
+
+from matplotlib.figure import Figure
 
 from . import __version__
-from ._utils import atomic_write_json, check_choice, check_positive, default_device
+from ._utils import atomic_write_json, check_choice, default_device
 from .claims import CLAIMS, headline
+from .contracts import Count, FiniteReal, contract
 from .data import identity
-from .presets import PRESET_NAMES
+from .presets import Preset
 from .reproduction import platform_fingerprint
 from .resources import notebooks as shipped_notebooks
 from .resources import select
@@ -43,6 +44,7 @@ def _slot(notebook: str, key: str, suffix: str) -> Path | None:
     return folder / f"{key}{suffix}"
 
 
+@contract
 def record_table(notebook: str, key: str, markdown: str) -> None:
     """Save a Markdown table for the report."""
     path = _slot(notebook, key, ".md")
@@ -50,6 +52,7 @@ def record_table(notebook: str, key: str, markdown: str) -> None:
         path.write_text(markdown.strip() + "\n")
 
 
+@contract
 def record_value(notebook: str, key: str, value: Any) -> None:
     """Save a scalar or short text shown next to the paper's claims."""
     path = _slot(notebook, key, ".json")
@@ -57,8 +60,10 @@ def record_value(notebook: str, key: str, value: Any) -> None:
         path.write_text(json.dumps(value))
 
 
-def record_claim(notebook: str, claim_id: str, *, measured: float, preset: str, n: int | None = None,
-                 ci95: tuple[float, float] | None = None, source: str = "live", note: str = "") -> dict[str, Any]:
+@contract
+def record_claim(notebook: str, claim_id: str, *, measured: FiniteReal, preset: str, n: Count | None = None,
+                 ci95: tuple[FiniteReal, FiniteReal] | None = None, source: str = "live",
+                 note: str = "") -> dict[str, Any]:
     """Save one measured claim (an id of :data:`aslib.claims.CLAIMS`) for ``report/claims.json``; returns the claim.
 
     ``measured`` is a number, ``n`` the number of repeats (or images) behind it, ``ci95`` its 95 %
@@ -66,12 +71,8 @@ def record_claim(notebook: str, claim_id: str, *, measured: float, preset: str, 
     evaluated live"``, ...), ``note`` what the number is about (model, data, settings).
     """
     check_choice("claim", claim_id, CLAIMS, " (add a new one to aslib.claims.CLAIMS)")
-    if not (isinstance(measured, numbers.Real) and math.isfinite(measured)):
-        raise ValueError(f"measured must be a finite number, got {measured!r}")
-    if n is not None:
-        check_positive("n", n, integer=True)
-    if ci95 is not None and not (len(ci95) == 2 and all(math.isfinite(b) for b in ci95) and ci95[0] <= ci95[1]):
-        raise ValueError(f"ci95 must be a finite interval (low, high) with low <= high, got {ci95!r}")
+    if ci95 is not None and ci95[0] > ci95[1]:
+        raise ValueError(f"ci95 must be an interval (low, high) with low <= high, got {ci95!r}")
     what, paper = CLAIMS[claim_id]
     claim = {"id": claim_id, "claim": what, "paper": paper, "measured": float(measured),
              "ci95": None if ci95 is None else [float(ci95[0]), float(ci95[1])], "n": n, "source": source,
@@ -83,7 +84,8 @@ def record_claim(notebook: str, claim_id: str, *, measured: float, preset: str, 
     return claim
 
 
-def record_figure(notebook: str, key: str, figure) -> None:
+@contract
+def record_figure(notebook: str, key: str, figure: Figure) -> None:
     """Save a matplotlib figure (PNG) for the report."""
     path = _slot(notebook, key, ".png")
     if path is not None:
@@ -104,13 +106,14 @@ def _stamp(notebook: Path, preset: str) -> str:
     return digest.hexdigest()
 
 
-def execute(notebooks: Sequence[Path], out: Path, preset: str = "default", force: bool = False,
-            parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+@contract
+def execute(notebooks: Sequence[str | Path], out: str | Path, preset: Preset = "default", force: bool = False,
+            parameters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """Execute notebooks into ``out`` with papermill, each with ``out`` as its working directory (what a notebook
     writes to a relative path lands there); returns one timing row per notebook. ``ASLIB_RESULTS`` (where the
     notebooks record) is set for the run and restored afterwards."""
-    check_choice("preset", preset, PRESET_NAMES)
-    missing = [str(nb) for nb in notebooks if not Path(nb).is_file()]
+    notebooks, out = [Path(nb) for nb in notebooks], Path(out)
+    missing = [str(nb) for nb in notebooks if not nb.is_file()]
     if missing:
         raise FileNotFoundError(f"notebooks not found: {missing}")
     out.mkdir(parents=True, exist_ok=True)
@@ -148,7 +151,7 @@ def _own_cpu_seconds() -> float:
 
 
 def _execute_each(notebooks: Sequence[Path], out: Path, preset: str, force: bool,
-                  parameters: dict[str, Any] | None) -> list[dict[str, Any]]:
+                  parameters: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     import papermill
 
     rows = []
@@ -174,11 +177,12 @@ def _execute_each(notebooks: Sequence[Path], out: Path, preset: str, force: bool
     return rows
 
 
-def collect_claims(results: Path) -> list[dict[str, Any]]:
+@contract
+def collect_claims(results: str | Path) -> list[dict[str, Any]]:
     """Every claim of :data:`aslib.claims.CLAIMS` in order: the recorded one, or ``measured: None`` when no notebook
     of this run measured it."""
     found = {}
-    for path in sorted(results.glob("*/claims/*.json")):
+    for path in sorted(Path(results).glob("*/claims/*.json")):
         claim = json.loads(path.read_text())
         found[claim["id"]] = claim
     return [found.get(cid, {"id": cid, "claim": what, "paper": paper, "measured": None, "ci95": None, "n": None,
@@ -194,9 +198,12 @@ def _claim_row(claim: dict[str, Any]) -> str:
     return "| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |"
 
 
-def write_report(out: Path, timings: list[dict[str, Any]]) -> Path:
+@contract
+def write_report(out: str | Path, timings: Sequence[Mapping[str, Any]]) -> Path:
     """Assemble ``out/claims.json``, ``out/platform.json`` (:func:`aslib.reproduction.platform_fingerprint`) and
-    ``out/report.md`` from the recorded claims, tables, values and figures."""
+    ``out/report.md`` from the recorded claims, tables, values and figures; ``timings`` are the rows of
+    :func:`execute`."""
+    out = Path(out)
     results = out / "results"
     claims = collect_claims(results)
     atomic_write_json(claims, out / "claims.json")
@@ -229,7 +236,8 @@ def write_report(out: Path, timings: list[dict[str, Any]]) -> Path:
     return path
 
 
-def notebook_subject(notebook: Path) -> str:
+@contract
+def notebook_subject(notebook: str | Path) -> str:
     """What the notebook at ``notebook`` teaches: its first heading without the number (``# 03 · Active neurons``)."""
     cells = json.loads(Path(notebook).read_text())["cells"]
     for cell in cells:
@@ -239,12 +247,13 @@ def notebook_subject(notebook: Path) -> str:
     raise ValueError(f"{notebook} does not start with a '# NN · Title' heading")
 
 
-def notebook_table(folders: dict[str, Path], notebooks: Sequence[Path] | None = None) -> str:
+@contract
+def notebook_table(folders: Mapping[str, str | Path], notebooks: Sequence[str | Path] | None = None) -> str:
     """Markdown table of the notebooks, what each teaches and its run time in seconds under each preset, read
     from the stamp files of the report folders ``{preset: folder}`` (``-`` where a folder has no timing), and a note
     on the machine: a time is marked ``*`` when other processes used more than :data:`BUSY_CORES` CPU cores while
     the notebook ran (the time an idle machine needs is shorter) and ``?`` when the stamp does not say."""
-    notebooks = sorted(notebooks or shipped_notebooks())
+    notebooks = sorted(Path(nb) for nb in notebooks or shipped_notebooks())
     rows = {}
     for preset, folder in folders.items():
         for nb in notebooks:
@@ -278,7 +287,8 @@ TABLE_MARKERS = ("<!-- notebook-table:start -->", "<!-- notebook-table:end -->")
 course map)."""
 
 
-def write_notebook_table(page: Path | str, folders: dict[str, Path]) -> None:
+@contract
+def write_notebook_table(page: str | Path, folders: Mapping[str, str | Path]) -> None:
     """Rewrite the block between :data:`TABLE_MARKERS` in the Markdown file ``page`` with the measured
     :func:`notebook_table`."""
     page = Path(page)
@@ -291,15 +301,17 @@ def write_notebook_table(page: Path | str, folders: dict[str, Path]) -> None:
     page.write_text(f"{before}{start}\n{notebook_table(folders)}\n{end}{after}")
 
 
-def run_report(out: Path | str = "report", preset: str = "default", force: bool = False,
-               notebooks: Sequence[Path] | None = None, only: Sequence[str] | None = None) -> Path:
+@contract
+def run_report(out: str | Path = "report", preset: Preset = "default", force: bool = False,
+               notebooks: Sequence[str | Path] | None = None,
+               only: list[str] | tuple[str, ...] | None = None) -> Path:
     """Execute ``notebooks`` (default: the shipped ones, :func:`aslib.resources.notebooks`), narrowed to those whose
     name starts with one of the number prefixes ``only`` (e.g. ``["01"]``), and write ``out/report.md``."""
     out = Path(out)
-    check_choice("preset", preset, PRESET_NAMES)
     if notebooks is not None and not list(notebooks):
         raise ValueError("notebooks is empty: pass notebook paths, or None for the shipped ones")
-    notebooks = select(sorted(notebooks), only) if notebooks is not None else shipped_notebooks(only=only)
+    notebooks = (select(sorted(Path(nb) for nb in notebooks), only) if notebooks is not None
+                 else shipped_notebooks(only=only))
     start = time.time()
     timings = execute(notebooks, out, preset, force)
     path = write_report(out, timings)

@@ -29,7 +29,7 @@ import torch
 from jaxtyping import Float, Integer, UInt8
 from torch import Tensor
 
-from .contracts import Fraction, PositiveReal, contract
+from .contracts import FiniteReal, Fraction, NonNegativeReal, PositiveReal, contract
 from .stats import estimate, t_quantile
 
 FINGERPRINT_KEYS = ("torch", "machine", "cpu_capability", "blas", "threads", "device")
@@ -86,6 +86,7 @@ def data_identity(images: UInt8[Tensor, "n *sample"], labels: Integer[Tensor, " 
     return digest.hexdigest()
 
 
+@contract
 @dataclass(frozen=True)
 class Check:
     """One comparison of a recomputed value with a stored one.
@@ -97,20 +98,13 @@ class Check:
     """
 
     quantity: str
-    recomputed: float
-    stored: float
-    tolerance: float
+    recomputed: FiniteReal
+    stored: FiniteReal
+    tolerance: NonNegativeReal
     basis: str
     binding: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("recomputed", "stored", "tolerance"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Real) or isinstance(value, bool) or math.isnan(value):
-                raise ValueError(f"Check {self.quantity!r}: {name} must be a real number, got {value!r}")
-        if not self.tolerance >= 0:
-            raise ValueError(f"Check {self.quantity!r}: tolerance must be >= 0 (0 for an exact match), "
-                             f"got {self.tolerance!r}")
         if not self.basis:
             raise ValueError(f"Check {self.quantity!r}: say why the tolerance fits the quantity (basis)")
 

@@ -13,20 +13,21 @@ import random
 from dataclasses import dataclass
 from typing import Sequence
 
-from .contracts import Count, Fraction, PositiveReal, Proportion, contract
+from .contracts import Count, Fraction, NonNegativeReal, PositiveReal, Proportion, contract
 
 
+@contract
 @dataclass(frozen=True)
 class Estimate:
     """A mean over ``n`` repeats with its sample standard deviation (ddof 1) and a two-sided
     confidence interval ``(low, high)`` at ``level`` (None when ``n < 2``)."""
 
     mean: float
-    std: float
-    n: int
+    std: NonNegativeReal
+    n: Count
     low: float | None
     high: float | None
-    level: float
+    level: Fraction
 
     def __str__(self) -> str:
         ci = "" if self.low is None else f", {100 * self.level:g} % CI [{self.low:.3f}, {self.high:.3f}]"

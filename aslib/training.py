@@ -8,30 +8,30 @@ checkpoint loads with ``torch.load(..., weights_only=True)``.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.optim import swa_utils
-from tqdm.auto import tqdm
-
 from . import data as data_mod
-from ._utils import (atomic_save, check_choice, check_device, check_fraction, check_positive, chunks, default_device,
-                     load_resumed, load_tensors, model_device, seeded)
-from .contracts import Count, contract
+from ._utils import check_choice, check_device, chunks, default_device, model_device, seeded
+from .contracts import Count, CountOrZero, NonNegativeReal, PositiveReal, Proportion, contract
+from .epoch_loop import EpochLoop
 from .inference import evaluate
 from .models import build
 from .zoo import save_checkpoint
 
 
-SCHEDULES = ("onecycle", "step")
-"""The learning-rate schedules of a :class:`Recipe`: one-cycle (cosine annealing) or the paper's steps."""
+Schedule = Literal["onecycle", "step"]
+"""A learning-rate schedule of a :class:`Recipe`: one-cycle (cosine annealing) or the paper's steps."""
+SCHEDULES = get_args(Schedule)
+"""The learning-rate schedules of a :class:`Recipe`."""
 
 
+@contract
 @dataclass(frozen=True)
 class Recipe:
     """Everything that defines a training run (hyper-parameters in the optimiser's units).
@@ -45,28 +45,20 @@ class Recipe:
     arch: str
     dataset: str
     arch_kwargs: dict[str, Any] = field(default_factory=dict)
-    epochs: int = 30
-    batch_size: int = 128
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    schedule: str = "onecycle"
-    label_smoothing: float = 0.0
+    epochs: Count = 30
+    batch_size: Count = 128
+    lr: PositiveReal = 0.1
+    momentum: NonNegativeReal = 0.9
+    weight_decay: NonNegativeReal = 5e-4
+    schedule: Schedule = "onecycle"
+    label_smoothing: Proportion = 0.0
     seed: int = 0
-    swa_epochs: int = 0
-    swa_lr: float = 0.01
+    swa_epochs: CountOrZero = 0
+    swa_lr: PositiveReal = 0.01
 
     def __post_init__(self) -> None:
-        check_positive("epochs", self.epochs, integer=True)
-        check_positive("batch_size", self.batch_size, integer=True)
-        check_positive("lr", self.lr)
-        for name in ("momentum", "weight_decay"):
-            check_positive(name, getattr(self, name), allow_zero=True)
-        check_fraction("label_smoothing", self.label_smoothing, low_open=False, high_open=True)
-        check_choice("schedule", self.schedule, SCHEDULES)
-        if self.swa_epochs < 0 or (self.swa_epochs and self.swa_lr <= 0):
-            raise ValueError(f"swa_epochs must be >= 0 (0 turns weight averaging off) and swa_lr > 0, "
-                             f"got {self.swa_epochs} and {self.swa_lr}")
+        if self.label_smoothing == 1:
+            raise ValueError("label_smoothing must be below 1 (1 makes every target uniform), got 1; e.g. 0.1")
 
 
 RECIPES: dict[str, Recipe] = {
@@ -106,9 +98,10 @@ def _optimizer(model: nn.Module, recipe: Recipe, steps_per_epoch: int, phase: st
     return opt, sched
 
 
-def train(recipe: Recipe | str, out: str | Path, *, root: str | None = None, device: str | torch.device | None = None,
-          save_every: float = 60.0, progress: bool = True, max_batches: int | None = None,
-          amp: bool | None = None) -> dict[str, Any]:
+@contract
+def train(recipe: Recipe | str, out: str | Path, *, root: str | Path | None = None,
+          device: str | torch.device | None = None, save_every: PositiveReal = 60.0, progress: bool = True,
+          max_batches: Count | None = None, amp: bool | None = None) -> dict[str, Any]:
     """Train a recipe (or a name from :data:`RECIPES`) and write the final checkpoint to ``out``.
 
     ``amp`` turns on mixed precision with channels-last images: float16 with a gradient scaler
@@ -121,8 +114,6 @@ def train(recipe: Recipe | str, out: str | Path, *, root: str | None = None, dev
     next call continues). Returns the metadata written with the model (``done`` is False if
     stopped early).
     """
-    if max_batches is not None:
-        check_positive("max_batches (optimiser steps in this call; None for no limit)", max_batches, integer=True)
     if isinstance(recipe, str):
         check_choice("recipe", recipe, RECIPES)
         recipe_name, recipe = recipe, RECIPES[recipe]
@@ -130,106 +121,86 @@ def train(recipe: Recipe | str, out: str | Path, *, root: str | None = None, dev
         recipe_name = "custom"
     device = check_device(device) if device is not None else default_device()
     out = Path(out)
-    state_path = out.with_name(out.name + ".state.pt")
     with seeded(recipe.seed, device):  # the caller's random state is left as it was
         train_set = data_mod.load(recipe.dataset, "train", root)
         test_set = data_mod.load(recipe.dataset, "test", root)
         kwargs = dict(recipe.arch_kwargs)
         kwargs.setdefault("num_classes", train_set.num_classes)
         model = build(recipe.arch, **kwargs).to(device)
-        cuda = device.type == "cuda"
-        amp = cuda if amp is None else amp
-        amp_dtype = torch.float16 if cuda else torch.bfloat16
+        amp = device.type == "cuda" if amp is None else amp
         if amp:
             model = model.to(memory_format=torch.channels_last)
         loader = data_mod.BatchLoader(train_set, recipe.batch_size, shuffle=True, augment=True,
                                       seed=recipe.seed, drop_last=True, device=device)
-        scaler = torch.amp.GradScaler("cuda", enabled=amp and cuda)
-        epoch, position, elapsed, history = 0, 0, 0.0, []
-        state = load_tensors(state_path, "training state", device) if state_path.exists() else None
-        if state is not None:
-            load_resumed(model, state["model"], state_path, "write this run to another out path")
-            epoch, position, elapsed, history = state["epoch"], state["position"], state["elapsed"], state["history"]
 
-        def start_phase(name: str):
-            """Fresh optimiser and schedule for phase ``name``, plus the running average in ``"swa"``."""
-            return (name, *_optimizer(model, recipe, len(loader), name),
-                    swa_utils.AveragedModel(model) if name == "swa" else None)
+        def measure(phase: str, epoch: int, train_loss: float) -> dict[str, Any]:
+            return {"epoch": epoch + (recipe.epochs if phase == "swa" else 0), "phase": phase,
+                    "train_loss": train_loss, "test_accuracy": evaluate(model, test_set, batch_size=500)["accuracy"]}
 
-        phase, opt, sched, averaged = start_phase("swa" if epoch >= recipe.epochs else "main")
-        if state is not None and state.get("phase", "main") == phase:  # else: the SWA phase starts afresh
-            opt.load_state_dict(state["optimizer"])
-            sched.load_state_dict(state["scheduler"])
-            if averaged is not None:
-                averaged.load_state_dict(state["averaged"])
-
-        def snapshot():
-            atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                         "phase": phase, "averaged": averaged.state_dict() if averaged is not None else None,
-                         "epoch": epoch, "position": position, "elapsed": elapsed + time.time() - start,
-                         "history": history}, state_path)
-
-        start, last_save, steps = time.time(), time.time(), 0
-        stopped = False
-        total_epochs = recipe.epochs + recipe.swa_epochs
-        while epoch < total_epochs and not stopped:
-            if epoch >= recipe.epochs and phase == "main":
-                phase, opt, sched, averaged = start_phase("swa")
-            loader.set_epoch(epoch)
-            model.train()
-            running, seen = 0.0, 0
-            bar = tqdm(total=len(loader), initial=position, disable=not progress,
-                       desc=f"epoch {epoch + 1}/{total_epochs}")
-            for i, (x, y) in enumerate(loader):
-                if i < position:
-                    continue
-                if amp:
-                    x = x.contiguous(memory_format=torch.channels_last)
-                with torch.autocast(device.type, dtype=amp_dtype, enabled=amp):
-                    loss = F.cross_entropy(model(x), y, label_smoothing=recipe.label_smoothing)
-                opt.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
-                sched.step()
-                running += loss.item() * len(y)
-                seen += len(y)
-                position, steps = i + 1, steps + 1
-                bar.update(1)
-                bar.set_postfix(loss=f"{running / seen:.3f}")
-                if time.time() - last_save > save_every:
-                    snapshot()
-                    last_save = time.time()
-                if max_batches is not None and steps >= max_batches:
-                    stopped = True
-                    break
-            bar.close()
-            if not stopped:
-                if averaged is not None:
-                    averaged.update_parameters(model)
-                test = evaluate(model, test_set, batch_size=500)
-                history.append({"epoch": epoch + 1, "phase": phase, "train_loss": running / max(seen, 1),
-                                "test_accuracy": test["accuracy"]})
-                if progress:
-                    tqdm.write(f"epoch {epoch + 1}: train loss {running / max(seen, 1):.4f}, "
-                               f"test accuracy {test['accuracy']:.4f}")
-                epoch, position = epoch + 1, 0
-            snapshot()
-            last_save = time.time()
-        wall = elapsed + time.time() - start
+        loop = EpochLoop(model, loader, [("main", recipe.epochs), ("swa", recipe.swa_epochs)],
+                         lambda phase, history: _Steps(model, recipe, len(loader), phase, amp), measure,
+                         state_path=out.with_name(out.name + ".state.pt"), save_every=save_every, progress=progress,
+                         shuffle_epoch=lambda index, epoch: epoch + (recipe.epochs if index else 0),
+                         fix="write this run to another out path")
+        done = loop.run(max_batches)
         meta = {"arch": recipe.arch, "arch_kwargs": kwargs, "dataset": recipe.dataset, "data_source": train_set.source,
-                "recipe_name": recipe_name, "recipe": asdict(recipe), "seed": recipe.seed, "epochs": epoch,
-                "wall_time_s": round(wall, 1), "history": history, "device": str(device),
-                "precision": str(amp_dtype).removeprefix("torch.") if amp else "float32", "done": not stopped}
-        if not stopped:
-            if averaged is not None:
+                "recipe_name": recipe_name, "recipe": asdict(recipe), "seed": recipe.seed,
+                "epochs": len(loop.history), "wall_time_s": round(loop.seconds, 1), "history": loop.history,
+                "device": str(device), "done": done,
+                "precision": str(_amp_dtype(device)).removeprefix("torch.") if amp else "float32"}
+        if done:
+            if loop.averaged is not None:
                 swa_utils.update_bn(data_mod.BatchLoader(train_set, 500, augment=True, seed=recipe.seed, device=device),
-                                    averaged)
-                model = averaged.module
+                                    loop.averaged)
+                model = loop.averaged.module
             meta["test_accuracy"] = evaluate(model, test_set)["accuracy"]
             save_checkpoint(model, meta, out)
-            state_path.unlink(missing_ok=True)
+            loop.state_path.unlink(missing_ok=True)
         return meta
+
+
+def _amp_dtype(device: torch.device) -> torch.dtype:
+    """Mixed precision's dtype: float16 on CUDA, bfloat16 elsewhere."""
+    return torch.float16 if device.type == "cuda" else torch.bfloat16
+
+
+class _Steps:
+    """The optimiser steps of one phase of :func:`train` (a :class:`~aslib.epoch_loop.Stepper`): SGD on the
+    (label-smoothed) cross-entropy, stepping its schedule after every batch; ``amp``: mixed precision."""
+
+    def __init__(self, model: nn.Module, recipe: Recipe, steps_per_epoch: int, phase: str, amp: bool) -> None:
+        self.model, self.recipe, self.phase, self.amp = model, recipe, phase, amp
+        self.device = model_device(model)
+        self.opt, self.sched = _optimizer(model, recipe, steps_per_epoch, phase)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=amp and self.device.type == "cuda")
+
+    def begin_epoch(self, epoch: int) -> None:
+        pass
+
+    def step(self, x: torch.Tensor, y: torch.Tensor, batch: int) -> torch.Tensor:
+        if self.amp:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=_amp_dtype(self.device), enabled=self.amp):
+            loss = F.cross_entropy(self.model(x), y, label_smoothing=self.recipe.label_smoothing)
+        self.opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.opt)
+        self.scaler.update()
+        self.sched.step()
+        return loss.detach()
+
+    def averages(self, epoch: int) -> bool:
+        return self.phase == "swa"
+
+    def row(self, epoch: int, averaged: bool) -> dict[str, Any]:
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.opt.load_state_dict(state["optimizer"])
+        self.sched.load_state_dict(state["scheduler"])
 
 
 @contract

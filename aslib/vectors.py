@@ -32,8 +32,9 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import typing
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
 import torch
 
@@ -42,7 +43,7 @@ from . import zoo
 from ._utils import atomic_save, atomic_write_json, check_choice, check_device, default_device, load_tensors
 from .attacks import METHODS, NORMS, attack_ratio, attack_seed, craft
 from .attacks.common import Images, Labels, Norm
-from .contracts import ClassIndices, Fraction, PositiveReal, contract
+from .contracts import ClassIndices, Count, CountOrZero, Fraction, PositiveReal, PositiveReals, contract
 from .reproduction import Check, data_identity, platform_fingerprint, prediction_tolerance, same_platform
 
 STORE = zoo.CHECKPOINT_DIR
@@ -51,27 +52,31 @@ STORE = zoo.CHECKPOINT_DIR
 EXPERIMENTS = {"allclass": {"classes": None, "n_samples": 200}, "oneclass": {"classes": [1], "n_samples": 100},
                "transfer": {"classes": [1], "n_samples": 50}}
 """The paper's crafting sets: 200 images of all classes, 100 of class 1, 50 of class 1 (transfer study)."""
+Experiment = Literal["allclass", "oneclass", "transfer"]
+"""The name of one of the :data:`EXPERIMENTS`."""
 
 
-def experiment_options(dataset: str, experiment: str, method: str) -> dict[str, Any]:
+@contract
+def experiment_options(dataset: str, experiment: Experiment, method: str) -> dict[str, Any]:
     """The per-experiment settings of a method (the paper's): the AS attack's first step ``step_max``
     is 3 for the CIFAR-10 one-class and transfer experiments and ``xi**2`` otherwise; every other
     setting is the method's own default (full iteration, patience and line-search budgets)."""
-    if experiment not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment {experiment!r}; choose one of {sorted(EXPERIMENTS)}")
     if method == "as" and dataset.startswith("cifar") and experiment in ("oneclass", "transfer"):
         return {"step_max": 3.0}
     return {}
 
 
-SOLVER_VARIANTS = ("exact", "authors")
+Solver = Literal["exact", "authors"]
+SOLVER_VARIANTS = typing.get_args(Solver)
 """Dominant-direction solvers the AS vectors are shipped with: ``"exact"`` (the default, record
 field ``variant`` absent) and ``"authors"`` (the authors' one-step randomized direction, record
 field ``variant = "authors"``; see :func:`aslib.attacks.dominant_direction`)."""
 
 
-def record_id(model: str, experiment: str, method: str, xi: float, repeat: int, norm: str = "l2",
-              variant: str | None = None) -> str:
+@contract
+def record_id(model: str, experiment: Experiment, method: str, xi: PositiveReal, repeat: CountOrZero,
+              norm: Norm = "l2", variant: Solver | None = None) -> str:
+    """The id of a shipped vector's record: ``model/experiment/method[-variant]/norm/xi<xi>/r<repeat>``."""
     name = method if variant is None else f"{method}-{variant}"
     return f"{model}/{experiment}/{name}/{norm}/xi{xi:g}/r{repeat}"
 
@@ -221,10 +226,11 @@ def reproduce(record: dict[str, Any], test: tuple[Images, Labels], *, level: Fra
     return checks
 
 
-def craft_vectors(model: str, *, xis: Sequence[float], repeats: int, experiment: str = "allclass",
-                  methods: Sequence[str] = METHODS, norm: str = "l2", seed: int = 0, solver: str = "exact",
-                  command: str = "", device: torch.device | str | None = None,
-                  progress: bool = True) -> list[dict[str, Any]]:
+@contract
+def craft_vectors(model: str, *, xis: PositiveReals, repeats: Count, experiment: Experiment = "allclass",
+                  methods: Sequence[str] = METHODS, norm: Norm = "l2", seed: int = 0, solver: Solver = "exact",
+                  command: str = "", device: torch.device | str | None = None, progress: bool = True,
+                  root: str | Path | None = None) -> list[dict[str, Any]]:
     """Craft and ship the vectors of one experiment for a zoo model; resumable (a vector whose record
     exists is skipped, and every new vector is written at once). Returns the records of this call's grid.
 
@@ -232,24 +238,19 @@ def craft_vectors(model: str, *, xis: Sequence[float], repeats: int, experiment:
     and noise level, so that methods can be compared pairwise); the attack seed is
     :func:`aslib.attacks.attack_seed`. Options are :func:`experiment_options` (the paper's per-experiment settings);
     ``solver`` (one of :data:`SOLVER_VARIANTS`) is the AS attack's dominant-direction solver, and a
-    non-default solver is shipped as a variant of the AS records (only ``methods=("as",)`` allowed).
+    non-default solver is shipped as a variant of the AS records (only ``methods=("as",)`` allowed). The crafting
+    sets are drawn from the training split under ``root`` (:func:`aslib.data.load`; default: the data root).
     """
-    if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, got {repeats}")
-    if solver not in SOLVER_VARIANTS:
-        raise ValueError(f"unknown solver {solver!r}; ship one of {SOLVER_VARIANTS}")
     variant = None if solver == "exact" else solver
     if variant is not None and tuple(methods) != ("as",):
         raise ValueError(f"solver={solver!r} is an option of the AS attack only: pass methods=('as',)")
-    entry, spec = zoo.entry(model), EXPERIMENTS.get(experiment)
-    if spec is None:
-        raise ValueError(f"unknown experiment {experiment!r}; choose one of {sorted(EXPERIMENTS)}")
+    entry, spec = zoo.entry(model), EXPERIMENTS[experiment]
     unknown = set(methods) - set(METHODS)
     if unknown:
         raise ValueError(f"unknown methods {sorted(unknown)}; use some of {METHODS}")
     device = torch.device(device) if device is not None else default_device()
     net = zoo.pretrained(model, map_location=device)
-    train = data_mod.load(entry["dataset"], "train")
+    train = data_mod.load(entry["dataset"], "train", root)
     manifest = _read_manifest()
     if command and command not in manifest["commands"]:
         manifest["commands"].append(command)

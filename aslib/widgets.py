@@ -10,8 +10,11 @@ from typing import Callable, Mapping, Sequence
 import ipywidgets
 import matplotlib.pyplot as plt
 import torch
+from jaxtyping import Float
+from torch import Tensor, nn
 
-from ._utils import check_finite, check_positive, model_mode
+from ._utils import check_finite, model_mode
+from .contracts import Count, NonNegativeReal, contract
 from .subspace import ActiveSubspace, count_active
 
 
@@ -29,12 +32,12 @@ def _interactive_or_static(draw: Callable, controls: dict, interactive: bool):
     return ipywidgets.interactive(redraw, **controls)
 
 
-def spectrum_browser(subspaces: Mapping[str, ActiveSubspace], *, interactive: bool = True, top: int = 200):
+@contract
+def spectrum_browser(subspaces: Mapping[str, ActiveSubspace], *, interactive: bool = True, top: Count = 200):
     """Browse the eigenvalue spectrum of each layer with a threshold slider marking the active neurons."""
     names = list(subspaces)
     if not names:
         raise ValueError("subspaces is empty: pass {layer name: fitted ActiveSubspace}, e.g. from layer_subspaces")
-    check_positive("top", top, integer=True)
 
     def draw(layer: str, delta: float):
         est = subspaces[layer]
@@ -56,17 +59,16 @@ def spectrum_browser(subspaces: Mapping[str, ActiveSubspace], *, interactive: bo
     return _interactive_or_static(draw, controls, interactive)
 
 
-def noise_slider(model: torch.nn.Module, image: torch.Tensor, direction: torch.Tensor, classes: Sequence[str],
-                 *, to_display: Callable[[torch.Tensor], torch.Tensor], xis: Sequence[float] = (0, 2, 4, 6, 8, 10),
-                 interactive: bool = True, start: float | None = None):
+@contract
+def noise_slider(model: nn.Module, image: Float[Tensor, "c h w"], direction: Float[Tensor, "c h w"],
+                 classes: Sequence[str], *, to_display: Callable[[torch.Tensor], torch.Tensor],
+                 xis: Sequence[NonNegativeReal] = (0, 2, 4, 6, 8, 10), interactive: bool = True,
+                 start: NonNegativeReal | None = None):
     """Show ``image + xi * direction / ||direction||`` and the model's prediction for a noise level xi.
 
-    ``image`` ``(C, H, W)`` in normalised units; ``to_display`` maps normalised images to [0, 1].
-    Without a widget, draws one panel per value of ``xis``.
+    ``image`` ``(C, H, W)`` in normalised units and ``direction`` of the same shape; ``to_display`` maps normalised
+    images to [0, 1]. Without a widget, draws one panel per value of ``xis``.
     """
-    if image.shape != direction.shape or image.ndim != 3:
-        raise ValueError(f"image and direction must both be one sample (C, H, W) of the same shape, got "
-                         f"{tuple(image.shape)} and {tuple(direction.shape)}")
     check_finite(direction, "the direction")
     if not bool(direction.any()):
         raise ValueError("direction is all zeros: it has no direction to add")
@@ -95,8 +97,8 @@ def noise_slider(model: torch.nn.Module, image: torch.Tensor, direction: torch.T
     if interactive:
         slider = ipywidgets.FloatSlider(value=start if start is not None else xis[-1], min=0, max=max(xis), step=0.5)
         return _interactive_or_static(draw, {"xi": slider}, True)
-    fig, axes = plt.subplots(1, len(xis), figsize=(2.2 * len(xis), 2.6))
-    for ax, xi in zip(axes, xis):
+    fig, axes = plt.subplots(1, len(xis), figsize=(2.2 * len(xis), 2.6), squeeze=False)
+    for ax, xi in zip(axes[0], xis):
         x, label, p = predict(xi)
         ax.imshow(to_display(x).permute(1, 2, 0).squeeze(-1).cpu(), cmap="gray" if x.shape[0] == 1 else None)
         ax.set_title(f"xi={xi:g}\n{classes[label]} ({p:.0%})", fontsize="x-small")

@@ -115,6 +115,7 @@ def pretrained(name: str, map_location: str | torch.device = "cpu") -> nn.Module
 TORCHVISION_PREFIX = "torchvision:"
 
 
+@contract
 def resolve(spec: str, *, weights: str | Path | None = None, dataset: str | None = None,
             map_location: str | torch.device = "cpu") -> tuple[nn.Module, str]:
     """A model in eval mode and its dataset name from any of three specs (the CLI's ``--model``):
@@ -155,7 +156,8 @@ def resolve(spec: str, *, weights: str | Path | None = None, dataset: str | None
                  " (a zoo name), the path of a kit checkpoint, or torchvision:NAME with a state-dict file")
 
 
-def same_data(entry: dict[str, Any], dataset: Any) -> bool:
+@contract
+def same_data(entry: dict[str, Any], dataset: data_mod.ImageDataset) -> bool:
     """True when ``dataset`` (an :class:`aslib.data.ImageDataset` split) holds exactly the pixels and labels
     the manifest ``entry`` was measured on (its ``data_sha256`` of that split): only then can a recorded
     accuracy be expected back to rounding; on another copy (a lossless CIFAR-10 where the record used the
@@ -164,11 +166,13 @@ def same_data(entry: dict[str, Any], dataset: Any) -> bool:
     return recorded is not None and recorded == data_identity(dataset.images, dataset.targets)
 
 
+@contract
 def sha256(path: str | Path) -> str:
     """Hex sha256 of a file."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+@contract
 def ship(name: str, path: str | Path, meta: dict[str, Any], command: str) -> dict[str, Any]:
     """Record a finished checkpoint in the manifest (replacing an entry of the same name); returns the entry.
 

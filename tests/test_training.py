@@ -91,12 +91,13 @@ def test_weight_averaging_phase_averages_epoch_ends_and_resumes_exactly(tmp_path
 
 
 def test_recipe_rejects_bad_settings():
-    with pytest.raises(ValueError, match="swa_epochs must be >= 0"):
-        Recipe("lenet", "fashion_mnist", swa_epochs=-1)
-    with pytest.raises(ValueError, match="swa_lr > 0"):
-        Recipe("lenet", "fashion_mnist", swa_epochs=2, swa_lr=0.0)
-    with pytest.raises(ValueError, match="epochs must be an int >= 1"):
-        Recipe("lenet", "fashion_mnist", epochs=0)
+    for kwargs, message in (({"swa_epochs": -1}, "swa_epochs must be a whole number >= 0"),
+                            ({"swa_epochs": 2, "swa_lr": 0.0}, "swa_lr must be a finite number > 0"),
+                            ({"epochs": 0}, "epochs must be a whole number >= 1"),
+                            ({"label_smoothing": 1.0}, "label_smoothing must be below 1"),
+                            ({"schedule": "cosine"}, "schedule must be one of 'onecycle', 'step'")):
+        with pytest.raises(ValueError, match=message):
+            Recipe("lenet", "fashion_mnist", **kwargs)
 
 
 def test_unknown_recipe():

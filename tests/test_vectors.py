@@ -19,7 +19,7 @@ def test_paper_settings_per_experiment():
     assert vectors.experiment_options("cifar10", "oneclass", "as") == {"step_max": 3.0}
     assert vectors.experiment_options("cifar10", "allclass", "as") == {}
     assert vectors.experiment_options("fashion_mnist", "oneclass", "as") == {}
-    with pytest.raises(ValueError, match="unknown experiment"):
+    with pytest.raises(ValueError, match="experiment must be one of 'allclass', 'oneclass', 'transfer'"):
         vectors.experiment_options("cifar10", "twoclass", "as")
     assert attack_seed(0, 2, 7.5) == 2750
 
@@ -93,7 +93,7 @@ def test_the_authors_solver_ships_as_a_variant_of_the_as_records(store):
     assert not torch.equal(authors_vector, exact_vector)
     with pytest.raises(ValueError, match="AS attack only"):
         vectors.craft_vectors("lenet_fashion_mnist", solver="authors", **{**kwargs, "methods": ["as", "uap"]})
-    with pytest.raises(ValueError, match="unknown solver"):
+    with pytest.raises(ValueError, match="solver must be one of 'exact', 'authors'"):
         vectors.craft_vectors("lenet_fashion_mnist", solver="power", **kwargs)
 
 

@@ -47,11 +47,14 @@ def test_noise_slider_titles_each_panel_with_the_models_prediction():
             label = int(model((image + xi * direction / direction.norm())[None]).argmax())
         assert ax.get_title().startswith(f"xi={xi:g}\n{classes[label]} (")
     plt.close(fig)
+    one = widgets.noise_slider(model, image, direction, classes, to_display=lambda x: x, xis=(5,), interactive=False)
+    assert [ax.get_title().split("\n")[0] for ax in one.axes] == ["xi=5"]  # one panel: no subplot grid to unpack
+    plt.close(one)
     assert isinstance(widgets.noise_slider(model, image, direction, classes, to_display=lambda x: x.clamp(0, 1)),
                       ipywidgets.interactive)
     with pytest.raises(ValueError, match="one name per output"):
         widgets.noise_slider(model, image, direction, ["a"], to_display=lambda x: x, interactive=False)
     with pytest.raises(ValueError, match="all zeros"):
         widgets.noise_slider(model, image, torch.zeros(3, 2, 2), classes, to_display=lambda x: x, interactive=False)
-    with pytest.raises(ValueError, match="same shape"):
+    with pytest.raises(ValueError, match=r"direction must be a floating-point tensor of shape \(c, h, w\)"):
         widgets.noise_slider(model, image, torch.randn(3, 2), classes, to_display=lambda x: x, interactive=False)

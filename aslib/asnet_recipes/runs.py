@@ -20,6 +20,7 @@ from .. import data as data_mod
 from .. import zoo
 from .._utils import atomic_save, load_tensors, seeded
 from ..asnet import ASNet, build_asnet, split_model
+from ..contracts import contract
 from ..finetuning import FinetuneConfig, finetune
 from ..metrics import complexity, reduction
 from ..pruning import channel_pruned, magnitude_prune_
@@ -28,6 +29,7 @@ from ..inference import evaluate
 from .recipes import RECIPES, ASNetRecipe, ChannelPruningRecipe, CompressionRecipe, PruningRecipe
 
 
+@contract
 def directions(model: nn.Module, layer: str, loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
                recipe: ASNetRecipe) -> ActiveSubspace | torch.Tensor | None:
     """The projection of ``recipe`` at ``layer`` from the ``(x, y)`` batches of ``loader``: an estimator whose
@@ -47,6 +49,7 @@ def directions(model: nn.Module, layer: str, loader: Iterable[tuple[torch.Tensor
     return estimator
 
 
+@contract
 def run(name_or_recipe: str | CompressionRecipe, out: str | Path, *,
         device: str | torch.device = "cpu", progress: bool = True) -> dict[str, Any]:
     """Execute a recipe in the folder ``out`` (resumable) and write ``out/model.pt`` (a zoo checkpoint).
@@ -122,6 +125,7 @@ def run(name_or_recipe: str | CompressionRecipe, out: str | Path, *,
         return meta
 
 
+@contract
 def select(candidates: Sequence[str], work: str | Path, *, device: str | torch.device = "cpu",
            progress: bool = True) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """Run the named recipes (each resumably in ``work/NAME.work``) and choose the one whose finished network scores

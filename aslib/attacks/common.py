@@ -22,9 +22,8 @@ import torch
 from jaxtyping import Float, Integer
 from torch import Tensor, nn
 
-from .._utils import (check_choice, check_finite, check_positive, chunks, forward_logits, model_device, model_dtype,
-                      model_mode)
-from ..contracts import CountOrZero, PositiveReal, contract
+from .._utils import check_choice, check_finite, chunks, forward_logits, model_device, model_dtype, model_mode
+from ..contracts import Count, CountOrZero, NonNegativeReal, PositiveReal, contract
 
 Norm = Literal["l2", "linf"]
 """The norm of a perturbation: Euclidean (``"l2"``) or maximum (``"linf"``), in normalised units."""
@@ -33,6 +32,10 @@ Images = Float[Tensor, "b *sample"]  # noqa: F821 (jaxtyping's axis names, not P
 """Images ``(N, *sample)`` in normalised units (``(N, C, H, W)`` for the image models)."""
 Labels = Integer[Tensor, " b"]
 """True labels ``(N,)``, one per image."""
+Perturbation = Float[Tensor, "*sample"]  # noqa: F821
+"""One perturbation of a sample's shape, e.g. ``(C, H, W)``: the same ``sample`` axes as the images of the call."""
+Vector = Float[Tensor, "c *sample"]  # noqa: F821
+"""A perturbation on its own (no images to agree with): a floating tensor of at least one axis."""
 Precision = Literal["float32", "bfloat16", "float16"]
 PRECISIONS = typing.get_args(Precision)
 """Precisions of the attacks' evaluation forwards (``precision=``): float32 (the default, exact)
@@ -40,6 +43,7 @@ or autocast to bfloat16 / float16 with channels-last images, about 2x faster on 
 AVX-512 BF16 and on GPUs, at a measured prediction agreement with float32 (see the attack benchmark)."""
 
 
+@contract
 @dataclass
 class AttackResult:
     """A universal perturbation and how it was found.
@@ -56,13 +60,13 @@ class AttackResult:
         xi, norm: the noise level and norm the vector was crafted for.
     """
 
-    vector: torch.Tensor
+    vector: Vector
     history: list[float] = field(default_factory=list)
-    iterations: int = 0
-    wall_time_s: float = 0.0
+    iterations: CountOrZero = 0
+    wall_time_s: NonNegativeReal = 0.0
     method: str = ""
-    xi: float = 0.0
-    norm: str = "l2"
+    xi: NonNegativeReal = 0.0
+    norm: Norm = "l2"
 
 
 class Attack(Protocol):
@@ -74,6 +78,7 @@ ATTACKS: dict[str, Attack] = {}
 """The registry: method name -> attack function (filled by :func:`register`)."""
 
 
+@contract
 def register(name: str) -> Callable[[Attack], Attack]:
     """Decorator adding an attack to :data:`ATTACKS` under ``name``."""
 
@@ -84,8 +89,9 @@ def register(name: str) -> Callable[[Attack], Attack]:
     return add
 
 
-def craft(method: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, *, norm: str = "l2",
-          seed: int = 0, batch_size: int = 256, **options: Any) -> AttackResult:
+@contract
+def craft(method: str, model: nn.Module, x: Images, y: Labels, xi: PositiveReal, *, norm: Norm = "l2",
+          seed: CountOrZero = 0, batch_size: Count = 256, **options: Any) -> AttackResult:
     """Craft a universal vector with the registered ``method`` (one of :data:`ATTACKS`)."""
     check_choice("attack method", method, ATTACKS)
     return ATTACKS[method](model, x, y, xi, norm=norm, seed=seed, batch_size=batch_size, **options)
@@ -101,71 +107,59 @@ def attack_seed(seed: int, repeat: CountOrZero, xi: PositiveReal) -> int:
 
 
 # ----------------------------------------------------------------------------------------------
-# validation
+# validation: the types, dtypes, ranges and shapes are the declared contracts; what is checked here are the
+# relations a signature cannot state
 
-def check_xi(xi: float) -> None:
-    if not isinstance(xi, numbers.Real) or not math.isfinite(xi) or xi <= 0:
-        raise ValueError(f"xi must be a finite number > 0 (a norm in normalised units), got {xi!r}")
-
-
-def check_norm(norm: str) -> None:
-    check_choice("norm", norm, NORMS)
+@contract
+def check_xi(xi: PositiveReal) -> None:
+    """Nothing more than the contract: ``xi`` is a noise level, a finite number > 0 (a norm in normalised units)."""
 
 
-def check_images(x: torch.Tensor) -> None:
-    if not isinstance(x, torch.Tensor) or x.ndim < 2:
-        got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"x must be a batch tensor (N, C, H, W) with N >= 1, got {got}; "
+@contract
+def check_images(x: Images) -> None:
+    """``x`` is a non-empty batch ``(N, C, H, W)`` (any ``(N, *shape)`` with at least one axis after the batch)."""
+    if x.ndim < 2:
+        raise ValueError(f"x must be a batch tensor (N, C, H, W) with N >= 1, got {tuple(x.shape)}; "
                          "add a batch dimension with x.unsqueeze(0)")
     if len(x) == 0:
         raise ValueError("x is empty: pass at least one sample")
 
 
-def check_labels(x: torch.Tensor, y: torch.Tensor, num_classes: int) -> None:
-    if not isinstance(y, torch.Tensor) or y.ndim != 1:
-        got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
-        raise ValueError(f"y must be a 1-D label tensor (N,), got {got}")
-    if len(y) != len(x):
-        raise ValueError(f"x has {len(x)} samples but y has {len(y)} labels; pass one label per sample")
-    if y.dtype.is_floating_point or y.dtype == torch.bool:
-        raise ValueError(f"y must hold integer class indices, got dtype {y.dtype}; use y.long()")
+@contract
+def check_labels(x: Images, y: Labels, num_classes: Count) -> None:
+    """``y`` holds one class index in ``[0, num_classes)`` per sample of ``x``."""
     low, high = int(y.min()), int(y.max())
     if low < 0 or high >= num_classes:
         raise ValueError(f"labels must lie in [0, {num_classes - 1}] (the model has {num_classes} outputs), "
                          f"got range [{low}, {high}]")
 
 
-def check_vector(x: torch.Tensor, v: torch.Tensor) -> None:
-    if not isinstance(v, torch.Tensor):
-        raise ValueError(f"the perturbation must be a tensor of the shape of x[0], got {type(v).__name__}")
-    if tuple(v.shape) != tuple(x.shape[1:]):
-        raise ValueError(f"perturbation shape {tuple(v.shape)} does not match one sample {tuple(x.shape[1:])}; "
-                         "a universal perturbation has the shape of x[0]")
+@contract
+def check_vector(x: Images, v: Perturbation) -> None:
+    """``v`` is one finite perturbation of a sample's shape, in the images' dtype and on their device."""
     if v.dtype != x.dtype or v.device != x.device:
         raise ValueError(f"the perturbation is {v.dtype} on {v.device} but the images are {x.dtype} on {x.device}; "
                          f"pass v.to(x) (a perturbation in the images' units)")
     check_finite(v, "the perturbation", "craft it again (a NaN vector fools nothing and measures nothing)")
 
 
-def check_precision(precision: str, device: torch.device) -> None:
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; use one of {PRECISIONS}")
+@contract
+def check_precision(precision: Precision, device: torch.device) -> None:
+    """A reduced ``precision`` the ``device`` has (float16 only on a GPU)."""
     if precision == "float16" and device.type == "cpu":
         raise ValueError("precision='float16' needs a GPU; on a CPU use 'bfloat16' (fast on AVX-512 BF16 cores)")
 
 
-def check_batch_size(batch_size: int) -> None:
-    check_positive("batch_size", batch_size, integer=True)
-
-
 @torch.no_grad()
-def num_classes(model: nn.Module, x: torch.Tensor) -> int:
+@contract
+def num_classes(model: nn.Module, x: Images) -> int:
     """Number of model outputs K, from an eval-mode forward of one sample."""
     with model_mode(model):
         return forward_logits(model, x[:1]).shape[1]
 
 
-def check_model_inputs(model: nn.Module, x: torch.Tensor) -> None:
+@contract
+def check_model_inputs(model: nn.Module, x: Images) -> None:
     """``x`` must be on the model's device and in its floating dtype (say how to fix it, never cast silently)."""
     dtype = model_dtype(model)
     if dtype is None:
@@ -179,27 +173,30 @@ def check_model_inputs(model: nn.Module, x: torch.Tensor) -> None:
                          f"x.to({dtype}) (images in normalised units)")
 
 
-def validate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, xi: float, norm: str, batch_size: int) -> None:
-    """The checks every attack runs on its data arguments and common options."""
+@contract
+def validate(model: nn.Module, x: Images, y: Labels, xi: PositiveReal, norm: Norm, batch_size: Count) -> None:
+    """The checks every attack runs on its data arguments and common options (``xi``, ``norm`` and ``batch_size``
+    are the contract; the images, their dtype and device and the labels' range are checked here)."""
     check_images(x)
     check_model_inputs(model, x)
-    check_xi(xi)
-    check_norm(norm)
-    check_batch_size(batch_size)
     check_labels(x, y, num_classes(model, x))
 
 
 # ----------------------------------------------------------------------------------------------
 # geometry and prediction
 
-def vector_norm(v: torch.Tensor, norm: str) -> torch.Tensor:
+def _vector_norm(v: torch.Tensor, norm: str) -> torch.Tensor:
     return v.abs().max() if norm == "linf" else v.norm()
 
 
-def project(v: torch.Tensor, xi: float, *, norm: str = "l2") -> torch.Tensor:
-    """Projection onto the ball ``{||v|| <= xi}``: l2 scales by ``min(1, xi/||v||)``, linf clamps to ``[-xi, xi]``."""
-    check_xi(xi)
-    check_norm(norm)
+def project(v: Vector, xi: PositiveReal, *, norm: Norm = "l2") -> Tensor:
+    """Projection onto the ball ``{||v|| <= xi}``: l2 scales by ``min(1, xi/||v||)``, linf clamps to ``[-xi, xi]``.
+
+    Not wrapped by :func:`~aslib.contracts.contract`: UAP and SGD-UAP call it once per folded step, where the
+    wrapper would cost several times the projection itself; its checks are written out, and cheap."""
+    if isinstance(xi, bool) or not isinstance(xi, numbers.Real) or not math.isfinite(xi) or xi <= 0:
+        raise ValueError(f"xi must be a finite number > 0 (a norm in normalised units), got {xi!r}")
+    check_choice("norm", norm, NORMS)
     check_finite(v, "the perturbation")
     if norm == "linf":
         return v.clamp(-xi, xi)
@@ -207,16 +204,18 @@ def project(v: torch.Tensor, xi: float, *, norm: str = "l2") -> torch.Tensor:
     return v * (xi / length) if length > xi else v
 
 
-def rescale(v: torch.Tensor, xi: float, norm: str) -> torch.Tensor:
+@contract
+def rescale(v: Vector, xi: PositiveReal, norm: Norm) -> Tensor:
     """``xi * v / ||v||`` (the paper evaluates full-norm vectors); an all-zero ``v`` is returned as is."""
-    length = vector_norm(v, norm)
+    length = _vector_norm(v, norm)
     return v * (xi / length) if length > 0 else v
 
 
 @torch.no_grad()
-def labels_of(model: nn.Module, inputs: torch.Tensor, precision: str = "float32") -> torch.Tensor:
+def labels_of(model: nn.Module, inputs: Images, precision: Precision = "float32") -> Tensor:
     """Predicted labels ``(B,)`` of one batch ``inputs`` ``(B, C, H, W)``; a reduced ``precision``
-    runs the forward under autocast with channels-last images (float32 runs it as is)."""
+    runs the forward under autocast with channels-last images (float32 runs it as is). Not wrapped by
+    :func:`~aslib.contracts.contract` (called per chunk inside the attacks' loops; the callers' contracts hold)."""
     if precision == "float32":
         return forward_logits(model, inputs).argmax(1)
     if inputs.ndim == 4:
@@ -226,10 +225,12 @@ def labels_of(model: nn.Module, inputs: torch.Tensor, precision: str = "float32"
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor, v: torch.Tensor | None = None, batch_size: int = 256,
-            bounds: tuple[torch.Tensor, torch.Tensor] | None = None, precision: str = "float32") -> torch.Tensor:
+def predict(model: nn.Module, x: Images, v: Perturbation | None = None, batch_size: Count = 256,
+            bounds: tuple[Tensor, Tensor] | None = None, precision: Precision = "float32") -> Tensor:
     """Predicted labels ``(N,)`` of ``x + v`` (optionally clipped to ``bounds``), batch by batch
-    (``precision``: see :data:`PRECISIONS`)."""
+    (``precision``: see :data:`PRECISIONS`). Not wrapped by :func:`~aslib.contracts.contract`: UAP calls it once
+    per sample, where the wrapper costs a third of a one-image forward; the public measures that call it
+    (:func:`~aslib.attacks.attack_ratio`, ...) are contracted."""
     labels = []
     for part in chunks(len(x), batch_size):
         inputs = x[part] if v is None else x[part] + v

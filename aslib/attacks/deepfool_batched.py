@@ -11,9 +11,9 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from .._utils import NonFiniteError, check_positive, forward_logits, model_mode
+from .._utils import NonFiniteError, forward_logits, model_mode
 from ..contracts import Count, NonNegativeReal, contract
-from .common import Images, Norm, check_images, check_model_inputs, check_norm
+from .common import Images, Norm, check_images, check_model_inputs
 
 DEEPFOOL_MARGIN = 1e-4
 """Extra distance DeepFool adds to each step so that the point crosses the boundary (as in DeepFool)."""
@@ -59,9 +59,11 @@ def _deepfool_step(gaps: torch.Tensor, grads: torch.Tensor, norm: str) -> torch.
     return torch.where(torch.isfinite(pert), (pert + DEEPFOOL_MARGIN) * direction, 0.0)
 
 
-def run_deepfool(model: nn.Module, x: torch.Tensor, num_candidates: int, overshoot: float, max_iter: int,
-                 norm: str) -> DeepFoolResult:
-    """DeepFool without validation, for a model already in eval mode (the UAP inner loop)."""
+@contract
+def run_deepfool(model: nn.Module, x: Images, num_candidates: Count, overshoot: NonNegativeReal, max_iter: Count,
+                 norm: Norm) -> DeepFoolResult:
+    """DeepFool for a model already in eval mode (the UAP inner loop): the declared contract only, none of
+    :func:`deepfool`'s checks of the model's device and dtype, and the model's mode is the caller's."""
     with torch.no_grad():
         clean = forward_logits(model, x)
     if clean.shape[1] < 2:
@@ -89,13 +91,12 @@ def run_deepfool(model: nn.Module, x: torch.Tensor, num_candidates: int, oversho
     return DeepFoolResult((1 + overshoot) * total, iterations, converged)
 
 
-def check_deepfool_options(num_candidates: int, overshoot: float, max_iter: int) -> None:
-    """The ranges DeepFool's own settings must lie in (shared with UAP, which calls DeepFool)."""
-    check_positive("num_candidates", num_candidates, integer=True)
+@contract
+def check_deepfool_options(num_candidates: Count, overshoot: NonNegativeReal, max_iter: Count) -> None:
+    """The ranges DeepFool's own settings must lie in (shared with UAP, which calls DeepFool): the contract, and
+    at least two candidates (the clean label and one other)."""
     if num_candidates < 2:
         raise ValueError(f"num_candidates must be >= 2 (the clean label and at least one other), got {num_candidates}")
-    check_positive("max_iter", max_iter, integer=True)
-    check_positive("overshoot", overshoot, allow_zero=True)
 
 
 @contract
@@ -118,7 +119,6 @@ def deepfool(model: nn.Module, x: Images, *, norm: Norm = "l2", num_candidates: 
     """
     check_images(x)
     check_model_inputs(model, x)
-    check_norm(norm)
     check_deepfool_options(num_candidates, overshoot, max_iter)
     with model_mode(model):
         return run_deepfool(model, x.detach(), num_candidates, overshoot, max_iter, norm)

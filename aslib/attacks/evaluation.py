@@ -8,17 +8,14 @@
 from __future__ import annotations
 
 import torch
-from jaxtyping import Float, Integer
+from jaxtyping import Float
 from torch import Tensor, nn
 
 from .. import data as data_mod
 from .._utils import model_mode
 from ..contracts import Count, contract
-from .common import Images, check_images, check_labels, check_model_inputs, check_vector, num_classes, predict
-
-
-Perturbation = Float[Tensor, "*sample"]  # noqa: F821
-"""One perturbation of a sample's shape, e.g. ``(C, H, W)``: the same ``sample`` axes as the images of the call."""
+from .common import (Images, Labels, Perturbation, check_images, check_labels, check_model_inputs, check_vector,
+                     num_classes, predict)
 
 
 @contract
@@ -30,7 +27,7 @@ def valid_bounds(dataset_name: str, device: torch.device | str | None = None) ->
 
 
 @contract
-def attack_ratio(model: nn.Module, x: Images, y: Integer[Tensor, " b"], v: Perturbation, *, batch_size: Count = 256,
+def attack_ratio(model: nn.Module, x: Images, y: Labels, v: Perturbation, *, batch_size: Count = 256,
                  bounds: tuple[Tensor, Tensor] | None = None) -> float:
     """Fraction of samples with ``argmax f(x+v) != y`` (the paper's measure; clean errors count).
 
@@ -68,8 +65,9 @@ def clean_predictions(model: nn.Module, x: Images, *, batch_size: Count = 256) -
         return predict(model, x, None, batch_size)
 
 
-def rates(model: nn.Module, x: torch.Tensor, y: torch.Tensor, clean: torch.Tensor, v: torch.Tensor, *,
-          batch_size: int = 256, bounds: tuple | None = None) -> tuple[float, float]:
+@contract
+def rates(model: nn.Module, x: Images, y: Labels, clean: Labels, v: Perturbation, *, batch_size: Count = 256,
+          bounds: tuple[Tensor, Tensor] | None = None) -> tuple[float, float]:
     """(attack ratio, fooling rate) of ``v`` from one pass, given the clean predictions ``clean`` ``(N,)``."""
     with model_mode(model):
         predicted = predict(model, x, v, batch_size, bounds)

@@ -35,13 +35,18 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
+from ..contracts import contract
 from ..distributed import shutdown
 from .commands import COMMANDS
 from .parser import build_parser
 
 
-def main(argv: list[str] | None = None) -> int:
+@contract
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command of the command line with ``argv`` (default: ``sys.argv[1:]``); returns the exit status
+    (0, or 2 with one line on stderr for a user error)."""
     parser = build_parser(__doc__)
     args = parser.parse_args(argv)
     args.argv = list(argv if argv is not None else sys.argv[1:])

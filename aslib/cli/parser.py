@@ -6,9 +6,11 @@ import argparse
 from pathlib import Path
 
 from .. import __version__, asnet_recipes, attacks, gradients, training, vectors
+from ..contracts import contract
 from .commands import FETCHED
 
 
+@contract
 def build_parser(description: str) -> argparse.ArgumentParser:
     """The ``aslib`` parser; ``description`` is the usage text shown by ``aslib --help``."""
     parser = argparse.ArgumentParser(prog="aslib", description=description,

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Iterable, Iterator, Union
 
 import torch
+from jaxtyping import Bool, Float, Integer, Shaped
+from torch import Tensor
 
-from .._utils import check_positive
-from ..distributed import check_shard, current_shard, share, share_of_iterable
+from ..contracts import Count, CountOrZero, contract
+from ..distributed import Shard, check_shard, current_shard, share, share_of_iterable
 from .catalog import SPECS
 from .images import ImageDataset
 
@@ -15,24 +17,21 @@ from .images import ImageDataset
 Batches = Union[ImageDataset, Iterable[tuple[torch.Tensor, torch.Tensor]], tuple[torch.Tensor, torch.Tensor]]
 
 
-def crop_flip_draws(batch_size: int, generator: torch.Generator, padding: int = 4
-                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+@contract
+def crop_flip_draws(batch_size: Count, generator: torch.Generator, padding: CountOrZero = 4
+                    ) -> tuple[Tensor, Tensor, Tensor]:
     """Random offsets ``dy, dx`` in ``[0, 2 * padding]`` and flip flags, each ``(batch_size,)``."""
-    check_positive("batch_size", batch_size, integer=True)
-    check_positive("padding", padding, integer=True, allow_zero=True)
     dy = torch.randint(0, 2 * padding + 1, (batch_size,), generator=generator)
     dx = torch.randint(0, 2 * padding + 1, (batch_size,), generator=generator)
     flip = torch.rand(batch_size, generator=generator) < 0.5
     return dy, dx, flip
 
 
-def crop_flip(images: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, flip: torch.Tensor,
-              padding: int = 4) -> torch.Tensor:
+@contract
+def crop_flip(images: Shaped[Tensor, "b c h w"], dy: Integer[Tensor, " b"], dx: Integer[Tensor, " b"],  # noqa: F821
+              flip: Bool[Tensor, " b"], padding: CountOrZero = 4) -> Tensor:
     """Crop ``(B, C, H, W)`` images, zero-padded by ``padding``, at offsets ``dy, dx`` ``(B,)``;
     flip horizontally where ``flip`` ``(B,)`` is true."""
-    if images.ndim != 4:
-        raise ValueError(f"images must be a batch (B, C, H, W), got shape {tuple(images.shape)}; "
-                         "add the batch axis with images[None]")
     b, _, h, w = images.shape
     padded = torch.nn.functional.pad(images, (padding,) * 4)
     rows = (dy[:, None] + torch.arange(h)[None]).view(b, 1, h, 1)
@@ -43,7 +42,9 @@ def crop_flip(images: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, flip: to
     return padded[batch, channel, rows, cols]
 
 
-def augment_batch(images: torch.Tensor, generator: torch.Generator, padding: int = 4) -> torch.Tensor:
+@contract
+def augment_batch(images: Shaped[Tensor, "b c h w"], generator: torch.Generator,  # noqa: F821
+                  padding: CountOrZero = 4) -> Tensor:
     """Random crop with zero padding plus horizontal flip, for a ``uint8`` batch ``(B, C, H, W)``.
 
     Zero padding is applied to raw pixels, as ``torchvision.transforms.RandomCrop(32, 4)`` does.
@@ -65,10 +66,11 @@ class BatchLoader:
     together see exactly the batches of one process.
     """
 
-    def __init__(self, dataset: ImageDataset, batch_size: int = 128, shuffle: bool = False,
-                 augment: bool = False, seed: int = 0, indices: torch.Tensor | None = None,
-                 drop_last: bool = False, device: str | torch.device = "cpu", shard: tuple[int, int] = (0, 1)):
-        check_positive("batch_size", batch_size, integer=True)
+    @contract
+    def __init__(self, dataset: ImageDataset, batch_size: Count = 128, shuffle: bool = False,
+                 augment: bool = False, seed: int = 0, indices: Integer[Tensor, " k"] | None = None,
+                 drop_last: bool = False, device: str | torch.device = "cpu",
+                 shard: Shard = (0, 1)):
         process_rank, world = check_shard(shard)
         if world > batch_size:
             raise ValueError(f"batch_size {batch_size} is smaller than the {world} ranks; use batch_size >= {world}")
@@ -76,11 +78,10 @@ class BatchLoader:
         self.dataset, self.batch_size, self.shuffle = dataset, batch_size, shuffle
         self.augment = augment and SPECS.get(dataset.name, SPECS["cifar10"]).augment
         self.seed, self.epoch, self.drop_last, self.device = seed, 0, drop_last, torch.device(device)
-        self.indices = torch.arange(len(dataset)) if indices is None else torch.as_tensor(indices)
-        if self.indices.ndim != 1 or self.indices.is_floating_point() or (
-                len(self.indices) and not 0 <= int(self.indices.min()) <= int(self.indices.max()) < len(dataset)):
-            raise ValueError(f"indices must be a 1-D integer tensor of positions in [0, {len(dataset) - 1}] "
-                             f"(the dataset has {len(dataset)} samples), got {self.indices.tolist()[:10]}...")
+        self.indices = torch.arange(len(dataset)) if indices is None else indices
+        if len(self.indices) and not 0 <= int(self.indices.min()) <= int(self.indices.max()) < len(dataset):
+            raise ValueError(f"indices must be positions in [0, {len(dataset) - 1}] (the dataset has {len(dataset)} "
+                             f"samples), got {self.indices.tolist()[:10]}...")
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -91,25 +92,35 @@ class BatchLoader:
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        process_rank, world = self.shard
+
+        def mine(items: Tensor) -> Tensor:  # this rank's share (aslib.distributed.share, checked once above)
+            return items if world == 1 else items[process_rank::world]
+
         order = self.indices[torch.randperm(len(self.indices), generator=generator)] if self.shuffle \
             else self.indices
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             index = order[start:start + self.batch_size]
             draws = crop_flip_draws(len(index), generator) if self.augment else None
-            index = share(index, self.shard)
+            index = mine(index)
             images = self.dataset.images[index]
             if draws is not None:  # the whole global batch's draws, this rank's share of the work
-                images = crop_flip(images, *(share(d, self.shard) for d in draws))
+                images = crop_flip(images, *(mine(d) for d in draws))
             yield (self.dataset.normalize(images.to(self.device, non_blocking=True)),
                    self.dataset.targets[index].to(self.device, non_blocking=True))
 
 
-def batches(data: Batches, batch_size: int = 128, device: torch.device | str | None = None,
-            dtype: torch.dtype | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+@contract
+def batches(data: Batches, batch_size: Count = 128, device: torch.device | str | None = None,
+            dtype: torch.dtype | None = None) -> Iterator[tuple[Tensor, Tensor]]:
     """Iterate ``(x, y)`` batches from a dataset, a loader, or a pair of tensors, moved to ``device``;
     floating images are cast to ``dtype`` when given (the model's: float64 images of a float32 model
-    are the same images)."""
-    check_positive("batch_size", batch_size, integer=True)
+    are the same images). The arguments are checked at the call, the batches as they come."""
+    return _batches(data, batch_size, device, dtype)
+
+
+def _batches(data: Batches, batch_size: int, device: torch.device | str | None,
+             dtype: torch.dtype | None) -> Iterator[tuple[Tensor, Tensor]]:
     if isinstance(data, ImageDataset):
         data = BatchLoader(data, batch_size)
     elif isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], torch.Tensor):
@@ -129,22 +140,17 @@ def batches(data: Batches, batch_size: int = 128, device: torch.device | str | N
         yield (x, y) if device is None else (x.to(device), y.to(device))
 
 
-def check_batch(x: torch.Tensor, y: torch.Tensor) -> None:
-    """Raise a clear error unless ``x`` is a finite floating batch ``(B, ...)`` and ``y`` its ``(B,)`` integer
-    labels."""
-    if not x.is_floating_point():
-        raise TypeError(f"images must be floating point (normalised, as the loaders of aslib.data give them), "
-                        f"got dtype {x.dtype}; convert raw pixels with the dataset's normalisation")
-    if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool or y.ndim != 1:
-        raise TypeError(f"labels must be a 1-D integer tensor (B,), got dtype {y.dtype} and shape {tuple(y.shape)}; "
-                        "use y.long() for class indices")
-    if len(x) != len(y):
-        raise ValueError(f"{len(x)} inputs but {len(y)} labels")
-    if not bool(torch.isfinite(x).all()):
+@contract
+def check_batch(images: Float[Tensor, "b ..."], labels: Integer[Tensor, " b"]) -> None:  # noqa: F821
+    """Raise a clear error unless ``images`` is a finite floating batch ``(B, ...)`` and ``labels`` its ``(B,)``
+    integer labels (the dtypes and lengths are the declared contract; finiteness is checked here)."""
+    if not bool(torch.isfinite(images).all()):
         raise ValueError("images contain NaN or inf values; check the data and any perturbation added to it")
 
 
-def local_share(data: Batches, batch_size: int = 128, shard: tuple[int, int] | None = None) -> Batches:
+@contract
+def local_share(data: ImageDataset | Iterable, batch_size: Count = 128,
+                shard: Shard | None = None) -> ImageDataset | Iterable:
     """This rank's share of ``data`` (:func:`aslib.distributed.share`): every ``world``-th sample of a
     dataset or tensor pair, every ``world``-th batch of any other iterable; ``data`` itself in one process."""
     shard = check_shard(shard or current_shard())

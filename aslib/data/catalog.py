@@ -12,6 +12,7 @@ from typing import Any, Literal
 import platformdirs
 
 from .._utils import check_choice
+from ..contracts import Count, PositiveReal, contract
 
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
@@ -26,6 +27,7 @@ MNIST_MEAN = (0.1307,)
 MNIST_STD = (0.3081,)
 
 
+@contract
 @dataclass(frozen=True)
 class DatasetSpec:
     """Static facts about one dataset: archive files (searched in order), torchvision class, normalisation."""
@@ -33,8 +35,8 @@ class DatasetSpec:
     archives: tuple[str, ...]
     torchvision_name: str
     mean: tuple[float, ...]
-    std: tuple[float, ...]
-    num_classes: int
+    std: tuple[PositiveReal, ...]
+    num_classes: Count
     augment: bool
 
 
@@ -58,6 +60,7 @@ DEFAULT_DATA = Path(platformdirs.user_data_dir("aslib", appauthor=False))
 ``ASLIB_DATA`` is not set; the same for a checkout and an installed kit, whatever the working directory."""
 
 
+@contract
 def data_root(root: str | os.PathLike | None = None) -> Path:
     """The folder searched for datasets, whatever the working directory: ``root``, else ``$ASLIB_DATA``,
     else the per-user data folder :data:`DEFAULT_DATA`. ``make`` sets ``ASLIB_DATA`` for every target
@@ -68,6 +71,7 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
     return Path(os.environ.get("ASLIB_DATA", DEFAULT_DATA))
 
 
+@contract
 def identity(root: str | os.PathLike | None = None) -> dict[str, dict[str, Any]]:
     """What identifies the data archives under :func:`data_root`: per ``.npz`` file its size in bytes and
     the sha256 of its first and last MiB (cheap, and any re-export or truncation changes it)."""
@@ -87,6 +91,7 @@ def cache_dir() -> Path:
     return Path(os.environ.get("ASLIB_CACHE", Path.home() / ".cache" / "aslib"))
 
 
+@contract
 def dataset_spec(name: str) -> DatasetSpec:
     """The :class:`DatasetSpec` of a dataset name; a ValueError naming the near miss for an unknown one."""
     check_choice("dataset", name, SPECS)
@@ -98,6 +103,7 @@ TORCHVISION_FILES = {"CIFAR10": "cifar-10-batches-py", "CIFAR100": "cifar-100-py
 """The folder, under the data root, where ``torchvision.datasets`` keeps each dataset's files."""
 
 
+@contract
 def expected_files(name: str) -> list[str]:
     """What :func:`load` looks for in the data root for ``name``, in order: its ``.npz`` archive, then
     torchvision's folder (``cifar-10-batches-py/``, ...)."""
@@ -108,6 +114,7 @@ def expected_files(name: str) -> list[str]:
     return files
 
 
+@contract
 def located(name: str, root: str | os.PathLike | None = None) -> tuple[str, Path]:
     """Where ``name`` is in the data root, from the files alone (nothing is read, nothing downloaded):
     ``("archive", path)``, ``("torchvision", folder)`` or ``("missing", data root)``. A folder found but

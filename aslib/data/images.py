@@ -13,13 +13,13 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 import torchvision
-from jaxtyping import Integer
+from jaxtyping import Integer, UInt8
 from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
 from .._utils import check_device
-from ..contracts import Count, CountOrZero, contract
+from ..contracts import Count, CountOrZero, PositiveReal, contract
 from .catalog import SPLITS, DatasetSpec, Split, cache_dir, data_root, dataset_spec
 
 
@@ -34,12 +34,10 @@ class ImageDataset(Dataset):
         name, split, source: which dataset, which split and where it was read from.
     """
 
-    def __init__(self, images: torch.Tensor, targets: torch.Tensor, *, mean: Sequence[float],
-                 std: Sequence[float], classes: Sequence[str], name: str, split: str, source: str):
-        if images.dtype != torch.uint8 or images.ndim != 4:
-            raise ValueError(f"images must be uint8 (N, C, H, W), got {images.dtype} {tuple(images.shape)}")
-        if len(images) != len(targets):
-            raise ValueError(f"{len(images)} images but {len(targets)} labels")
+    @contract
+    def __init__(self, images: UInt8[Tensor, "n c h w"], targets: Integer[Tensor, " n"], *,  # noqa: F821
+                 mean: Sequence[float], std: Sequence[PositiveReal], classes: Sequence[str], name: str, split: str,
+                 source: str):
         self.images = images
         self.targets = targets.long()
         self.mean = tuple(mean)
@@ -164,6 +162,7 @@ def load(name: str, split: Split = "train", root: str | os.PathLike | None = Non
                             f"To get it: {how}.")
 
 
+@contract
 def write_archive(path: str | os.PathLike, splits: dict[str, ImageDataset]) -> Path:
     """Write dataset splits (``{"train": ..., "test": ...}``, each an :class:`ImageDataset`) as an archive in
     the kit's format (``data/README.md``: ``x_{split}`` ``uint8 (N, H, W, C)``, ``y_{split}`` ``uint8 (N,)``,
@@ -190,6 +189,7 @@ def _make(name, split, spec, pixels, labels, classes, source) -> ImageDataset:
                         std=spec.std, classes=classes, name=name, split=split, source=source)
 
 
+@contract
 def available(name: str, root: str | os.PathLike | None = None) -> bool:
     """True when :func:`load` finds ``name`` offline (no download); ValueError for an unknown name."""
     dataset_spec(name)
@@ -200,6 +200,7 @@ def available(name: str, root: str | os.PathLike | None = None) -> bool:
     return True
 
 
+@contract
 def class_names(name: str, root: str | os.PathLike | None = None) -> list[str]:
     """Class names of a dataset, ``names[label]``."""
     return load(name, "test", root).classes

@@ -11,11 +11,13 @@ import torch.nn.functional as F
 from ..asnet import ASNet, build_asnet, split_model
 from ..finetuning import distillation_loss, soft_threshold_
 from ..pce import HermiteBasis, NormalEquations, Standardize
+from ..contracts import contract
 from .grading import ExerciseError, answer_tensor, exercise, expect
 
 __all__ = ["check_asnet_head", "check_distillation_loss", "check_hermite", "check_soft_threshold"]
 
 
+@contract
 @exercise(HermiteBasis)
 def check_hermite(solution: Callable) -> None:
     """``solution(z, degree)`` for ``z`` ``(N,)`` returns ``(N, degree + 1)`` with column ``k`` the orthonormal
@@ -35,6 +37,7 @@ def check_hermite(solution: Callable) -> None:
                                 "recurrence He_{k+1} = z He_k - k He_{k-1} (not the physicists' 2z H_k - 2k H_{k-1})")
 
 
+@contract
 @exercise(soft_threshold_)
 def check_soft_threshold(solution: Callable) -> None:
     """``solution(w, threshold)`` returns the l1 proximal step (soft thresholding) of the tensor ``w`` as a new
@@ -61,6 +64,7 @@ def check_soft_threshold(solution: Callable) -> None:
                             f"{float((got - expected).abs().max()):.3g}")
 
 
+@contract
 @exercise(distillation_loss)
 def check_distillation_loss(solution: Callable) -> None:
     """``solution(student, teacher, labels, alpha, temperature)`` returns the scalar distillation loss of
@@ -103,6 +107,7 @@ def _asnet_problem() -> tuple[torch.nn.Module, torch.Tensor]:
     return model.eval(), torch.randn(400, 12, generator=g, dtype=torch.float64) + 0.5
 
 
+@contract
 @exercise(build_asnet, ASNet, NormalEquations, Standardize)
 def check_asnet_head(solution: Callable) -> None:
     """``solution(pre, post, x, V, degree)`` does step 2 of Algorithm 3.1 and returns ``(mean (r,), std (r,),

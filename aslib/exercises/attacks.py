@@ -10,11 +10,13 @@ from ..attacks.deepfool_batched import run_deepfool
 from ..attacks.evaluation import rates
 from ..gradients import input_gradients
 from ..subspace import top_directions
+from ..contracts import contract
 from .grading import ExerciseError, answer_tensor, exercise, expect
 
 __all__ = ["check_as_attack", "check_deepfool_step", "check_fooling_rate"]
 
 
+@contract
 @exercise(deepfool, run_deepfool)
 def check_deepfool_step(solution: Callable) -> None:
     """``solution(W, b, x)`` for a linear classifier ``f(x) = W x + b`` (``W`` ``(K, d)``, ``x`` ``(d,)``) returns
@@ -48,6 +50,7 @@ def check_deepfool_step(solution: Callable) -> None:
                             f"(length {float(r.norm()):.4g} vs {float(distance[nearest]):.4g})")
 
 
+@contract
 @exercise(fooling_rate, attack_ratio, rates)
 def check_fooling_rate(solution: Callable) -> None:
     """``solution(model, x, v)`` returns the fooling rate: the fraction of images whose predicted class changes
@@ -85,6 +88,7 @@ def _attack_problem() -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
     return model.eval(), x, model(x).argmax(1).detach()
 
 
+@contract
 @exercise(as_attack, dominant_direction, top_directions)
 def check_as_attack(solution: Callable) -> None:
     """``solution(model, x, y, xi, iterations)`` runs ``iterations`` iterations of Algorithm 4.1 (l2 norm) and

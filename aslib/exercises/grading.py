@@ -13,6 +13,8 @@ from typing import Any
 
 import torch
 
+from ..contracts import CountOrZero, contract
+
 __all__ = ["ExerciseError", "GRADING_VARIABLE", "answer_tensor", "exercise", "expect"]
 
 
@@ -101,10 +103,10 @@ def exercise(*kit: Any) -> Callable[[Callable[[Callable], None]], Callable[[Call
 
 
 def _run(check: Callable[[Callable], None], kit: dict[Any, str]) -> Callable[[Callable], bool | None]:
+    """The check as the learner calls it, ``run(solution)``, with the check's own annotations (``solution:
+    Callable``, what :func:`aslib.contracts.contract` declares on it) and its verdict's return type."""
     @functools.wraps(check)
     def run(solution: Callable) -> bool | None:
-        if not callable(solution):
-            raise TypeError(f"{check.__name__} takes your function itself (e.g. my_fd), not {type(solution).__name__}")
         try:
             check(_guarded(solution, check, kit))
         except NotImplementedError:
@@ -120,15 +122,21 @@ def _run(check: Callable[[Callable], None], kit: dict[Any, str]) -> Callable[[Ca
             raise  # raised inside the learner's code: its traceback points there
         print(f"{check.__name__}: all checks passed")
         return True
+    run.__annotations__ = {**check.__annotations__, "return": "bool | None"}  # wraps shared the check's dict
     return run
 
 
+@contract
 def expect(condition: bool, message: str) -> None:
+    """Raise :class:`ExerciseError` with ``message`` unless ``condition`` holds."""
     if not condition:
         raise ExerciseError(message)
 
 
-def answer_tensor(value: Any, what: str, shape: tuple[int, ...]) -> torch.Tensor:
+@contract
+def answer_tensor(value: Any, what: str, shape: tuple[CountOrZero, ...]) -> torch.Tensor:
+    """The learner's answer ``value`` (called ``what`` in messages), checked to be a finite tensor of ``shape``;
+    an :class:`ExerciseError` that says what is wrong otherwise."""
     expect(isinstance(value, torch.Tensor), f"{what} should be a torch.Tensor, got {type(value).__name__}")
     expect(tuple(value.shape) == shape, f"{what} should have shape {shape}, got {tuple(value.shape)}")
     expect(bool(torch.isfinite(value).all()), f"{what} contains NaN or infinite values")

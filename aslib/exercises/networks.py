@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from ..metrics import complexity
 from ..models import VGG, VGG_CONFIGS, count_parameters
+from ..contracts import contract
 from .grading import ExerciseError, exercise, expect
 
 __all__ = ["check_vgg_macs", "check_vgg_parameter_count"]
@@ -16,6 +17,7 @@ def _vgg_config(depth: int, width: float) -> list[int | str]:
     return [c if c == "M" else max(1, int(round(c * width))) for c in VGG_CONFIGS[depth]]
 
 
+@contract
 @exercise(VGG, count_parameters)
 def check_vgg_parameter_count(solution: Callable) -> None:
     """``solution(config, in_channels, num_classes, batch_norm)`` returns the number of parameters of the kit's
@@ -40,6 +42,7 @@ def check_vgg_parameter_count(solution: Callable) -> None:
                                 f"network has {expected:,} ({diff:+,}){hint}")
 
 
+@contract
 @exercise(VGG, complexity)
 def check_vgg_macs(solution: Callable) -> None:
     """``solution(config, in_channels, num_classes)`` returns the multiply-accumulates (MACs) of one forward of a

@@ -8,6 +8,7 @@ import torch
 
 from ..frequent_directions import shrink, shrink_rows
 from ..subspace import ActiveSubspace, count_active, subspace_distance, top_directions
+from ..contracts import contract
 from .grading import ExerciseError, answer_tensor, exercise, expect
 
 __all__ = ["check_active_subspace", "check_count_active", "check_energy_share", "check_frequent_directions",
@@ -31,6 +32,7 @@ def _ridge_gradients(m: int, n: int, seed: int) -> tuple[torch.Tensor, torch.Ten
     return torch.cos(x @ a)[:, None] * a, a
 
 
+@contract
 @exercise(ActiveSubspace, top_directions)
 def check_active_subspace(solution: Callable) -> None:
     """``solution(G)`` for gradients ``G`` ``(m, n)`` returns ``(eigenvalues (n,), eigenvectors (n, n))`` of
@@ -64,6 +66,7 @@ def check_active_subspace(solution: Callable) -> None:
                     "for f(x) = sin(a.x) the first eigenvector must be the ridge direction a")
 
 
+@contract
 @exercise(ActiveSubspace, top_directions, torch.svd_lowrank, torch.pca_lowrank)
 def check_randomized_subspace(solution: Callable) -> None:
     """``solution(G, k, oversample, power_iters, generator)`` returns the leading ``k`` eigenvalues ``(k,)``
@@ -98,6 +101,7 @@ def check_randomized_subspace(solution: Callable) -> None:
                 "times (a QR after each product), then take the SVD of Q^T G and keep its top k")
 
 
+@contract
 @exercise(ActiveSubspace, count_active)
 def check_count_active(solution: Callable) -> None:
     """``solution(eigenvalues, delta)`` for an eigenvalue spectrum ``(n,)`` in decreasing order returns the
@@ -126,6 +130,7 @@ def check_count_active(solution: Callable) -> None:
         raise ExerciseError(f"{what}, delta = {delta}: you count {got}, Definition 3.1 gives {expected}{hint}")
 
 
+@contract
 @exercise(ActiveSubspace, shrink, shrink_rows, top_directions)
 def check_frequent_directions(solution: Callable) -> None:
     """``solution(G, ell)`` streams the rows of ``G`` ``(m, n)`` through Frequent Directions and returns the
@@ -151,6 +156,7 @@ def check_frequent_directions(solution: Callable) -> None:
                     "and put every new row into a zero row")
 
 
+@contract
 @exercise(ActiveSubspace, top_directions, torch.svd_lowrank, torch.pca_lowrank)
 def check_energy_share(solution: Callable) -> None:
     """``solution(v, G, k)`` returns, as a float, the share ``||V_k^T v||^2 / ||v||^2`` of the perturbation ``v``

@@ -9,14 +9,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import nn
+from jaxtyping import Float
+from torch import Tensor, nn
 
 from .. import data as data_mod
 from .._utils import check_positive, model_device
 from ..attacks import (METHODS, AttackResult, attack_ratio, attack_seed, craft, deepfool,
                        fooling_rate, random_perturbation, sgd_uap)
 from ..attacks.common import Images, Labels, Norm, check_xi
-from ..contracts import Count, NonNegativeReal, PositiveReal, PositiveReals, contract
+from ..contracts import Count, NonNegativeReal, PositiveReal, PositiveReals, Proportion, contract
 from ..gradients import input_gradients
 from ..subspace import ActiveSubspace, top_directions
 from .sweeps import Pair, as_pair, check_method_kwargs, method_label
@@ -65,21 +66,22 @@ def clipping_rows(model: nn.Module, test: Pair, vectors: Mapping[str, torch.Tens
     return rows
 
 
+@contract
 @dataclass
 class EigenDirections:
     """Test attack ratios (better sign) of ``eigen`` vectors v_k, ``random`` ``(n_random,)`` directions, the
     ``recursive`` AS vector and none (``clean``); ``lambdas`` = lambda_k / trace; ``captured`` ``(top_k,)``
     cumulative share ``||V_k^T u||^2`` of the unit AS vector u; ``cosine`` = |cos(u, v_1)|; ``dim`` = d."""
 
-    eigen: list[float]
-    random: torch.Tensor
-    recursive: float
-    clean: float
-    lambdas: list[float]
-    captured: torch.Tensor
-    cosine: float
-    dim: int
-    n_eval: int
+    eigen: list[Proportion]
+    random: Float[Tensor, " n_random"]  # noqa: F821
+    recursive: Proportion
+    clean: Proportion
+    lambdas: list[NonNegativeReal]
+    captured: Float[Tensor, " top_k"]  # noqa: F821
+    cosine: NonNegativeReal
+    dim: Count
+    n_eval: Count
 
 
 @contract

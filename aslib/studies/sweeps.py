@@ -40,18 +40,25 @@ METHOD_LABELS = {"as": "AS", "uap": "UAP", "sgd_uap": "SGD-UAP", "random": "rand
 """Display names of the attack methods in tables and figures."""
 
 
+@contract
 def method_label(method: str) -> str:
+    """The display name of an attack method (:data:`METHOD_LABELS`; the name itself for another method)."""
     return METHOD_LABELS.get(method, method)
 
 
+@contract
 def as_pair(name: str, value: Any) -> Pair:
+    """``value`` as an ``(x, y)`` :data:`Pair` (a tuple or list of two tensors); a ValueError naming the argument
+    ``name`` otherwise."""
     if not (isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(t, torch.Tensor) for t in value)):
         raise ValueError(f"{name} must be an (x, y) pair of tensors: images (N, C, H, W) and labels (N,)")
     return value[0], value[1]
 
 
+@contract
 def check_method_kwargs(method_kwargs: Mapping[str, Mapping[str, Any]] | None, methods: Sequence[str] = ()) -> None:
-    """``method_kwargs`` maps method names to their options, e.g. ``{"as": {"step_max": 3.0}}``."""
+    """Check that ``method_kwargs`` maps method names to their options, e.g. ``{"as": {"step_max": 3.0}}``, and that
+    every name of ``methods`` is an attack method."""
     unknown = set(methods) - set(ATTACKS)
     if unknown:
         raise ValueError(f"unknown methods {sorted(unknown)}; use some of {tuple(ATTACKS)}")

@@ -18,7 +18,7 @@ Method = Literal["exact", "randomized", "frequent_directions", "gram", "auto"]
 METHODS = SOLVERS + ("gram", "auto")
 
 
-def gradient_rows(gradients: Tensor, dim: int | None, rank: int | None) -> tuple[Tensor, float]:
+def _gradient_rows(gradients: Tensor, dim: int | None, rank: int | None) -> tuple[Tensor, float]:
     """The gradients as rows ``(b, n)`` and their energy ``sum g^2`` (float64, one pass, which also finds NaN and
     inf: an infinite energy from finite float32 values is impossible); ``dim`` the width seen so far."""
     rows = gradients.detach().flatten(1) if gradients.ndim > 2 else gradients.detach()
@@ -93,7 +93,7 @@ class ActiveSubspace:
     @contract
     def partial_fit(self, gradients: Shaped[Tensor, "m ..."]) -> "ActiveSubspace":
         """Add a batch of gradient rows ``(b, n)`` (or ``(b, *layer_shape)``, flattened)."""
-        rows, energy = gradient_rows(gradients, self.dim, self.rank)
+        rows, energy = _gradient_rows(gradients, self.dim, self.rank)
         if len(rows) == 0:
             return self
         if self._store is None:

@@ -8,7 +8,7 @@ from typing import Sequence
 import torch
 from tqdm.auto import tqdm
 
-from ..contracts import Count, contract
+from ..contracts import Count, Fraction, contract
 from ..data import local_share
 from ..distributed import all_gather, is_distributed
 from ..gradients import layer_gradients
@@ -19,7 +19,8 @@ from .readings import summary
 class LayerAnalysis(dict):
     """``{layer name: ActiveSubspace}`` from :func:`layer_subspaces`, with a tabular summary."""
 
-    def table(self, deltas: tuple[float, ...] = (0.9, 0.95, 0.99), leading: int = 3) -> list[dict]:
+    @contract
+    def table(self, deltas: Sequence[Fraction] = (0.9, 0.95, 0.99), leading: Count = 3) -> list[dict]:
         """One row per layer: name, neurons, samples, active neurons per threshold, leading eigenvalues."""
         return [{"layer": name, **summary(est, deltas, leading)} for name, est in self.items()]
 

@@ -9,13 +9,16 @@ between processes, ``stored_numbers``, ``shrinkage`` (gradient energy the store 
 """
 from __future__ import annotations
 
+from typing import Any, Literal
+
 import torch
 
+from ..contracts import Count, contract
 from ..frequent_directions import shrink_rows, sketch_directions, stacked_eigh
 from .solvers import top_directions
 
 
-def descending_eigh(matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _descending_eigh(matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Eigenvalues ``(p,)`` (descending, negative rounding clamped to 0) and eigenvectors ``(p, p)`` (columns,
     in the same order) of a symmetric positive semi-definite ``matrix`` ``(p, p)``, in its dtype."""
     evals, vecs = torch.linalg.eigh(matrix)
@@ -28,7 +31,8 @@ class StoredRows:
 
     shrinkage = 0.0
 
-    def __init__(self, method: str, **options):
+    @contract
+    def __init__(self, method: Literal["exact", "randomized"], **options: Any):
         self.method, self.options = method, options
         self._rows: list[torch.Tensor] = []
         self._kernel: torch.Tensor | None = None  # G G^T (m, m) of the rows, for resampling wide rows
@@ -64,17 +68,17 @@ class StoredRows:
     def resample(self, index: torch.Tensor, rank: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Eigenvalues ``(min(m, n),)`` of ``G_I^T G_I`` and its ``rank`` leading eigenvectors ``(n, rank)``
         (orthonormal columns) for the rows ``G_I`` picked by ``index`` ``(m,)`` (with repeats: a bootstrap
-        resample). Solved on the smaller side by :func:`descending_eigh`: ``G_I^T G_I`` ``(n, n)`` for tall rows,
+        resample). Solved on the smaller side by ``_descending_eigh``: ``G_I^T G_I`` ``(n, n)`` for tall rows,
         else the resample's block of the kernel ``G G^T`` ``(m, m)``, computed once for all resamples (a full
         SVD per resample of wide rows costs about 15 times more)."""
         g = self.gradients
         if len(g) <= g.shape[1]:
             if self._kernel is None:
                 self._kernel = g @ g.T
-            evals, u = descending_eigh(self._kernel[index][:, index])
+            evals, u = _descending_eigh(self._kernel[index][:, index])
             v = g[index].T @ u[:, :rank] / evals[:rank].sqrt().clamp_min(1e-30)
         else:
-            evals, v = descending_eigh(g[index].T @ g[index])
+            evals, v = _descending_eigh(g[index].T @ g[index])
             v = v[:, :rank]
         return evals[:min(g.shape)], torch.linalg.qr(v)[0]
 
@@ -84,7 +88,8 @@ class Sketch:
     norms ``_sigma``, float64), ``_buffer[k:k + _filled]`` the rows added since; ``2 l`` rows (``l`` once folded)
     are folded into ``_spare``, which becomes the buffer."""
 
-    def __init__(self, ell: int):
+    @contract
+    def __init__(self, ell: Count):
         self.ell, self.shrinkage = ell, 0.0
         self._buffer: torch.Tensor | None = None
         self._spare: torch.Tensor | None = None
@@ -169,12 +174,14 @@ class Gram:
 
     def solve(self, n_samples: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
         """The ``min(m, n)`` leading eigenpairs of ``G^T G`` as singular values and vectors, in ``dtype``."""
-        evals, vecs = descending_eigh(self.matrix)
+        evals, vecs = _descending_eigh(self.matrix)
         keep = min(n_samples, self.matrix.shape[0])
         return evals[:keep].sqrt().to(dtype), vecs[:, :keep].to(dtype)
 
 
-def make_store(method: str, *, ell: int, **options) -> StoredRows | Sketch | Gram:
+@contract
+def make_store(method: Literal["exact", "randomized", "frequent_directions", "gram"], *, ell: Count,
+               **options: Any) -> StoredRows | Sketch | Gram:
     """The store of a resolved ``method`` (``options``: the randomized SVD's settings, for :class:`StoredRows`)."""
     if method == "frequent_directions":
         return Sketch(ell)
