@@ -1,4 +1,6 @@
 """The zoo: checkpoints round-trip with weights_only, shipped checkpoints reproduce their manifest."""
+import dataclasses
+
 import pytest
 import torch
 from conftest import needs
@@ -160,3 +162,20 @@ def test_same_data_tells_copies_apart_and_recorded_accuracy_reports_other_data()
     with pytest.raises(ValueError, match="test split"):
         studies.recorded_accuracy(model, data.ImageDataset(images, labels, mean=(0.5,), std=(0.25,), classes=["a", "b"],
                                                            name="toy", split="train", source="toy"), entry)
+
+
+def test_the_long_conv6_asnets_schedule_was_chosen_on_the_validation_split():
+    """The shipped conv6 ASNet carries the record of `aslib select` between its two schedules: it is the one with the
+    higher validation accuracy, the candidates differ only in their fine-tuning, and all held out the same images."""
+    chosen = asnet_recipes.SCHEDULE_CANDIDATES[0]
+    entry = zoo.entry(chosen)
+    record = entry["selection"]
+    scores = record["validation_accuracy"]
+    assert record["chosen"] == chosen == max(scores, key=scores.get)
+    assert sorted(scores) == sorted(asnet_recipes.SCHEDULE_CANDIDATES)
+    assert entry["validation"] == record["validation"]
+    assert zoo.metadata(chosen)["history"][-1]["validation_accuracy"] == scores[chosen]
+    recipes = [asnet_recipes.RECIPES[name] for name in asnet_recipes.SCHEDULE_CANDIDATES]
+    rest = [{k: v for k, v in dataclasses.asdict(r).items() if k != "finetune"} for r in recipes]
+    assert rest[0] == rest[1]  # same cut, rank, degree, target, validation split and seed
+    assert [r.finetune for r in recipes] == [asnet_recipes.GRADUAL_FINETUNE, asnet_recipes.RECIPE_FINETUNE]

@@ -120,9 +120,13 @@ reaches the nonzero target within the budget."""
 
 GRADUAL_FINETUNE = dataclasses.replace(RECIPE_FINETUNE, sparse_epochs=60, l1_growth=1.25)
 """The longer sparse phase of the cut-conv6 ASNet: 60 sparse epochs, the l1 strength growing 1.25x per epoch
-(a gentler path to the nonzero target), then the remaining epochs with the zero pattern fixed."""
+(a gentler path to the nonzero target), then the remaining epochs with the zero pattern fixed; kept against
+:data:`RECIPE_FINETUNE` on the validation split (:data:`SCHEDULE_CANDIDATES`)."""
 
 _VGG = "vgg19_bn_w025_cifar10"
+SCHEDULE_CANDIDATES = (f"{_VGG}_asnet_conv6", f"{_VGG}_asnet_conv6_recipe_schedule")
+"""The two fine-tuning schedules of the long cut-conv6 ASNet (:data:`GRADUAL_FINETUNE`, :data:`RECIPE_FINETUNE`)
+between which :func:`select` chose on the validation split; the chosen one ships with the record."""
 VALIDATION_IMAGES = 5000
 """Training images held out (500 per class, seeded) by the ``..._val14`` recipes for their choices."""
 VALIDATION_CUTS = ("conv5", "conv6")
@@ -131,6 +135,8 @@ RECIPES: dict[str, CompressionRecipe] = {
     f"{_VGG}_asnet_conv5": ASNetRecipe(_VGG, "conv5", validation=VALIDATION_IMAGES),
     f"{_VGG}_asnet_conv6": ASNetRecipe(_VGG, "conv6", target_reduction=10.0, finetune=GRADUAL_FINETUNE,
                                        validation=VALIDATION_IMAGES),
+    f"{_VGG}_asnet_conv6_recipe_schedule": ASNetRecipe(_VGG, "conv6", target_reduction=10.0,
+                                                       validation=VALIDATION_IMAGES),
     **{f"{_VGG}_{tag}_{cut}_val14": ASNetRecipe(_VGG, cut, projection=projection, finetune=BASELINE_FINETUNE,
                                                  validation=VALIDATION_IMAGES)
        for cut in VALIDATION_CUTS for tag, projection in (("asnet", "active_subspace"), ("pca", "pca"),
@@ -187,5 +193,5 @@ the channel-pruned VGG at its dense MACs."""
 
 __all__ = ["ASNetRecipe", "BASELINES", "BASELINE_FINETUNE", "CHOSEN_CUT", "ChannelPruningRecipe", "CompressionRecipe",
            "DEMO_FINETUNE", "FRONTIER", "FRONTIER_REDUCTIONS", "GRADUAL_FINETUNE", "PAPER_MACS_X", "PAPER_PARAMS_X",
-           "PROJECTIONS", "PruningRecipe", "RECIPES", "RECIPE_FINETUNE", "SHIPPED_ASNETS", "SPARSE_PRE_FINETUNE",
-           "VALIDATION_CUTS", "VALIDATION_IMAGES"]
+           "PROJECTIONS", "PruningRecipe", "RECIPES", "RECIPE_FINETUNE", "SCHEDULE_CANDIDATES", "SHIPPED_ASNETS",
+           "SPARSE_PRE_FINETUNE", "VALIDATION_CUTS", "VALIDATION_IMAGES"]
