@@ -218,7 +218,8 @@ def _finetune(asnet: nn.Module, teacher: nn.Module, train_data: ImageDataset, ev
 
     path = Path(checkpoint) if checkpoint else None
     loop = EpochLoop(asnet, loader, [("distill", config.kd_epochs), ("sparse", config.sparse_epochs)],
-                     lambda phase, history: _Steps(asnet, model, teacher, loader, config, phase, history, input_shape),
+                     lambda phase, history: _FinetuneSteps(asnet, model, teacher, loader, config, phase, history,
+                                                           input_shape),
                      measure, state_path=path, shuffle_epoch=lambda index, epoch: index * 10_000 + epoch,
                      batches_per_epoch=config.max_batches, start_row=lambda: measure("start", 0),
                      end_phase=None if path is None else lambda phase: _keep(loop, phase_checkpoint(path, phase)),
@@ -246,7 +247,7 @@ def _keep(loop: EpochLoop, target: Path) -> None:
         shutil.copyfile(loop.state_path, target)
 
 
-class _Steps:
+class _FinetuneSteps:
     """The optimiser steps of one phase of :func:`finetune` (a :class:`~aslib.epoch_loop.Stepper`): Adam on the
     distillation loss (``distill``); in ``sparse``, each step followed by the l1 proximal step until the
     nonzero targets are met, then by the fixed zero pattern. ``model`` is ``asnet``, or its

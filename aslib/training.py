@@ -138,7 +138,7 @@ def train(recipe: Recipe | str, out: str | Path, *, root: str | Path | None = No
                     "train_loss": train_loss, "test_accuracy": evaluate(model, test_set, batch_size=500)["accuracy"]}
 
         loop = EpochLoop(model, loader, [("main", recipe.epochs), ("swa", recipe.swa_epochs)],
-                         lambda phase, history: _Steps(model, recipe, len(loader), phase, amp), measure,
+                         lambda phase, history: _TrainingSteps(model, recipe, len(loader), phase, amp), measure,
                          state_path=out.with_name(out.name + ".state.pt"), save_every=save_every, progress=progress,
                          shuffle_epoch=lambda index, epoch: epoch + (recipe.epochs if index else 0),
                          fix="write this run to another out path")
@@ -164,7 +164,7 @@ def _amp_dtype(device: torch.device) -> torch.dtype:
     return torch.float16 if device.type == "cuda" else torch.bfloat16
 
 
-class _Steps:
+class _TrainingSteps:
     """The optimiser steps of one phase of :func:`train` (a :class:`~aslib.epoch_loop.Stepper`): SGD on the
     (label-smoothed) cross-entropy, stepping its schedule after every batch; ``amp``: mixed precision."""
 

@@ -133,7 +133,6 @@ EXAMPLES: dict = {
     "aslib.attacks.common.register": lambda: (common.register, ("toy",), {}),
     "aslib.attacks.common.craft": lambda: (attacks.craft, ("random", *_problem(), 1.0), {
         "norm": "l2", "seed": 0, "batch_size": 2}),
-    "aslib.attacks.common.check_xi": lambda: (common.check_xi, (1.0,), {}),
     "aslib.attacks.common.check_images": lambda: (common.check_images, (_problem()[1],), {}),
     "aslib.attacks.common.check_labels": lambda: (common.check_labels, (*_pair(), 3), {}),
     "aslib.attacks.common.check_vector": lambda: (common.check_vector, (_problem()[1], torch.zeros(4)), {}),
@@ -141,6 +140,7 @@ EXAMPLES: dict = {
     "aslib.attacks.common.num_classes": lambda: (common.num_classes, _problem()[:2], {}),
     "aslib.attacks.common.check_model_inputs": lambda: (common.check_model_inputs, _problem()[:2], {}),
     "aslib.attacks.common.validate": lambda: (common.validate, (*_problem(), 1.0, "l2", 2), {}),
+    "aslib.attacks.common.project": lambda: (common.project, (torch.randn(4), 2.0), {"norm": "linf"}),
     "aslib.attacks.common.rescale": lambda: (common.rescale, (torch.randn(4), 2.0, "linf"), {}),
     "aslib.attacks.deepfool_batched.run_deepfool": lambda: (deepfool_batched.run_deepfool, (
         *_problem()[:2], 3, 0.02, 3, "l2"), {}),

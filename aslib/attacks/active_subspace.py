@@ -26,7 +26,7 @@ from .._utils import chunks, model_mode
 from ..contracts import Count, CountOrZero, PositiveReal, contract
 from ..gradients import input_gradients
 from ..subspace import top_directions
-from .common import (AttackResult, Images, Labels, Norm, Precision, check_precision, labels_of, project, register,
+from .common import (AttackResult, Images, Labels, Norm, Precision, check_precision, labels_of, _project, register,
                      rescale, validate)
 
 DirectionSolver = Literal["exact", "randomized", "authors"]
@@ -81,7 +81,7 @@ def _line_search(model: nn.Module, x: torch.Tensor, y: torch.Tensor, v: torch.Te
     """
     step = step_max
     for _ in range(backtracks):
-        trials = torch.stack([project(v + step * d, xi, norm=norm), project(v - step * d, xi, norm=norm)])
+        trials = torch.stack([_project(v + step * d, xi, norm), _project(v - step * d, xi, norm)])
         wrong = _candidate_predictions(model, x, trials, batch_size, precision) != y
         ratios = wrong.float().mean(1)
         pick = 0 if ratios[0] > ratios[1] else 1

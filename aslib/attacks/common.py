@@ -12,8 +12,6 @@ Every universal attack is registered under a method name and called as
 """
 from __future__ import annotations
 
-import math
-import numbers
 import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Protocol
@@ -111,11 +109,6 @@ def attack_seed(seed: int, repeat: CountOrZero, xi: PositiveReal) -> int:
 # relations a signature cannot state
 
 @contract
-def check_xi(xi: PositiveReal) -> None:
-    """Nothing more than the contract: ``xi`` is a noise level, a finite number > 0 (a norm in normalised units)."""
-
-
-@contract
 def check_images(x: Images) -> None:
     """``x`` is a non-empty batch ``(N, C, H, W)`` (any ``(N, *shape)`` with at least one axis after the batch)."""
     if x.ndim < 2:
@@ -189,14 +182,15 @@ def _vector_norm(v: torch.Tensor, norm: str) -> torch.Tensor:
     return v.abs().max() if norm == "linf" else v.norm()
 
 
+@contract
 def project(v: Vector, xi: PositiveReal, *, norm: Norm = "l2") -> Tensor:
-    """Projection onto the ball ``{||v|| <= xi}``: l2 scales by ``min(1, xi/||v||)``, linf clamps to ``[-xi, xi]``.
+    """Projection onto the ball ``{||v|| <= xi}``: l2 scales by ``min(1, xi/||v||)``, linf clamps to ``[-xi, xi]``."""
+    return _project(v, xi, norm)
 
-    Not wrapped by :func:`~aslib.contracts.contract`: UAP and SGD-UAP call it once per folded step, where the
-    wrapper would cost several times the projection itself; its checks are written out, and cheap."""
-    if isinstance(xi, bool) or not isinstance(xi, numbers.Real) or not math.isfinite(xi) or xi <= 0:
-        raise ValueError(f"xi must be a finite number > 0 (a norm in normalised units), got {xi!r}")
-    check_choice("norm", norm, NORMS)
+
+def _project(v: Tensor, xi: float, norm: str) -> Tensor:
+    """:func:`project` without the contract, for the attacks' inner loops (their ``xi`` and ``norm`` are checked
+    once, at their own call); a non-finite step is still refused."""
     check_finite(v, "the perturbation")
     if norm == "linf":
         return v.clamp(-xi, xi)

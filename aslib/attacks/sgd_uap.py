@@ -20,7 +20,7 @@ from torch import Tensor
 
 from .._utils import check_finite, model_mode
 from ..contracts import Count, CountOrZero, PositiveReal, contract
-from .common import AttackResult, Images, Labels, Norm, predict, project, register, rescale, validate
+from .common import AttackResult, Images, Labels, Norm, _project, predict, project, register, rescale, validate
 
 
 @register("sgd_uap")
@@ -65,7 +65,7 @@ def sgd_uap(model: nn.Module, x: Images, y: Labels, xi: PositiveReal, *, norm: N
                     direction = grad.sign()
                 else:
                     direction = grad / grad.norm().clamp_min(torch.finfo(grad.dtype).tiny)
-                v = project(v + step * direction, xi, norm=norm)
+                v = _project(v + step * direction, xi, norm)
             history.append((predict(model, x, v, batch_size) != y).float().mean().item())
     return AttackResult(rescale(v, xi, norm), history, len(history), time.perf_counter() - start,
                         "sgd_uap", float(xi), norm)

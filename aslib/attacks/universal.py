@@ -14,7 +14,7 @@ from torch import nn
 
 from .._utils import model_mode
 from ..contracts import Count, CountOrZero, NonNegativeReal, PositiveReal, Proportion, contract
-from .common import (AttackResult, Images, Labels, Norm, Precision, check_precision, predict, project, register,
+from .common import (AttackResult, Images, Labels, Norm, Precision, check_precision, predict, _project, register,
                      rescale, validate)
 from .deepfool_batched import check_deepfool_options, run_deepfool
 
@@ -35,7 +35,7 @@ def _batch_original(model: nn.Module, x: torch.Tensor, clean: torch.Tensor, batc
         sample = batch[i:i + 1]
         if changed and predict(model, x[sample], v, precision=precision) != clean[sample]:
             continue
-        v, changed = project(v + steps[i], xi, norm=norm), True
+        v, changed = _project(v + steps[i], xi, norm), True
     return v
 
 
@@ -45,7 +45,7 @@ def _batch_authors(model: nn.Module, x: torch.Tensor, batch: torch.Tensor, v: to
     num_candidates, overshoot, max_iter = deepfool_args
     steps, iterations, _ = run_deepfool(model, x[batch] + v, num_candidates, overshoot, max_iter, norm)
     for i in (iterations < max_iter - 1).nonzero().flatten().tolist():
-        v = project(v + steps[i], xi, norm=norm)
+        v = _project(v + steps[i], xi, norm)
     return v
 
 

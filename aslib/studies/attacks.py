@@ -13,10 +13,10 @@ from jaxtyping import Float
 from torch import Tensor, nn
 
 from .. import data as data_mod
-from .._utils import check_positive, model_device
+from .._utils import model_device
 from ..attacks import (METHODS, AttackResult, attack_ratio, attack_seed, craft, deepfool,
                        fooling_rate, random_perturbation, sgd_uap)
-from ..attacks.common import Images, Labels, Norm, check_xi
+from ..attacks.common import Images, Labels, Norm
 from ..contracts import Count, NonNegativeReal, PositiveReal, PositiveReals, Proportion, contract
 from ..gradients import input_gradients
 from ..subspace import ActiveSubspace, top_directions
@@ -128,8 +128,6 @@ def as_start_study(model: nn.Module, crafting_sets: Sequence[Pair], as_vectors: 
     if len(crafting_sets) != len(as_vectors) or not crafting_sets:
         raise ValueError(f"give one AS vector per crafting set (got {len(crafting_sets)} sets and "
                          f"{len(as_vectors)} vectors)")
-    check_xi(xi)
-    check_positive("rank", rank, integer=True)
     device = model_device(model)
     x_t, y_t = x_t.to(device), y_t.to(device)
     rows = []
@@ -172,7 +170,6 @@ def deepfool_paths(model: nn.Module, x: Images, *, steps: Count = 5, overshoot: 
     """The DeepFool iterates of the samples ``x`` ``(B, *shape)``: ``(steps + 1, B, *shape)``, entry ``k`` the point
     ``x + r`` after ``k`` steps (:func:`aslib.attacks.deepfool` with ``max_iter = k``; a sample whose label has
     changed stays where it stopped). For figures of the linearise-and-step loop on low-dimensional toys."""
-    check_positive("steps", steps, integer=True)
     points = [x.detach().clone()]
     for k in range(1, steps + 1):
         points.append(x + deepfool(model, x, overshoot=overshoot, max_iter=k).perturbation)
