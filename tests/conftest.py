@@ -6,9 +6,15 @@ skipped when that device is absent; ``ASLIB_TEST_DEVICE=cpu`` runs their code pa
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
+
+# Under the CI profile (database=None) hypothesis nests one settings object per run of a parametrized @given test and
+# resolves the database through the whole chain, one stack frame per run; test_contracts.py's generated test runs
+# over 1,200 times, more than Python's default depth of 1,000.
+sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 if "ASLIB_DATA" not in os.environ and SHARED.exists():
