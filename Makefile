@@ -22,7 +22,7 @@ report: setup
 # Another machine, simulated on this one: another ATen CPU kernel set (avx2 on an AVX-512 CPU, else default) and
 # one thread instead of all of them. The reproduction tests and the nbval re-execution of the smoke notebooks run
 # under it, so every checked output and assert must hold there too.
-OTHER_MACHINE = ATEN_CPU_CAPABILITY=$$($(PY) -c "import aslib.reproduction as r; print(r.other_capability())") \
+OTHER_MACHINE = ATEN_CPU_CAPABILITY=$$($(PY) -c "import aslib.store.reproduction as r; print(r.other_capability())") \
 	OMP_NUM_THREADS=1
 
 # The student notebooks run on a stand-in for a user's own lossless CIFAR-10 (tests/lossless_standin.py).

@@ -1,19 +1,16 @@
 """aslib: active subspaces of neural networks — structural analysis, ASNet and universal attacks.
 
-Modules (each does one job; the README's table says which): :mod:`aslib.data`, :mod:`aslib.distributed`,
-:mod:`aslib.models`, :mod:`aslib.zoo`, :mod:`aslib.epoch_loop`, :mod:`aslib.training`, :mod:`aslib.inference`,
-:mod:`aslib.gradients`, :mod:`aslib.subspace`, :mod:`aslib.frequent_directions`, :mod:`aslib.pce`, :mod:`aslib.asnet`,
-:mod:`aslib.finetuning`, :mod:`aslib.asnet_recipes`, :mod:`aslib.pruning`, :mod:`aslib.attacks`, :mod:`aslib.vectors`,
-:mod:`aslib.studies`, :mod:`aslib.stats`, :mod:`aslib.tables`, :mod:`aslib.metrics`, :mod:`aslib.reproduction`,
-:mod:`aslib.plotting`, :mod:`aslib.widgets`, :mod:`aslib.nb`, :mod:`aslib.exercises`, :mod:`aslib.handouts`,
-:mod:`aslib.presets`, :mod:`aslib.report`, :mod:`aslib.claims`, :mod:`aslib.resources`, :mod:`aslib.book`,
-:mod:`aslib.contracts`, :mod:`aslib.cli`.
+The package in layers, each a folder whose modules do one job (the README's table says which):
+:mod:`aslib.contracts`, :mod:`aslib.distributed`, :mod:`aslib.data`, :mod:`aslib.linalg`, :mod:`aslib.nets`,
+:mod:`aslib.attacks`, :mod:`aslib.store`, :mod:`aslib.fitting`, :mod:`aslib.studies`, :mod:`aslib.teach`,
+:mod:`aslib.tools`, :mod:`aslib.cli`. A module imports only from its own layer and the layers before it in this
+list (and from ``aslib._utils``, the package's private helpers).
 
 ``__version__`` is the installed distribution's version (pyproject's ``version``, the one place it is written).
 """
 from importlib import metadata as _metadata
 
-from ._utils import NonFiniteError
+from aslib._utils import NonFiniteError
 
 try:
     __version__ = _metadata.version("aslib")

@@ -1,7 +1,7 @@
 """``python -m aslib``: the command line (:mod:`aslib.cli`), the same as the ``aslib`` command."""
 import sys
 
-from .cli import main
+from aslib.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

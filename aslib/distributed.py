@@ -9,7 +9,7 @@ sequence is the items at positions ``k, k + world, k + 2 world, ...`` (:func:`sh
 uses it everywhere work is split:
 
 * analysis (:func:`aslib.data.local_share`): the samples of a dataset or tensor pair, or the
-  batches of an iterable, for :func:`aslib.subspace.layer_subspaces`;
+  batches of an iterable, for :func:`aslib.nets.layer_analysis.layer_subspaces`;
 * training (:class:`aslib.data.BatchLoader` ``shard=``): the samples of every global batch, so
   that the ranks together see exactly the batches of one process;
 * studies (:mod:`aslib.studies`): the settings (repeat, sample size, source model) of a sweep,
@@ -26,7 +26,7 @@ from typing import Any, Iterable, Iterator, Sequence, TypeVar
 import torch
 import torch.distributed as dist
 
-from .contracts import Count, CountOrZero, contract
+from aslib.contracts import Count, CountOrZero, contract
 
 T = TypeVar("T")
 

@@ -37,10 +37,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aslib import attacks, data, training, zoo
+from aslib import attacks, data
 from aslib.attacks.common import predict, project
 from aslib.attacks.deepfool_batched import run_deepfool
-from aslib.gradients import input_gradients
+from aslib.fitting import training
+from aslib.nets.gradients import input_gradients
+from aslib.store import zoo
 
 
 def pick_model() -> tuple[str, nn.Module, str]:

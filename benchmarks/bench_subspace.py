@@ -29,10 +29,13 @@ import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
-from aslib import data, models, zoo
-from aslib.frequent_directions import shrink, stacked_gram
-from aslib.gradients import layer_gradients
-from aslib.subspace import ActiveSubspace, layer_subspaces
+from aslib import data
+from aslib.linalg.frequent_directions import shrink, stacked_gram
+from aslib.linalg.subspace import ActiveSubspace
+from aslib.nets import models
+from aslib.nets.gradients import layer_gradients
+from aslib.nets.layer_analysis import layer_subspaces
+from aslib.store import zoo
 
 
 def forward_backward(model, x, y, batch_size):
@@ -89,7 +92,7 @@ def fold_gram(gradients: torch.Tensor, ell: int) -> torch.Tensor:
 def eigh_seconds(gram: torch.Tensor, best, workers: int = 1) -> float:
     """Best of 5 times per matrix of ``torch.linalg.eigh`` on a float64 Gram matrix ``(p, p)`` on its device:
     one solve at the current thread count, or ``workers`` solves side by side in a pool of one-thread workers
-    (as :func:`aslib.subspace.fit_layers` runs the layers' folds)."""
+    (as :func:`aslib.nets.layer_analysis.fit_layers` runs the layers' folds)."""
     torch.linalg.eigh(gram)
     if workers == 1:
         return best(lambda: torch.linalg.eigh(gram), 5)[1]

@@ -27,13 +27,13 @@ $PY -c "from aslib import data; data.load('cifar10', 'train'); data.load('cifar1
 {
   echo "== parity (CPU vs CUDA), to completion"
   timeout 400 $PY -m pytest -q -p no:cacheprovider tests/test_gpu_parity.py \
-    tests/test_subspace.py::test_cpu_gpu_parity tests/test_pce.py::test_cuda_parity 2>&1 | tail -15
+    tests/linalg/test_subspace.py::test_cpu_gpu_parity tests/linalg/test_pce.py::test_cuda_parity 2>&1 | tail -15
   echo "== bench_subspace (GPU), 4096 images, l = 200"
   timeout 150 $PY benchmarks/bench_subspace.py --n 4096 --device cuda 2>&1 | grep -a -v "USDT\|gpuGetDeviceCount" | tail -42
   echo "== bench_attacks (GPU)"
   timeout 90 $PY benchmarks/bench_attacks.py --n 100 --device cuda 2>&1 | tail -20
   echo "== all-layer study: full-width VGG-19-BN (random weights), 50,000 images, l = 400, one GPU"
-  $PY -c "from aslib import models, zoo; zoo.save_checkpoint(models.build('vgg19_bn'), \
+  $PY -c "from aslib.nets import models; from aslib.store import zoo; zoo.save_checkpoint(models.build('vgg19_bn'), \
 {'arch': 'vgg19_bn', 'arch_kwargs': {}, 'dataset': 'cifar10'}, '$OUT/vgg19_bn_random.pt')"
   timeout 240 $PY -m aslib.cli layer-study --model "$OUT/vgg19_bn_random.pt" --images 50000 --sketch 400 \
     --device cuda 2>&1 | grep -a -v "it/s\|s/it" | tail -22

@@ -61,7 +61,7 @@ def small_lenet():
     """A LeNet trained for one short epoch on 6,000 Fashion-MNIST images (seeded, a few seconds)."""
     if not data.available("fashion_mnist"):
         pytest.skip("fashion_mnist not available")
-    from aslib.training import quick_lenet
+    from aslib.fitting.training import quick_lenet
 
     return quick_lenet(6000, seed=0)
 
@@ -69,7 +69,7 @@ def small_lenet():
 @pytest.fixture(scope="session")
 def lenet(request):
     """The shipped Fashion-MNIST LeNet when the zoo has it, else the session's quickly trained one."""
-    from aslib import zoo
+    from aslib.store import zoo
 
     if "lenet_fashion_mnist" in [entry["name"] for entry in zoo.entries()]:
         return zoo.pretrained("lenet_fashion_mnist")

@@ -12,10 +12,13 @@ import torch
 from conftest import random_images
 
 import aslib
-from aslib import attacks, distributed, inference, models, stats, subspace, zoo
+from aslib import attacks, distributed
 from aslib.attacks import common, deepfool_batched, evaluation
 from aslib.data import batching, catalog
-from aslib.subspace import storage
+from aslib.linalg import stats, subspace
+from aslib.linalg.subspace import storage
+from aslib.nets import inference, layer_analysis, models
+from aslib.store import zoo
 
 
 @functools.lru_cache(maxsize=1)
@@ -47,7 +50,7 @@ def _fitted() -> subspace.ActiveSubspace:
 
 @functools.lru_cache(maxsize=1)
 def _checkpoint() -> Path:
-    """A LeNet checkpoint with the metadata :func:`aslib.zoo.ship` reads, in a temporary folder."""
+    """A LeNet checkpoint with the metadata :func:`aslib.store.zoo.ship` reads, in a temporary folder."""
     meta = {"arch": "lenet", "arch_kwargs": {}, "dataset": "fashion_mnist", "data_source": "fashion_mnist.npz",
             "seed": 0, "epochs": 1, "wall_time_s": 1.0, "device": "cpu", "test_accuracy": 0.1}
     path = Path(tempfile.mkdtemp()) / "lenet_toy.pt"
@@ -56,7 +59,7 @@ def _checkpoint() -> Path:
 
 
 def _ship_aside(*args, **kwargs):
-    """:func:`aslib.zoo.ship` into a temporary manifest, the splits read from :func:`_root`: the package's own
+    """:func:`aslib.store.zoo.ship` into a temporary manifest, the splits read from :func:`_root`: the package's own
     manifest is never touched."""
     with mock.patch.object(zoo, "MANIFEST", Path(tempfile.mkdtemp()) / "manifest.json"), \
             mock.patch.dict(os.environ, {"ASLIB_DATA": str(_root())}):
@@ -100,33 +103,33 @@ EXAMPLES: dict = {
     "aslib.distributed.share": lambda: (distributed.share, ([1, 2, 3, 4], (1, 2)), {}),
     "aslib.distributed.share_of_iterable": lambda: (distributed.share_of_iterable, ([1, 2, 3], (0, 2)), {}),
     "aslib.distributed.sum_across_ranks": lambda: (distributed.sum_across_ranks, ([1.5, 2],), {}),
-    # aslib.inference
-    "aslib.inference.evaluate": lambda: (inference.evaluate, _problem()[:1] + (_pair(),), {
+    # aslib.nets.inference
+    "aslib.nets.inference.evaluate": lambda: (inference.evaluate, _problem()[:1] + (_pair(),), {
         "batch_size": 2, "topk": (1, 2), "progress": False}),
-    # aslib.models
-    "aslib.models.VGG.__init__": lambda: (models.VGG, (), {"depth": 11, "num_classes": 3, "batch_norm": False,
+    # aslib.nets.models
+    "aslib.nets.models.VGG.__init__": lambda: (models.VGG, (), {"depth": 11, "num_classes": 3, "batch_norm": False,
                                                           "width": 0.125, "in_channels": 1, "channels": None}),
-    "aslib.models.ShortcutA.__init__": lambda: (models.ShortcutA, (2,), {}),
-    "aslib.models.BasicBlock.__init__": lambda: (models.BasicBlock, (4, 8), {"stride": 2}),
-    "aslib.models.ResNet.__init__": lambda: (models.ResNet, (), {"depth": 8, "num_classes": 3, "width": 0.25,
+    "aslib.nets.models.ShortcutA.__init__": lambda: (models.ShortcutA, (2,), {}),
+    "aslib.nets.models.BasicBlock.__init__": lambda: (models.BasicBlock, (4, 8), {"stride": 2}),
+    "aslib.nets.models.ResNet.__init__": lambda: (models.ResNet, (), {"depth": 8, "num_classes": 3, "width": 0.25,
                                                                 "in_channels": 1}),
-    "aslib.models.LeNet.__init__": lambda: (models.LeNet, (), {"num_classes": 3, "in_channels": 1}),
-    # aslib.zoo
-    "aslib.zoo.resolve": lambda: (zoo.resolve, ("lenet_fashion_mnist",), {"weights": None, "dataset": None,
+    "aslib.nets.models.LeNet.__init__": lambda: (models.LeNet, (), {"num_classes": 3, "in_channels": 1}),
+    # aslib.store.zoo
+    "aslib.store.zoo.resolve": lambda: (zoo.resolve, ("lenet_fashion_mnist",), {"weights": None, "dataset": None,
                                                                          "map_location": "cpu"}),
-    "aslib.zoo.same_data": lambda: (zoo.same_data, (zoo.entry("lenet_fashion_mnist"),
+    "aslib.store.zoo.same_data": lambda: (zoo.same_data, (zoo.entry("lenet_fashion_mnist"),
                                                     random_images(4, split="test")), {}),
-    "aslib.zoo.sha256": lambda: (zoo.sha256, (zoo.MANIFEST,), {}),
-    "aslib.zoo.ship": lambda: (_ship_aside, ("lenet_toy", _checkpoint(), torch.load(
+    "aslib.store.zoo.sha256": lambda: (zoo.sha256, (zoo.MANIFEST,), {}),
+    "aslib.store.zoo.ship": lambda: (_ship_aside, ("lenet_toy", _checkpoint(), torch.load(
         _checkpoint(), weights_only=True)["meta"], "python -m aslib.cli train ..."), {}),
-    # aslib.stats
-    "aslib.stats.Estimate.__init__": lambda: (stats.Estimate, (0.5, 0.1, 3, 0.25, 0.75, 0.95), {}),
-    # aslib.subspace
-    "aslib.subspace.layers.LayerAnalysis.table": lambda: (subspace.LayerAnalysis(fc=_fitted()).table, (),
+    # aslib.linalg.stats
+    "aslib.linalg.stats.Estimate.__init__": lambda: (stats.Estimate, (0.5, 0.1, 3, 0.25, 0.75, 0.95), {}),
+    # aslib.linalg.subspace
+    "aslib.nets.layer_analysis.LayerAnalysis.table": lambda: (layer_analysis.LayerAnalysis(fc=_fitted()).table, (),
                                                           {"deltas": [0.9], "leading": 2}),
-    "aslib.subspace.storage.StoredRows.__init__": lambda: (storage.StoredRows, ("randomized",), {"seed": 0}),
-    "aslib.subspace.storage.Sketch.__init__": lambda: (storage.Sketch, (4,), {}),
-    "aslib.subspace.storage.make_store": lambda: (storage.make_store, ("frequent_directions",), {"ell": 4}),
+    "aslib.linalg.subspace.storage.StoredRows.__init__": lambda: (storage.StoredRows, ("randomized",), {"seed": 0}),
+    "aslib.linalg.subspace.storage.Sketch.__init__": lambda: (storage.Sketch, (4,), {}),
+    "aslib.linalg.subspace.storage.make_store": lambda: (storage.make_store, ("frequent_directions",), {"ell": 4}),
     # aslib.attacks
     "aslib.attacks.common.AttackResult.__init__": lambda: (attacks.AttackResult, (torch.zeros(3, 4, 4),), {
         "history": [0.1, 0.2], "iterations": 2, "wall_time_s": 0.5, "method": "as", "xi": 1.0, "norm": "linf"}),

@@ -13,9 +13,14 @@ from conftest import random_images
 from matplotlib.figure import Figure
 
 import aslib
-from aslib import (asnet, asnet_recipes, book, exercises, models, nb, pce, presets, report, reproduction, resources,
-                   studies, subspace, vectors, widgets)
-from aslib.exercises import grading
+from aslib import studies
+from aslib.fitting import recipes, runs
+from aslib.linalg import pce, subspace
+from aslib.nets import asnet, models
+from aslib.store import reproduction, vectors
+from aslib.teach import exercises, nb, presets, recording, resources, widgets
+from aslib.teach.exercises import grading
+from aslib.tools import book, report
 
 
 def _tmp() -> Path:
@@ -41,7 +46,7 @@ def _table_page() -> Path:
 @functools.lru_cache(maxsize=1)
 def _executed_report() -> tuple[Path, Path]:
     """A report folder in which a one-cell notebook is already executed with the current stamp (preset smoke), and
-    that notebook: :func:`aslib.report.run_report` skips it, so the call executes nothing."""
+    that notebook: :func:`aslib.tools.report.run_report` skips it, so the call executes nothing."""
     folder = _tmp()
     notebook = folder / "01_toy.ipynb"
     notebook.write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
@@ -74,7 +79,7 @@ def _shipped_random_record() -> dict:
 
 
 def _craft_shipped() -> tuple:
-    """A call of :func:`aslib.vectors.craft_vectors` whose one vector is shipped already: it crafts nothing and
+    """A call of :func:`aslib.store.vectors.craft_vectors` whose one vector is shipped already: it crafts nothing and
     writes nothing (the crafting set is drawn from a random archive)."""
     record = _shipped_random_record()
     return (vectors.craft_vectors, (record["model"],), {
@@ -108,47 +113,47 @@ _CHECKS = {"asnet": ["check_hermite", "check_soft_threshold", "check_distillatio
 
 
 EXAMPLES: dict = {
-    # aslib.report
-    "aslib.report.record_table": lambda: (report.record_table, ("01_x", "t", "| a |\n|---|\n| 1 |"), {}),
-    "aslib.report.record_value": lambda: (report.record_value, ("01_x", "v", 0.5), {}),
-    "aslib.report.record_claim": lambda: (report.record_claim, ("01_x", "asnet_accuracy_drop"), {
+    # aslib.tools.report
+    "aslib.teach.recording.record_table": lambda: (recording.record_table, ("01_x", "t", "| a |\n|---|\n| 1 |"), {}),
+    "aslib.teach.recording.record_value": lambda: (recording.record_value, ("01_x", "v", 0.5), {}),
+    "aslib.teach.recording.record_claim": lambda: (recording.record_claim, ("01_x", "asnet_accuracy_drop"), {
         "measured": 0.01, "preset": "smoke", "n": 10, "ci95": (0.0, 0.02), "source": "live", "note": "toy"}),
-    "aslib.report.record_figure": lambda: (report.record_figure, ("01_x", "f", Figure()), {}),
-    "aslib.report.execute": lambda: (report.execute, ([], _tmp()), {"preset": "smoke", "force": False,
+    "aslib.teach.recording.record_figure": lambda: (recording.record_figure, ("01_x", "f", Figure()), {}),
+    "aslib.tools.report.execute": lambda: (report.execute, ([], _tmp()), {"preset": "smoke", "force": False,
                                                                     "parameters": {"n": 1}}),
-    "aslib.report.collect_claims": lambda: (report.collect_claims, (_tmp(),), {}),
-    "aslib.report.write_report": lambda: (report.write_report, (_tmp(), [{"notebook": "01_x.ipynb", "preset": "smoke",
+    "aslib.tools.report.collect_claims": lambda: (report.collect_claims, (_tmp(),), {}),
+    "aslib.tools.report.write_report": lambda: (report.write_report, (_tmp(), [{"notebook": "01_x.ipynb", "preset": "smoke",
                                                                           "seconds": 1.0, "skipped": True}]), {}),
-    "aslib.report.notebook_subject": lambda: (report.notebook_subject, (resources.notebooks(only=["01"])[0],), {}),
-    "aslib.report.notebook_table": lambda: (report.notebook_table, ({"smoke": _tmp()},),
+    "aslib.tools.report.notebook_subject": lambda: (report.notebook_subject, (resources.notebooks(only=["01"])[0],), {}),
+    "aslib.tools.report.notebook_table": lambda: (report.notebook_table, ({"smoke": _tmp()},),
                                             {"notebooks": resources.notebooks(only=["01"])}),
-    "aslib.report.write_notebook_table": lambda: (report.write_notebook_table, (_table_page(), {"smoke": _tmp()}), {}),
-    "aslib.report.run_report": lambda: (report.run_report, (_executed_report()[0], "smoke"), {
+    "aslib.tools.report.write_notebook_table": lambda: (report.write_notebook_table, (_table_page(), {"smoke": _tmp()}), {}),
+    "aslib.tools.report.run_report": lambda: (report.run_report, (_executed_report()[0], "smoke"), {
         "force": False, "notebooks": [_executed_report()[1]], "only": ["01"]}),
-    # aslib.nb, aslib.presets
-    "aslib.nb.Notebook.__init__": lambda: (nb.Notebook, ("01_x", SimpleNamespace(n=1), torch.device("cpu")),
+    # aslib.teach.nb, aslib.teach.presets
+    "aslib.teach.nb.Notebook.__init__": lambda: (nb.Notebook, ("01_x", SimpleNamespace(n=1), torch.device("cpu")),
                                            {"preset": "smoke"}),
-    "aslib.nb.Notebook.table": lambda: (_notebook().table, ([{"a": 1.5, "b": "x"}],), {
+    "aslib.teach.nb.Notebook.table": lambda: (_notebook().table, ([{"a": 1.5, "b": "x"}],), {
         "columns": ["a"], "digits": 1, "key": None, "caption": "c"}),
-    "aslib.nb.Notebook.figure": lambda: (_notebook().figure, (Figure(),), {"key": None}),
-    "aslib.nb.Notebook.claim": lambda: (_notebook().claim, ("asnet_accuracy_drop", 0.01), {
+    "aslib.teach.nb.Notebook.figure": lambda: (_notebook().figure, (Figure(),), {"key": None}),
+    "aslib.teach.nb.Notebook.claim": lambda: (_notebook().claim, ("asnet_accuracy_drop", 0.01), {
         "n": 10, "ci95": (0.0, 0.02), "source": "live", "note": "toy"}),
-    "aslib.nb.Notebook.value": lambda: (_notebook().value, ("k", 1), {}),
-    "aslib.nb.start": lambda: (nb.start, ("01_x", "smoke", {"n": 2}), {"seed": 0, "smoke": {"n": 1},
+    "aslib.teach.nb.Notebook.value": lambda: (_notebook().value, ("k", 1), {}),
+    "aslib.teach.nb.start": lambda: (nb.start, ("01_x", "smoke", {"n": 2}), {"seed": 0, "smoke": {"n": 1},
                                                                         "default": {"n": 3}}),
-    "aslib.presets.choose": lambda: (presets.choose, ("smoke", {"n": 2}), {"smoke": {"n": 1}, "default": {"n": 3}}),
-    # aslib.widgets, aslib.book
-    "aslib.widgets.spectrum_browser": lambda: (widgets.spectrum_browser, ({"a": _fitted()},),
+    "aslib.teach.presets.choose": lambda: (presets.choose, ("smoke", {"n": 2}), {"smoke": {"n": 1}, "default": {"n": 3}}),
+    # aslib.teach.widgets, aslib.tools.book
+    "aslib.teach.widgets.spectrum_browser": lambda: (widgets.spectrum_browser, ({"a": _fitted()},),
                                                {"interactive": False, "top": 5}),
-    "aslib.widgets.noise_slider": lambda: (widgets.noise_slider, _slider_problem(), {
+    "aslib.teach.widgets.noise_slider": lambda: (widgets.noise_slider, _slider_problem(), {
         "to_display": lambda x: x.clamp(0, 1), "xis": (0, 1.5), "interactive": False, "start": None}),
-    "aslib.book.cell_kind": lambda: (book.cell_kind, ({"cell_type": "code", "metadata": {}, "source": ["x = 1"]},), {}),
-    "aslib.book.local_links": lambda: (book.local_links, (_html_page(),), {}),
-    # aslib.vectors
-    "aslib.vectors.experiment_options": lambda: (vectors.experiment_options, ("cifar10", "oneclass", "as"), {}),
-    "aslib.vectors.record_id": lambda: (vectors.record_id, ("lenet_fashion_mnist", "allclass", "as", 10.0, 0),
+    "aslib.tools.book.cell_kind": lambda: (book.cell_kind, ({"cell_type": "code", "metadata": {}, "source": ["x = 1"]},), {}),
+    "aslib.tools.book.local_links": lambda: (book.local_links, (_html_page(),), {}),
+    # aslib.store.vectors
+    "aslib.store.vectors.experiment_options": lambda: (vectors.experiment_options, ("cifar10", "oneclass", "as"), {}),
+    "aslib.store.vectors.record_id": lambda: (vectors.record_id, ("lenet_fashion_mnist", "allclass", "as", 10.0, 0),
                                         {"norm": "l2", "variant": "authors"}),
-    "aslib.vectors.craft_vectors": _craft_shipped,
+    "aslib.store.vectors.craft_vectors": _craft_shipped,
     # aslib.studies
     "aslib.studies.sweeps.method_label": lambda: (studies.sweeps.method_label, ("sgd_uap",), {}),
     "aslib.studies.sweeps.as_pair": lambda: (studies.sweeps.as_pair, ("test", (torch.zeros(2, 3), torch.zeros(2))),
@@ -158,22 +163,22 @@ EXAMPLES: dict = {
     "aslib.studies.attacks.EigenDirections.__init__": lambda: (studies.EigenDirections, (), {
         "eigen": [0.2, 0.3], "random": torch.tensor([0.1, 0.15]), "recursive": 0.5, "clean": 0.1,
         "lambdas": [0.5, 0.2], "captured": torch.tensor([0.1, 0.2]), "cosine": 0.1, "dim": 48, "n_eval": 5}),
-    # aslib.exercises
-    **{f"aslib.exercises.{module}.{name}": _check(name) for module, names in _CHECKS.items() for name in names},
-    "aslib.exercises.grading.expect": lambda: (grading.expect, (True, "the answer is right"), {}),
-    "aslib.exercises.grading.answer_tensor": lambda: (grading.answer_tensor, (torch.zeros(2, 3), "the table", (2, 3)),
+    # aslib.teach.exercises
+    **{f"aslib.teach.exercises.{module}.{name}": _check(name) for module, names in _CHECKS.items() for name in names},
+    "aslib.teach.exercises.grading.expect": lambda: (grading.expect, (True, "the answer is right"), {}),
+    "aslib.teach.exercises.grading.answer_tensor": lambda: (grading.answer_tensor, (torch.zeros(2, 3), "the table", (2, 3)),
                                                       {}),
-    # aslib.asnet, aslib.asnet_recipes, aslib.reproduction
-    "aslib.asnet.ASNet.__init__": lambda: (asnet.ASNet, (
+    # aslib.nets.asnet, aslib.fitting, aslib.store.reproduction
+    "aslib.nets.asnet.ASNet.__init__": lambda: (asnet.ASNet, (
         torch.nn.Flatten(), torch.nn.Linear(4, 2, bias=False), pce.Standardize(torch.zeros(2), torch.ones(2)),
         pce.HermiteBasis(2, 1), torch.nn.Linear(3, 3, bias=False)), {}),
-    "aslib.asnet.ASNet.empty": lambda: (asnet.ASNet.empty, (torch.nn.Flatten(), 4, 2, 1, 3), {}),
-    "aslib.asnet.ASNet.active_variables": lambda: (_empty_asnet().active_variables, (torch.randn(5, 4),), {}),
-    "aslib.asnet.BuildInfo.__init__": lambda: (asnet.BuildInfo, (
+    "aslib.nets.asnet.ASNet.empty": lambda: (asnet.ASNet.empty, (torch.nn.Flatten(), 4, 2, 1, 3), {}),
+    "aslib.nets.asnet.ASNet.active_variables": lambda: (_empty_asnet().active_variables, (torch.randn(5, 4),), {}),
+    "aslib.nets.asnet.BuildInfo.__init__": lambda: (asnet.BuildInfo, (
         "conv1", 8, 2, 1, 3, 20, 0.9, 0.8, 0.0, [{"ridge per sample": 0.0, "R2 held-out": 0.8}], None, 1.5), {}),
-    "aslib.asnet_recipes.runs.directions": lambda: (asnet_recipes.directions, (
+    "aslib.fitting.runs.directions": lambda: (runs.directions, (
         models.build("lenet").eval(), "conv2", [(torch.randn(2, 1, 28, 28), torch.tensor([0, 1]))],
-        asnet_recipes.ASNetRecipe("lenet_fashion_mnist", "conv2", rank=2, projection="random")), {}),
-    "aslib.reproduction.Check.__init__": lambda: (reproduction.Check, ("accuracy", 0.9, 0.91, 0.02, "spread"),
+        recipes.ASNetRecipe("lenet_fashion_mnist", "conv2", rank=2, projection="random")), {}),
+    "aslib.store.reproduction.Check.__init__": lambda: (reproduction.Check, ("accuracy", 0.9, 0.91, 0.02, "spread"),
                                                   {"binding": False}),
 }

@@ -19,9 +19,14 @@ from hypothesis import strategies as st
 from torch import nn
 
 import aslib
-from aslib import (asnet, attacks, data, distributed, finetuning, frequent_directions, gradients, inference, metrics,
-                   models, pce, presets, report, reproduction, stats, studies, subspace, tables, training, vectors,
-                   widgets, zoo)
+from aslib import attacks, data, distributed, studies
+from aslib.fitting import finetuning, recipes, training
+from aslib.linalg import frequent_directions, pce, stats, subspace
+from aslib.nets import asnet, counts, gradients, inference, layer_analysis, models
+from aslib.store import reproduction, vectors, zoo
+from aslib.studies import tables
+from aslib.teach import presets, recording, widgets
+from aslib.tools import report
 
 ASLIB_DIR = Path(aslib.__file__).resolve().parent
 CLEAR = (ValueError, TypeError, LookupError, FileNotFoundError, RuntimeError)
@@ -87,7 +92,7 @@ NAMES = [
     ("count convention", lambda: subspace.count_active(torch.ones(3), 3.0, convention="author"), r"convention"),
     ("top_directions solver", lambda: subspace.top_directions(torch.randn(5, 3), 2, solver="svd"), r"solver"),
     ("fit_layers layer missing",
-     lambda: subspace.fit_layers({"fc1": subspace.ActiveSubspace()}, {"fc2": torch.ones(2, 3)}),
+     lambda: layer_analysis.fit_layers({"fc1": subspace.ActiveSubspace()}, {"fc2": torch.ones(2, 3)}),
      r"missing \['fc1'\], unexpected \['fc2'\]; pass the same layer names"),
     ("attack method", lambda: attacks.craft("uap2", *problem(), 1.0),
      r"unknown attack method 'uap2'; did you mean 'uap'"),
@@ -141,8 +146,8 @@ RANGES = [
     ("evaluate topk", lambda: inference.evaluate(problem()[0], problem()[1:], topk=(5,)), r"topk"),
     ("predict batch", lambda: inference.predict_logits(problem()[0], problem()[1], batch_size=-2), r"batch_size"),
     ("quick_fit images", lambda: training.quick_fit(models.build("lenet"), n_images=0), r"n_images"),
-    ("recipe epochs", lambda: training.Recipe("lenet", "fashion_mnist", epochs=0), r"epochs"),
-    ("recipe lr", lambda: training.Recipe("lenet", "fashion_mnist", lr=-0.1), r"lr"),
+    ("recipe epochs", lambda: recipes.TrainingRecipe("lenet", "fashion_mnist", epochs=0), r"epochs"),
+    ("recipe lr", lambda: recipes.TrainingRecipe("lenet", "fashion_mnist", lr=-0.1), r"lr"),
     ("gradient batch", lambda: next(gradients.layer_gradients(*lenet()[:1], "conv1", lenet()[1:], batch_size=0)),
      r"batch_size"),
     ("gradient max_batches", lambda: next(gradients.layer_gradients(*lenet()[:1], "conv1", lenet()[1:],
@@ -222,8 +227,8 @@ RANGES = [
      r"ns must be a non-empty list of whole numbers >= 1"),
     ("bootstrap count", lambda: studies.stability_table({"a": subspace.ActiveSubspace().fit(torch.randn(9, 3))},
                                                          n_boot=0), r"n_boot"),
-    ("claim n", lambda: report.record_claim("nb", CLAIM, measured=0.5, preset="smoke", n=0), r"n"),
-    ("claim interval", lambda: report.record_claim("nb", CLAIM, measured=0.5, preset="smoke", ci95=(0.6, 0.4)),
+    ("claim n", lambda: recording.record_claim("nb", CLAIM, measured=0.5, preset="smoke", n=0), r"n"),
+    ("claim interval", lambda: recording.record_claim("nb", CLAIM, measured=0.5, preset="smoke", ci95=(0.6, 0.4)),
      r"ci95"),
     ("spectrum browser top", lambda: widgets.spectrum_browser({"a": subspace.ActiveSubspace().fit(torch.randn(9, 3))},
                                                               top=0, interactive=False), r"top"),
@@ -291,8 +296,8 @@ SHAPES = [
     ("widget classes", lambda: widgets.noise_slider(*lenet()[:1], torch.rand(1, 28, 28), torch.ones(1, 28, 28),
                                                     ["a", "b"], to_display=lambda t: t), r"classes"),
     ("spectrum browser of nothing", lambda: widgets.spectrum_browser({}, interactive=False), r"empty|no "),
-    ("complexity input shape", lambda: metrics.complexity(models.build("lenet"), (28, 28)), r"input_shape"),
-    ("reduction keys", lambda: metrics.reduction({"params": 10}, {"macs": 5}), r"params|macs"),
+    ("complexity input shape", lambda: counts.complexity(models.build("lenet"), (28, 28)), r"input_shape"),
+    ("reduction keys", lambda: counts.reduction({"params": 10}, {"macs": 5}), r"params|macs"),
     ("float64 images, float32 vector", lambda: attacks.attack_ratio(problem()[0], problem()[1].double(), problem()[2],
                                                                     torch.zeros(4, dtype=torch.float64)), r"dtype"),
     ("float64 images of a float32 model", lambda: attacks.as_attack(problem()[0], problem()[1].double(), problem()[2],
@@ -315,7 +320,7 @@ VALUES = [
     ("NaN vector in fooling rate", lambda: attacks.fooling_rate(*problem()[:2], torch.full((4,), math.nan)), r"NaN"),
     ("NaN vector in project", lambda: attacks.project(torch.full((3,), math.nan), 1.0), r"NaN"),
     ("NaN estimate", lambda: stats.estimate([0.1, math.nan]), r"finite"),
-    ("NaN claim", lambda: report.record_claim("nb", CLAIM, measured=math.nan, preset="smoke"), r"measured"),
+    ("NaN claim", lambda: recording.record_claim("nb", CLAIM, measured=math.nan, preset="smoke"), r"measured"),
     ("NaN distillation logits", lambda: finetuning.distillation_loss(torch.full((4, 3), math.nan), torch.randn(4, 3),
                                                                  torch.zeros(4, dtype=torch.long), alpha=0.5,
                                                                  temperature=2.0), r"NaN"),
@@ -427,13 +432,13 @@ STATE = [
     ("predict_logits", lambda m, x, y: inference.predict_logits(m, x)),
     ("layer_gradients", lambda m, x, y: list(gradients.layer_gradients(m, "conv2", (x, y), train_mode=True))),
     ("input_gradients", lambda m, x, y: gradients.input_gradients(m, x, y)),
-    ("layer_subspaces", lambda m, x, y: subspace.layer_subspaces(m, ["conv2"], (x, y), train_mode=True)),
+    ("layer_subspaces", lambda m, x, y: layer_analysis.layer_subspaces(m, ["conv2"], (x, y), train_mode=True)),
     ("as_attack", lambda m, x, y: attacks.as_attack(m, x, y, 1.0, max_iter=2)),
     ("uap", lambda m, x, y: attacks.uap(m, x, y, 1.0, max_passes=1, df_max_iter=2)),
     ("sgd_uap", lambda m, x, y: attacks.sgd_uap(m, x, y, 1.0, epochs=1)),
     ("deepfool", lambda m, x, y: attacks.deepfool(m, x, max_iter=2)),
     ("attack_ratio", lambda m, x, y: attacks.attack_ratio(m, x, y, torch.ones(3, 32, 32))),
-    ("complexity", lambda m, x, y: metrics.complexity(m, (3, 32, 32))),
+    ("complexity", lambda m, x, y: counts.complexity(m, (3, 32, 32))),
     ("build_asnet", lambda m, x, y: asnet.build_asnet(m, "conv4", (x, y), rank=2, degree=1)),
     ("finetune (the teacher)", lambda m, x, y: finetuning.finetune(
         asnet.build_asnet(models.build("vgg11_bn", width=0.125).eval(), "conv4", (x, y), rank=2, degree=1)[0], m,
@@ -544,11 +549,11 @@ def test_an_archive_without_a_split_names_the_missing_arrays(tmp_path):
 
 
 def test_every_table_is_counted(tmp_path, capsys):
-    counts = {name: len(rows) for name, rows in TABLES.items()} | {
+    tried = {name: len(rows) for name, rows in TABLES.items()} | {
         "files": len(_files(tmp_path)), "state": len(STATE), "cli": len(CLI)}
     with capsys.disabled():
-        print(f"\nbad inputs tried: {sum(counts.values())} ({counts})")
-    assert min(counts.values()) >= 8
+        print(f"\nbad inputs tried: {sum(tried.values())} ({tried})")
+    assert min(tried.values()) >= 8
 
 
 bad_reals = st.one_of(st.floats(max_value=0.0), st.just(math.nan), st.just(math.inf), st.just(-math.inf))

@@ -37,15 +37,19 @@ from hypothesis import strategies as st
 from jaxtyping import AbstractArray, Float, Int
 
 import aslib
-import aslib.book
 import aslib.cli
 import aslib.cli.parser
-from aslib import frequent_directions as fd
-from aslib import (asnet, asnet_recipes, attacks, claims, epoch_loop, finetuning, gradients, handouts, inference,
-                   metrics, models, pce, plotting, pruning, reproduction, resources, stats, studies, subspace, tables,
-                   training, vectors, zoo)
+import aslib.tools.book
+from aslib import attacks, studies
 from aslib.contracts import (ClassIndices, ContractError, Count, CountOrZero, Counts, FiniteReal, Fraction,
-                             NonNegativeReal, PositiveReal, PositiveReals, Proportion, Shape, contract)
+    NonNegativeReal, PositiveReal, PositiveReals, Proportion, Shape, contract)
+from aslib.fitting import epoch_loop, finetuning, recipes, runs, training
+from aslib.linalg import frequent_directions as fd, pce, stats, subspace
+from aslib.nets import asnet, counts, gradients, inference, layer_analysis, models, pruning
+from aslib.store import reproduction, vectors, zoo
+from aslib.studies import tables
+from aslib.teach import claims, plotting, resources
+from aslib.tools import handouts
 
 ASLIB_DIR = Path(aslib.__file__).resolve().parent
 
@@ -92,7 +96,7 @@ def _archive_root() -> Path:
 
 
 @functools.lru_cache(maxsize=1)
-def _tiny_asnet() -> tuple[torch.nn.Module, aslib.asnet.ASNet, aslib.data.ImageDataset]:
+def _tiny_asnet() -> tuple[torch.nn.Module, aslib.nets.asnet.ASNet, aslib.data.ImageDataset]:
     """A conv net of (1, 8, 8) images and 3 classes, an ASNet cut from it after conv1 (r = 2, p = 1), and the
     30 random images it was built from."""
     torch.manual_seed(0)
@@ -171,70 +175,70 @@ def _fitted(method: str = "exact") -> subspace.ActiveSubspace:
 
 
 EXAMPLES = {
-    "aslib.subspace.solvers.top_directions": lambda: (subspace.top_directions, (torch.randn(8, 5),), {"k": 2}),
-    "aslib.subspace.solvers.subspace_distance": lambda: (subspace.subspace_distance,
+    "aslib.linalg.subspace.solvers.top_directions": lambda: (subspace.top_directions, (torch.randn(8, 5),), {"k": 2}),
+    "aslib.linalg.subspace.solvers.subspace_distance": lambda: (subspace.subspace_distance,
                                                          (torch.eye(4)[:, :2], torch.eye(4)[:, 1:3]), {}),
-    "aslib.subspace.solvers.null_space_completion": lambda: (subspace.solvers.null_space_completion,
+    "aslib.linalg.subspace.solvers.null_space_completion": lambda: (subspace.solvers.null_space_completion,
                                                              (torch.eye(4)[:, :1], 3, 0), {}),
-    "aslib.subspace.solvers.count_active": lambda: (subspace.count_active, (torch.tensor([3.0, 1.0]), 4.0), {}),
-    "aslib.subspace.solvers.relative_energy": lambda: (subspace.relative_energy, (torch.tensor([3.0, 1.0]), 4.0),
+    "aslib.linalg.subspace.solvers.count_active": lambda: (subspace.count_active, (torch.tensor([3.0, 1.0]), 4.0), {}),
+    "aslib.linalg.subspace.solvers.relative_energy": lambda: (subspace.relative_energy, (torch.tensor([3.0, 1.0]), 4.0),
                                                        {}),
-    "aslib.subspace.solvers.streaming_method": lambda: (subspace.streaming_method, (40, 10), {}),
-    "aslib.subspace.estimator.ActiveSubspace.__init__": lambda: (subspace.ActiveSubspace, (), {"rank": 2}),
-    "aslib.subspace.estimator.ActiveSubspace.partial_fit": lambda: (subspace.ActiveSubspace().partial_fit,
+    "aslib.linalg.subspace.solvers.streaming_method": lambda: (subspace.streaming_method, (40, 10), {}),
+    "aslib.linalg.subspace.estimator.ActiveSubspace.__init__": lambda: (subspace.ActiveSubspace, (), {"rank": 2}),
+    "aslib.linalg.subspace.estimator.ActiveSubspace.partial_fit": lambda: (subspace.ActiveSubspace().partial_fit,
                                                                     (torch.randn(5, 3),), {}),
-    "aslib.subspace.estimator.ActiveSubspace.fit": lambda: (subspace.ActiveSubspace().fit, (torch.randn(5, 3),), {}),
-    "aslib.subspace.estimator.ActiveSubspace.merge": lambda: (_fitted().merge, (_fitted(),), {}),
-    "aslib.subspace.estimator.ActiveSubspace.n_active": lambda: (_fitted().n_active, (0.9,), {}),
-    "aslib.subspace.readings.leading_directions": lambda: (subspace.leading_directions, (_fitted(), 2), {}),
-    "aslib.subspace.readings.active_variables": lambda: (subspace.active_variables, (_fitted(), torch.randn(3, 6)),
+    "aslib.linalg.subspace.estimator.ActiveSubspace.fit": lambda: (subspace.ActiveSubspace().fit, (torch.randn(5, 3),), {}),
+    "aslib.linalg.subspace.estimator.ActiveSubspace.merge": lambda: (_fitted().merge, (_fitted(),), {}),
+    "aslib.linalg.subspace.estimator.ActiveSubspace.n_active": lambda: (_fitted().n_active, (0.9,), {}),
+    "aslib.linalg.subspace.readings.leading_directions": lambda: (subspace.leading_directions, (_fitted(), 2), {}),
+    "aslib.linalg.subspace.readings.active_variables": lambda: (subspace.active_variables, (_fitted(), torch.randn(3, 6)),
                                                          {"rank": 2}),
-    "aslib.subspace.readings.n_active_authors": lambda: (subspace.n_active_authors, (_fitted(), 0.9), {}),
-    "aslib.subspace.readings.bootstrap": lambda: (subspace.bootstrap, (_fitted(),), {"n_boot": 2, "rank": 1,
+    "aslib.linalg.subspace.readings.n_active_authors": lambda: (subspace.n_active_authors, (_fitted(), 0.9), {}),
+    "aslib.linalg.subspace.readings.bootstrap": lambda: (subspace.bootstrap, (_fitted(),), {"n_boot": 2, "rank": 1,
                                                                                      "level": 0.9}),
-    "aslib.subspace.readings.summary": lambda: (subspace.summary, (_fitted(), (0.9,), 2), {}),
-    "aslib.subspace.layers.fit_layers": lambda: (subspace.fit_layers, ({"a": subspace.ActiveSubspace()},
+    "aslib.linalg.subspace.readings.summary": lambda: (subspace.summary, (_fitted(), (0.9,), 2), {}),
+    "aslib.nets.layer_analysis.fit_layers": lambda: (layer_analysis.fit_layers, ({"a": subspace.ActiveSubspace()},
                                                                        {"a": torch.randn(4, 3)}), {}),
-    "aslib.subspace.layers.layer_subspaces": lambda: (
-        subspace.layer_subspaces, (torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2)), "0",
+    "aslib.nets.layer_analysis.layer_subspaces": lambda: (
+        layer_analysis.layer_subspaces, (torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2)), "0",
                                    (torch.randn(6, 3), torch.tensor([0, 1, 0, 1, 0, 1]))), {"batch_size": 3}),
-    "aslib.frequent_directions.sketch_directions": lambda: (fd.sketch_directions, (torch.randn(4, 6),), {}),
-    "aslib.frequent_directions.stacked_gram": lambda: (fd.stacked_gram, (torch.randn(4, 6), torch.zeros(0)), {}),
-    "aslib.frequent_directions.stacked_eigh": lambda: (fd.stacked_eigh, (torch.randn(4, 6), torch.zeros(0)), {}),
-    "aslib.frequent_directions.shrink_rows": lambda: (fd.shrink_rows, (torch.randn(4, 6), torch.zeros(0), 2,
+    "aslib.linalg.frequent_directions.sketch_directions": lambda: (fd.sketch_directions, (torch.randn(4, 6),), {}),
+    "aslib.linalg.frequent_directions.stacked_gram": lambda: (fd.stacked_gram, (torch.randn(4, 6), torch.zeros(0)), {}),
+    "aslib.linalg.frequent_directions.stacked_eigh": lambda: (fd.stacked_eigh, (torch.randn(4, 6), torch.zeros(0)), {}),
+    "aslib.linalg.frequent_directions.shrink_rows": lambda: (fd.shrink_rows, (torch.randn(4, 6), torch.zeros(0), 2,
                                                                        torch.zeros(4, 6)), {}),
-    "aslib.frequent_directions.shrink": lambda: (fd.shrink, (torch.randn(4, 6), 2), {}),
-    "aslib.frequent_directions.frequent_directions_bound": lambda: (fd.frequent_directions_bound,
+    "aslib.linalg.frequent_directions.shrink": lambda: (fd.shrink, (torch.randn(4, 6), 2), {}),
+    "aslib.linalg.frequent_directions.frequent_directions_bound": lambda: (fd.frequent_directions_bound,
                                                                     (torch.randn(8, 5), 3, 1), {}),
-    "aslib.pce.num_terms": lambda: (pce.num_terms, (3, 2), {}),
-    "aslib.pce.total_degree_indices": lambda: (pce.total_degree_indices, (3, 2), {}),
-    "aslib.pce.HermiteBasis.__init__": lambda: (pce.HermiteBasis, (3, 2), {}),
-    "aslib.pce.Standardize.__init__": lambda: (pce.Standardize, (torch.zeros(3), torch.ones(3)), {}),
-    "aslib.pce.Standardize.from_data": lambda: (pce.Standardize.from_data, (torch.randn(5, 3),), {}),
-    "aslib.pce.NormalEquations.__init__": lambda: (pce.NormalEquations, (3, 2), {"folds": 2}),
-    "aslib.pce.NormalEquations.add": lambda: (pce.NormalEquations(3, 2, folds=2).add,
+    "aslib.linalg.pce.num_terms": lambda: (pce.num_terms, (3, 2), {}),
+    "aslib.linalg.pce.total_degree_indices": lambda: (pce.total_degree_indices, (3, 2), {}),
+    "aslib.linalg.pce.HermiteBasis.__init__": lambda: (pce.HermiteBasis, (3, 2), {}),
+    "aslib.linalg.pce.Standardize.__init__": lambda: (pce.Standardize, (torch.zeros(3), torch.ones(3)), {}),
+    "aslib.linalg.pce.Standardize.from_data": lambda: (pce.Standardize.from_data, (torch.randn(5, 3),), {}),
+    "aslib.linalg.pce.NormalEquations.__init__": lambda: (pce.NormalEquations, (3, 2), {"folds": 2}),
+    "aslib.linalg.pce.NormalEquations.add": lambda: (pce.NormalEquations(3, 2, folds=2).add,
                                               (torch.randn(4, 3), torch.randn(4, 2), torch.tensor([0, 1, 0, 1])), {}),
-    "aslib.pce.NormalEquations.solve": lambda: (_equations().solve, (0.1,), {"exclude": 0}),
-    "aslib.pce.NormalEquations.residual": lambda: (_equations().residual, (torch.zeros(3, 2, dtype=torch.float64),),
+    "aslib.linalg.pce.NormalEquations.solve": lambda: (_equations().solve, (0.1,), {"exclude": 0}),
+    "aslib.linalg.pce.NormalEquations.residual": lambda: (_equations().residual, (torch.zeros(3, 2, dtype=torch.float64),),
                                                    {"fold": 0}),
-    "aslib.pce.NormalEquations.r2": lambda: (_equations().r2, (torch.zeros(3, 2, dtype=torch.float64),), {}),
-    "aslib.pce.NormalEquations.cross_validate": lambda: (_equations().cross_validate, ([0.0, 1.0],), {}),
-    "aslib.pce.r2_score": lambda: (pce.r2_score, (torch.randn(5, 2), torch.randn(5, 2)), {}),
-    "aslib.attacks.active_subspace.as_attack": lambda: (attacks.as_attack, (*_attack_problem(), 1.0), {"max_iter": 2}),
-    "aslib.asnet.build_asnet": lambda: (asnet.build_asnet, (models.build("lenet").eval(), "conv2", random_images(20)),
+    "aslib.linalg.pce.NormalEquations.r2": lambda: (_equations().r2, (torch.zeros(3, 2, dtype=torch.float64),), {}),
+    "aslib.linalg.pce.NormalEquations.cross_validate": lambda: (_equations().cross_validate, ([0.0, 1.0],), {}),
+    "aslib.linalg.pce.r2_score": lambda: (pce.r2_score, (torch.randn(5, 2), torch.randn(5, 2)), {}),
+    "aslib.attacks.as_attack.as_attack": lambda: (attacks.as_attack, (*_attack_problem(), 1.0), {"max_iter": 2}),
+    "aslib.nets.asnet.build_asnet": lambda: (asnet.build_asnet, (models.build("lenet").eval(), "conv2", random_images(20)),
                                         {"rank": 2, "degree": 1, "batch_size": 10}),
-    "aslib.asnet.split_model": lambda: (asnet.split_model, (models.build("lenet"), "conv2"), {}),
-    "aslib.models.build": lambda: (models.build, ("vgg11_bn",), {"width": 0.125}),
-    "aslib.models.cut_points": lambda: (models.cut_points, (models.build("lenet"),), {}),
-    "aslib.models.count_parameters": lambda: (models.count_parameters, (torch.nn.Linear(2, 2),), {}),
-    "aslib.gradients.per_sample_function": lambda: (gradients.per_sample_function, ("logit",), {}),
-    "aslib.gradients.resolve_layers": lambda: (gradients.resolve_layers, (models.build("lenet"), ["input", "conv1"]),
+    "aslib.nets.asnet.split_model": lambda: (asnet.split_model, (models.build("lenet"), "conv2"), {}),
+    "aslib.nets.models.build": lambda: (models.build, ("vgg11_bn",), {"width": 0.125}),
+    "aslib.nets.models.cut_points": lambda: (models.cut_points, (models.build("lenet"),), {}),
+    "aslib.nets.models.count_parameters": lambda: (models.count_parameters, (torch.nn.Linear(2, 2),), {}),
+    "aslib.nets.gradients.per_sample_function": lambda: (gradients.per_sample_function, ("logit",), {}),
+    "aslib.nets.gradients.resolve_layers": lambda: (gradients.resolve_layers, (models.build("lenet"), ["input", "conv1"]),
                                                {}),
-    "aslib.zoo.entry": lambda: (zoo.entry, ("lenet_fashion_mnist",), {}),
-    "aslib.zoo.metadata": lambda: (zoo.metadata, ("lenet_fashion_mnist",), {}),
-    "aslib.zoo.pretrained": lambda: (zoo.pretrained, ("lenet_fashion_mnist",), {"map_location": "cpu"}),
-    "aslib.zoo.load_checkpoint": lambda: (zoo.load_checkpoint, (zoo.CHECKPOINT_DIR / "lenet_fashion_mnist.pt",), {}),
-    "aslib.zoo.save_checkpoint": lambda: (zoo.save_checkpoint, (torch.nn.Linear(2, 2), {"arch": "x", "arch_kwargs": {}},
+    "aslib.store.zoo.entry": lambda: (zoo.entry, ("lenet_fashion_mnist",), {}),
+    "aslib.store.zoo.metadata": lambda: (zoo.metadata, ("lenet_fashion_mnist",), {}),
+    "aslib.store.zoo.pretrained": lambda: (zoo.pretrained, ("lenet_fashion_mnist",), {"map_location": "cpu"}),
+    "aslib.store.zoo.load_checkpoint": lambda: (zoo.load_checkpoint, (zoo.CHECKPOINT_DIR / "lenet_fashion_mnist.pt",), {}),
+    "aslib.store.zoo.save_checkpoint": lambda: (zoo.save_checkpoint, (torch.nn.Linear(2, 2), {"arch": "x", "arch_kwargs": {}},
                                                                 Path(tempfile.mkdtemp()) / "net.pt"), {}),
     "aslib.attacks.common.attack_seed": lambda: (attacks.attack_seed, (0, 2, 7.5), {}),
     "aslib.studies.sweeps.SweepSettings.__init__": lambda: (studies.SweepSettings, (), {"repeats": 2, "classes": [1]}),
@@ -262,46 +266,46 @@ EXAMPLES = {
     "aslib.studies.attacks.vector_cosines": lambda: (studies.vector_cosines, ([torch.randn(3), torch.randn(3)],), {}),
     "aslib.studies.attacks.deepfool_paths": lambda: (studies.deepfool_paths, (_attack_problem()[0],
                                                                               _attack_problem()[1]), {"steps": 2}),
-    "aslib.plotting.asnet.hermite_curves": lambda: (plotting.hermite_curves, (torch.linspace(-2, 2, 5),
+    "aslib.teach.plotting.asnet.hermite_curves": lambda: (plotting.hermite_curves, (torch.linspace(-2, 2, 5),
                                                                                torch.randn(5, 3)), {}),
-    "aslib.plotting.asnet.active_variable_histograms": lambda: (plotting.active_variable_histograms,
+    "aslib.teach.plotting.asnet.active_variable_histograms": lambda: (plotting.active_variable_histograms,
                                                                 (torch.randn(20, 3), [0, 2]), {"bins": 5}),
-    "aslib.plotting.asnet.rank_degree_curves": lambda: (plotting.rank_degree_curves, (
+    "aslib.teach.plotting.asnet.rank_degree_curves": lambda: (plotting.rank_degree_curves, (
         [{"r": 2, "p": 1, "accuracy": 0.5, "R2 test": 0.3}, {"r": 4, "p": 1, "accuracy": 0.6, "R2 test": 0.4}],),
         {"original_accuracy": 0.8, "layer": "conv1"}),
-    "aslib.plotting.asnet.finetune_curves": lambda: (plotting.finetune_curves, (
+    "aslib.teach.plotting.asnet.finetune_curves": lambda: (plotting.finetune_curves, (
         {"conv1": [{"test_accuracy": 0.5, "nonzero_params": 900}, {"test_accuracy": 0.6, "nonzero_params": 400}]},),
         {"original_accuracy": 0.8, "original_params": 1000, "kd_epochs": 1}),
-    "aslib.plotting.asnet.tradeoff_curve": lambda: (plotting.tradeoff_curve, (
+    "aslib.teach.plotting.asnet.tradeoff_curve": lambda: (plotting.tradeoff_curve, (
         [{"nonzero params x": 2.0, "accuracy": 0.7, "scale": 1.0}],), {"original_accuracy": 0.8, "layer": "conv1"}),
-    "aslib.plotting.asnet.frontier_curves": lambda: (plotting.frontier_curves, (
+    "aslib.teach.plotting.asnet.frontier_curves": lambda: (plotting.frontier_curves, (
         [{"family": "a", "nonzero params x": 2.0, "sparse MACs x": 1.5, "drop": 0.01, "drop low": 0.0,
           "drop high": 0.02}],), {"paper": (23.98, 7.3)}),
-    "aslib.plotting.asnet.projection_curves": lambda: (plotting.projection_curves, (
+    "aslib.teach.plotting.asnet.projection_curves": lambda: (plotting.projection_curves, (
         [{"directions": "none", "rank": 16, "accuracy": 0.8}, {"directions": "AS", "rank": 2, "accuracy": 0.7}],),
         {"layer": "conv1"}),
-    "aslib.plotting.asnet.softened_probabilities": lambda: (plotting.softened_probabilities, (
+    "aslib.teach.plotting.asnet.softened_probabilities": lambda: (plotting.softened_probabilities, (
         torch.tensor([2.0, 0.5, -1.0]), [1, 4], ["a", "b", "c"]), {}),
-    "aslib.plotting.attacks.attack_ratio_grid": lambda: (plotting.attack_ratio_grid, ({"a": sweep_rows()},),
+    "aslib.teach.plotting.attacks.attack_ratio_grid": lambda: (plotting.attack_ratio_grid, ({"a": sweep_rows()},),
                                                          {"titles": {"a": "A"}, "floors": {"a": 0.1}}),
-    "aslib.plotting.attacks.attack_histories": lambda: (plotting.attack_histories, (
+    "aslib.teach.plotting.attacks.attack_histories": lambda: (plotting.attack_histories, (
         {"a": {m: attacks.AttackResult(torch.zeros(3), history=[0.1, 0.2]) for m in ("as", "uap", "sgd_uap")}},),
         {"clean_error": {"a": 0.1}, "titles": {"a": "A"}, "xi": 1.0}),
-    "aslib.plotting.attacks.perturbation_grid": lambda: (plotting.perturbation_grid, (
+    "aslib.teach.plotting.attacks.perturbation_grid": lambda: (plotting.perturbation_grid, (
         {"as": attacks.AttackResult(torch.randn(3, 4, 4))},), {"title": "t", "xi": 1.0}),
-    "aslib.plotting.attacks.attacked_images": lambda: (plotting.attacked_images, (
+    "aslib.teach.plotting.attacks.attacked_images": lambda: (plotting.attacked_images, (
         *_image_problem(), {"none": torch.zeros(3, 4, 4)}), {"class_names": ["a", "b", "c"],
                                                              "to_display": lambda x: x.clamp(0, 1)}),
-    "aslib.plotting.attacks.sample_sweep_panels": lambda: (plotting.sample_sweep_panels, (
+    "aslib.teach.plotting.attacks.sample_sweep_panels": lambda: (plotting.sample_sweep_panels, (
         tables.aggregate(sweep_rows(), by=("classes", "n_samples")),), {"floors": {"all": 0.1},
                                                                          "class_names": ["a", "b"]}),
-    "aslib.plotting.attacks.ratio_vs_fooling": lambda: (plotting.ratio_vs_fooling, ({"a": sweep_rows()},),
+    "aslib.teach.plotting.attacks.ratio_vs_fooling": lambda: (plotting.ratio_vs_fooling, ({"a": sweep_rows()},),
                                                         {"clean_error": 0.1}),
-    "aslib.plotting.attacks.eigen_direction_figure": lambda: (plotting.eigen_direction_figure, (_eigen_study(),), {}),
-    "aslib.plotting.attacks.search_figure": lambda: (plotting.search_figure, (
+    "aslib.teach.plotting.attacks.eigen_direction_figure": lambda: (plotting.eigen_direction_figure, (_eigen_study(),), {}),
+    "aslib.teach.plotting.attacks.search_figure": lambda: (plotting.search_figure, (
         [{"solver": "exact", "history": [0.1, 0.3], "best_iteration": 2, "train_attack_ratio": 0.3,
           "test_attack_ratio": 0.25}], torch.eye(1)), {"title": "t"}),
-    "aslib.plotting.attacks.deepfool_toy": lambda: (plotting.deepfool_toy, (
+    "aslib.teach.plotting.attacks.deepfool_toy": lambda: (plotting.deepfool_toy, (
         torch.nn.Linear(2, 3), torch.zeros(2, 4, 2)), {"resolution": 10}),
     "aslib.studies.attack_tables.demo_rows": lambda: (studies.demo_rows, (
         _image_problem()[0], _image_problem()[1:], _image_problem()[1:],
@@ -346,56 +350,56 @@ EXAMPLES = {
         [{"solver": "exact", "test_attack_ratio": 0.3, "train_attack_ratio": 0.4, "iterations": 5,
           "stop": "patience"}],), {}),
     "aslib.studies.shipped.paired_gaps": lambda: (studies.paired_gaps, (sweep_rows(),), {"against": ["uap"]}),
-    "aslib.reproduction.other_capability": lambda: (reproduction.other_capability, (), {}),
-    "aslib.resources.notebook_dir": lambda: (resources.notebook_dir, (), {}),
-    "aslib.resources.docs_dir": lambda: (resources.docs_dir, (), {}),
-    "aslib.asnet_recipes.recipes.CompressionRecipe.__init__": lambda: (asnet_recipes.CompressionRecipe, (
+    "aslib.store.reproduction.other_capability": lambda: (reproduction.other_capability, (), {}),
+    "aslib.teach.resources.notebook_dir": lambda: (resources.notebook_dir, (), {}),
+    "aslib.teach.resources.docs_dir": lambda: (resources.docs_dir, (), {}),
+    "aslib.fitting.recipes.CompressionRecipe.__init__": lambda: (recipes.CompressionRecipe, (
         "vgg19_bn_w025_cifar10",), {"seed": 1, "validation": 500}),
-    "aslib.asnet_recipes.recipes.ASNetRecipe.__init__": lambda: (asnet_recipes.ASNetRecipe, (
+    "aslib.fitting.recipes.ASNetRecipe.__init__": lambda: (recipes.ASNetRecipe, (
         "vgg19_bn_w025_cifar10", "conv6"), {"rank": 10, "ridges_per_sample": (0.0, 0.1), "build_batches": 2}),
-    "aslib.asnet_recipes.recipes.PruningRecipe.__init__": lambda: (asnet_recipes.PruningRecipe, (
+    "aslib.fitting.recipes.PruningRecipe.__init__": lambda: (recipes.PruningRecipe, (
         "vgg19_bn_w025_cifar10", 16.0), {}),
-    "aslib.asnet_recipes.recipes.ChannelPruningRecipe.__init__": lambda: (asnet_recipes.ChannelPruningRecipe, (
+    "aslib.fitting.recipes.ChannelPruningRecipe.__init__": lambda: (recipes.ChannelPruningRecipe, (
         "vgg19_bn_w025_cifar10", 11.0, "macs"), {}),
-    "aslib.reproduction.platform_fingerprint": lambda: (reproduction.platform_fingerprint, ("cpu",), {}),
-    "aslib.reproduction.same_platform": lambda: (reproduction.same_platform, ({"torch": "0"},), {"device": "cpu"}),
-    "aslib.reproduction.data_identity": lambda: (reproduction.data_identity, (
+    "aslib.store.reproduction.platform_fingerprint": lambda: (reproduction.platform_fingerprint, ("cpu",), {}),
+    "aslib.store.reproduction.same_platform": lambda: (reproduction.same_platform, ({"torch": "0"},), {"device": "cpu"}),
+    "aslib.store.reproduction.data_identity": lambda: (reproduction.data_identity, (
         torch.zeros(2, 1, 3, 3, dtype=torch.uint8), torch.tensor([0, 1])), {}),
-    "aslib.reproduction.require": lambda: (reproduction.require, ([reproduction.Check("q", 1.0, 1.0, 0.0, "exact")],),
+    "aslib.store.reproduction.require": lambda: (reproduction.require, ([reproduction.Check("q", 1.0, 1.0, 0.0, "exact")],),
                                            {}),
-    "aslib.reproduction.prediction_tolerance": lambda: (reproduction.prediction_tolerance, ([0.1, 0.2, 0.4],),
+    "aslib.store.reproduction.prediction_tolerance": lambda: (reproduction.prediction_tolerance, ([0.1, 0.2, 0.4],),
                                                         {"level": 0.9}),
-    "aslib.reproduction.flip_tolerance": lambda: (reproduction.flip_tolerance, (torch.randn(4, 3),),
+    "aslib.store.reproduction.flip_tolerance": lambda: (reproduction.flip_tolerance, (torch.randn(4, 3),),
                                                   {"relative": 1e-2}),
-    "aslib.resources.notebooks": lambda: (resources.notebooks, (), {"only": ["01"]}),
-    "aslib.resources.select": lambda: (resources.select, ([Path("01_a.ipynb"), Path("02_b.ipynb")],), {"only": ["2"]}),
-    "aslib.handouts.student_notebook": lambda: (handouts.student_notebook, (
+    "aslib.teach.resources.notebooks": lambda: (resources.notebooks, (), {"only": ["01"]}),
+    "aslib.teach.resources.select": lambda: (resources.select, ([Path("01_a.ipynb"), Path("02_b.ipynb")],), {"only": ["2"]}),
+    "aslib.tools.handouts.student_notebook": lambda: (handouts.student_notebook, (
         resources.notebooks(only=["01"])[0], Path(tempfile.mkdtemp()) / "01.ipynb"), {}),
-    "aslib.handouts.student_page": lambda: (handouts.student_page, (
+    "aslib.tools.handouts.student_page": lambda: (handouts.student_page, (
         resources.docs_dir() / "quizzes.md", Path(tempfile.mkdtemp()) / "quizzes.md"), {}),
-    "aslib.handouts.nbgrader_notebook": lambda: (handouts.nbgrader_notebook, (
+    "aslib.tools.handouts.nbgrader_notebook": lambda: (handouts.nbgrader_notebook, (
         resources.notebooks(only=["01"])[0], Path(tempfile.mkdtemp()) / "01.ipynb"), {"points": 2.0}),
-    "aslib.claims.headline": lambda: (claims.headline, ([],), {}),
-    "aslib.plotting.common.curves": lambda: (plotting.curves, ([{"x": 1, "y": 2.0, "g": "a"}], "x", "y", "g"), {}),
-    "aslib.plotting.common.image_grid": lambda: (plotting.image_grid, (torch.rand(2, 1, 4, 4), ["a", "b"]),
+    "aslib.teach.claims.headline": lambda: (claims.headline, ([],), {}),
+    "aslib.teach.plotting.common.curves": lambda: (plotting.curves, ([{"x": 1, "y": 2.0, "g": "a"}], "x", "y", "g"), {}),
+    "aslib.teach.plotting.common.image_grid": lambda: (plotting.image_grid, (torch.rand(2, 1, 4, 4), ["a", "b"]),
                                                  {"ncols": 2, "scale": 1.0}),
-    "aslib.plotting.common.perturbation_image": lambda: (plotting.perturbation_image, (torch.randn(3, 4, 4),), {}),
-    "aslib.plotting.subspace.eigenvalue_decay": lambda: (plotting.eigenvalue_decay, ({"a": _fitted()},), {"top": 3}),
-    "aslib.plotting.subspace.active_neurons": lambda: (plotting.active_neurons, (
+    "aslib.teach.plotting.common.perturbation_image": lambda: (plotting.perturbation_image, (torch.randn(3, 4, 4),), {}),
+    "aslib.teach.plotting.subspace.eigenvalue_decay": lambda: (plotting.eigenvalue_decay, ({"a": _fitted()},), {"top": 3}),
+    "aslib.teach.plotting.subspace.active_neurons": lambda: (plotting.active_neurons, (
         [{"layer": "fc1", "neurons": 8, "active@0.95": 2}],), {}),
-    "aslib.plotting.subspace.sufficient_summary": lambda: (plotting.sufficient_summary, (torch.randn(6),
+    "aslib.teach.plotting.subspace.sufficient_summary": lambda: (plotting.sufficient_summary, (torch.randn(6),
                                                                                          torch.randn(6)), {}),
-    "aslib.plotting.subspace.sufficient_summary_2d": lambda: (plotting.sufficient_summary_2d, (
+    "aslib.teach.plotting.subspace.sufficient_summary_2d": lambda: (plotting.sufficient_summary_2d, (
         torch.randn(6, 2), torch.randn(6)), {}),
-    "aslib.plotting.subspace.error_and_bound": lambda: (plotting.error_and_bound, (
+    "aslib.teach.plotting.subspace.error_and_bound": lambda: (plotting.error_and_bound, (
         [{"r": 1, "e": 0.5, "b": 0.7}, {"r": 2, "e": 0.1, "b": 0.2}], "r", "e", "b"), {}),
-    "aslib.plotting.subspace.counts_vs_images": lambda: (plotting.counts_vs_images, (
+    "aslib.teach.plotting.subspace.counts_vs_images": lambda: (plotting.counts_vs_images, (
         [{"images m": 10, "exact": 3, "FD l=4": 2}, {"images m": 20, "exact": 4, "FD l=4": 3}],), {}),
-    "aslib.vectors.records": lambda: (vectors.records, ("lenet_fashion_mnist",), {"xi": 5.0, "norm": "l2"}),
-    "aslib.vectors.shipped_vectors": lambda: (vectors.shipped_vectors, ("lenet_fashion_mnist", "as", 5.0), {}),
-    "aslib.vectors.crafting_set": lambda: (vectors.crafting_set, (_record(), _archive_root()), {"device": "cpu"}),
-    "aslib.vectors.recraft": lambda: (vectors.recraft, (_record(), "cpu", _archive_root()), {}),
-    "aslib.vectors.reproduce": lambda: (vectors.reproduce, (_record(), aslib.data.tensors(
+    "aslib.store.vectors.records": lambda: (vectors.records, ("lenet_fashion_mnist",), {"xi": 5.0, "norm": "l2"}),
+    "aslib.store.vectors.shipped_vectors": lambda: (vectors.shipped_vectors, ("lenet_fashion_mnist", "as", 5.0), {}),
+    "aslib.store.vectors.crafting_set": lambda: (vectors.crafting_set, (_record(), _archive_root()), {"device": "cpu"}),
+    "aslib.store.vectors.recraft": lambda: (vectors.recraft, (_record(), "cpu", _archive_root()), {}),
+    "aslib.store.vectors.reproduce": lambda: (vectors.reproduce, (_record(), aslib.data.tensors(
         "fashion_mnist", "test", n=20, root=_archive_root())), {"level": 0.9, "root": _archive_root()}),
     "aslib.studies.compression.complexity_rows": lambda: (studies.complexity_rows, (_tiny_asnet()[1],),
                                                           {"input_shape": (1, 8, 8), "name": "tiny"}),
@@ -421,7 +425,7 @@ EXAMPLES = {
         {"a": (finetuning.FinetuneConfig(sparse_epochs=2), 5)},), {}),
     "aslib.studies.compression.l1_tradeoff": lambda: (studies.l1_tradeoff, (
         _tiny_asnet()[1], _tiny_asnet()[0], _tiny_asnet()[2], _tiny_asnet()[2].batch(torch.arange(10)),
-        finetuning.FinetuneConfig(batch_size=10, augment=False)), {"scales": [0.0, 1.0], "original": metrics.complexity(
+        finetuning.FinetuneConfig(batch_size=10, augment=False)), {"scales": [0.0, 1.0], "original": counts.complexity(
             _tiny_asnet()[0], (1, 8, 8)), "max_batches": 1, "input_shape": (1, 8, 8)}),
     "aslib.studies.layers.stability_table": lambda: (studies.stability_table, ({"loss": _fitted()},),
                                                      {"ranks": (1,), "n_boot": 2}),
@@ -449,8 +453,8 @@ EXAMPLES = {
                                                  {"rank": 2, "degree": 1, "method": "exact"}),
     "aslib.studies.asnet.rank_degree_sweep": lambda: (studies.rank_degree_sweep, (
         _tiny_asnet()[0], "conv1", _tiny_pair(20), _tiny_pair(10, 20)), {"ranks": [1, 2], "degrees": [1], "subspace":
-        subspace.layer_subspaces(_tiny_asnet()[0], ["conv1"], _tiny_pair(20), method="exact")["conv1"]}),
-    "aslib.studies.asnet.active_variables": lambda: (studies.active_variables, (_tiny_asnet()[1], _tiny_pair()[0]),
+        layer_analysis.layer_subspaces(_tiny_asnet()[0], ["conv1"], _tiny_pair(20), method="exact")["conv1"]}),
+    "aslib.studies.asnet.asnet_active_variables": lambda: (studies.asnet_active_variables, (_tiny_asnet()[1], _tiny_pair()[0]),
                                                      {"batch_size": 4}),
     "aslib.studies.asnet.linear_reproduction": lambda: (studies.linear_reproduction, (
         _tiny_asnet()[0], "conv1", _tiny_pair(20), _tiny_pair(10, 20)), {"rank": 2}),
@@ -460,16 +464,16 @@ EXAMPLES = {
                                                  "batch_size": 10}),
     "aslib.studies.asnet.projection_accuracy": lambda: (studies.projection_accuracy, (
         _tiny_asnet()[0], "conv1", _tiny_pair(20), _tiny_pair(10, 20)), {"ranks": [1, 2]}),
-    "aslib.stats.incomplete_beta": lambda: (stats.incomplete_beta, (2.0, 3.0, 0.4), {}),
-    "aslib.stats.t_cdf": lambda: (stats.t_cdf, (1.5, 4), {}),
+    "aslib.linalg.stats.incomplete_beta": lambda: (stats.incomplete_beta, (2.0, 3.0, 0.4), {}),
+    "aslib.linalg.stats.t_cdf": lambda: (stats.t_cdf, (1.5, 4), {}),
     "aslib.attacks.evaluation.valid_bounds": lambda: (attacks.valid_bounds, ("cifar10",), {"device": "cpu"}),
-    "aslib.training.quick_fit": lambda: (training.quick_fit, (models.build("lenet"),), {
+    "aslib.fitting.training.quick_fit": lambda: (training.quick_fit, (models.build("lenet"),), {
         "n_images": 20, "root": _archive_root()}),
-    "aslib.training.quick_lenet": lambda: (training.quick_lenet, (), {"n_images": 20, "root": _archive_root()}),
+    "aslib.fitting.training.quick_lenet": lambda: (training.quick_lenet, (), {"n_images": 20, "root": _archive_root()}),
     "aslib.studies.records.recorded_accuracy": lambda: (studies.recorded_accuracy, (
         models.build("lenet").eval(), aslib.data.load("fashion_mnist", "test", _archive_root()),
         zoo.entry("lenet_fashion_mnist")), {}),
-    "aslib.attacks.universal.uap": lambda: (attacks.uap, (*_attack_problem(), 1.0), {"max_passes": 1,
+    "aslib.attacks.uap.uap": lambda: (attacks.uap, (*_attack_problem(), 1.0), {"max_passes": 1,
                                                                                        "df_max_iter": 3}),
     "aslib.attacks.sgd_uap.sgd_uap": lambda: (attacks.sgd_uap, (*_attack_problem(), 1.0), {"epochs": 1,
                                                                                            "init": torch.zeros(4)}),
@@ -477,7 +481,7 @@ EXAMPLES = {
     "aslib.attacks.random_direction.random_attack": lambda: (attacks.random_attack, (*_attack_problem(), 1.0), {}),
     "aslib.attacks.checkerboard.checkerboard_attack": lambda: (attacks.checkerboard_attack,
                                                                (*_image_problem(), 1.0), {"cell": 2}),
-    "aslib.attacks.active_subspace.dominant_direction": lambda: (attacks.dominant_direction, (
+    "aslib.attacks.as_attack.dominant_direction": lambda: (attacks.dominant_direction, (
         torch.randn(5, 4, generator=torch.Generator().manual_seed(0)),), {"solver": "randomized"}),
     "aslib.attacks.evaluation.attack_ratio": lambda: (attacks.attack_ratio, (*_attack_problem(), torch.zeros(4)),
                                                       {"batch_size": 2}),
@@ -491,77 +495,77 @@ EXAMPLES = {
                                                                    {"norm": "linf"}),
     "aslib.attacks.checkerboard.checkerboard_perturbation": lambda: (attacks.checkerboard_perturbation,
                                                                      ((3, 8, 8), 2.0), {"cell": 2}),
-    "aslib.finetuning.distillation_loss": lambda: (finetuning.distillation_loss, (
+    "aslib.fitting.finetuning.distillation_loss": lambda: (finetuning.distillation_loss, (
         torch.randn(4, 3), torch.randn(4, 3), torch.tensor([0, 1, 2, 0])), {"alpha": 0.5, "temperature": 2.0}),
-    "aslib.finetuning.soft_threshold_": lambda: (finetuning.soft_threshold_, (torch.randn(3, 3), 0.1), {}),
-    "aslib.finetuning.accuracy_key": lambda: (finetuning.accuracy_key, ([{"test_accuracy": 0.5}],), {}),
-    "aslib.finetuning.phase_checkpoint": lambda: (finetuning.phase_checkpoint, ("run/finetune.pt", "distill"), {}),
-    "aslib.finetuning.finetune": lambda: (finetuning.finetune, (
+    "aslib.fitting.finetuning.soft_threshold_": lambda: (finetuning.soft_threshold_, (torch.randn(3, 3), 0.1), {}),
+    "aslib.fitting.finetuning.accuracy_key": lambda: (finetuning.accuracy_key, ([{"test_accuracy": 0.5}],), {}),
+    "aslib.fitting.finetuning.phase_checkpoint": lambda: (finetuning.phase_checkpoint, ("run/finetune.pt", "distill"), {}),
+    "aslib.fitting.finetuning.finetune": lambda: (finetuning.finetune, (
         torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10)), torch.nn.Sequential(
             torch.nn.Flatten(), torch.nn.Linear(784, 10)), random_images(20), random_images(10, split="test"),
         finetuning.FinetuneConfig(kd_epochs=0, sparse_epochs=0, batch_size=10)),
         {"input_shape": (1, 28, 28), "progress": False}),
     "aslib.studies.baselines.shipped_rows": lambda: (studies.shipped_rows, (
-        asnet_recipes.SHIPPED_ASNETS[1:], _cifar_pair()), {"input_shape": (3, 32, 32)}),
-    "aslib.studies.baselines.selection_rows": lambda: (studies.selection_rows, (asnet_recipes.BASELINES[0],), {}),
+        recipes.SHIPPED_ASNETS[1:], _cifar_pair()), {"input_shape": (3, 32, 32)}),
+    "aslib.studies.baselines.selection_rows": lambda: (studies.selection_rows, (recipes.BASELINES[0],), {}),
     "aslib.studies.baselines.accuracy_difference": lambda: (studies.accuracy_difference, (
         _attack_problem()[0], torch.nn.Linear(4, 3), _attack_problem()[1:]), {}),
     "aslib.studies.baselines.baseline_comparison": lambda: (studies.baseline_comparison, (
-        asnet_recipes.BASELINES[:2], _cifar_pair()), {"input_shape": (3, 32, 32)}),
+        recipes.BASELINES[:2], _cifar_pair()), {"input_shape": (3, 32, 32)}),
     "aslib.studies.baselines.frontier_rows": lambda: (studies.frontier_rows, (
-        {"ASNet": asnet_recipes.SHIPPED_ASNETS[1:]}, _shipped(zoo.entry(asnet_recipes.SHIPPED_ASNETS[1])["base_model"]),
+        {"ASNet": recipes.SHIPPED_ASNETS[1:]}, _shipped(zoo.entry(recipes.SHIPPED_ASNETS[1])["base_model"]),
         _cifar_pair()), {"input_shape": (3, 32, 32)}),
-    "aslib.metrics.nonzero_weights": lambda: (metrics.nonzero_weights, (torch.nn.Linear(3, 2),), {}),
-    "aslib.metrics.complexity": lambda: (metrics.complexity, (torch.nn.Linear(3, 2), (3,)), {"sparse": True}),
-    "aslib.metrics.sparse_macs_counter": lambda: (metrics.sparse_macs_counter, (torch.nn.Linear(3, 2), (3,)), {}),
-    "aslib.metrics.complexity_table": lambda: (metrics.complexity_table, ({"a": torch.nn.Linear(3, 2)}, {"a": (3,)}),
+    "aslib.nets.counts.nonzero_weights": lambda: (counts.nonzero_weights, (torch.nn.Linear(3, 2),), {}),
+    "aslib.nets.counts.complexity": lambda: (counts.complexity, (torch.nn.Linear(3, 2), (3,)), {"sparse": True}),
+    "aslib.nets.counts.sparse_macs_counter": lambda: (counts.sparse_macs_counter, (torch.nn.Linear(3, 2), (3,)), {}),
+    "aslib.nets.counts.complexity_table": lambda: (counts.complexity_table, ({"a": torch.nn.Linear(3, 2)}, {"a": (3,)}),
                                                {"total": False}),
-    "aslib.metrics.reduction": lambda: (metrics.reduction, ({"params": 4, "macs": 4, "nonzero_params": 4,
+    "aslib.nets.counts.reduction": lambda: (counts.reduction, ({"params": 4, "macs": 4, "nonzero_params": 4,
                                                              "sparse_macs": 4},) * 2, {}),
-    "aslib.tables.format_table": lambda: (tables.format_table, ([{"a": 1.5}], ["a"]), {"digits": 1}),
-    "aslib.tables.aggregate": lambda: (tables.aggregate, ([{"m": "x", "v": 1.0}, {"m": "x", "v": 2.0}], ["m"]), {}),
-    "aslib.tables.pivot": lambda: (tables.pivot, ([{"t": "a", "s": "b", "v": 1.0}], "t", "s", "v"), {}),
-    "aslib.tables.mean_std": lambda: (tables.mean_std, ({"v_mean": 1.0, "v_std": 0.5, "count": 2}, "v"), {"digits": 1}),
-    "aslib.pruning.magnitude_prune_": lambda: (pruning.magnitude_prune_, (torch.nn.Linear(3, 2), 3), {}),
-    "aslib.pruning.channel_pruned": lambda: (pruning.channel_pruned, (_vgg(), 40_000, "params", (3, 32, 32)), {}),
-    "aslib.inference.predict_logits": lambda: (inference.predict_logits, (torch.nn.Linear(4, 3), torch.randn(5, 4)),
+    "aslib.studies.tables.format_table": lambda: (tables.format_table, ([{"a": 1.5}], ["a"]), {"digits": 1}),
+    "aslib.studies.tables.aggregate": lambda: (tables.aggregate, ([{"m": "x", "v": 1.0}, {"m": "x", "v": 2.0}], ["m"]), {}),
+    "aslib.studies.tables.pivot": lambda: (tables.pivot, ([{"t": "a", "s": "b", "v": 1.0}], "t", "s", "v"), {}),
+    "aslib.studies.tables.mean_std": lambda: (tables.mean_std, ({"v_mean": 1.0, "v_std": 0.5, "count": 2}, "v"), {"digits": 1}),
+    "aslib.nets.pruning.magnitude_prune_": lambda: (pruning.magnitude_prune_, (torch.nn.Linear(3, 2), 3), {}),
+    "aslib.nets.pruning.channel_pruned": lambda: (pruning.channel_pruned, (_vgg(), 40_000, "params", (3, 32, 32)), {}),
+    "aslib.nets.inference.predict_logits": lambda: (inference.predict_logits, (torch.nn.Linear(4, 3), torch.randn(5, 4)),
                                                {"batch_size": 2}),
     "aslib.data.pixels.to_pixels": lambda: (aslib.data.to_pixels, (torch.zeros(2, 1, 3, 3), "mnist"), {}),
     "aslib.data.pixels.from_pixels": lambda: (aslib.data.from_pixels, (torch.zeros(3, 4, 4), "cifar10"), {}),
     "aslib.data.pixels.denormalize": lambda: (aslib.data.denormalize, (torch.zeros(1, 3, 4, 4),), {}),
     "aslib.data.pixels.pixel_scale": lambda: (aslib.data.pixel_scale, ("fashion_mnist",), {}),
-    "aslib.gradients.layer_gradients": lambda: (gradients.layer_gradients, (*_attack_problem()[:1], ["input"],
+    "aslib.nets.gradients.layer_gradients": lambda: (gradients.layer_gradients, (*_attack_problem()[:1], ["input"],
                                                                             _attack_problem()[1:]), {"batch_size": 2}),
-    "aslib.gradients.input_gradients": lambda: (gradients.input_gradients, _attack_problem(), {"function": "logit"}),
+    "aslib.nets.gradients.input_gradients": lambda: (gradients.input_gradients, _attack_problem(), {"function": "logit"}),
     "aslib.data.images.load": lambda: (aslib.data.load, ("fashion_mnist", "test", _archive_root()), {}),
     "aslib.data.images.tensors": lambda: (aslib.data.tensors, ("fashion_mnist", "test", 4),
                                           {"classes": [1, 2], "root": _archive_root()}),
     "aslib.data.images.subset_indices": lambda: (aslib.data.subset_indices, (torch.tensor([0, 1, 1, 2]), 2), {}),
     "aslib.data.images.validation_split": lambda: (aslib.data.validation_split, (random_images(200),), {"images": 20}),
-    "aslib.stats.t_quantile": lambda: (stats.t_quantile, (0.9, 3), {}),
-    "aslib.stats.beta_quantile": lambda: (stats.beta_quantile, (0.5, 1.0, 2.0), {}),
-    "aslib.stats.estimate": lambda: (stats.estimate, ([0.1, 0.2, 0.4],), {"level": 0.9}),
-    "aslib.stats.paired_difference": lambda: (stats.paired_difference, ([0.1, 0.2], [0.0, 0.3]), {}),
-    "aslib.stats.random_share_p_value": lambda: (stats.random_share_p_value, ([0.01, 0.02], 4, 100), {"draws": 100}),
-    "aslib.stats.normal_quantile": lambda: (stats.normal_quantile, (0.9,), {}),
-    "aslib.stats.proportion_interval": lambda: (stats.proportion_interval, (3, 10), {}),
-    "aslib.stats.difference_of_proportions": lambda: (stats.difference_of_proportions, (0.5, 0.4, 10, 12), {}),
-    "aslib.finetuning.FinetuneConfig.__init__": lambda: (finetuning.FinetuneConfig, (), {"kd_epochs": 1}),
-    "aslib.training.Recipe.__init__": lambda: (training.Recipe, ("lenet", "fashion_mnist"), {"epochs": 2}),
-    "aslib.training.train": lambda: (training.train, (training.Recipe("lenet", "fashion_mnist", batch_size=8),
+    "aslib.linalg.stats.t_quantile": lambda: (stats.t_quantile, (0.9, 3), {}),
+    "aslib.linalg.stats.beta_quantile": lambda: (stats.beta_quantile, (0.5, 1.0, 2.0), {}),
+    "aslib.linalg.stats.estimate": lambda: (stats.estimate, ([0.1, 0.2, 0.4],), {"level": 0.9}),
+    "aslib.linalg.stats.paired_difference": lambda: (stats.paired_difference, ([0.1, 0.2], [0.0, 0.3]), {}),
+    "aslib.linalg.stats.random_share_p_value": lambda: (stats.random_share_p_value, ([0.01, 0.02], 4, 100), {"draws": 100}),
+    "aslib.linalg.stats.normal_quantile": lambda: (stats.normal_quantile, (0.9,), {}),
+    "aslib.linalg.stats.proportion_interval": lambda: (stats.proportion_interval, (3, 10), {}),
+    "aslib.linalg.stats.difference_of_proportions": lambda: (stats.difference_of_proportions, (0.5, 0.4, 10, 12), {}),
+    "aslib.fitting.finetuning.FinetuneConfig.__init__": lambda: (finetuning.FinetuneConfig, (), {"kd_epochs": 1}),
+    "aslib.fitting.recipes.TrainingRecipe.__init__": lambda: (recipes.TrainingRecipe, ("lenet", "fashion_mnist"), {"epochs": 2}),
+    "aslib.fitting.training.train": lambda: (training.train, (recipes.TrainingRecipe("lenet", "fashion_mnist", batch_size=8),
                                                       Path(tempfile.mkdtemp()) / "lenet.pt"),
                                      {"root": _archive_root(), "max_batches": 1, "progress": False}),
-    "aslib.epoch_loop.EpochLoop.__init__": lambda: (epoch_loop.EpochLoop, _epoch_loop_args(), {
+    "aslib.fitting.epoch_loop.EpochLoop.__init__": lambda: (epoch_loop.EpochLoop, _epoch_loop_args(), {
         "state_path": None, "shuffle_epoch": lambda index, epoch: epoch, "batches_per_epoch": 2}),
-    "aslib.epoch_loop.EpochLoop.run": lambda: (epoch_loop.EpochLoop(*_epoch_loop_args(), state_path=None,
+    "aslib.fitting.epoch_loop.EpochLoop.run": lambda: (epoch_loop.EpochLoop(*_epoch_loop_args(), state_path=None,
                                                                     shuffle_epoch=lambda i, e: e).run, (), {
         "max_steps": 1}),
-    "aslib.asnet_recipes.runs.run": lambda: (asnet_recipes.run, ("vgg19_bn_w025_cifar10_asnet_conv6",
+    "aslib.fitting.runs.run": lambda: (runs.run, ("vgg19_bn_w025_cifar10_asnet_conv6",
                                                                 Path(tempfile.mkdtemp())), {"progress": False}),
-    "aslib.asnet_recipes.runs.select": lambda: (asnet_recipes.select, (["vgg19_bn_w025_cifar10_asnet_conv6_val14",
+    "aslib.fitting.runs.select": lambda: (runs.select, (["vgg19_bn_w025_cifar10_asnet_conv6_val14",
                                                                         "vgg19_bn_w025_cifar10_asnet_conv5_val14"],
                                                                        Path(tempfile.mkdtemp())), {}),
-    "aslib.book.build": lambda: (aslib.book.build, (Path(tempfile.mkdtemp()), Path(tempfile.mkdtemp())), {}),
+    "aslib.tools.book.build": lambda: (aslib.tools.book.build, (Path(tempfile.mkdtemp()), Path(tempfile.mkdtemp())), {}),
     "aslib.cli.main": lambda: (aslib.cli.main, (["zoo"],), {}),
     "aslib.cli.parser.build_parser": lambda: (aslib.cli.parser.build_parser, ("usage",), {}),
     **contract_examples_a.EXAMPLES,
@@ -648,7 +652,7 @@ def cases() -> list[tuple[str, str]]:
     return out
 
 
-LONG = {"aslib.asnet_recipes.runs.run", "aslib.asnet_recipes.runs.select", "aslib.book.build"}
+LONG = {"aslib.fitting.runs.run", "aslib.fitting.runs.select", "aslib.tools.book.build"}
 """Contracted functions whose every valid call is long (a fine-tuning run, a Sphinx build): their example is bound
 to the signature here, not run; the generated tests still call them with a broken argument, which the contract
 answers before any work starts."""

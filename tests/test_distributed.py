@@ -11,10 +11,10 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from conftest import random_images
 
-from aslib.frequent_directions import frequent_directions_bound
-from aslib.gradients import layer_gradients
-from aslib.models import build
-from aslib.subspace import layer_subspaces
+from aslib.linalg.frequent_directions import frequent_directions_bound
+from aslib.nets.gradients import layer_gradients
+from aslib.nets.layer_analysis import layer_subspaces
+from aslib.nets.models import build
 
 
 def _data():
@@ -72,7 +72,7 @@ FINETUNE = dict(kd_epochs=1, sparse_epochs=1, batch_size=30, max_batches=3, augm
 
 
 def _asnet():
-    from aslib.asnet import build_asnet
+    from aslib.nets.asnet import build_asnet
 
     train = random_images(120, seed=1)
     net, _ = build_asnet(_model(), "conv2", train.batch(torch.arange(120)), rank=3, degree=2, method="exact")
@@ -80,7 +80,7 @@ def _asnet():
 
 
 def _finetune(net, checkpoint):
-    from aslib.finetuning import FinetuneConfig, finetune
+    from aslib.fitting.finetuning import FinetuneConfig, finetune
 
     test = random_images(50, seed=2).batch(torch.arange(50))
     return finetune(net, _model(), random_images(120, seed=1), test, FinetuneConfig(**FINETUNE),
@@ -135,11 +135,11 @@ def test_ddp_finetune_matches_one_process_with_the_same_global_batch(tmp_path):
 
 
 def _nan_on_rank_one_worker(rank, world, init_file, net, out_dir):
-    import aslib.finetuning
+    import aslib.fitting.finetuning
 
     net = copy.deepcopy(net)
     if rank == 1:
-        aslib.finetuning.distillation_loss = lambda *args, **kwargs: torch.tensor(float("nan"), requires_grad=True)
+        aslib.fitting.finetuning.distillation_loss = lambda *args, **kwargs: torch.tensor(float("nan"), requires_grad=True)
     with _gloo_group(rank, world, init_file, timeout_s=60):
         try:
             _finetune(net, None)

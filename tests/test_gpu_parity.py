@@ -11,9 +11,11 @@ import pytest
 import torch
 from conftest import TEST_DEVICE as DEVICE
 
-from aslib import attacks, data, inference
-from aslib.asnet import build_asnet
-from aslib.subspace import layer_subspaces, subspace_distance
+from aslib import attacks, data
+from aslib.linalg.subspace import subspace_distance
+from aslib.nets import inference
+from aslib.nets.asnet import build_asnet
+from aslib.nets.layer_analysis import layer_subspaces
 
 pytestmark = pytest.mark.gpu
 

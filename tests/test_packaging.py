@@ -46,7 +46,7 @@ def test_readme_starts_with_the_two_commands_and_ci_runs_the_test_command():
 
 
 def test_notebooks_docs_and_py_typed_are_package_data_through_the_symlinks():
-    from aslib import resources
+    from aslib.teach import resources
 
     for name in ("notebooks", "docs"):
         link = ROOT / "aslib" / name

@@ -1,7 +1,9 @@
 """The README's quick-start commands run as written (from the repository root, in a scratch copy of the outputs)."""
 from __future__ import annotations
 
+import importlib
 import os
+import pkgutil
 import re
 import shlex
 import subprocess
@@ -43,18 +45,18 @@ def test_each_quick_start_command_runs(line, tmp_path):
 
 
 def _preset_keys(notebook: Path) -> dict[str, set[str]]:
-    """The parameter names of each preset, read from the notebook's ``aslib.nb.start(...)`` call."""
+    """The parameter names of each preset, read from the notebook's ``aslib.teach.nb.start(...)`` call."""
     import ast
     import json
 
     for cell in json.loads(notebook.read_text())["cells"]:
         source = "".join(cell["source"])
-        if cell["cell_type"] == "code" and "aslib.nb.start(" in source:
+        if cell["cell_type"] == "code" and "aslib.teach.nb.start(" in source:
             call = next(node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call)
                         and getattr(node.func, "attr", "") == "start")
             return {kw.arg: {k.arg for k in kw.value.keywords} for kw in call.keywords
                     if isinstance(kw.value, ast.Call)}
-    raise AssertionError(f"{notebook.name} has no aslib.nb.start(...) cell")
+    raise AssertionError(f"{notebook.name} has no aslib.teach.nb.start(...) cell")
 
 
 def papermill_examples() -> list[str]:
@@ -82,7 +84,7 @@ def test_readme_papermill_examples_name_real_notebooks_presets_and_override_keys
 
 @pytest.mark.parametrize("page", ["README.md", "docs/course.md"])
 def test_the_notebook_table_lists_every_notebook_as_the_report_renders_it(page):
-    from aslib.report import TABLE_MARKERS, notebook_subject
+    from aslib.tools.report import TABLE_MARKERS, notebook_subject
 
     text = (ROOT / page).read_text()
     block = text.split(TABLE_MARKERS[0])[1].split(TABLE_MARKERS[1])[0].strip().splitlines()
@@ -95,11 +97,31 @@ def test_the_notebook_table_lists_every_notebook_as_the_report_renders_it(page):
     assert block[-1].startswith("Measured on ")
 
 
+def readme_module_table(readme: str) -> dict[str, set[str]]:
+    """``{folder: names in backticks in its module and description cells}`` of the README's "What is inside" table (a blank folder cell continues the
+    folder above; the top-level modules sit under ``""``)."""
+    lines = readme.split("| folder | module | what it does |", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
+    listed: dict[str, set[str]] = {}
+    folder = ""
+    for line in lines:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        folder = cells[0].strip("`/") if cells[0] else folder
+        listed.setdefault(folder, set()).update(re.findall(r"`([\w.]+)`", " ".join(cells[1:3])))
+    return listed
+
+
 def test_readme_module_table_and_package_docstring_name_every_public_module():
     package = ROOT / "aslib"
     public = sorted({p.stem for p in package.glob("*.py") if not p.stem.startswith("_")}
                     | {p.name for p in package.iterdir() if (p / "__init__.py").exists()})
-    readme = (ROOT / "README.md").read_text()
-    docstring = aslib.__doc__
-    assert [m for m in public if f"`aslib.{m}`" not in readme] == []
-    assert [m for m in public if f":mod:`aslib.{m}`" not in docstring] == []
+    listed = readme_module_table((ROOT / "README.md").read_text())
+    names = set().union(*listed.values())
+    assert len(listed) >= 8, "the README lost its module table"
+    for top in public:
+        module = importlib.import_module(f"aslib.{top}")
+        if hasattr(module, "__path__") and not hasattr(module, "__all__"):  # a folder of modules: each one listed
+            inside = {info.name for info in pkgutil.iter_modules(module.__path__) if not info.name.startswith("_")}
+            assert inside - listed.get(top, set()) == set(), f"README: modules of {top}/ missing from its rows"
+        else:
+            assert f"aslib.{top}" in names, f"README: aslib.{top} missing from the module table"
+    assert [m for m in public if f":mod:`aslib.{m}`" not in aslib.__doc__] == []

@@ -14,20 +14,20 @@ Units and conventions:
 
 Where things live: :mod:`~aslib.attacks.common` (validation, projection, :class:`AttackResult`,
 the registry :data:`ATTACKS` and :func:`craft`), :mod:`~aslib.attacks.evaluation` (attack ratio,
-fooling rate, norms), :mod:`~aslib.attacks.active_subspace` (Algorithm 4.1),
-:mod:`~aslib.attacks.deepfool_batched`, :mod:`~aslib.attacks.universal` (UAP),
+fooling rate, norms), :mod:`~aslib.attacks.as_attack` (Algorithm 4.1),
+:mod:`~aslib.attacks.deepfool_batched`, :mod:`~aslib.attacks.uap` (UAP),
 :mod:`~aslib.attacks.sgd_uap` (SGD-UAP), :mod:`~aslib.attacks.random_direction` and
 :mod:`~aslib.attacks.checkerboard` (the controls). Sweeps and
-transfer studies are in :mod:`aslib.studies`; vectors shipped with the package are in :mod:`aslib.vectors`.
+transfer studies are in :mod:`aslib.studies`; vectors shipped with the package are in :mod:`aslib.store.vectors`.
 """
-from .active_subspace import DIRECTION_SOLVERS, as_attack, dominant_direction
-from .checkerboard import checkerboard_attack, checkerboard_perturbation
-from .common import ATTACKS, NORMS, PRECISIONS, AttackResult, attack_seed, craft, project
-from .deepfool_batched import DEEPFOOL_MARGIN, DeepFoolResult, deepfool
-from .evaluation import attack_ratio, fooling_rate, perturbation_norms, valid_bounds
-from .random_direction import random_attack, random_perturbation
-from .sgd_uap import sgd_uap
-from .universal import UAP_VARIANTS, uap
+from aslib.attacks.as_attack import DIRECTION_SOLVERS, as_attack, dominant_direction
+from aslib.attacks.checkerboard import checkerboard_attack, checkerboard_perturbation
+from aslib.attacks.common import ATTACKS, NORMS, PRECISIONS, AttackResult, attack_seed, craft, project
+from aslib.attacks.deepfool_batched import DEEPFOOL_MARGIN, DeepFoolResult, deepfool
+from aslib.attacks.evaluation import attack_ratio, fooling_rate, perturbation_norms, valid_bounds
+from aslib.attacks.random_direction import random_attack, random_perturbation
+from aslib.attacks.sgd_uap import sgd_uap
+from aslib.attacks.uap import UAP_VARIANTS, uap
 
 METHODS = ("as", "uap", "sgd_uap", "random", "checkerboard")
 """The registered methods in the order the studies run them."""

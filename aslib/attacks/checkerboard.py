@@ -15,16 +15,17 @@ import time
 import torch
 from torch import nn
 
-from ..contracts import Count, CountOrZero, PositiveReal, Shape, contract
-from .common import AttackResult, Images, Labels, Norm, register, rescale, validate
-from .evaluation import attack_ratio
+from aslib.attacks.common import AttackResult, Images, Labels, Norm, register, rescale, validate
+from aslib.attacks.evaluation import attack_ratio
+from aslib.contracts import Count, CountOrZero, PositiveReal, Shape, contract
 
 
 @contract
 def checkerboard_perturbation(shape: Shape, xi: PositiveReal, *, norm: Norm = "l2", cell: Count = 4,
                               device: torch.device | str | None = None,
                               dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """A checkerboard of ``cell x cell`` squares of ``+a`` and ``-a``, the same in every channel, of norm exactly ``xi``.
+    """A checkerboard of ``cell x cell`` squares of ``+a`` and ``-a``, the same in every channel, of norm exactly
+    ``xi``.
 
     ``shape`` is one sample's shape ``(C, H, W)``; the top-left square is positive.
     """

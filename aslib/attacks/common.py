@@ -20,8 +20,8 @@ import torch
 from jaxtyping import Float, Integer
 from torch import Tensor, nn
 
-from .._utils import check_choice, check_finite, chunks, forward_logits, model_device, model_dtype, model_mode
-from ..contracts import Count, CountOrZero, NonNegativeReal, PositiveReal, contract
+from aslib._utils import check_choice, check_finite, chunks, forward_logits, model_device, model_dtype, model_mode
+from aslib.contracts import Count, CountOrZero, NonNegativeReal, PositiveReal, contract
 
 Norm = Literal["l2", "linf"]
 """The norm of a perturbation: Euclidean (``"l2"``) or maximum (``"linf"``), in normalised units."""
@@ -99,7 +99,8 @@ def craft(method: str, model: nn.Module, x: Images, y: Labels, xi: PositiveReal,
 def attack_seed(seed: int, repeat: CountOrZero, xi: PositiveReal) -> int:
     """The seed of the attack that crafts repeat ``repeat``'s vector at noise level ``xi`` from the run seed ``seed``:
     ``seed + 1000 repeat + round(100 xi)``, independent of the grid of noise levels. The one rule of every crafted
-    vector, shipped (:mod:`aslib.vectors`) or live (:mod:`aslib.studies`); the crafting set of that repeat is drawn
+    vector, shipped (:mod:`aslib.store.vectors`) or live (:mod:`aslib.studies`); the crafting set of that repeat is
+    drawn
     with ``seed + repeat``."""
     return seed + 1000 * repeat + int(round(100 * xi))
 

@@ -11,9 +11,9 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from .._utils import NonFiniteError, forward_logits, model_mode
-from ..contracts import Count, NonNegativeReal, contract
-from .common import Images, Norm, check_images, check_model_inputs
+from aslib._utils import NonFiniteError, forward_logits, model_mode
+from aslib.attacks.common import Images, Norm, check_images, check_model_inputs
+from aslib.contracts import Count, NonNegativeReal, contract
 
 DEEPFOOL_MARGIN = 1e-4
 """Extra distance DeepFool adds to each step so that the point crosses the boundary (as in DeepFool)."""

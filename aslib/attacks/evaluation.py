@@ -11,11 +11,11 @@ import torch
 from jaxtyping import Float
 from torch import Tensor, nn
 
-from .. import data as data_mod
-from .._utils import model_mode
-from ..contracts import Count, contract
-from .common import (Images, Labels, Perturbation, check_images, check_labels, check_model_inputs, check_vector,
-                     num_classes, predict)
+from aslib import data as data_mod
+from aslib._utils import model_mode
+from aslib.attacks.common import (Images, Labels, Perturbation, check_images, check_labels, check_model_inputs,
+    check_vector, num_classes, predict)
+from aslib.contracts import Count, contract
 
 
 @contract

@@ -6,8 +6,8 @@ import time
 import torch
 from torch import nn
 
-from ..contracts import Count, CountOrZero, PositiveReal, Shape, contract
-from .common import AttackResult, Images, Labels, Norm, register, validate
+from aslib.attacks.common import AttackResult, Images, Labels, Norm, register, validate
+from aslib.contracts import Count, CountOrZero, PositiveReal, Shape, contract
 
 
 @contract

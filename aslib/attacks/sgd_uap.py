@@ -18,9 +18,10 @@ from torch import nn
 from jaxtyping import Float
 from torch import Tensor
 
-from .._utils import check_finite, model_mode
-from ..contracts import Count, CountOrZero, PositiveReal, contract
-from .common import AttackResult, Images, Labels, Norm, _project, predict, project, register, rescale, validate
+from aslib._utils import check_finite, model_mode
+from aslib.attacks.common import (AttackResult, Images, Labels, Norm, _project, predict, project, register, rescale,
+    validate)
+from aslib.contracts import Count, CountOrZero, PositiveReal, contract
 
 
 @register("sgd_uap")

@@ -1,7 +1,7 @@
 """``python -m aslib.cli``: the command line."""
 import sys
 
-from . import main
+from aslib.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

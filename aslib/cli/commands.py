@@ -12,8 +12,10 @@ from pathlib import Path
 
 import torch
 
-from .. import asnet_recipes, attacks, training, vectors, zoo
-from .._utils import check_device, default_device
+from aslib import attacks
+from aslib._utils import check_device, default_device
+from aslib.fitting import recipes, runs, training
+from aslib.store import vectors, zoo
 
 FETCHED = ("mnist", "fashion_mnist", "cifar10")
 """The datasets ``aslib data --fetch`` downloads when given no names: those the notebooks use."""
@@ -21,8 +23,8 @@ FETCHED = ("mnist", "fashion_mnist", "cifar10")
 
 def _model(args):
     """``(model, dataset name, device)`` from ``--model`` (a zoo name, a kit checkpoint path or
-    ``torchvision:NAME``), ``--weights`` and ``--dataset`` (:func:`aslib.zoo.resolve`)."""
-    from ..distributed import init_from_environment
+    ``torchvision:NAME``), ``--weights`` and ``--dataset`` (:func:`aslib.store.zoo.resolve`)."""
+    from aslib.distributed import init_from_environment
 
     init_from_environment()
 
@@ -34,11 +36,11 @@ def _model(args):
 
 
 def _layer_study(args) -> None:
-    from .. import data as data_mod
-    from ..distributed import is_main_process
-    from ..models import cut_points
-    from ..subspace import layer_subspaces
-    from ..tables import format_table
+    from aslib import data as data_mod
+    from aslib.distributed import is_main_process
+    from aslib.nets.models import cut_points
+    from aslib.nets.layer_analysis import layer_subspaces
+    from aslib.studies.tables import format_table
 
     model, dataset, device = _model(args)
     layers = args.layers or [n for n in cut_points(model) if n != "flatten"]
@@ -55,10 +57,10 @@ def _layer_study(args) -> None:
 
 
 def _attack_study(args) -> None:
-    from .. import data as data_mod
-    from ..distributed import is_main_process
-    from ..studies import SweepSettings, noise_sweep
-    from ..tables import aggregate, format_table
+    from aslib import data as data_mod
+    from aslib.distributed import is_main_process
+    from aslib.studies import SweepSettings, noise_sweep
+    from aslib.studies.tables import aggregate, format_table
 
     if args.ship:
         _ship_vectors(args)
@@ -84,8 +86,8 @@ def _attack_study(args) -> None:
 def _ship_vectors(args) -> None:
     """``attack-study --ship``: craft the paper's experiment for a zoo model into the package (resumable),
     then print the shipped vectors' crafting-set and test attack ratios."""
-    from .. import data as data_mod
-    from ..tables import aggregate, format_table
+    from aslib import data as data_mod
+    from aslib.studies.tables import aggregate, format_table
 
     methods = args.methods or list(attacks.METHODS)
     model, dataset, device = _model(args)
@@ -111,18 +113,18 @@ def _ship_vectors(args) -> None:
 
 
 def _asnet(args) -> None:
-    from .. import data as data_mod
-    from ..asnet import build_asnet
-    from ..finetuning import finetune
-    from ..distributed import is_main_process
-    from ..metrics import complexity, reduction
-    from ..tables import format_table
+    from aslib import data as data_mod
+    from aslib.nets.asnet import build_asnet
+    from aslib.fitting.finetuning import finetune
+    from aslib.distributed import is_main_process
+    from aslib.nets.counts import complexity, reduction
+    from aslib.studies.tables import format_table
 
     model, dataset, device = _model(args)
     if not isinstance(model, torch.nn.Sequential):
         raise ValueError(f"{args.model} is a {type(model).__name__}, not an nn.Sequential: ASNet cuts sequential "
                          "models (layer-study and attack-study take any model)")
-    config = dataclasses.replace(asnet_recipes.DEMO_FINETUNE, kd_epochs=args.kd_epochs,
+    config = dataclasses.replace(recipes.DEMO_FINETUNE, kd_epochs=args.kd_epochs,
                                  sparse_epochs=args.sparse_epochs, batch_size=args.batch_size,
                                  kd_lr=tuple(args.kd_lr), sparse_lr=tuple(args.sparse_lr),
                                  l1=args.l1, l1_pre=args.l1_pre, max_batches=args.max_batches or None,
@@ -137,7 +139,7 @@ def _asnet(args) -> None:
     batch = min(500, args.images)
     net, info = build_asnet(model, args.layer, train, rank=args.rank, degree=args.degree, passes=args.passes,
                             augment=True, batch_size=batch, max_batches=-(-args.images // batch),
-                            ridge_per_sample=list(asnet_recipes.ASNetRecipe(args.model, args.layer).ridges_per_sample),
+                            ridge_per_sample=list(recipes.ASNetRecipe(args.model, args.layer).ridges_per_sample),
                             progress=is_main_process())
     args.out.mkdir(parents=True, exist_ok=True)
     run_file.write_text(json.dumps(run))
@@ -157,8 +159,8 @@ def _asnet(args) -> None:
 
 def _data_status(root: Path | None) -> None:
     """``data``: the data root, where it comes from, and what it holds for each dataset of :data:`aslib.data.SPECS`."""
-    from .. import data as data_mod
-    from ..tables import format_table
+    from aslib import data as data_mod
+    from aslib.studies.tables import format_table
 
     folder = data_mod.data_root(root)
     origin = "--root" if root else "$ASLIB_DATA" if "ASLIB_DATA" in os.environ else "the per-user default"
@@ -181,7 +183,7 @@ def _data_status(root: Path | None) -> None:
 def _data_fetch(names: list[str], root: Path | None) -> None:
     """``data --fetch``: download the missing datasets ``names`` with torchvision into the data root. Without a
     network: a ``FileNotFoundError`` naming the files to put where (one line from :func:`main`, status 2)."""
-    from .. import data as data_mod
+    from aslib import data as data_mod
 
     folder = data_mod.data_root(root)
     for name in names:
@@ -212,9 +214,9 @@ def _train(args) -> None:
         torch.set_num_threads(args.threads)
     name = args.name or args.recipe
     out = args.out or (zoo.CHECKPOINT_DIR / f"{name}.pt" if args.ship else Path(f"{name}.pt"))
-    if args.recipe in asnet_recipes.RECIPES:
+    if isinstance(recipes.RECIPES[args.recipe], recipes.CompressionRecipe):
         work = args.work or Path(f"{name}.work")
-        meta = asnet_recipes.run(args.recipe, work, device=args.device or "cpu")
+        meta = runs.run(args.recipe, work, device=args.device or "cpu")
         out.write_bytes((work / "model.pt").read_bytes())
     else:
         meta = training.train(args.recipe, out, device=args.device, amp=args.amp)
@@ -227,7 +229,7 @@ def _train(args) -> None:
 def _select(args) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
-    name, meta, record = asnet_recipes.select(args.candidates, args.work, device=args.device or "cpu")
+    name, meta, record = runs.select(args.candidates, args.work, device=args.device or "cpu")
     print(json.dumps(record, indent=2))
     if args.ship:
         out = zoo.CHECKPOINT_DIR / f"{name}.pt"
@@ -243,15 +245,15 @@ def _zoo(args) -> None:
 
 
 def _report(args) -> None:
-    from ..report import run_report
-    from ..resources import notebooks
+    from aslib.tools.report import run_report
+    from aslib.teach.resources import notebooks
 
     run_report(args.out, preset=args.preset, force=args.force, notebooks=notebooks(args.notebooks, args.only))
 
 
 def _student(args) -> None:
-    from ..handouts import nbgrader_notebook, student_notebook, student_page
-    from ..resources import docs_dir, notebooks
+    from aslib.tools.handouts import nbgrader_notebook, student_notebook, student_page
+    from aslib.teach.resources import docs_dir, notebooks
 
     if args.preset is not None and not args.nbgrader:
         raise ValueError("--preset applies to --nbgrader; the student versions keep the stored preset")
@@ -269,7 +271,7 @@ def _student(args) -> None:
 
 
 def _notebook_table(args) -> None:
-    from ..report import notebook_table, write_notebook_table
+    from aslib.tools.report import notebook_table, write_notebook_table
 
     pairs = [item.split("=", 1) for item in args.folder]
     if any(len(pair) != 2 for pair in pairs):
@@ -281,7 +283,7 @@ def _notebook_table(args) -> None:
 
 
 def _book(args) -> None:
-    from ..book import build
+    from aslib.tools.book import build
 
     print(build(args.notebooks, args.out))
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .. import __version__, asnet_recipes, attacks, gradients, training, vectors
-from ..contracts import contract
-from .commands import FETCHED
+from aslib import __version__, attacks
+from aslib.cli.commands import FETCHED
+from aslib.contracts import contract
+from aslib.fitting import recipes
+from aslib.nets import gradients
+from aslib.store import vectors
 
 
 @contract
@@ -18,7 +21,7 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"aslib {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     p_train = sub.add_parser("train", help="train a recipe (resumable)")
-    p_train.add_argument("--recipe", required=True, choices=sorted(training.RECIPES) + sorted(asnet_recipes.RECIPES))
+    p_train.add_argument("--recipe", required=True, choices=sorted(recipes.RECIPES))
     p_train.add_argument("--out", type=Path, help="checkpoint path (default: aslib/checkpoints/<name>.pt with --ship)")
     p_train.add_argument("--ship", action="store_true", help="write into the package zoo and its manifest")
     p_train.add_argument("--name", help="zoo name (default: the recipe name)")
@@ -28,7 +31,7 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     p_train.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                          help="mixed precision: float16 on CUDA (default there), bfloat16 on a CPU (opt-in)")
     p_select = sub.add_parser("select", help="run recipes that hold out a validation split and keep the best one")
-    p_select.add_argument("--candidates", nargs="+", required=True, choices=sorted(asnet_recipes.RECIPES),
+    p_select.add_argument("--candidates", nargs="+", required=True, choices=sorted(recipes.compression_recipes()),
                           help="two or more recipes with the same validation split (e.g. the ..._val14 ASNets)")
     p_select.add_argument("--work", type=Path, default=Path("select.work"),
                           help="folder holding each candidate's resumable NAME.work folder")
@@ -55,7 +58,7 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     p_attack.add_argument("--uap-variant", default="original", choices=attacks.UAP_VARIANTS)
     p_attack.add_argument("--json", type=Path, help="write all rows to this file")
     p_attack.add_argument("--ship", action="store_true",
-                          help="craft the paper's experiment into the package (resumable; see aslib.vectors)")
+                          help="craft the paper's experiment into the package (resumable; see aslib.store.vectors)")
     p_attack.add_argument("--experiment", default="allclass", choices=sorted(vectors.EXPERIMENTS),
                           help="with --ship: the crafting sets (200 all-class, 100 / 50 images of class 1)")
     p_attack.add_argument("--methods", nargs="+", default=None, choices=attacks.METHODS,
@@ -64,13 +67,13 @@ def build_parser(description: str) -> argparse.ArgumentParser:
                           help="with --ship --methods as: the AS direction solver (authors: shipped as a variant)")
     p_asnet = sub.add_parser("asnet", help="build and fine-tune an ASNet from a zoo model")
     p_asnet.add_argument("--model", required=True)
-    p_asnet.add_argument("--layer", default="conv5", help="cut point (a name from aslib.models.cut_points)")
+    p_asnet.add_argument("--layer", default="conv5", help="cut point (a name from aslib.nets.models.cut_points)")
     p_asnet.add_argument("--rank", type=int, default=50, help="r, the number of active directions")
     p_asnet.add_argument("--degree", type=int, default=2, help="p, the total PCE degree")
     p_asnet.add_argument("--images", type=int, default=50000, help="training images for the AS and PCE fit (augmented)")
     p_asnet.add_argument("--passes", type=int, default=1, help="augmented passes of the PCE regression")
     p_asnet.add_argument("--test-images", type=int, default=None, help="test images (default: the whole split)")
-    recipe = asnet_recipes.DEMO_FINETUNE
+    recipe = recipes.DEMO_FINETUNE
     p_asnet.add_argument("--kd-epochs", type=int, default=recipe.kd_epochs)
     p_asnet.add_argument("--sparse-epochs", type=int, default=recipe.sparse_epochs)
     p_asnet.add_argument("--batch-size", type=int, default=recipe.batch_size,

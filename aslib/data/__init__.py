@@ -24,12 +24,13 @@ The package's modules: :mod:`~aslib.data.catalog` (where each dataset is), :mod:
 writing splits, seeded subsets), :mod:`~aslib.data.batching` (loaders, augmentation, any data as batches),
 :mod:`~aslib.data.pixels` (normalised units and pixel values).
 """
-from .batching import Batches, BatchLoader, augment_batch, batches, check_batch, crop_flip, crop_flip_draws, local_share
-from .catalog import (CIFAR_MEAN, CIFAR_STD, DEFAULT_DATA, MNIST_MEAN, MNIST_STD, SPECS, SPLITS, TORCHVISION_FILES,
-                      DatasetSpec, Split, cache_dir, data_root, dataset_spec, expected_files, identity, located)
-from .images import (ImageDataset, available, class_names, load, subset_indices, tensors, validation_split,
-                     write_archive)
-from .pixels import denormalize, from_pixels, pixel_scale, to_pixels
+from aslib.data.batching import (Batches, BatchLoader, augment_batch, batches, check_batch, crop_flip, crop_flip_draws,
+    local_share)
+from aslib.data.catalog import (CIFAR_MEAN, CIFAR_STD, DEFAULT_DATA, MNIST_MEAN, MNIST_STD, SPECS, SPLITS,
+    TORCHVISION_FILES, DatasetSpec, Split, cache_dir, data_root, dataset_spec, expected_files, identity, located)
+from aslib.data.images import (ImageDataset, available, class_names, load, subset_indices, tensors, validation_split,
+    write_archive)
+from aslib.data.pixels import denormalize, from_pixels, pixel_scale, to_pixels
 
 __all__ = ["BatchLoader", "Batches", "CIFAR_MEAN", "CIFAR_STD", "DEFAULT_DATA", "DatasetSpec", "ImageDataset",
            "MNIST_MEAN", "MNIST_STD", "SPECS", "SPLITS", "Split", "TORCHVISION_FILES", "augment_batch", "available",

@@ -8,10 +8,10 @@ import torch
 from jaxtyping import Bool, Float, Integer, Shaped
 from torch import Tensor
 
-from ..contracts import Count, CountOrZero, contract
-from ..distributed import Shard, check_shard, current_shard, share, share_of_iterable
-from .catalog import SPECS
-from .images import ImageDataset
+from aslib.contracts import Count, CountOrZero, contract
+from aslib.data.catalog import SPECS
+from aslib.data.images import ImageDataset
+from aslib.distributed import Shard, check_shard, current_shard, share, share_of_iterable
 
 
 Batches = Union[ImageDataset, Iterable[tuple[torch.Tensor, torch.Tensor]], tuple[torch.Tensor, torch.Tensor]]

@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 import platformdirs
 
-from .._utils import check_choice
-from ..contracts import Count, PositiveReal, contract
+from aslib._utils import check_choice
+from aslib.contracts import Count, PositiveReal, contract
 
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)

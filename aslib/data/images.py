@@ -18,9 +18,9 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from .._utils import check_device
-from ..contracts import Count, CountOrZero, PositiveReal, contract
-from .catalog import SPLITS, DatasetSpec, Split, cache_dir, data_root, dataset_spec
+from aslib._utils import check_device
+from aslib.contracts import Count, CountOrZero, PositiveReal, contract
+from aslib.data.catalog import SPLITS, DatasetSpec, Split, cache_dir, data_root, dataset_spec
 
 
 class ImageDataset(Dataset):

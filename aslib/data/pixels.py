@@ -6,8 +6,8 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from ..contracts import contract
-from .catalog import dataset_spec
+from aslib.contracts import contract
+from aslib.data.catalog import dataset_spec
 
 Images = Float[Tensor, "*batch c h w"]
 """Images ``(..., C, H, W)`` in floating point, normalised or in pixel units."""

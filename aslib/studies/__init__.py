@@ -8,12 +8,12 @@ trade-offs), :mod:`~aslib.studies.baselines` (shipped ASNets against their equal
 :mod:`~aslib.studies.layers` (active subspaces across layers) and :mod:`~aslib.studies.records` (shipped
 networks' recorded accuracies against live ones). Every name is also available from ``aslib.studies``.
 """
-from .asnet import *
-from .attack_tables import *
-from .attacks import *
-from .baselines import *
-from .compression import *
-from .layers import *
-from .records import *
-from .shipped import *
-from .sweeps import *
+from aslib.studies.asnet import *
+from aslib.studies.attack_tables import *
+from aslib.studies.attacks import *
+from aslib.studies.baselines import *
+from aslib.studies.compression import *
+from aslib.studies.layers import *
+from aslib.studies.records import *
+from aslib.studies.shipped import *
+from aslib.studies.sweeps import *

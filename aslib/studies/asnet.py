@@ -1,9 +1,9 @@
 """ASNet studies: fits against the cut, the rank and the degree, linear reproduction and projection accuracy.
 
 Every study returns a tidy table (a list of plain dicts, one row per setting) that
-:meth:`aslib.nb.Notebook.table` or :func:`aslib.tables.format_table` shows. Images are
+:meth:`aslib.teach.nb.Notebook.table` or :func:`aslib.studies.tables.format_table` shows. Images are
 ``(N, C, H, W)`` tensors as :func:`aslib.data.tensors` returns them; work runs on the device of
-the model (:func:`aslib.inference.predict_logits`).
+the model (:func:`aslib.nets.inference.predict_logits`).
 """
 from __future__ import annotations
 
@@ -14,20 +14,21 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._utils import chunks, model_device, model_mode
+from aslib._utils import chunks, model_device, model_mode
 from jaxtyping import Float, Integer
 from torch import Tensor
 
-from ..asnet import ASNet, BuildInfo, build_asnet, split_model
-from ..contracts import Count, NonNegativeReal, PositiveReal, contract
-from ..data import Batches, ImageDataset
-from ..gradients import FUNCTIONS
-from ..inference import evaluate, predict_logits
-from ..metrics import complexity
-from ..pce import num_terms, r2_score
-from ..subspace import ActiveSubspace, layer_subspaces
+from aslib.contracts import Count, NonNegativeReal, PositiveReal, contract
+from aslib.data import Batches, ImageDataset
+from aslib.linalg.pce import num_terms, r2_score
+from aslib.linalg.subspace import ActiveSubspace
+from aslib.nets.asnet import ASNet, BuildInfo, build_asnet, split_model
+from aslib.nets.counts import complexity
+from aslib.nets.gradients import FUNCTIONS
+from aslib.nets.inference import evaluate, predict_logits
+from aslib.nets.layer_analysis import layer_subspaces
 
-__all__ = ["active_variables", "agreement", "build_asnets", "build_study", "fit_quality", "linear_reproduction",
+__all__ = ["agreement", "asnet_active_variables", "build_asnets", "build_study", "fit_quality", "linear_reproduction",
            "projection_accuracy", "rank_degree_sweep"]
 
 
@@ -63,7 +64,7 @@ def build_asnets(model: nn.Module, layers: Sequence[str], data: Batches, test: T
                  **options: Any) -> tuple[Built, list[dict[str, Any]]]:
     """Build one ASNet per cut ``layer`` (steps 1-2 of Algorithm 3.1) and measure it.
 
-    ``data`` feeds :func:`~aslib.asnet.build_asnet` (both passes); ``test`` is an ``(images, labels)``
+    ``data`` feeds :func:`~aslib.nets.asnet.build_asnet` (both passes); ``test`` is an ``(images, labels)``
     pair. ``options`` go to ``build_asnet`` (``function=``, ``ridge_per_sample=``, ``passes=`` ...). Returns
     ``({layer: (asnet, info)}, rows)`` with one row per layer: cut, neurons, r, p, terms, samples,
     in-sample and held-out R², original and ASNet test accuracy, agreement with the original's
@@ -123,8 +124,8 @@ def rank_degree_sweep(model: nn.Module, layer: str, data: FitPair, test: TensorP
 
 @torch.no_grad()
 @contract
-def active_variables(asnet: ASNet, x: Float[Tensor, "b *sample"], *,  # noqa: F821 (jaxtyping axes)
-                     batch_size: Count = 500) -> Tensor:
+def asnet_active_variables(asnet: ASNet, x: Float[Tensor, "b *sample"], *,  # noqa: F821 (jaxtyping axes)
+                           batch_size: Count = 500) -> Tensor:
     """Standardised active variables ``(N, r)`` of the images ``x`` ``(N, *shape)``, batch by batch on
     the ASNet's device, returned on the CPU (eval mode, modes restored)."""
     device = model_device(asnet)

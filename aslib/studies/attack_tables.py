@@ -1,6 +1,6 @@
 """The notebooks' tables of attack studies: rows of plain dicts built from the rows and results of
 :mod:`aslib.studies.sweeps`, :mod:`aslib.studies.attacks`, :mod:`aslib.studies.shipped` and
-:mod:`aslib.attacks`, shown with :mod:`aslib.nb` / :mod:`aslib.tables`."""
+:mod:`aslib.attacks`, shown with :mod:`aslib.teach.nb` / :mod:`aslib.studies.tables`."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -9,17 +9,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from .. import data as data_mod
-from ..attacks import (BASELINES, CONTROLS, METHODS, AttackResult, attack_ratio, fooling_rate, perturbation_norms,
-                       random_perturbation)
-from ..attacks.common import Images
-from ..contracts import Count, Fraction, PositiveReal, Proportion, contract
-from ..subspace import ActiveSubspace, relative_energy
-from ..stats import difference_of_proportions, estimate, paired_difference
-from ..tables import aggregate, mean_std, pivot
-from .attacks import EigenDirections
-from .shipped import paired_gaps
-from .sweeps import Pair, as_pair, method_label
+from aslib import data as data_mod
+from aslib.attacks import (BASELINES, CONTROLS, METHODS, AttackResult, attack_ratio, fooling_rate, perturbation_norms,
+    random_perturbation)
+from aslib.attacks.common import Images
+from aslib.contracts import Count, Fraction, PositiveReal, Proportion, contract
+from aslib.linalg.stats import difference_of_proportions, estimate, paired_difference
+from aslib.linalg.subspace import ActiveSubspace, relative_energy
+from aslib.studies.attacks import EigenDirections
+from aslib.studies.shipped import paired_gaps
+from aslib.studies.sweeps import Pair, as_pair, method_label
+from aslib.studies.tables import aggregate, mean_std, pivot
 
 __all__ = ["as_start_table", "bound_rows", "demo_rows", "eigen_direction_rows", "gap_table", "largest_xi_rows",
            "linf_table", "mean_test_ratios", "perturbation_size_rows", "sample_sweep_table", "spectrum_rows",
@@ -269,7 +269,8 @@ def as_start_table(rows: Sequence[dict[str, Any]], *, level: Fraction = 0.95) ->
     random_share = rows[0]["rank"] / rows[0]["dim"]
     tests = [("test attack ratio: SGD-UAP from AS - SGD-UAP from zero",
               paired_difference(col("sgd_uap_from_as_test"), col("sgd_uap_test"), level)),
-             ("test attack ratio: SGD-UAP from zero - AS", paired_difference(col("sgd_uap_test"), col("as_test"), level)),
+             ("test attack ratio: SGD-UAP from zero - AS",
+              paired_difference(col("sgd_uap_test"), col("as_test"), level)),
              ("test attack ratio: SGD-UAP from AS - AS",
               paired_difference(col("sgd_uap_from_as_test"), col("as_test"), level)),
              (f"share in top {rows[0]['rank']} input AS directions: AS vector", estimate(col("as_share"), level)),

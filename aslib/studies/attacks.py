@@ -12,15 +12,15 @@ import torch
 from jaxtyping import Float
 from torch import Tensor, nn
 
-from .. import data as data_mod
-from .._utils import model_device
-from ..attacks import (METHODS, AttackResult, attack_ratio, attack_seed, craft, deepfool,
-                       fooling_rate, random_perturbation, sgd_uap)
-from ..attacks.common import Images, Labels, Norm
-from ..contracts import Count, NonNegativeReal, PositiveReal, PositiveReals, Proportion, contract
-from ..gradients import input_gradients
-from ..subspace import ActiveSubspace, top_directions
-from .sweeps import Pair, as_pair, check_method_kwargs, method_label
+from aslib import data as data_mod
+from aslib._utils import model_device
+from aslib.attacks import (METHODS, AttackResult, attack_ratio, attack_seed, craft, deepfool, fooling_rate,
+    random_perturbation, sgd_uap)
+from aslib.attacks.common import Images, Labels, Norm
+from aslib.contracts import Count, NonNegativeReal, PositiveReal, PositiveReals, Proportion, contract
+from aslib.linalg.subspace import ActiveSubspace, top_directions
+from aslib.nets.gradients import input_gradients
+from aslib.studies.sweeps import Pair, as_pair, check_method_kwargs, method_label
 
 __all__ = ["EigenDirections", "as_start_study", "clipping_rows", "craft_methods", "deepfool_paths", "eigen_directions",
            "linf_budgets", "vector_cosines"]

@@ -2,7 +2,7 @@
 accuracy differences between the ASNet and its equal-budget baselines with a verdict and the claim each backs.
 
 Images are ``(N, C, H, W)`` normalised tensors on the device the networks should run on; complexity follows
-:mod:`aslib.metrics` (reductions as base network / compressed network).
+:mod:`aslib.nets.counts` (reductions as base network / compressed network).
 """
 from __future__ import annotations
 
@@ -14,10 +14,12 @@ from typing import Any
 from jaxtyping import Float, Integer
 from torch import Tensor, nn
 
-from .. import asnet_recipes, stats, zoo
-from ..inference import evaluate, predict_logits
-from ..contracts import Shape, contract
-from ..metrics import complexity, reduction
+from aslib.contracts import Shape, contract
+from aslib.fitting import recipes
+from aslib.linalg import stats
+from aslib.nets.counts import complexity, reduction
+from aslib.nets.inference import evaluate, predict_logits
+from aslib.store import zoo
 
 __all__ = ["BASELINE_CLAIMS", "accuracy_difference", "baseline_comparison", "frontier_rows", "selection_rows",
            "shipped_rows"]
@@ -28,7 +30,7 @@ TensorPair = tuple[Float[Tensor, "b *sample"], Integer[Tensor, " b"]]  # noqa: F
 BASELINE_CLAIMS = {"pca": "asnet_vs_pca_accuracy", "magnitude_pruning": "asnet_vs_magnitude_pruning_accuracy",
                    "channel_pruning_params": "asnet_vs_channel_pruning_params_accuracy",
                    "channel_pruning_macs": "asnet_vs_channel_pruning_macs_accuracy"}
-"""The claim (:data:`aslib.claims.CLAIMS`) that each baseline method's comparison with the ASNet backs."""
+"""The claim (:data:`aslib.teach.claims.CLAIMS`) that each baseline method's comparison with the ASNet backs."""
 
 
 @contract
@@ -40,7 +42,7 @@ def shipped_rows(names: Sequence[str], test: TensorPair, *, input_shape: Shape) 
     live nonzero weights and the reductions against the base network (dense params / nonzeros, dense
     MACs / sparse MACs)."""
     if not names:
-        raise ValueError("no zoo names given; see aslib.zoo.entries()")
+        raise ValueError("no zoo names given; see aslib.store.zoo.entries()")
     rows = []
     for name in names:
         entry = zoo.entry(name)
@@ -64,14 +66,14 @@ def shipped_rows(names: Sequence[str], test: TensorPair, *, input_shape: Shape) 
 @contract
 def selection_rows(name: str) -> list[dict[str, Any]]:
     """How the shipped network ``name`` was chosen: one row per candidate recipe of its manifest's ``selection``
-    (:func:`aslib.asnet_recipes.select`) with the candidate's cut, its validation accuracy and whether it was
+    (:func:`aslib.fitting.runs.select`) with the candidate's cut, its validation accuracy and whether it was
     chosen, in the order of the record."""
     entry = zoo.entry(name)
     if "selection" not in entry:
         raise ValueError(f"{name!r} was not chosen among candidates (its manifest entry has no selection); the "
                          "entries chosen on a validation split are made by `aslib select`")
     record = entry["selection"]
-    return [{"candidate": candidate, "cut": asnet_recipes.RECIPES[candidate].layer, "validation accuracy": score,
+    return [{"candidate": candidate, "cut": recipes.RECIPES[candidate].layer, "validation accuracy": score,
              "validation images": record["validation"]["images"], "chosen": candidate == record["chosen"]}
             for candidate, score in record["validation_accuracy"].items()]
 
@@ -79,7 +81,8 @@ def selection_rows(name: str) -> list[dict[str, Any]]:
 @contract
 def accuracy_difference(model: nn.Module, other: nn.Module, test: TensorPair) -> stats.Estimate:
     """Paired difference of test accuracy, ``model`` minus ``other``, over the same images ``test``:
-    mean, std and 95 % t-interval of the per-image difference of correctness (:func:`aslib.stats.paired_difference`)."""
+    mean, std and 95 % t-interval of the per-image difference of correctness
+    (:func:`aslib.linalg.stats.paired_difference`)."""
     right = [(predict_logits(m, test[0]).argmax(1) == test[1].to(test[0].device)).double().cpu().tolist()
              for m in (model, other)]
     return stats.paired_difference(right[0], right[1])
@@ -89,7 +92,7 @@ def accuracy_difference(model: nn.Module, other: nn.Module, test: TensorPair) ->
 def baseline_comparison(names: Sequence[str], test: TensorPair, *, input_shape: Shape
                         ) -> dict[str, list[dict[str, Any]]]:
     """The ASNet ``names[0]`` against each shipped baseline ``names[1:]`` (zoo names of networks made by
-    :mod:`aslib.asnet_recipes`), all evaluated live on ``test``.
+    :mod:`aslib.fitting`), all evaluated live on ``test``.
 
     Returns ``{"rows": shipped_rows(names), "differences": [...], "targets": [...]}``: per baseline the paired
     accuracy difference ASNet minus baseline (``mean``, ``std``, ``n``, ``low``, ``high``, ``level``), its
@@ -117,8 +120,8 @@ def baseline_comparison(names: Sequence[str], test: TensorPair, *, input_shape: 
                             "claim": BASELINE_CLAIMS.get(by_name[name]["method"]), "note": note})
     targets = []
     for row in rows:
-        recipe = asnet_recipes.RECIPES[row["name"]]
-        matched = recipe.match if isinstance(recipe, asnet_recipes.ChannelPruningRecipe) else "params"
+        recipe = recipes.RECIPES[row["name"]]
+        matched = recipe.match if isinstance(recipe, recipes.ChannelPruningRecipe) else "params"
         target = recipe.target_reduction
         if target is None:  # matched to the dense MACs of the ASNet at the recipe's cut
             if by_name[names[0]]["cut"] != recipe.cut:
@@ -134,20 +137,20 @@ def baseline_comparison(names: Sequence[str], test: TensorPair, *, input_shape: 
 def frontier_rows(frontier: Mapping[str, Sequence[str]], original: nn.Module, test: TensorPair, *,
                   input_shape: Shape) -> list[dict[str, Any]]:
     """An accuracy-compression frontier of shipped networks (``{family: [zoo names, least to most compressed]}``,
-    e.g. :data:`aslib.asnet_recipes.FRONTIER`), each evaluated live on ``test`` beside the ``original`` network.
+    e.g. :data:`aslib.fitting.recipes.FRONTIER`), each evaluated live on ``test`` beside the ``original`` network.
 
     One row per network: its ``family``, the rows of :func:`shipped_rows` (live accuracy, nonzero parameters and
     the reductions against the base network), its recipe's targets (``target params x``, and ``target MACs x`` for
     an ASNet made to a MAC target, else None) and the accuracy ``drop``, original minus network, paired over the
     same test images (``drop low`` / ``drop high``: the 95 % t-interval, ``n`` images)."""
     if not frontier or not all(frontier.values()):
-        raise ValueError("frontier maps each family to one or more zoo names, e.g. aslib.asnet_recipes.FRONTIER")
+        raise ValueError("frontier maps each family to one or more zoo names, e.g. aslib.fitting.recipes.FRONTIER")
     rows = []
     for family, names in frontier.items():
         for row in shipped_rows(names, test, input_shape=input_shape):
-            recipe = asnet_recipes.RECIPES[row["name"]]
+            recipe = recipes.RECIPES[row["name"]]
             drop = accuracy_difference(original, zoo.pretrained(row["name"], test[0].device), test)
-            macs_target = recipe.macs_reduction if isinstance(recipe, asnet_recipes.ASNetRecipe) else None
+            macs_target = recipe.macs_reduction if isinstance(recipe, recipes.ASNetRecipe) else None
             rows.append({"family": family, **row, "target params x": recipe.target_reduction,
                          "target MACs x": macs_target, "drop": drop.mean,
                          "drop low": drop.low, "drop high": drop.high, "n": drop.n})

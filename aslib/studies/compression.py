@@ -1,7 +1,7 @@
 """ASNet compression studies: complexity tables, dense and full-width sizes, the width study, compression
 against fine-tuning, the l1 shrinkage budget and trade-off.
 
-Tables, images and devices as in :mod:`aslib.studies.asnet`. Sizes follow :mod:`aslib.metrics`: storage in MB
+Tables, images and devices as in :mod:`aslib.studies.asnet`. Sizes follow :mod:`aslib.nets.counts`: storage in MB
 (float32, ``2**20`` bytes), MACs for one sample, reductions as original / ASNet.
 """
 from __future__ import annotations
@@ -15,14 +15,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from .. import models
-from .._utils import model_mode
-from ..asnet import ASNet, split_model
-from ..asnet_recipes import PAPER_MACS_X, PAPER_PARAMS_X
-from ..contracts import Count, CountOrZero, NonNegativeReal, PositiveReal, Proportion, Shape, contract
-from ..finetuning import FinetuneConfig, accuracy_key, finetune
-from ..data import Batches, ImageDataset
-from ..metrics import complexity, complexity_table, reduction
+from aslib._utils import model_mode
+from aslib.contracts import Count, CountOrZero, NonNegativeReal, PositiveReal, Proportion, Shape, contract
+from aslib.data import Batches, ImageDataset
+from aslib.fitting.finetuning import FinetuneConfig, accuracy_key, finetune
+from aslib.fitting.recipes import PAPER_MACS_X, PAPER_PARAMS_X
+from aslib.nets import models
+from aslib.nets.asnet import ASNet, split_model
+from aslib.nets.counts import complexity, complexity_table, reduction
 
 __all__ = ["budget_rows", "complexity_rows", "compression_path", "compression_rows",
            "dense_asnet", "full_width_sizes", "l1_tradeoff", "shrinkage_budget", "steps_per_epoch", "width_rows"]
@@ -31,9 +31,9 @@ __all__ = ["budget_rows", "complexity_rows", "compression_path", "compression_ro
 @contract
 def complexity_rows(model: nn.Module, *, input_shape: Shape, name: str,
                     count_basis: bool = True) -> list[dict[str, Any]]:
-    """Rows of :func:`aslib.metrics.complexity_table` for one network and one sample of ``input_shape``.
+    """Rows of :func:`aslib.nets.counts.complexity_table` for one network and one sample of ``input_shape``.
 
-    An :class:`~aslib.asnet.ASNet` gives one row per part (``"<name>: pre-model"``, ``"<name>: AS layer"``,
+    An :class:`~aslib.nets.asnet.ASNet` gives one row per part (``"<name>: pre-model"``, ``"<name>: AS layer"``,
     ``"<name>: PCE layer"``) and ``"<name>: total"``; any other model one row named ``name``.
     """
     if not isinstance(model, ASNet):
@@ -130,7 +130,7 @@ def compression_rows(teacher: nn.Module, built: Mapping[str, ASNet], tuned: Mapp
     """The complexity table after fine-tuning and its summary (the paper's claims), per cut.
 
     ``built`` holds the ASNets of step 2, ``tuned`` the fine-tuned ones and ``histories`` what
-    :func:`~aslib.finetuning.finetune` returned, all keyed by cut. Returns ``(rows, summary)``: ``rows`` are the
+    :func:`~aslib.fitting.finetuning.finetune` returned, all keyed by cut. Returns ``(rows, summary)``: ``rows`` are the
     original network (``name``) and each tuned ASNet's parts and total (basis not counted); ``summary``
     has one row per cut with the accuracy before / after, the dense reductions of the step-2 ASNet and the
     nonzero-parameter / sparse-MAC reductions of the tuned one, next to the paper's 23.98x / 7.30x.
@@ -157,10 +157,11 @@ def compression_rows(teacher: nn.Module, built: Mapping[str, ASNet], tuned: Mapp
 
 @contract
 def compression_path(history: Sequence[Mapping[str, Any]], *, original_params: Count) -> list[dict[str, Any]]:
-    """The accuracy-compression curve along one :func:`~aslib.finetuning.finetune` history: the dense ASNet at the
+    """The accuracy-compression curve along one :func:`~aslib.fitting.finetuning.finetune` history: the dense ASNet at
+    the
     end of distillation, every sparse epoch while the l1 strength acts (its ``scale``), the epoch at which the
     zero pattern was frozen and the last epoch (shown with the freezing scale), with the history's accuracy (test
-    or validation: :func:`~aslib.finetuning.accuracy_key`) and the nonzero-parameter reduction
+    or validation: :func:`~aslib.fitting.finetuning.accuracy_key`) and the nonzero-parameter reduction
     ``original_params / nonzero``."""
     key = accuracy_key(history)
     dense = [row for row in history if row["phase"] in ("start", "distill")][-1:]
@@ -218,9 +219,9 @@ def l1_tradeoff(asnet: ASNet, teacher: nn.Module, train_data: ImageDataset, test
     """Short sparse-only runs (no distillation, one epoch of ``max_batches`` steps) from a copy of
     ``asnet`` with the l1 strengths of ``config`` times each of ``scales``.
 
-    ``original`` is the original network's :func:`~aslib.metrics.complexity`. Each row: scale, l1, l1_pre,
+    ``original`` is the original network's :func:`~aslib.nets.counts.complexity`. Each row: scale, l1, l1_pre,
     final test accuracy, nonzero parameters and the nonzero-parameter / sparse-MAC reductions (basis
-    counted, as :func:`~aslib.finetuning.finetune` does). ``asnet`` is left unchanged.
+    counted, as :func:`~aslib.fitting.finetuning.finetune` does). ``asnet`` is left unchanged.
     """
     if not scales or any(s < 0 for s in scales):
         raise ValueError(f"scales must be a non-empty list of non-negative factors, got {scales!r}")

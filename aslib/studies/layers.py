@@ -2,7 +2,7 @@
 (notebook 01), the layers of a network and their neurons (notebook 02), and active neurons across
 the layers of a trained network (notebook 03).
 
-Every function takes the fitted :class:`~aslib.subspace.ActiveSubspace` estimators (or gradient rows
+Every function takes the fitted :class:`~aslib.linalg.subspace.ActiveSubspace` estimators (or gradient rows
 ``(m, n)``) and returns one row per setting; the notebooks show them with ``nb.table``. Work stays
 on the device of the given tensors.
 """
@@ -16,12 +16,12 @@ from torch import nn
 from jaxtyping import Float
 from torch import Tensor
 
-from .._utils import model_device, model_mode
-from ..contracts import Count, Fraction, PositiveReal, Shape, contract
-from ..frequent_directions import frequent_directions_bound
-from ..models import cut_points
-from ..stats import estimate
-from ..subspace import ActiveSubspace, bootstrap, count_active, n_active_authors, subspace_distance, summary
+from aslib._utils import model_device, model_mode
+from aslib.contracts import Count, Fraction, PositiveReal, Shape, contract
+from aslib.linalg.frequent_directions import frequent_directions_bound
+from aslib.linalg.stats import estimate
+from aslib.linalg.subspace import ActiveSubspace, bootstrap, count_active, n_active_authors, subspace_distance, summary
+from aslib.nets.models import cut_points
 
 __all__ = ["authors_counts", "captured_energy", "compare_estimators", "compare_subspaces", "count_by_images",
            "count_conventions", "count_reliability", "cut_neurons", "fd_bound_table", "layer_table", "stability_table"]
@@ -156,7 +156,7 @@ def cut_neurons(model: nn.Module, image_shape: Shape) -> dict[str, tuple[tuple[i
 
 @contract
 def layer_table(analysis: Mapping[str, ActiveSubspace], *, deltas: Sequence[Fraction] = DELTAS) -> list[dict[str, Any]]:
-    """One row per layer: :func:`~aslib.subspace.summary` (neurons, samples, ``active@delta`` per
+    """One row per layer: :func:`~aslib.linalg.subspace.summary` (neurons, samples, ``active@delta`` per
     threshold, the authors' count) plus ``directions kept`` and ``lambda_1 / trace``."""
     _nonempty("analysis", analysis)
     rows = []
@@ -235,7 +235,7 @@ def count_by_images(gradients: Float[Tensor, "m n"], *, sizes: Sequence[Count], 
     tail = (1 - level) / 2
 
     def spread(values: torch.Tensor) -> tuple[float, float, float, float]:
-        """Mean and sample std (:func:`aslib.stats.estimate`) and the central ``level`` range of the draws."""
+        """Mean and sample std (:func:`aslib.linalg.stats.estimate`) and the central ``level`` range of the draws."""
         low, high = torch.quantile(values.double(), torch.tensor([tail, 1 - tail], dtype=torch.float64)).tolist()
         est = estimate(values.tolist())
         return est.mean, est.std, low, high

@@ -1,6 +1,6 @@
-"""A shipped network's recorded accuracy against the same network evaluated live (:mod:`aslib.reproduction`).
+"""A shipped network's recorded accuracy against the same network evaluated live (:mod:`aslib.store.reproduction`).
 
-On the data the record was measured on (:func:`aslib.zoo.same_data`) the live accuracy must come back to
+On the data the record was measured on (:func:`aslib.store.zoo.same_data`) the live accuracy must come back to
 rounding; on another copy of the dataset (a user's lossless CIFAR-10) it is another measurement, and the
 difference is reported with its interval.
 """
@@ -11,11 +11,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from .. import stats, zoo
-from ..contracts import contract
-from ..data import ImageDataset
-from ..reproduction import Check, flip_tolerance
-from ..inference import predict_logits
+from aslib.contracts import contract
+from aslib.data import ImageDataset
+from aslib.linalg import stats
+from aslib.nets.inference import predict_logits
+from aslib.store import zoo
+from aslib.store.reproduction import Check, flip_tolerance
 
 __all__ = ["RECORD_DECIMALS", "recorded_accuracy"]
 
@@ -27,12 +28,12 @@ RECORD_DECIMALS = 4
 def recorded_accuracy(model: nn.Module, test: ImageDataset, entry: dict[str, Any]) -> Check:
     """Accuracy of ``model`` on the whole split ``test`` against ``entry["test_accuracy"]`` (a zoo manifest entry).
 
-    * Same pixels and labels as the record (:func:`aslib.zoo.same_data`): the tolerance is the share of
-      images whose prediction rounding could flip (:func:`aslib.reproduction.flip_tolerance`; relative
+    * Same pixels and labels as the record (:func:`aslib.store.zoo.same_data`): the tolerance is the share of
+      images whose prediction rounding could flip (:func:`aslib.store.reproduction.flip_tolerance`; relative
       margin 1e-3 on a CPU, 1e-2 on CUDA, where convolutions may round inputs to TF32's 10 bits) plus
       the record's rounding.
     * Another copy of the data: the tolerance is the half-width of the 95 % interval of the difference
-      of two accuracies on ``len(test)`` images each (:func:`aslib.stats.difference_of_proportions`), and
+      of two accuracies on ``len(test)`` images each (:func:`aslib.linalg.stats.difference_of_proportions`), and
       the check is not binding (two measurements: reported, not asserted).
     """
     if test.split != "test":

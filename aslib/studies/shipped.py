@@ -1,4 +1,4 @@
-"""Studies of the shipped vectors (:mod:`aslib.vectors`): their attack ratios on test images, their transfer
+"""Studies of the shipped vectors (:mod:`aslib.store.vectors`): their attack ratios on test images, their transfer
 between networks, the line-search diagnostics of the AS vectors, and paired gaps between methods over repeats.
 """
 from __future__ import annotations
@@ -11,13 +11,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from .. import vectors
-from .._utils import model_device
-from ..attacks import BASELINES, METHODS, as_attack, attack_ratio
-from ..attacks.evaluation import clean_predictions, rates
-from ..contracts import Count, Fraction, PositiveReal, PositiveReals, contract
-from ..stats import estimate, paired_difference
-from .sweeps import Pair, as_pair
+from aslib._utils import model_device
+from aslib.attacks import BASELINES, METHODS, as_attack, attack_ratio
+from aslib.attacks.evaluation import clean_predictions, rates
+from aslib.contracts import Count, Fraction, PositiveReal, PositiveReals, contract
+from aslib.linalg.stats import estimate, paired_difference
+from aslib.store import vectors
+from aslib.studies.sweeps import Pair, as_pair
 
 __all__ = ["paired_gaps", "search_diagnostics", "search_summary", "shipped_study", "shipped_transfer"]
 
@@ -26,7 +26,7 @@ __all__ = ["paired_gaps", "search_diagnostics", "search_summary", "shipped_study
 def shipped_study(model: nn.Module, model_name: str, test: Pair, *, xi: PositiveReal | PositiveReals,
                   experiment: str = "allclass", methods: Sequence[str] = METHODS,
                   batch_size: Count = 256) -> list[dict[str, Any]]:
-    """The vectors shipped for ``model_name`` (:mod:`aslib.vectors`) at the noise level(s) ``xi``
+    """The vectors shipped for ``model_name`` (:mod:`aslib.store.vectors`) at the noise level(s) ``xi``
     evaluated live on ``test``.
 
     One row per noise level x repeat x method: ``repeat, method, xi, experiment, n_samples,
@@ -153,7 +153,7 @@ def paired_gaps(rows: Sequence[dict[str, Any]], *, method: str = "as",
                 against: Sequence[str] = BASELINES, value: str = "test_attack_ratio",
                 level: Fraction = 0.95) -> dict[str, Any]:
     """``method`` minus each of ``against`` over the repeats both have (the same crafting sets), as
-    :class:`aslib.stats.Estimate` (mean, std, n and the paired confidence interval); methods without
+    :class:`aslib.linalg.stats.Estimate` (mean, std, n and the paired confidence interval); methods without
     common repeats are left out."""
     by = {(r["method"], r["repeat"]): float(r[value]) for r in rows}
     gaps = {}

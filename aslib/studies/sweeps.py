@@ -4,7 +4,7 @@ Each sweep draws crafting sets without replacement and without augmentation (the
 with replacement, through the training augmentation), crafts vectors with the attacks of
 :mod:`aslib.attacks` and evaluates them on the crafting set and on held-out test images. It returns
 a tidy table: a list of plain dicts, one row per repeat x method x setting, which
-:func:`aslib.tables.aggregate` and :func:`aslib.tables.pivot` summarise (the notebooks' tables of
+:func:`aslib.studies.tables.aggregate` and :func:`aslib.studies.tables.pivot` summarise (the notebooks' tables of
 these rows are in :mod:`aslib.studies.attack_tables`). Under ``torch.distributed`` the settings
 are spread over the ranks (:mod:`aslib.distributed`) and every rank returns the whole table, in
 single-process order.
@@ -19,13 +19,13 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .. import data as data_mod
-from .._utils import check_choice, model_device
-from ..attacks import ATTACKS, METHODS, attack_seed, craft
-from ..attacks.common import Norm
-from ..contracts import ClassIndices, Count, Counts, PositiveReal, PositiveReals, contract
-from ..attacks.evaluation import clean_predictions, rates
-from ..distributed import all_gather, is_main_process, share
+from aslib import data as data_mod
+from aslib._utils import check_choice, model_device
+from aslib.attacks import ATTACKS, METHODS, attack_seed, craft
+from aslib.attacks.common import Norm
+from aslib.attacks.evaluation import clean_predictions, rates
+from aslib.contracts import ClassIndices, Count, Counts, PositiveReal, PositiveReals, contract
+from aslib.distributed import all_gather, is_main_process, share
 
 __all__ = ["METHOD_LABELS", "SweepSettings", "noise_sweep", "sample_sweep", "transfer_matrix"]
 
