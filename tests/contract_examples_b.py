@@ -152,7 +152,7 @@ EXAMPLES: dict = {
     # aslib.store.vectors
     "aslib.store.vectors.experiment_options": lambda: (vectors.experiment_options, ("cifar10", "oneclass", "as"), {}),
     "aslib.store.vectors.record_id": lambda: (vectors.record_id, ("lenet_fashion_mnist", "allclass", "as", 10.0, 0),
-                                        {"norm": "l2", "variant": "authors"}),
+                                        {"norm": "l2", "solver": "authors"}),
     "aslib.store.vectors.craft_vectors": _craft_shipped,
     # aslib.studies
     "aslib.studies.sweeps.method_label": lambda: (studies.sweeps.method_label, ("sgd_uap",), {}),
@@ -175,7 +175,7 @@ EXAMPLES: dict = {
     "aslib.nets.asnet.ASNet.empty": lambda: (asnet.ASNet.empty, (torch.nn.Flatten(), 4, 2, 1, 3), {}),
     "aslib.nets.asnet.ASNet.active_variables": lambda: (_empty_asnet().active_variables, (torch.randn(5, 4),), {}),
     "aslib.nets.asnet.BuildInfo.__init__": lambda: (asnet.BuildInfo, (
-        "conv1", 8, 2, 1, 3, 20, 0.9, 0.8, 0.0, [{"ridge per sample": 0.0, "R2 held-out": 0.8}], None, 1.5), {}),
+        "conv1", 8, 2, 1, 3, 20, 0.9, 0.8, 0.0, [{"ridge_per_sample": 0.0, "r2_heldout": 0.8}], None, 1.5), {}),
     "aslib.fitting.runs.directions": lambda: (runs.directions, (
         models.build("lenet").eval(), "conv2", [(torch.randn(2, 1, 28, 28), torch.tensor([0, 1]))],
         recipes.ASNetRecipe("lenet_fashion_mnist", "conv2", rank=2, projection="random")), {}),

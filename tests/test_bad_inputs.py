@@ -175,7 +175,7 @@ RANGES = [
     ("asnet degree", lambda: asnet.build_asnet(*lenet()[:1], "conv1", lenet()[1:], rank=2, degree=-1), r"degree"),
     ("asnet ridge", lambda: asnet.build_asnet(*lenet()[:1], "conv1", lenet()[1:], rank=2, ridge_per_sample=-1.0),
      r"ridge"),
-    ("kd epochs", lambda: finetuning.FinetuneConfig(kd_epochs=-1), r"kd_epochs"),
+    ("kd_epochs", lambda: finetuning.FinetuneConfig(kd_epochs=-1), r"kd_epochs"),
     ("kd alpha", lambda: finetuning.FinetuneConfig(alpha=2.0), r"alpha"),
     ("kd temperature", lambda: finetuning.FinetuneConfig(temperature=0.0), r"temperature"),
     ("fine-tuning batch", lambda: finetuning.FinetuneConfig(batch_size=0), r"batch_size"),

@@ -271,16 +271,17 @@ EXAMPLES = {
     "aslib.teach.plotting.asnet.active_variable_histograms": lambda: (plotting.active_variable_histograms,
                                                                 (torch.randn(20, 3), [0, 2]), {"bins": 5}),
     "aslib.teach.plotting.asnet.rank_degree_curves": lambda: (plotting.rank_degree_curves, (
-        [{"r": 2, "p": 1, "accuracy": 0.5, "R2 test": 0.3}, {"r": 4, "p": 1, "accuracy": 0.6, "R2 test": 0.4}],),
+        [{"rank": 2, "degree": 1, "accuracy": 0.5, "r2_test": 0.3},
+         {"rank": 4, "degree": 1, "accuracy": 0.6, "r2_test": 0.4}],),
         {"original_accuracy": 0.8, "layer": "conv1"}),
     "aslib.teach.plotting.asnet.finetune_curves": lambda: (plotting.finetune_curves, (
         {"conv1": [{"test_accuracy": 0.5, "nonzero_params": 900}, {"test_accuracy": 0.6, "nonzero_params": 400}]},),
         {"original_accuracy": 0.8, "original_params": 1000, "kd_epochs": 1}),
     "aslib.teach.plotting.asnet.tradeoff_curve": lambda: (plotting.tradeoff_curve, (
-        [{"nonzero params x": 2.0, "accuracy": 0.7, "scale": 1.0}],), {"original_accuracy": 0.8, "layer": "conv1"}),
+        [{"nonzero_params_x": 2.0, "accuracy": 0.7, "scale": 1.0}],), {"original_accuracy": 0.8, "layer": "conv1"}),
     "aslib.teach.plotting.asnet.frontier_curves": lambda: (plotting.frontier_curves, (
-        [{"family": "a", "nonzero params x": 2.0, "sparse MACs x": 1.5, "drop": 0.01, "drop low": 0.0,
-          "drop high": 0.02}],), {"paper": (23.98, 7.3)}),
+        [{"family": "a", "nonzero_params_x": 2.0, "sparse_macs_x": 1.5, "drop": 0.01, "drop_low": 0.0,
+          "drop_high": 0.02}],), {"paper": (23.98, 7.3)}),
     "aslib.teach.plotting.asnet.projection_curves": lambda: (plotting.projection_curves, (
         [{"directions": "none", "rank": 16, "accuracy": 0.8}, {"directions": "AS", "rank": 2, "accuracy": 0.7}],),
         {"layer": "conv1"}),
@@ -394,7 +395,7 @@ EXAMPLES = {
     "aslib.teach.plotting.subspace.error_and_bound": lambda: (plotting.error_and_bound, (
         [{"r": 1, "e": 0.5, "b": 0.7}, {"r": 2, "e": 0.1, "b": 0.2}], "r", "e", "b"), {}),
     "aslib.teach.plotting.subspace.counts_vs_images": lambda: (plotting.counts_vs_images, (
-        [{"images m": 10, "exact": 3, "FD l=4": 2}, {"images m": 20, "exact": 4, "FD l=4": 3}],), {}),
+        [{"images_m": 10, "exact": 3, "FD l=4": 2}, {"images_m": 20, "exact": 4, "FD l=4": 3}],), {}),
     "aslib.store.vectors.records": lambda: (vectors.records, ("lenet_fashion_mnist",), {"xi": 5.0, "norm": "l2"}),
     "aslib.store.vectors.shipped_vectors": lambda: (vectors.shipped_vectors, ("lenet_fashion_mnist", "as", 5.0), {}),
     "aslib.store.vectors.crafting_set": lambda: (vectors.crafting_set, (_record(), _archive_root()), {"device": "cpu"}),

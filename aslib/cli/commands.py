@@ -94,14 +94,13 @@ def _ship_vectors(args) -> None:
     command = "python -m aslib.cli " + " ".join(shlex.quote(a) for a in args.argv)
     records = vectors.craft_vectors(args.model, xis=args.xis, repeats=args.repeats, experiment=args.experiment,
                                     methods=methods, solver=args.solver, command=command, device=device)
-    variant = None if args.solver == "exact" else args.solver
     spec = vectors.EXPERIMENTS[args.experiment]
     n_test = args.test_images if spec["classes"] is None else None  # one-class: every test image of the class
     xt, yt = data_mod.tensors(dataset, "test", n=n_test, classes=spec["classes"], seed=0, device=device)
     rows = []
     for method in methods:
         for xi in args.xis:
-            shipped = vectors.shipped_vectors(args.model, method, xi, experiment=args.experiment, variant=variant)
+            shipped = vectors.shipped_vectors(args.model, method, xi, experiment=args.experiment, solver=args.solver)
             chosen = [r for r in records if r["method"] == method and r["xi"] == float(xi)]
             for record, v in zip(chosen, shipped):
                 rows.append({"xi": float(xi), "method": method, "train_attack_ratio": record["train_attack_ratio"],

@@ -63,7 +63,7 @@ def build_parser(description: str) -> argparse.ArgumentParser:
                           help="with --ship: the crafting sets (200 all-class, 100 / 50 images of class 1)")
     p_attack.add_argument("--methods", nargs="+", default=None, choices=attacks.METHODS,
                           help="with --ship: the methods to craft (default: every one of aslib.attacks.METHODS)")
-    p_attack.add_argument("--solver", default="exact", choices=vectors.SOLVER_VARIANTS,
+    p_attack.add_argument("--solver", default="exact", choices=vectors.SHIPPED_SOLVERS,
                           help="with --ship --methods as: the AS direction solver (authors: shipped as a variant)")
     p_asnet = sub.add_parser("asnet", help="build and fine-tune an ASNet from a zoo model")
     p_asnet.add_argument("--model", required=True)

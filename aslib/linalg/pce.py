@@ -255,7 +255,7 @@ class NormalEquations:
         for ridge in ridges:
             res = sum(self.residual(self.solve(ridge, exclude=k), k) for k in range(len(self.counts))
                       if self.counts[k] > 0)
-            rows.append({"ridge": float(ridge), "R2 held-out": _mean_r2(res, self.total())})
+            rows.append({"ridge": float(ridge), "r2_heldout": _mean_r2(res, self.total())})
         return rows
 
 

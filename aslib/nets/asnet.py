@@ -91,7 +91,7 @@ class BuildInfo:
 
     ``samples`` counts the rows of the regression (images x passes); ``r2`` is the in-sample R²,
     ``r2_heldout`` the cross-validated one of the chosen ``ridge_per_sample``, and ``ridge_scores``
-    one row per candidate ridge (``{"ridge per sample", "R2 held-out"}``).
+    one row per candidate ridge (``{"ridge_per_sample", "r2_heldout"}``).
     """
 
     layer: str
@@ -229,17 +229,17 @@ def build_asnet(model: nn.Module, layer: str, data: Batches, *, rank: Count = 50
     if n < terms and min(ridges) == 0:
         raise ValueError(f"the PCE with rank={rank}, degree={degree} has {terms} terms but only {n} samples "
                          f"were given; pass at least {terms} samples (or ridge_per_sample > 0)")
-    scores = [{"ridge per sample": r, "R2 held-out": row["R2 held-out"]}
+    scores = [{"ridge_per_sample": r, "r2_heldout": row["r2_heldout"]}
               for r, row in zip(ridges, equations.cross_validate([r * n for r in ridges]))] if folds > 1 else []
-    best = max(scores, key=lambda row: row["R2 held-out"]) if scores else {"ridge per sample": ridges[0],
-                                                                          "R2 held-out": float("nan")}
-    weights = equations.solve(best["ridge per sample"] * n)
+    best = max(scores, key=lambda row: row["r2_heldout"]) if scores else {"ridge_per_sample": ridges[0],
+                                                                          "r2_heldout": float("nan")}
+    weights = equations.solve(best["ridge_per_sample"] * n)
     head = nn.Linear(terms, weights.shape[1], bias=False).to(device, dtype)
     with torch.no_grad():
         head.weight.copy_(weights.T)
     asnet = ASNet(pre, projection, standardize, basis, head).eval()
-    info = BuildInfo(layer, neurons, rank, degree, terms, n, equations.r2(weights), best["R2 held-out"],
-                     best["ridge per sample"], scores, subspace, time.time() - start)
+    info = BuildInfo(layer, neurons, rank, degree, terms, n, equations.r2(weights), best["r2_heldout"],
+                     best["ridge_per_sample"], scores, subspace, time.time() - start)
     return asnet, info
 
 

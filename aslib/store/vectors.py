@@ -67,17 +67,19 @@ def experiment_options(dataset: str, experiment: Experiment, method: str) -> dic
 
 
 Solver = Literal["exact", "authors"]
-SOLVER_VARIANTS = typing.get_args(Solver)
-"""Dominant-direction solvers the AS vectors are shipped with: ``"exact"`` (the default, record
-field ``variant`` absent) and ``"authors"`` (the authors' one-step randomized direction, record
+SHIPPED_SOLVERS = typing.get_args(Solver)
+"""Dominant-direction solvers the AS vectors are shipped with (the ``solver`` of :func:`records`,
+:func:`shipped_vectors`, :func:`craft_vectors`): ``"exact"`` (the default, record field ``variant`` absent) and
+``"authors"`` (the authors' one-step randomized direction, record
 field ``variant = "authors"``; see :func:`aslib.attacks.dominant_direction`)."""
 
 
 @contract
 def record_id(model: str, experiment: Experiment, method: str, xi: PositiveReal, repeat: CountOrZero,
-              norm: Norm = "l2", variant: Solver | None = None) -> str:
-    """The id of a shipped vector's record: ``model/experiment/method[-variant]/norm/xi<xi>/r<repeat>``."""
-    name = method if variant is None else f"{method}-{variant}"
+              norm: Norm = "l2", solver: Solver = "exact") -> str:
+    """The id of a shipped vector's record: ``model/experiment/method[-solver]/norm/xi<xi>/r<repeat>`` (no suffix for
+    the exact solver)."""
+    name = method if solver == "exact" else f"{method}-{solver}"
     return f"{model}/{experiment}/{name}/{norm}/xi{xi:g}/r{repeat}"
 
 
@@ -100,9 +102,9 @@ def _digest(vector: torch.Tensor) -> str:
 
 @contract
 def records(model: str | None = None, *, method: str | None = None, xi: PositiveReal | None = None,
-            experiment: str | None = None, norm: Norm = "l2", variant: str | None = None) -> list[dict[str, Any]]:
-    """Manifest records matching the given fields (any value when None), sorted by repeat; ``variant``
-    selects the solver variant of AS vectors (None: the default exact solver, see :data:`SOLVER_VARIANTS`)."""
+            experiment: str | None = None, norm: Norm = "l2", solver: Solver = "exact") -> list[dict[str, Any]]:
+    """Manifest records matching the given fields (any value when None), sorted by repeat; ``solver`` selects the
+    AS vectors' dominant-direction solver (:data:`SHIPPED_SOLVERS`; the record's ``variant`` field)."""
     everything = _read_manifest()["records"]
     for what, value, known in (("model with shipped vectors", model, {r["model"] for r in everything}),
                                ("attack method", method, METHODS), ("experiment", experiment, EXPERIMENTS),
@@ -112,7 +114,7 @@ def records(model: str | None = None, *, method: str | None = None, xi: Positive
     rows = [r for r in everything
             if (model is None or r["model"] == model) and (method is None or r["method"] == method)
             and (xi is None or r["xi"] == float(xi)) and (experiment is None or r["experiment"] == experiment)
-            and r["norm"] == norm and r.get("variant") == variant]
+            and r["norm"] == norm and r.get("variant", "exact") == solver]
     return sorted(rows, key=lambda r: (r["model"], r["experiment"], r["method"], r["xi"], r["repeat"]))
 
 
@@ -126,18 +128,18 @@ def crafting_cost() -> dict[str, Any]:
 
 @contract
 def shipped_vectors(model: str, method: str, xi: PositiveReal, classes: ClassIndices | None = None, *,
-                    experiment: str | None = None, norm: Norm = "l2", variant: str | None = None) -> list[torch.Tensor]:
+                    experiment: str | None = None, norm: Norm = "l2", solver: Solver = "exact") -> list[torch.Tensor]:
     """The shipped vectors ``(C, H, W)`` (float32, normalised units) of a zoo model, method and noise level,
     one per repeat in repeat order: all-class vectors when ``classes`` is None, else the one-class
     experiment of those classes (or name the ``experiment``: ``"allclass"``, ``"oneclass"``, ``"transfer"``);
-    ``variant="authors"``: AS vectors of the authors' solver (see :data:`SOLVER_VARIANTS`)."""
+    ``solver="authors"``: AS vectors of the authors' solver (see :data:`SHIPPED_SOLVERS`)."""
     if experiment is None:
         experiment = "allclass" if classes is None else "oneclass"
-    chosen = [r for r in records(model, method=method, xi=xi, experiment=experiment, norm=norm, variant=variant)
+    chosen = [r for r in records(model, method=method, xi=xi, experiment=experiment, norm=norm, solver=solver)
               if classes is None or r["classes"] == list(classes)]
     if not chosen:
         available = sorted({(r["method"], r["xi"], r["experiment"]) for r in records(model, norm=norm)})
-        label = method if variant is None else f"{method} ({variant} solver)"
+        label = method if solver == "exact" else f"{method} ({solver} solver)"
         raise ValueError(f"no shipped {label!r} vectors for {model!r} at xi={xi:g} ({experiment}); shipped: "
                          f"{available or 'none'}. Craft them with `python -m aslib.cli attack-study --model {model} "
                          f"--xis {xi:g} --ship`.")
@@ -208,7 +210,7 @@ def reproduce(record: dict[str, Any], test: tuple[Images, Labels], *, level: Fra
     x, y = crafting_set(record, root, device=device)
     xt, yt = (t.to(device) for t in test)
     peers = records(record["model"], method=record["method"], xi=record["xi"], experiment=record["experiment"],
-                    norm=record["norm"], variant=record.get("variant"))
+                    norm=record["norm"], solver=record.get("variant", "exact"))
     stored_all = load_tensors(_vector_file(record["model"]), "shipped vector file")
     test_ratios = {r["id"]: attack_ratio(model, xt, yt, stored_all[r["id"]].float().to(device)) for r in peers}
     basis = f"{100 * level:g} % prediction interval of {len(peers)} shipped repeats"
@@ -237,12 +239,11 @@ def craft_vectors(model: str, *, xis: PositiveReals, repeats: Count, experiment:
     Repeat ``r`` draws its crafting set with ``data_seed = seed + r`` (the same set for every method
     and noise level, so that methods can be compared pairwise); the attack seed is
     :func:`aslib.attacks.attack_seed`. Options are :func:`experiment_options` (the paper's per-experiment settings);
-    ``solver`` (one of :data:`SOLVER_VARIANTS`) is the AS attack's dominant-direction solver, and a
+    ``solver`` (one of :data:`SHIPPED_SOLVERS`) is the AS attack's dominant-direction solver, and a
     non-default solver is shipped as a variant of the AS records (only ``methods=("as",)`` allowed). The crafting
     sets are drawn from the training split under ``root`` (:func:`aslib.data.load`; default: the data root).
     """
-    variant = None if solver == "exact" else solver
-    if variant is not None and tuple(methods) != ("as",):
+    if solver != "exact" and tuple(methods) != ("as",):
         raise ValueError(f"solver={solver!r} is an option of the AS attack only: pass methods=('as',)")
     entry, spec = zoo.entry(model), EXPERIMENTS[experiment]
     unknown = set(methods) - set(METHODS)
@@ -263,12 +264,12 @@ def craft_vectors(model: str, *, xis: PositiveReals, repeats: Count, experiment:
         x, y = (t.to(device) for t in train.batch(index))
         for xi in xis:
             for method in methods:
-                rid = record_id(model, experiment, method, xi, repeat, norm, variant)
+                rid = record_id(model, experiment, method, xi, repeat, norm, solver)
                 if rid in done and rid in stored:
                     out.append(done[rid])
                     continue
                 options = experiment_options(entry["dataset"], experiment, method)
-                if variant is not None:
+                if solver != "exact":
                     options["solver"] = solver
                 result = craft(method, net, x, y, float(xi), norm=norm, seed=attack_seed(seed, repeat, xi), **options)
                 vector = result.vector.detach().cpu().to(torch.float16)
@@ -283,8 +284,8 @@ def craft_vectors(model: str, *, xis: PositiveReals, repeats: Count, experiment:
                           "torch": torch.__version__, "threads": torch.get_num_threads(), "device": str(device),
                           "platform": platform_fingerprint(device), "crafting_data": _crafting_identity(train, index),
                           "sha256": _digest(vector), "crafted": time.strftime("%Y-%m-%d %H:%M:%S")}
-                if variant is not None:
-                    record["variant"] = variant
+                if solver != "exact":
+                    record["variant"] = solver
                 stored[rid] = vector
                 atomic_save(stored, path)
                 done[rid] = record

@@ -54,7 +54,7 @@ def fit_quality(asnet: nn.Module, test: TensorPair, *, teacher_logits: Logits) -
     """Held-out quality of a student: ``R2 test`` of its logits against ``teacher_logits`` ``(N, K)``
     (the teacher on ``test[0]``), test ``accuracy`` and ``agreement`` with the teacher's predictions."""
     student = predict_logits(asnet, test[0])
-    return {"R2 test": r2_score(student, teacher_logits), "accuracy": evaluate(asnet, test)["accuracy"],
+    return {"r2_test": r2_score(student, teacher_logits), "accuracy": evaluate(asnet, test)["accuracy"],
             "agreement": agreement(student, teacher_logits)}
 
 
@@ -81,10 +81,10 @@ def build_asnets(model: nn.Module, layers: Sequence[str], data: Batches, test: T
         net, info = build_asnet(model, layer, data, rank=rank, degree=degree, progress=progress, **options)
         built[layer] = (net, info)
         quality = fit_quality(net, test, teacher_logits=teacher_logits)
-        rows.append({"cut": layer, "neurons": info.neurons, "r": info.rank, "p": info.degree, "terms": info.terms,
-                     "samples": info.samples, "R2 train": info.r2, "R2 test": quality["R2 test"],
-                     "original acc": original, "ASNet acc": quality["accuracy"], "agreement": quality["agreement"],
-                     "seconds": info.wall_time_s})
+        rows.append({"cut": layer, "neurons": info.neurons, "rank": info.rank, "degree": info.degree,
+                     "terms": info.terms, "samples": info.samples, "r2_train": info.r2, "r2_test": quality["r2_test"],
+                     "original_accuracy": original, "asnet_accuracy": quality["accuracy"],
+                     "agreement": quality["agreement"], "seconds": info.wall_time_s})
     return built, rows
 
 
@@ -117,8 +117,9 @@ def rank_degree_sweep(model: nn.Module, layer: str, data: FitPair, test: TensorP
             else:
                 candidate, fit = build_asnet(model, layer, data, rank=rank, degree=degree, subspace=subspace)
             quality = fit_quality(candidate, test, teacher_logits=teacher_logits)
-            rows.append({"r": rank, "p": degree, "terms": terms, "params": complexity(candidate, shape)["params"],
-                         "R2 train": fit.r2, "R2 test": quality["R2 test"], "accuracy": quality["accuracy"]})
+            rows.append({"rank": rank, "degree": degree, "terms": terms,
+                         "params": complexity(candidate, shape)["params"], "r2_train": fit.r2,
+                         "r2_test": quality["r2_test"], "accuracy": quality["accuracy"]})
     return rows
 
 
@@ -140,8 +141,8 @@ def linear_reproduction(model: nn.Module, layer: str, data: Batches, test: Tenso
     """Build an ASNet with each active-subspace ``function`` and compare it with ``model`` on ``test``.
 
     Meant for a cut before a linear post-model (LeNet after ``fc1``), where ``rank = K`` reproduces the
-    network. Returns ``{function: {"nonzero eigenvalues" (relative to the trace, > 1e-6), "accuracy",
-    "same predictions", "same probabilities", "same logits" (both within ``atol``), "R2"}}``.
+    network. Returns ``{function: {"nonzero_eigenvalues" (relative to the trace, > 1e-6), "accuracy",
+    "same_predictions", "same_probabilities", "same_logits" (both within ``atol``), "r2"}}``.
     """
     if not functions:
         raise ValueError(f"no functions given; use some of {FUNCTIONS}")
@@ -152,10 +153,10 @@ def linear_reproduction(model: nn.Module, layer: str, data: Batches, test: Tenso
         out = predict_logits(net, test[0])
         eig = info.subspace.eigenvalues / info.subspace.trace
         checks[function] = {
-            "nonzero eigenvalues": int((eig > 1e-6).sum()), "accuracy": evaluate(net, test)["accuracy"],
-            "same predictions": bool((out.argmax(1) == reference.argmax(1)).all()),
-            "same probabilities": torch.allclose(out.log_softmax(1), reference.log_softmax(1), atol=atol),
-            "same logits": torch.allclose(out, reference, atol=atol), "R2": info.r2}
+            "nonzero_eigenvalues": int((eig > 1e-6).sum()), "accuracy": evaluate(net, test)["accuracy"],
+            "same_predictions": bool((out.argmax(1) == reference.argmax(1)).all()),
+            "same_probabilities": torch.allclose(out.log_softmax(1), reference.log_softmax(1), atol=atol),
+            "same_logits": torch.allclose(out, reference, atol=atol), "r2": info.r2}
     return checks
 
 
@@ -190,8 +191,8 @@ def build_study(model: nn.Module, layer: str, data: ImageDataset, test: TensorPa
         first, subspace = first or (net, info), subspace or info.subspace
         quality = fit_quality(net, test, teacher_logits=teacher_logits)
         rows.append({"images": images, "passes": passes, "augment": augment, "rows": info.samples,
-                     "ridge per sample": info.ridge_per_sample, "R2 train": info.r2, "R2 held-out": info.r2_heldout,
-                     "R2 test": quality["R2 test"], "accuracy": quality["accuracy"], "seconds": info.wall_time_s})
+                     "ridge_per_sample": info.ridge_per_sample, "r2_train": info.r2, "r2_heldout": info.r2_heldout,
+                     "r2_test": quality["r2_test"], "accuracy": quality["accuracy"], "seconds": info.wall_time_s})
     return first, rows
 
 

@@ -31,10 +31,10 @@ def demo_rows(model: nn.Module, crafting: Pair, test: Pair, results: Mapping[str
               dataset: str) -> list[dict[str, Any]]:
     """Per vector: iterations, wall time (s), crafting ("train") and test attack ratio, test fooling rate."""
     (x, y), (x_t, y_t) = as_pair("crafting", crafting), as_pair("test", test)
-    return [{"data": dataset, "method": method_label(m), "iterations": r.iterations, "wall time (s)": r.wall_time_s,
-             "train attack ratio": attack_ratio(model, x, y, r.vector),
-             "test attack ratio": attack_ratio(model, x_t, y_t, r.vector),
-             "test fooling rate": fooling_rate(model, x_t, r.vector)} for m, r in results.items()]
+    return [{"data": dataset, "method": method_label(m), "iterations": r.iterations, "wall_time_s": r.wall_time_s,
+             "train_attack_ratio": attack_ratio(model, x, y, r.vector),
+             "test_attack_ratio": attack_ratio(model, x_t, y_t, r.vector),
+             "test_fooling_rate": fooling_rate(model, x_t, r.vector)} for m, r in results.items()]
 
 
 @contract
@@ -48,11 +48,11 @@ def perturbation_size_rows(results: Mapping[str, AttackResult], x_test: Images, 
     rows = []
     for m, r in results.items():
         n = perturbation_norms(r.vector, dataset)
-        rows.append({"data": dataset, "method": method_label(m), "l2 (normalised)": n["l2"],
-                     "linf (normalised)": n["linf"],
-                     "pixel l2 (0..255)": n["pixel_l2_255"], "pixel linf (0..255)": n["pixel_linf_255"],
-                     "RMS per value (0..255)": n["pixel_l2_255"] / d ** 0.5,
-                     "relative to mean image l2": n["pixel_l2_255"] / image_l2})
+        rows.append({"data": dataset, "method": method_label(m), "l2_normalised": n["l2"],
+                     "linf_normalised": n["linf"],
+                     "pixel_l2": n["pixel_l2_255"], "pixel_linf": n["pixel_linf_255"],
+                     "pixel_rms": n["pixel_l2_255"] / d ** 0.5,
+                     "relative_to_mean_image_l2": n["pixel_l2_255"] / image_l2})
     return rows
 
 
@@ -89,8 +89,8 @@ def wall_time_rows(sweeps: Mapping[str, Sequence[dict[str, Any]]], *,
         for r in aggregate(sweep, by=("method",), values=["time_s", "iterations"]):
             if r["method"] not in CONTROLS:
                 rows.append({"setting": (titles or {}).get(key, key), "method": method_label(r["method"]),
-                             "vectors": r["count"], "time per vector (s)": mean_std(r, "time_s", 1),
-                             "iterations / passes": mean_std(r, "iterations", 1)})
+                             "vectors": r["count"], "time_per_vector_s": mean_std(r, "time_s", 1),
+                             "iterations_or_passes": mean_std(r, "iterations", 1)})
     return rows
 
 
@@ -129,26 +129,26 @@ def transfer_table(rows: Sequence[dict[str, Any]], models: Mapping[str, nn.Modul
         target = models[row["target"]]
         row["random"] = sum(attack_ratio(target, x, y, random_perturbation(x.shape[1:], xi, seed=s, device=x.device))
                             for s in range(repeats)) / repeats
-        row["clean error"] = attack_ratio(target, x, y, torch.zeros_like(x[0]))
+        row["clean_error"] = attack_ratio(target, x, y, torch.zeros_like(x[0]))
     return matrix
 
 
 @contract
 def sample_sweep_table(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per classes and N of a :func:`sample_sweep`: "mean ± std" attack ratios, train - test gap, time (s)."""
-    return [{"classes": r["classes"], "N": r["n_samples"], "train attack ratio": mean_std(r, "train_attack_ratio"),
-             "test attack ratio": mean_std(r, "test_attack_ratio"),
-             "train - test": r["train_attack_ratio_mean"] - r["test_attack_ratio_mean"],
-             "time (s)": mean_std(r, "time_s", 1)} for r in aggregate(rows, by=("classes", "n_samples"))]
+    return [{"classes": r["classes"], "n_samples": r["n_samples"],
+             "train_attack_ratio": mean_std(r, "train_attack_ratio"),
+             "test_attack_ratio": mean_std(r, "test_attack_ratio"),
+             "train_minus_test": r["train_attack_ratio_mean"] - r["test_attack_ratio_mean"],
+             "time_s": mean_std(r, "time_s", 1)} for r in aggregate(rows, by=("classes", "n_samples"))]
 
 
 @contract
 def linf_table(rows: Sequence[dict[str, Any]], eps255: Mapping[float, float]) -> list[dict[str, Any]]:
     """"mean ± std" per budget (``eps255``: xi -> grey levels) and method of an l-infinity :func:`noise_sweep`."""
-    return [{"eps (x/255)": f"{eps255[r['xi']]:g}", "xi (normalised)": r["xi"], "method": method_label(r["method"]),
-             **{name.replace("_", " "): mean_std(r, name)
-                for name in ("train_attack_ratio", "test_attack_ratio", "test_fooling_rate")},
-             "time (s)": mean_std(r, "time_s", 1)}
+    return [{"eps_255": f"{eps255[r['xi']]:g}", "xi_normalised": r["xi"], "method": method_label(r["method"]),
+             **{name: mean_std(r, name) for name in ("train_attack_ratio", "test_attack_ratio", "test_fooling_rate")},
+             "time_s": mean_std(r, "time_s", 1)}
             for r in sorted(aggregate(rows, by=("method", "xi")), key=lambda r: (r["xi"], r["method"]))]
 
 
@@ -157,8 +157,8 @@ def bound_rows(sweeps: Mapping[str, Sequence[dict[str, Any]]],
                clean_error: Mapping[str, Proportion]) -> list[dict[str, Any]]:
     """A - F of every row of the named sweeps and the clean error of its ``classes`` ("all", "1", ...)."""
     return [{"sweep": name, "classes": r["classes"], "method": method_label(r["method"]),
-             "attack ratio - fooling rate": r["test_attack_ratio"] - r["test_fooling_rate"],
-             "clean error": clean_error[r["classes"]]} for name, rows in sweeps.items() for r in rows]
+             "ratio_minus_fooling": r["test_attack_ratio"] - r["test_fooling_rate"],
+             "clean_error": clean_error[r["classes"]]} for name, rows in sweeps.items() for r in rows]
 
 
 @contract
@@ -169,8 +169,8 @@ def spectrum_rows(spectra: Mapping[str, ActiveSubspace], *, fractions: Sequence[
     for label, est in spectra.items():
         energy = relative_energy(est.eigenvalues, est.trace)
         lead = float(est.eigenvalues[0])
-        row = {"model": label, "d": est.dim, "m": est.n_samples, "lambda_1 / trace": lead / est.trace,
-               "lambda_1 d / trace": lead * est.dim / est.trace}
+        row = {"model": label, "d": est.dim, "m": est.n_samples, "lambda_1_share": lead / est.trace,
+               "lambda_1_d_share": lead * est.dim / est.trace}
         for frac in fractions:
             row[f"directions for {frac:.0%}"] = int((energy < frac - 1e-12).sum()) + 1
         row[f"active (delta={delta:g}, code)"] = est.n_active(delta)
@@ -182,12 +182,12 @@ def spectrum_rows(spectra: Mapping[str, ActiveSubspace], *, fractions: Sequence[
 def eigen_direction_rows(study: EigenDirections) -> list[dict[str, Any]]:
     """Table of :func:`eigen_directions`: v_k, mean random (lambda / trace = 1/d), AS vector, clean error."""
     column = "test attack ratio (best sign)"
-    rows = [{"direction": f"v_{k + 1}", "lambda_k / trace": lam, column: r}
+    rows = [{"direction": f"v_{k + 1}", "lambda_k_share": lam, column: r}
             for k, (lam, r) in enumerate(zip(study.lambdas, study.eigen))]
-    return rows + [{"direction": f"random (mean of {len(study.random)})", "lambda_k / trace": 1 / study.dim,
+    return rows + [{"direction": f"random (mean of {len(study.random)})", "lambda_k_share": 1 / study.dim,
                     column: float(study.random.mean())},
-                   {"direction": "recursive AS vector", "lambda_k / trace": "-", column: study.recursive},
-                   {"direction": "none (clean error)", "lambda_k / trace": 0.0, column: study.clean}]
+                   {"direction": "recursive AS vector", "lambda_k_share": "-", column: study.recursive},
+                   {"direction": "none (clean error)", "lambda_k_share": 0.0, column: study.clean}]
 
 
 @contract
@@ -197,9 +197,9 @@ def shipped_table(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     if not rows:
         raise ValueError("no shipped vectors evaluated: craft them with `python -m aslib.cli attack-study --ship`")
     return [{"method": method_label(r["method"]), "n": r["count"],
-             "train attack ratio": mean_std(r, "train_attack_ratio"),
-             "test attack ratio": mean_std(r, "test_attack_ratio"),
-             "test fooling rate": mean_std(r, "test_fooling_rate"), "time per vector (s)": mean_std(r, "time_s", 1)}
+             "train_attack_ratio": mean_std(r, "train_attack_ratio"),
+             "test_attack_ratio": mean_std(r, "test_attack_ratio"),
+             "test_fooling_rate": mean_std(r, "test_fooling_rate"), "time_per_vector_s": mean_std(r, "time_s", 1)}
             for r in aggregate(rows, by=("method",))]
 
 
@@ -253,7 +253,7 @@ def gap_table(gaps: Mapping[str, Any], *, method: str = "as") -> list[dict[str, 
     """Rows ``method - other`` of :func:`paired_gaps`: mean, std, n and the paired 95 % interval."""
     return [{"difference": f"{method_label(method)} - {method_label(other)}", "mean": est.mean, "std": est.std,
              "n": est.n,
-             "95 % CI": "n < 2" if est.low is None else f"[{est.low:.3f}, {est.high:.3f}]"}
+             "ci95": "n < 2" if est.low is None else f"[{est.low:.3f}, {est.high:.3f}]"}
             for other, est in gaps.items()]
 
 

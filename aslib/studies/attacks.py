@@ -59,10 +59,10 @@ def clipping_rows(model: nn.Module, test: Pair, vectors: Mapping[str, torch.Tens
     for m, v in vectors.items():
         clipped = torch.maximum(torch.minimum(x + v, hi), lo)
         kept = ((clipped - x).flatten(1).norm(dim=1) / v.norm()).mean().item()
-        rows.append({"method": method_label(m), "test attack ratio (no clipping)": attack_ratio(model, x, y, v),
-                     "test attack ratio (clipped)": attack_ratio(model, x, y, v, bounds=bounds),
-                     "fooling rate (clipped)": fooling_rate(model, x, v, bounds=bounds),
-                     "mean ||clip(x+v) - x|| / ||v||": kept})
+        rows.append({"method": method_label(m), "test_attack_ratio_unclipped": attack_ratio(model, x, y, v),
+                     "test_attack_ratio_clipped": attack_ratio(model, x, y, v, bounds=bounds),
+                     "fooling_rate_clipped": fooling_rate(model, x, v, bounds=bounds),
+                     "clip_norm_ratio": kept})
     return rows
 
 

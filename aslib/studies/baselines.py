@@ -55,11 +55,11 @@ def shipped_rows(names: Sequence[str], test: TensorPair, *, input_shape: Shape) 
         split = "validation" if "validation" in entry else "test"
         rows.append({"name": name, "method": entry["method"], "cut": entry["arch_kwargs"].get("layer", "-"),
                      "epochs": entry["epochs"], "hours": entry["wall_time_s"] / 3600,
-                     "choices on": split,
-                     "recorded accuracy before fine-tuning": entry.get("build", {}).get(f"{split}_accuracy", math.nan),
-                     "accuracy": evaluate(net, test)["accuracy"], "recorded accuracy": entry["test_accuracy"],
-                     "nonzero params": live["nonzero_params"], "nonzero params x": red["nonzero_params_x"],
-                     "sparse MACs x": red["sparse_macs_x"]})
+                     "choices_on": split,
+                     "recorded_accuracy_before_finetuning": entry.get("build", {}).get(f"{split}_accuracy", math.nan),
+                     "accuracy": evaluate(net, test)["accuracy"], "recorded_accuracy": entry["test_accuracy"],
+                     "nonzero_params": live["nonzero_params"], "nonzero_params_x": red["nonzero_params_x"],
+                     "sparse_macs_x": red["sparse_macs_x"]})
     return rows
 
 
@@ -73,8 +73,8 @@ def selection_rows(name: str) -> list[dict[str, Any]]:
         raise ValueError(f"{name!r} was not chosen among candidates (its manifest entry has no selection); the "
                          "entries chosen on a validation split are made by `aslib select`")
     record = entry["selection"]
-    return [{"candidate": candidate, "cut": recipes.RECIPES[candidate].layer, "validation accuracy": score,
-             "validation images": record["validation"]["images"], "chosen": candidate == record["chosen"]}
+    return [{"candidate": candidate, "cut": recipes.RECIPES[candidate].layer, "validation_accuracy": score,
+             "validation_images": record["validation"]["images"], "chosen": candidate == record["chosen"]}
             for candidate, score in record["validation_accuracy"].items()]
 
 
@@ -112,11 +112,11 @@ def baseline_comparison(names: Sequence[str], test: TensorPair, *, input_shape: 
         verdict = ("ASNet better" if estimate.low > 0 else "baseline better" if estimate.high < 0
                    else "indistinguishable")
         note = (f"{names[0]} vs {name}: {by_name[names[0]]['epochs']} and {by_name[name]['epochs']} fine-tuning "
-                f"epochs; ASNet {by_name[names[0]]['nonzero params x']:.1f}x fewer nonzero parameters and "
-                f"{by_name[names[0]]['sparse MACs x']:.1f}x fewer sparse MACs, the baseline "
-                f"{by_name[name]['nonzero params x']:.1f}x and {by_name[name]['sparse MACs x']:.1f}x; paired over the "
+                f"epochs; ASNet {by_name[names[0]]['nonzero_params_x']:.1f}x fewer nonzero parameters and "
+                f"{by_name[names[0]]['sparse_macs_x']:.1f}x fewer sparse MACs, the baseline "
+                f"{by_name[name]['nonzero_params_x']:.1f}x and {by_name[name]['sparse_macs_x']:.1f}x; paired over the "
                 "same test images")
-        differences.append({"ASNet minus": name, **dataclasses.asdict(estimate), "verdict": verdict,
+        differences.append({"asnet_minus": name, **dataclasses.asdict(estimate), "verdict": verdict,
                             "claim": BASELINE_CLAIMS.get(by_name[name]["method"]), "note": note})
     targets = []
     for row in rows:
@@ -128,8 +128,8 @@ def baseline_comparison(names: Sequence[str], test: TensorPair, *, input_shape: 
                 raise ValueError(f"{row['name']} matches the ASNet at {recipe.cut}, but {names[0]} is cut at "
                                  f"{by_name[names[0]]['cut']}: compare it with the ASNet at its cut")
             target = zoo.entry(names[0])["macs_x"]
-        targets.append({"name": row["name"], "matched": matched, "target x": target,
-                        "reached x": row["sparse MACs x" if matched == "macs" else "nonzero params x"]})
+        targets.append({"name": row["name"], "matched": matched, "target_x": target,
+                        "reached_x": row["sparse_macs_x" if matched == "macs" else "nonzero_params_x"]})
     return {"rows": rows, "differences": differences, "targets": targets}
 
 
@@ -151,7 +151,7 @@ def frontier_rows(frontier: Mapping[str, Sequence[str]], original: nn.Module, te
             recipe = recipes.RECIPES[row["name"]]
             drop = accuracy_difference(original, zoo.pretrained(row["name"], test[0].device), test)
             macs_target = recipe.macs_reduction if isinstance(recipe, recipes.ASNetRecipe) else None
-            rows.append({"family": family, **row, "target params x": recipe.target_reduction,
-                         "target MACs x": macs_target, "drop": drop.mean,
-                         "drop low": drop.low, "drop high": drop.high, "n": drop.n})
+            rows.append({"family": family, **row, "target_params_x": recipe.target_reduction,
+                         "target_macs_x": macs_target, "drop": drop.mean,
+                         "drop_low": drop.low, "drop_high": drop.high, "n": drop.n})
     return rows

@@ -84,11 +84,11 @@ def full_width_sizes(layers: Sequence[str] = ("conv5", "conv6", "conv7"), *, arc
     for layer in layers:
         neurons, parts = _dense_sizes(full, layer, rank, degree, num_classes, input_shape)
         red = reduction(original, parts["total"])
-        rows.append({"cut": layer, "neurons": neurons, "pre-model MB": parts["pre-model"]["storage_mb"],
-                     "pre-model M MACs": parts["pre-model"]["paper_macs_m"],
-                     "AS layer MB": parts["AS layer"]["storage_mb"], "PCE layer MB": parts["PCE layer"]["storage_mb"],
-                     "ASNet MB": parts["total"]["storage_mb"], "ASNet M MACs": parts["total"]["paper_macs_m"],
-                     "params x": red["params_x"], "MACs x": red["macs_x"]})
+        rows.append({"cut": layer, "neurons": neurons, "pre_model_mb": parts["pre-model"]["storage_mb"],
+                     "pre_model_m_macs": parts["pre-model"]["paper_macs_m"],
+                     "as_layer_mb": parts["AS layer"]["storage_mb"], "pce_layer_mb": parts["PCE layer"]["storage_mb"],
+                     "asnet_mb": parts["total"]["storage_mb"], "asnet_m_macs": parts["total"]["paper_macs_m"],
+                     "params_x": red["params_x"], "macs_x": red["macs_x"]})
     return original, rows
 
 
@@ -113,13 +113,13 @@ def width_rows(widths: Sequence[PositiveReal], *, layer: str = "conv5", arch: st
         total = parts["total"]
         orig = complexity(net, input_shape)
         red = reduction(orig, total)
-        rows.append({"width": width, f"neurons at {layer}": neurons, "original params": orig["params"],
-                     "original MB": orig["storage_mb"], "original M MACs": orig["macs"] / 1e6,
-                     "dense ASNet params": total["params"], "dense ASNet MB": total["storage_mb"],
-                     "dense ASNet M MACs": total["macs"] / 1e6, "params x": red["params_x"], "MACs x": red["macs_x"],
+        rows.append({"width": width, f"neurons at {layer}": neurons, "original_params": orig["params"],
+                     "original_mb": orig["storage_mb"], "original_m_macs": orig["macs"] / 1e6,
+                     "dense_asnet_params": total["params"], "dense_asnet_mb": total["storage_mb"],
+                     "dense_asnet_m_macs": total["macs"] / 1e6, "params_x": red["params_x"], "macs_x": red["macs_x"],
                      f"nonzero budget ({params_ratio}x)": round(orig["params"] / params_ratio),
-                     "zeros needed": 1 - orig["params"] / params_ratio / total["nonzero_params"],
-                     "MAC reduction needed": 1 - orig["macs"] / macs_ratio / total["macs"]})
+                     "zeros_needed": 1 - orig["params"] / params_ratio / total["nonzero_params"],
+                     "mac_reduction_needed": 1 - orig["macs"] / macs_ratio / total["macs"]})
     return rows
 
 
@@ -146,12 +146,12 @@ def compression_rows(teacher: nn.Module, built: Mapping[str, ASNet], tuned: Mapp
         red = reduction(original, parts[-1])
         dense = reduction(original, complexity(built[layer], input_shape, count_basis=False))
         key = accuracy_key(histories[layer])
-        summary.append({"cut": layer, "accuracy before": histories[layer][0][key],
-                        "accuracy after": histories[layer][-1][key],
-                        "original accuracy": original_accuracy, "dense params x": dense["params_x"],
-                        "dense MACs x": dense["macs_x"], "nonzero params x": red["nonzero_params_x"],
-                        "sparse MACs x": red["sparse_macs_x"], "paper params x": PAPER_PARAMS_X,
-                        "paper MACs x": PAPER_MACS_X})
+        summary.append({"cut": layer, "accuracy_before": histories[layer][0][key],
+                        "accuracy_after": histories[layer][-1][key],
+                        "original_accuracy": original_accuracy, "dense_params_x": dense["params_x"],
+                        "dense_macs_x": dense["macs_x"], "nonzero_params_x": red["nonzero_params_x"],
+                        "sparse_macs_x": red["sparse_macs_x"], "paper_params_x": PAPER_PARAMS_X,
+                        "paper_macs_x": PAPER_MACS_X})
     return rows, summary
 
 
@@ -175,7 +175,7 @@ def compression_path(history: Sequence[Mapping[str, Any]], *, original_params: C
                                            if frozen[0] + 1 < len(sparse) else [])
     return [{"phase": row["phase"], "epoch": row["epoch"], "scale": row.get("l1 scale", 0.0),
              "frozen": row.get("frozen", False), "accuracy": row[key],
-             "nonzero params": row["nonzero_params"], "nonzero params x": original_params / row["nonzero_params"]}
+             "nonzero_params": row["nonzero_params"], "nonzero_params_x": original_params / row["nonzero_params"]}
             for row in dense + sparse]
 
 
@@ -207,8 +207,8 @@ def budget_rows(settings: Mapping[str, tuple[FinetuneConfig, CountOrZero]]) -> l
     :func:`shrinkage_budget` of each group."""
     if not settings:
         raise ValueError("no settings given; pass {name: (FinetuneConfig, steps_per_epoch)}")
-    return [{"setting": name, "kd epochs": c.kd_epochs, "sparse epochs": c.sparse_epochs, "steps/epoch": steps,
-             "kd lr": str(c.kd_lr), "sparse lr": str(c.sparse_lr), "l1": c.l1, "l1_pre": c.l1_pre,
+    return [{"setting": name, "kd_epochs": c.kd_epochs, "sparse_epochs": c.sparse_epochs, "steps/epoch": steps,
+             "kd_lr": str(c.kd_lr), "sparse_lr": str(c.sparse_lr), "l1": c.l1, "l1_pre": c.l1_pre,
              **shrinkage_budget(c, steps)} for name, (c, steps) in settings.items()]
 
 
@@ -233,6 +233,6 @@ def l1_tradeoff(asnet: ASNet, teacher: nn.Module, train_data: ImageDataset, test
                         progress=False)[-1]
         sparse = reduction(original, last)
         rows.append({"scale": scale, "l1": run.l1, "l1_pre": run.l1_pre, "accuracy": last[accuracy_key([last])],
-                     "nonzero params": last["nonzero_params"], "nonzero params x": sparse["nonzero_params_x"],
-                     "sparse MACs x": sparse["sparse_macs_x"]})
+                     "nonzero_params": last["nonzero_params"], "nonzero_params_x": sparse["nonzero_params_x"],
+                     "sparse_macs_x": sparse["sparse_macs_x"]})
     return rows

@@ -47,7 +47,7 @@ def stability_table(subspaces: Mapping[str, ActiveSubspace], *, ranks: Sequence[
     """Eigenvalue gap against bootstrap stability: one row per function x rank ``r``.
 
     ``subspaces`` maps a function's name to an exact (or randomized) estimator, which keeps its
-    gradient rows. Each row holds ``lambda_r``, ``lambda_r+1`` (units of the squared gradient) and
+    gradient rows. Each row holds ``lambda_r``, ``lambda_r_plus_1`` (units of the squared gradient) and
     the median subspace distance (in [0, 1]) of ``n_boot`` resampled ``r``-dimensional subspaces.
     """
     _nonempty("subspaces", subspaces)
@@ -58,8 +58,9 @@ def stability_table(subspaces: Mapping[str, ActiveSubspace], *, ranks: Sequence[
             if not 1 <= r < len(est.eigenvalues):
                 raise ValueError(f"rank {r} needs 1 <= r < {len(est.eigenvalues)} (eigenvalues of {name!r})")
             dists = bootstrap(est, n_boot=n_boot, rank=r, seed=seed)["distances"]
-            rows.append({"function": name, "r": r, "lambda_r": float(est.eigenvalues[r - 1]),
-                         "lambda_r+1": float(est.eigenvalues[r]), "median bootstrap distance": float(dists.median())})
+            rows.append({"function": name, "rank": r, "lambda_r": float(est.eigenvalues[r - 1]),
+                         "lambda_r_plus_1": float(est.eigenvalues[r]),
+                         "median_bootstrap_distance": float(dists.median())})
     return rows
 
 
@@ -80,7 +81,7 @@ def compare_estimators(estimators: Mapping[str, ActiveSubspace], reference: Acti
     top = reference.eigenvalues[:rank]
     rows = []
     for name, est in estimators.items():
-        row: dict[str, Any] = {"method": name, "numbers stored": est.store.stored_numbers}
+        row: dict[str, Any] = {"method": name, "numbers_stored": est.store.stored_numbers}
         if seconds is not None:
             row["seconds"] = seconds[name]
         row["distance to exact (top k)"] = subspace_distance(est.components[:, :rank], reference.components[:, :rank])
@@ -107,8 +108,8 @@ def fd_bound_table(gradients: Float[Tensor, "m n"], sketches: Sequence[ActiveSub
         error = float(torch.linalg.matrix_norm(gram - sketch.T @ sketch, 2))
         for k in (0, est.ell // 2):
             bound = frequent_directions_bound(gradients, est.ell, k)
-            rows.append({"l": est.ell, "k": k, "||G^T G - B^T B||_2": error, "bound": bound,
-                         "error / bound": error / bound, "holds": error <= bound})
+            rows.append({"l": est.ell, "k": k, "sketch_error": error, "bound": bound,
+                         "error_over_bound": error / bound, "holds": error <= bound})
     return rows
 
 
@@ -163,7 +164,7 @@ def layer_table(analysis: Mapping[str, ActiveSubspace], *, deltas: Sequence[Frac
     for name, est in analysis.items():
         row = {"layer": name, **summary(est, tuple(deltas), 3)}
         row["directions kept"] = len(est.eigenvalues)
-        row["lambda_1 / trace"] = float(est.eigenvalues[0]) / est.trace
+        row["lambda_1_share"] = float(est.eigenvalues[0]) / est.trace
         rows.append(row)
     return rows
 
@@ -183,8 +184,8 @@ def count_reliability(gradients: Float[Tensor, "m n"], *, sizes: Sequence[Count]
     rows = []
     for m in sizes:
         exact = ActiveSubspace("exact").fit(gradients[:m])
-        row: dict[str, Any] = {"images m": m, "exact": exact.n_active(delta),
-                               "exact (paper conv.)": exact.n_active(delta, "paper")}
+        row: dict[str, Any] = {"images_m": m, "exact": exact.n_active(delta),
+                               "exact_paper_convention": exact.n_active(delta, "paper")}
         for ell in sketch_sizes:
             fd = ActiveSubspace("frequent_directions", sketch_size=ell).fit(gradients[:m])
             row[f"FD l={ell}"] = fd.n_active(delta)
@@ -243,14 +244,14 @@ def count_by_images(gradients: Float[Tensor, "m n"], *, sizes: Sequence[Count], 
     rows = []
     for j, m in enumerate(sizes):
         mean, std, low, high = spread(counts[:, j])
-        rows.append({"images m": m, "subsets": 1 if m == len(g) else draws, "count mean": mean, "count std": std,
-                     "count low": low, "count high": high})
+        rows.append({"images_m": m, "subsets": 1 if m == len(g) else draws, "count_mean": mean, "count_std": std,
+                     "count_low": low, "count_high": high})
     factors = counts[:, -1] / counts[:, -2].clamp_min(1)
     mean, std, low, high = spread(factors)
     verdict = ("still growing" if low > stable_below else "stopped growing" if high < stable_below
                else "undecided")
-    growth = {"from m": sizes[-2], "to m": sizes[-1], "draws": draws, "factor mean": mean, "factor std": std,
-              "factor low": low, "factor high": high, "level": level, "stable below": stable_below,
+    growth = {"from_m": sizes[-2], "to_m": sizes[-1], "draws": draws, "factor_mean": mean, "factor_std": std,
+              "factor_low": low, "factor_high": high, "level": level, "stable_below": stable_below,
               "verdict": verdict}
     return {"rows": rows, "growth": growth}
 
@@ -284,7 +285,7 @@ def compare_subspaces(variants: Mapping[str, ActiveSubspace], reference: ActiveS
     rows = []
     for label, est in variants.items():
         row: dict[str, Any] = {"variant": label, "trace": est.trace,
-                               "lambda_1 / trace": float(est.eigenvalues[0]) / est.trace}
+                               "lambda_1_share": float(est.eigenvalues[0]) / est.trace}
         row.update({f"active@{d}": est.n_active(d) for d in DELTAS})
         row.update({f"distance k={k}": subspace_distance(est.components[:, :k], reference.components[:, :k])
                     for k in ranks})
@@ -307,8 +308,8 @@ def authors_counts(analysis: Mapping[str, ActiveSubspace], *, delta: Fraction = 
     rows = []
     for name, est in analysis.items():
         eig = est.eigenvalues
-        rows.append({"layer": name, "neurons": est.dim, "n_active (exact trace)": est.n_active(delta),
-                     "count on sketch energy": count_active(eig, float(eig.sum()), delta),
+        rows.append({"layer": name, "neurons": est.dim, "n_active_exact_trace": est.n_active(delta),
+                     "count_on_sketch_energy": count_active(eig, float(eig.sum()), delta),
                      "n_active_authors": n_active_authors(est, delta),
-                     "sketch energy / trace": float(eig.sum()) / est.trace})
+                     "sketch_energy_share": float(eig.sum()) / est.trace})
     return rows

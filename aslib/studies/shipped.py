@@ -17,6 +17,7 @@ from aslib.attacks.evaluation import clean_predictions, rates
 from aslib.contracts import Count, Fraction, PositiveReal, PositiveReals, contract
 from aslib.linalg.stats import estimate, paired_difference
 from aslib.store import vectors
+from aslib.store.vectors import Solver
 from aslib.studies.sweeps import Pair, as_pair
 
 __all__ = ["paired_gaps", "search_diagnostics", "search_summary", "shipped_study", "shipped_transfer"]
@@ -91,7 +92,7 @@ def shipped_transfer(models: Mapping[str, nn.Module], names: Mapping[str, str], 
 
 @contract
 def search_diagnostics(model: nn.Module, model_name: str, test: Pair, *, xi: PositiveReal,
-                       experiment: str = "allclass", variant: str | None = None,
+                       experiment: str = "allclass", solver: Solver = "exact",
                        batch_size: Count = 256) -> list[dict[str, Any]]:
     """How the AS search of each shipped vector went, from the history in its record, with its test
     attack ratio measured live on ``test`` ``(x (N, C, H, W), y (N,))``.
@@ -102,14 +103,14 @@ def search_diagnostics(model: nn.Module, model_name: str, test: Pair, *, xi: Pos
     ratio after iteration 1), ``train_attack_ratio``, ``test_attack_ratio`` and ``history`` (the
     crafting-set ratio of the accepted vector per iteration).
     """
-    chosen = vectors.records(model_name, method="as", xi=xi, experiment=experiment, variant=variant)
+    chosen = vectors.records(model_name, method="as", xi=xi, experiment=experiment, solver=solver)
     if not chosen or any("history" not in r for r in chosen):
         raise ValueError(f"no shipped AS vectors with search histories for {model_name!r} at xi={xi:g} "
-                         f"({experiment}, solver {variant or 'exact'}): craft them with `python -m aslib.cli "
+                         f"({experiment}, solver {solver}): craft them with `python -m aslib.cli "
                          f"attack-study --model {model_name} --experiment {experiment} --xis {xi:g} --ship`")
     defaults = {k: p.default for k, p in inspect.signature(as_attack).parameters.items()}
     x_test, y_test = (t.to(model_device(model)) for t in as_pair("test", test))
-    shipped = vectors.shipped_vectors(model_name, "as", xi, experiment=experiment, variant=variant)
+    shipped = vectors.shipped_vectors(model_name, "as", xi, experiment=experiment, solver=solver)
     rows = []
     for record, v in zip(chosen, shipped):
         history = record["history"]
@@ -119,7 +120,7 @@ def search_diagnostics(model: nn.Module, model_name: str, test: Pair, *, xi: Pos
             if h > best:
                 best, improvements = h, improvements + 1
         stop = "all fooled" if history[-1] >= 1.0 else "max_iter" if len(history) >= max_iter else "patience"
-        rows.append({"repeat": record["repeat"], "solver": variant or "exact", "iterations": len(history),
+        rows.append({"repeat": record["repeat"], "solver": solver, "iterations": len(history),
                      "best_iteration": history.index(max(history)) + 1, "improvements": improvements, "stop": stop,
                      "first_step": history[0], "train_attack_ratio": record["train_attack_ratio"],
                      "test_attack_ratio": attack_ratio(model, x_test, y_test, v.to(x_test.device),
@@ -139,10 +140,10 @@ def search_summary(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         train = torch.tensor([r["train_attack_ratio"] for r in chosen], dtype=torch.float64)
         corr = torch.corrcoef(torch.stack([train, test]))[0, 1].item() if len(chosen) > 2 else float("nan")
         spread = estimate(test.tolist())
-        table.append({"solver": solver, "n": len(chosen), "test mean": spread.mean,
-                      "test std": spread.std, "test min": test.min().item(),
-                      "test max": test.max().item(), "corr(train, test)": corr,
-                      "mean iterations": sum(r["iterations"] for r in chosen) / len(chosen),
+        table.append({"solver": solver, "n": len(chosen), "test_mean": spread.mean,
+                      "test_std": spread.std, "test_min": test.min().item(),
+                      "test_max": test.max().item(), "train_test_corr": corr,
+                      "mean_iterations": sum(r["iterations"] for r in chosen) / len(chosen),
                       **{f"stops: {reason}": sum(r["stop"] == reason for r in chosen)
                          for reason in ("patience", "max_iter", "all fooled")}})
     return table

@@ -286,8 +286,8 @@ def test_normal_equations_cross_validation_equals_explicit_out_of_fold_predictio
         for k in range(5):
             held = fold == k
             pred[held] = phi[held] @ reference_fit(phi[~held], y[~held], ridge)
-        assert row["R2 held-out"] == pytest.approx(r2_score(pred, y), abs=1e-9)
-    assert scores[2]["R2 held-out"] < scores[0]["R2 held-out"]  # a huge ridge shrinks W towards 0
+        assert row["r2_heldout"] == pytest.approx(r2_score(pred, y), abs=1e-9)
+    assert scores[2]["r2_heldout"] < scores[0]["r2_heldout"]  # a huge ridge shrinks W towards 0
 
 
 def test_normal_equations_reject_bad_input():

@@ -144,9 +144,9 @@ def test_streamed_build_equals_the_in_memory_least_squares_and_picks_the_best_ri
     ridges = [0.0, 1e-2, 10.0]
     net, info = build_asnet(small_lenet, "conv2", (x, y), rank=6, degree=2, ridge_per_sample=ridges, folds=3,
                             batch_size=128)
-    assert info.samples == 600 and [row["ridge per sample"] for row in info.ridge_scores] == ridges
-    best = max(info.ridge_scores, key=lambda row: row["R2 held-out"])
-    assert info.ridge_per_sample == best["ridge per sample"] and info.r2_heldout == best["R2 held-out"]
+    assert info.samples == 600 and [row["ridge_per_sample"] for row in info.ridge_scores] == ridges
+    best = max(info.ridge_scores, key=lambda row: row["r2_heldout"])
+    assert info.ridge_per_sample == best["ridge_per_sample"] and info.r2_heldout == best["r2_heldout"]
     with torch.no_grad():
         features = net.basis(net.active_variables(x)).double()
         teacher = small_lenet(x).double()

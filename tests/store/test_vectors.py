@@ -89,7 +89,7 @@ def test_the_authors_solver_ships_as_a_variant_of_the_as_records(store):
         vectors.shipped_vectors("lenet_fashion_mnist", "as", 4.0, classes=[1])
     (exact,) = vectors.craft_vectors("lenet_fashion_mnist", **kwargs)
     assert "variant" not in exact and exact["crafting_indices"] == record["crafting_indices"]
-    (authors_vector,) = vectors.shipped_vectors("lenet_fashion_mnist", "as", 4.0, classes=[1], variant="authors")
+    (authors_vector,) = vectors.shipped_vectors("lenet_fashion_mnist", "as", 4.0, classes=[1], solver="authors")
     (exact_vector,) = vectors.shipped_vectors("lenet_fashion_mnist", "as", 4.0, classes=[1])
     assert not torch.equal(authors_vector, exact_vector)
     with pytest.raises(ValueError, match="AS attack only"):

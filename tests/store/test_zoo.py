@@ -68,8 +68,8 @@ def test_shipped_rows_evaluate_the_compressed_networks_live():
     rows = studies.shipped_rows(compressed[:2], test, input_shape=(3, 32, 32))
     for row in rows:
         entry = zoo.entry(row["name"])
-        assert row["nonzero params"] == entry["nonzero_params"] and row["method"] == entry["method"]
-        assert row["nonzero params x"] == pytest.approx(entry["nonzero_params_x"], abs=1e-3)
+        assert row["nonzero_params"] == entry["nonzero_params"] and row["method"] == entry["method"]
+        assert row["nonzero_params_x"] == pytest.approx(entry["nonzero_params_x"], abs=1e-3)
         assert abs(row["accuracy"] - entry["test_accuracy"]) < 0.1  # 300 of the 10,000 test images
     with pytest.raises(ValueError, match="is a network, not a compressed one"):
         studies.shipped_rows(["vgg19_bn_w025_cifar10"], test, input_shape=(3, 32, 32))
@@ -84,14 +84,14 @@ def test_baseline_comparison_pairs_the_asnet_with_each_baseline():
     reference = zoo.pretrained(names[0])
     for d, name in zip(comparison["differences"], names[1:], strict=True):
         alone = studies.accuracy_difference(reference, zoo.pretrained(name), test)
-        assert d["ASNet minus"] == name and d["mean"] == alone.mean and (d["low"], d["high"]) == (alone.low, alone.high)
+        assert d["asnet_minus"] == name and d["mean"] == alone.mean and (d["low"], d["high"]) == (alone.low, alone.high)
         assert d["verdict"] == ("ASNet better" if alone.low > 0 else "baseline better" if alone.high < 0
                                 else "indistinguishable")
         assert d["claim"] == studies.BASELINE_CLAIMS.get(zoo.entry(name)["method"])
     for t in comparison["targets"]:
         recipe = recipes.RECIPES[t["name"]]
         target = recipe.target_reduction or zoo.entry(names[0])["macs_x"]
-        assert t["target x"] == target and t["reached x"] >= target - 1e-3
+        assert t["target_x"] == target and t["reached_x"] >= target - 1e-3
     with pytest.raises(ValueError, match="at least one baseline"):
         studies.baseline_comparison(names[:1], test, input_shape=(3, 32, 32))
 
@@ -106,9 +106,9 @@ def test_frontier_rows_pair_each_network_with_the_original():
     for row, shipped in zip(rows, studies.shipped_rows(names, test, input_shape=(3, 32, 32)), strict=True):
         drop = studies.accuracy_difference(original, zoo.pretrained(row["name"]), test)
         assert {k: row[k] for k in shipped} == shipped
-        assert (row["drop"], row["drop low"], row["drop high"], row["n"]) == (drop.mean, drop.low, drop.high, 200)
+        assert (row["drop"], row["drop_low"], row["drop_high"], row["n"]) == (drop.mean, drop.low, drop.high, 200)
         recipe = recipes.RECIPES[row["name"]]
-        assert (row["target params x"], row["target MACs x"]) == (recipe.target_reduction, recipe.macs_reduction)
+        assert (row["target_params_x"], row["target_macs_x"]) == (recipe.target_reduction, recipe.macs_reduction)
     with pytest.raises(ValueError, match="one or more zoo names"):
         studies.frontier_rows({"empty": []}, original, test, input_shape=(3, 32, 32))
 
@@ -136,7 +136,7 @@ def test_selection_rows_read_the_choice_from_the_manifest(monkeypatch):
     entries = {"chosen": {"name": "chosen", "selection": record}, "plain": {"name": "plain"}}
     monkeypatch.setattr(zoo, "entry", entries.__getitem__)
     rows = studies.selection_rows("chosen")
-    assert [(r["candidate"], r["validation accuracy"], r["chosen"]) for r in rows] == [
+    assert [(r["candidate"], r["validation_accuracy"], r["chosen"]) for r in rows] == [
         (candidates[0], 0.5, False), (candidates[1], 0.75, True)]
     assert [r["cut"] for r in rows] == [recipes.RECIPES[c].layer for c in candidates[:2]]
     with pytest.raises(ValueError, match="no selection"):

@@ -58,7 +58,7 @@ def test_fit_quality_of_the_teacher_itself_is_perfect():
     model, test = tiny_mlp(), mlp_data(50, seed=1)
     teacher = predict_logits(model, test[0])
     quality = studies.fit_quality(model, test, teacher_logits=teacher)
-    assert quality["R2 test"] == pytest.approx(1.0) and quality["agreement"] == 1.0
+    assert quality["r2_test"] == pytest.approx(1.0) and quality["agreement"] == 1.0
     assert quality["accuracy"] == pytest.approx((teacher.argmax(1) == test[1]).float().mean().item())
     with pytest.raises(ValueError, match=r"teacher_logits must be .* of shape \(b, k\).*b=50"):
         studies.fit_quality(model, test, teacher_logits=teacher[:10])
@@ -69,8 +69,8 @@ def test_build_asnets_reproduces_a_linear_post_model():
     built, rows = studies.build_asnets(model, ["fc1"], train, test, rank=3, degree=1, method="exact")
     (row,) = rows
     assert set(built) == {"fc1"} and row["cut"] == "fc1" and row["neurons"] == 16
-    assert (row["r"], row["p"], row["terms"], row["samples"]) == (3, 1, pce.num_terms(3, 1), 200)
-    assert row["agreement"] == 1.0 and row["ASNet acc"] == row["original acc"]  # r >= K - 1 for the loss
+    assert (row["rank"], row["degree"], row["terms"], row["samples"]) == (3, 1, pce.num_terms(3, 1), 200)
+    assert row["agreement"] == 1.0 and row["asnet_accuracy"] == row["original_accuracy"]  # r >= K - 1 for the loss
     with pytest.raises(ValueError, match="no cut layers"):
         studies.build_asnets(model, [], train, test, rank=3, degree=1)
 
@@ -81,8 +81,8 @@ def test_rank_degree_sweep_skips_reuses_and_orders():
     marked = dataclasses.replace(info, r2=123.0)
     rows = studies.rank_degree_sweep(model, "fc1", train, test, ranks=[2, 8], degrees=[1, 3],
                                      subspace=info.subspace, known=(net, marked))
-    assert [(r["r"], r["p"]) for r in rows] == [(2, 1), (8, 1), (2, 3)]  # C(11, 3) = 165 > 40 samples: skipped
-    assert rows[0]["R2 train"] == 123.0  # the known ASNet was reused
+    assert [(r["rank"], r["degree"]) for r in rows] == [(2, 1), (8, 1), (2, 3)]  # C(11, 3) = 165 > 40 samples: skipped
+    assert rows[0]["r2_train"] == 123.0  # the known ASNet was reused
     assert rows[1]["params"] > rows[0]["params"]
     with pytest.raises(ValueError, match="non-empty"):
         studies.rank_degree_sweep(model, "fc1", train, test, ranks=[], degrees=[1], subspace=info.subspace)
@@ -101,9 +101,9 @@ def test_active_variables_batched_equals_one_pass():
 def test_linear_reproduction_with_rank_k():
     model, train, test = tiny_mlp(), mlp_data(300), mlp_data(80, seed=1)
     checks = studies.linear_reproduction(model, "fc1", train, test, rank=3)
-    assert checks["loss"]["nonzero eigenvalues"] <= 2  # K - 1 for the cross-entropy
-    assert checks["loss"]["same probabilities"] and checks["loss"]["same predictions"]
-    assert checks["logit"]["same logits"] and checks["logit"]["R2"] > 0.999999
+    assert checks["loss"]["nonzero_eigenvalues"] <= 2  # K - 1 for the cross-entropy
+    assert checks["loss"]["same_probabilities"] and checks["loss"]["same_predictions"]
+    assert checks["logit"]["same_logits"] and checks["logit"]["r2"] > 0.999999
     with pytest.raises(ValueError, match="no functions"):
         studies.linear_reproduction(model, "fc1", train, test, rank=3, functions=())
 
@@ -133,8 +133,8 @@ def test_full_width_sizes_match_the_paper():
     original, rows = studies.full_width_sizes(["conv5"])
     assert (round(original["storage_mb"], 2), round(original["paper_macs"] / 1e6, 2)) == (76.45, 398.14)
     (row,) = rows
-    assert (row["neurons"], round(row["ASNet MB"], 2), round(row["ASNet M MACs"], 2)) == (16384, 5.30, 115.85)
-    assert row["AS layer MB"] == pytest.approx(16384 * 50 * 4 / 2**20)
+    assert (row["neurons"], round(row["asnet_mb"], 2), round(row["asnet_m_macs"], 2)) == (16384, 5.30, 115.85)
+    assert row["as_layer_mb"] == pytest.approx(16384 * 50 * 4 / 2**20)
     with pytest.raises(ValueError, match="no cut layers"):
         studies.full_width_sizes([])
 
@@ -143,12 +143,12 @@ def test_width_rows_scale_and_targets():
     rows = studies.width_rows((0.25, 0.125), ratios=(10.0, 2.0))
     wide, narrow = rows
     assert wide["neurons at conv5"] == 2 * narrow["neurons at conv5"]  # the cut scales like w
-    assert wide["params x"] > narrow["params x"]  # a narrow network gains less
-    assert wide["nonzero budget (10.0x)"] == round(wide["original params"] / 10.0)
+    assert wide["params_x"] > narrow["params_x"]  # a narrow network gains less
+    assert wide["nonzero budget (10.0x)"] == round(wide["original_params"] / 10.0)
     dense = complexity(studies.dense_asnet(models.build("vgg19_bn", width=0.25), "conv5"), (3, 32, 32))
-    assert dense["params"] == wide["dense ASNet params"]
-    assert wide["zeros needed"] == pytest.approx(1 - wide["original params"] / 10.0 / dense["nonzero_params"])
-    assert wide["MAC reduction needed"] == pytest.approx(1 - wide["original M MACs"] / 2.0 / wide["dense ASNet M MACs"])
+    assert dense["params"] == wide["dense_asnet_params"]
+    assert wide["zeros_needed"] == pytest.approx(1 - wide["original_params"] / 10.0 / dense["nonzero_params"])
+    assert wide["mac_reduction_needed"] == pytest.approx(1 - wide["original_m_macs"] / 2.0 / wide["dense_asnet_m_macs"])
     with pytest.raises(ValueError, match="no widths"):
         studies.width_rows(())
 
@@ -161,10 +161,10 @@ def test_compression_rows_without_finetuning_equal_dense():
                                              input_shape=(8,), name="original", original_accuracy=0.75)
     assert [r["name"] for r in rows][0] == "original" and len(rows) == 5
     (s,) = summary
-    assert (s["accuracy before"], s["accuracy after"], s["original accuracy"]) == (0.25, 0.5, 0.75)
-    assert s["dense params x"] == pytest.approx(rows[0]["params"] / complexity(net, (8,))["params"])
-    assert s["nonzero params x"] >= s["dense params x"]  # nonzero weights exclude biases
-    assert (s["paper params x"], s["paper MACs x"]) == (23.98, 7.30)
+    assert (s["accuracy_before"], s["accuracy_after"], s["original_accuracy"]) == (0.25, 0.5, 0.75)
+    assert s["dense_params_x"] == pytest.approx(rows[0]["params"] / complexity(net, (8,))["params"])
+    assert s["nonzero_params_x"] >= s["dense_params_x"]  # nonzero weights exclude biases
+    assert (s["paper_params_x"], s["paper_macs_x"]) == (23.98, 7.30)
     with pytest.raises(ValueError, match="missing"):
         studies.compression_rows(model, {}, {"fc1": net}, {}, input_shape=(8,), name="o", original_accuracy=0.0)
 
@@ -195,8 +195,8 @@ def test_l1_tradeoff_stronger_l1_leaves_fewer_weights():
     rows = studies.l1_tradeoff(net, model, train_set, test, cfg, scales=[0.0, 10.0], original=original,
                                max_batches=2, input_shape=(1, 8, 8))
     assert [r["scale"] for r in rows] == [0.0, 10.0] and rows[1]["l1"] == pytest.approx(1.0)
-    assert rows[1]["nonzero params"] < rows[0]["nonzero params"]
-    assert rows[1]["nonzero params x"] == pytest.approx(original["params"] / rows[1]["nonzero params"])
+    assert rows[1]["nonzero_params"] < rows[0]["nonzero_params"]
+    assert rows[1]["nonzero_params_x"] == pytest.approx(original["params"] / rows[1]["nonzero_params"])
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())  # the input is left unchanged
     with pytest.raises(ValueError, match="scales"):
         studies.l1_tradeoff(net, model, train_set, test, cfg, scales=[-1.0], original=original)
@@ -210,7 +210,7 @@ def test_plots_return_figures_and_reject_bad_input():
     assert len(plots.active_variable_histograms(torch.randn(50, 4), [0, 3]).axes) == 2
     with pytest.raises(ValueError):
         plots.active_variable_histograms(torch.randn(50, 4), [4])
-    sweep = [{"r": r, "p": p, "accuracy": 0.5, "R2 test": 0.1} for p in (1, 2) for r in (2, 4)]
+    sweep = [{"rank": r, "degree": p, "accuracy": 0.5, "r2_test": 0.1} for p in (1, 2) for r in (2, 4)]
     assert len(plots.rank_degree_curves(sweep, original_accuracy=0.9, layer="conv5").axes) == 2
     histories = {"conv5": [{"test_accuracy": 0.5, "nonzero_params": 1000}, {"test_accuracy": 0.6,
                                                                            "nonzero_params": 500}]}
@@ -223,7 +223,7 @@ def test_plots_return_figures_and_reject_bad_input():
     with pytest.raises(ValueError, match="different splits"):
         plots.finetune_curves({**histories, "conv6": held_out["conv5"]}, original_accuracy=0.9, original_params=5000,
                               kd_epochs=1)
-    trade = [{"scale": s, "nonzero params x": 1 + s, "accuracy": 0.5} for s in (0.0, 1.0)]
+    trade = [{"scale": s, "nonzero_params_x": 1 + s, "accuracy": 0.5} for s in (0.0, 1.0)]
     fig = plots.tradeoff_curve(trade, original_accuracy=0.9, layer="conv5")
     assert fig.axes[0].get_title() == "l1 trade-off at conv5"
     for plot in (plots.rank_degree_curves, plots.tradeoff_curve):
@@ -248,10 +248,10 @@ def test_build_study_refits_the_head_on_other_data_with_the_same_subspace():
     (net, info), rows = studies.build_study(model, "conv1", data, test, settings=[(200, 1, False), (400, 2, False)],
                                             rank=3, degree=2, batch_size=100)
     assert [(r["images"], r["passes"], r["rows"]) for r in rows] == [(200, 1, 200), (400, 2, 800)]
-    assert info.samples == 200 and all(-1 < r["R2 test"] <= 1 for r in rows)
+    assert info.samples == 200 and all(-1 < r["r2_test"] <= 1 for r in rows)
     again, _ = build_asnet(model, "conv1", data, rank=3, degree=2, passes=2, max_batches=4, batch_size=100,
                            subspace=info.subspace)
-    assert rows[1]["R2 train"] == pytest.approx(_.r2, abs=1e-9)  # the same fit as a direct call
+    assert rows[1]["r2_train"] == pytest.approx(_.r2, abs=1e-9)  # the same fit as a direct call
     with pytest.raises(ValueError, match="multiple of batch_size"):
         studies.build_study(model, "conv1", data, test, settings=[(150, 1, False)], rank=3, degree=2, batch_size=100)
 
@@ -268,7 +268,7 @@ def test_compression_path_reads_a_history():
                {"phase": "sparse", "epoch": 4, "test_accuracy": 0.78, "nonzero_params": 20, "l1 scale": 8.0,
                 "frozen": True}]
     path = studies.compression_path(history, original_params=1000)
-    assert [(r["epoch"], r["scale"], r["nonzero params x"], r["frozen"]) for r in path] == [
+    assert [(r["epoch"], r["scale"], r["nonzero_params_x"], r["frozen"]) for r in path] == [
         (1, 0.0, 10.0, False), (1, 1.0, 25.0, False), (2, 2.0, 50.0, True), (4, 2.0, 50.0, True)]
     assert [r["accuracy"] for r in path] == [0.8, 0.7, 0.75, 0.78]
     held_out = [{("validation_accuracy" if k == "test_accuracy" else k): v for k, v in row.items()} for row in history]

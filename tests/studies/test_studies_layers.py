@@ -25,10 +25,10 @@ def test_stability_table_separates_gap_from_no_gap():
     grads, _ = ridge_gradients(rank=1)
     rows = studies.stability_table({"ridge": ActiveSubspace("exact").fit(grads),
                                     "flat": ActiveSubspace("exact").fit(isotropic())}, ranks=(1, 2), n_boot=20)
-    assert [(r["function"], r["r"]) for r in rows] == [("ridge", 1), ("ridge", 2), ("flat", 1), ("flat", 2)]
-    assert rows[0]["median bootstrap distance"] < 1e-8  # rank-one gradients: every resample spans the line
-    assert rows[2]["median bootstrap distance"] > 0.3  # no gap: the leading direction is not identifiable
-    assert rows[0]["lambda_r"] >= rows[0]["lambda_r+1"]
+    assert [(r["function"], r["rank"]) for r in rows] == [("ridge", 1), ("ridge", 2), ("flat", 1), ("flat", 2)]
+    assert rows[0]["median_bootstrap_distance"] < 1e-8  # rank-one gradients: every resample spans the line
+    assert rows[2]["median_bootstrap_distance"] > 0.3  # no gap: the leading direction is not identifiable
+    assert rows[0]["lambda_r"] >= rows[0]["lambda_r_plus_1"]
     with pytest.raises(ValueError, match="rank"):
         studies.stability_table({"ridge": ActiveSubspace("exact").fit(grads)}, ranks=(20,))
 
@@ -38,8 +38,8 @@ def test_compare_estimators_reference_against_itself():
     exact = ActiveSubspace("exact").fit(grads)
     fd = ActiveSubspace("frequent_directions", sketch_size=5).fit(grads)
     rows = studies.compare_estimators({"exact": exact, "fd": fd}, exact, a, rank=2, seconds={"exact": 1.0, "fd": 2.0})
-    assert rows[0]["numbers stored"] == grads.numel()
-    assert rows[1]["numbers stored"] == fd.store.sketch.numel() <= 2 * 5 * 20  # at most 2 l rows of n numbers
+    assert rows[0]["numbers_stored"] == grads.numel()
+    assert rows[1]["numbers_stored"] == fd.store.sketch.numel() <= 2 * 5 * 20  # at most 2 l rows of n numbers
     assert rows[0]["distance to exact (top k)"] < 1e-10 and rows[0]["max rel. error of lambda_1..k"] == 0
     assert rows[0]["distance to population (top k)"] < 1e-10  # gradients lie exactly in span(A)
     assert rows[1]["seconds"] == 2.0
@@ -53,7 +53,7 @@ def test_fd_bound_table_holds_and_rejects_exact():
     sketches = [ActiveSubspace("frequent_directions", sketch_size=ell).fit(grads) for ell in (6, 10)]
     rows = studies.fd_bound_table(grads, sketches)
     assert [(r["l"], r["k"]) for r in rows] == [(6, 0), (6, 3), (10, 0), (10, 5)]
-    assert all(r["holds"] and 0 < r["error / bound"] <= 1 for r in rows)
+    assert all(r["holds"] and 0 < r["error_over_bound"] <= 1 for r in rows)
     with pytest.raises(ValueError, match="frequent_directions"):
         studies.fd_bound_table(grads, [ActiveSubspace("exact").fit(grads)])
 
@@ -89,8 +89,8 @@ def test_layer_table_adds_kept_directions_and_leading_fraction():
     analysis = LayerAnalysis(line=ActiveSubspace("exact").fit(grads), flat=ActiveSubspace("exact").fit(isotropic()))
     rows = studies.layer_table(analysis)
     assert [r["layer"] for r in rows] == ["line", "flat"]
-    assert rows[0]["lambda_1 / trace"] == pytest.approx(1.0) and rows[0]["active@0.95"] == 1
-    assert 0 < rows[1]["lambda_1 / trace"] < 0.5
+    assert rows[0]["lambda_1_share"] == pytest.approx(1.0) and rows[0]["active@0.95"] == 1
+    assert 0 < rows[1]["lambda_1_share"] < 0.5
     assert all(r["directions kept"] == 20 for r in rows)
     with pytest.raises(ValueError, match="empty"):
         studies.layer_table({})
@@ -99,9 +99,9 @@ def test_layer_table_adds_kept_directions_and_leading_fraction():
 def test_count_reliability_rank_cap_and_unshrunk_sketch():
     grads, _ = ridge_gradients(m=64, n=30, rank=3)
     rows = studies.count_reliability(grads, sizes=[8, 16, 64], sketch_sizes=[32, 4])
-    assert [r["images m"] for r in rows] == [8, 16, 64]
+    assert [r["images_m"] for r in rows] == [8, 16, 64]
     for row in rows:
-        assert row["exact"] <= 3 and row["exact"] <= row["exact (paper conv.)"]
+        assert row["exact"] <= 3 and row["exact"] <= row["exact_paper_convention"]
         assert row["FD l=32"] == row["exact"]  # 2 l >= m: no shrinkage, the sketch is exact
         assert row["FD l=32, authors"] == row["FD l=32"] - 1
         assert row["FD l=4"] >= row["exact"] or row["FD l=4"] == row["FD l=4 kept"]
@@ -113,18 +113,18 @@ def test_count_by_images_stops_on_a_ridge_and_grows_on_isotropic_gradients():
     # rows in a 3-dimensional subspace: once m >= 3 the count is that of the fixed spectrum, whatever the images
     grads, _ = ridge_gradients(m=200, n=30, rank=3)
     ridge = studies.count_by_images(grads, sizes=[50, 100, 200], draws=10)
-    assert [r["images m"] for r in ridge["rows"]] == [50, 100, 200]
+    assert [r["images_m"] for r in ridge["rows"]] == [50, 100, 200]
     assert [r["subsets"] for r in ridge["rows"]] == [10, 10, 1]
-    assert ridge["rows"][-1]["count std"] == 0  # every order holds all 200 images
-    assert ridge["rows"][-1]["count mean"] == ActiveSubspace("exact").fit(grads).n_active(0.95)
-    assert all(r["count high"] <= 3 for r in ridge["rows"])
-    assert ridge["growth"]["verdict"] == "stopped growing" and ridge["growth"]["factor high"] < 1.1
+    assert ridge["rows"][-1]["count_std"] == 0  # every order holds all 200 images
+    assert ridge["rows"][-1]["count_mean"] == ActiveSubspace("exact").fit(grads).n_active(0.95)
+    assert all(r["count_high"] <= 3 for r in ridge["rows"])
+    assert ridge["growth"]["verdict"] == "stopped growing" and ridge["growth"]["factor_high"] < 1.1
     # isotropic rows in 400 dimensions: the count is capped by the rank m and nearly doubles with it
     flat = studies.count_by_images(isotropic(m=120, n=400), sizes=[30, 60, 120], draws=8, seed=3)
     for row in flat["rows"]:
-        assert row["count low"] <= row["count mean"] <= row["count high"] <= row["images m"]
-    assert flat["growth"]["verdict"] == "still growing" and flat["growth"]["factor low"] > 1.5
-    assert flat["rows"][-1]["count mean"] == ActiveSubspace("exact").fit(isotropic(m=120, n=400)).n_active(0.95)
+        assert row["count_low"] <= row["count_mean"] <= row["count_high"] <= row["images_m"]
+    assert flat["growth"]["verdict"] == "still growing" and flat["growth"]["factor_low"] > 1.5
+    assert flat["rows"][-1]["count_mean"] == ActiveSubspace("exact").fit(isotropic(m=120, n=400)).n_active(0.95)
     for bad, match in [(dict(sizes=[100, 50]), "ascending"), (dict(sizes=[50, 201]), "sizes"),
                        (dict(sizes=[50]), "two"), (dict(sizes=[50, 100], draws=1), "draws"),
                        (dict(sizes=[50, 100], level=1.5), "level")]:
@@ -163,6 +163,6 @@ def test_authors_counts_is_the_off_by_one_of_the_sketch_count():
     grads = isotropic(m=200, n=40)
     analysis = {"a": ActiveSubspace("frequent_directions", sketch_size=8).fit(grads)}
     (row,) = studies.authors_counts(analysis)
-    assert row["n_active_authors"] == row["count on sketch energy"] - 1
-    assert row["count on sketch energy"] <= row["n_active (exact trace)"]  # the sketch's own energy is smaller
-    assert 0 < row["sketch energy / trace"] < 1 and row["neurons"] == 40
+    assert row["n_active_authors"] == row["count_on_sketch_energy"] - 1
+    assert row["count_on_sketch_energy"] <= row["n_active_exact_trace"]  # the sketch's own energy is smaller
+    assert 0 < row["sketch_energy_share"] < 1 and row["neurons"] == 40

@@ -1,9 +1,10 @@
 """Tidy tables: Markdown formatting, mean ± std per group, pivots."""
 import math
+import re
 
 import pytest
 
-from aslib.studies.tables import aggregate, format_table, mean_std, pivot
+from aslib.studies.tables import HEADERS, aggregate, format_table, header, mean_std, pivot
 
 
 def test_format_table():
@@ -14,6 +15,15 @@ def test_format_table():
         "| AS layer | 819,200 | 3.12 |\n| total | 1,389,068 | 5.30 |")
     with pytest.raises(ValueError, match="has no column"):
         format_table(rows, ["macs_m"])
+
+
+def test_row_keys_are_snake_case_and_only_display_gives_them_headers():
+    assert all(re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)*", key) for key in HEADERS), "a display key slipped in"
+    assert len(set(HEADERS.values())) == len(HEADERS), "two row keys would show under one header"
+    rows = [{"nonzero_params_x": 10.11, "r2_test": 0.5, "test_loss": 1.0}]
+    assert format_table(rows, ["nonzero_params_x", "r2_test", "test_loss"]).splitlines()[0] == \
+        "| nonzero params x | R2 test | test_loss |"
+    assert header("rank") == "r" and header("not_in_the_table") == "not_in_the_table"
 
 
 def test_aggregate_mean_and_sample_std_per_group_in_first_seen_order():

@@ -32,7 +32,7 @@ def test_error_and_bound_plots_both_columns():
 
 
 def test_counts_vs_images_one_line_per_estimator_in_column_order():
-    rows = [{"images m": m, "exact": m // 2, "exact (paper conv.)": m, "FD l=4": m // 2 + 1, "FD l=4, authors": 1,
+    rows = [{"images_m": m, "exact": m // 2, "exact_paper_convention": m, "FD l=4": m // 2 + 1, "FD l=4, authors": 1,
              "FD l=4 kept": 4} for m in (8, 16)]
     ax = plotting.counts_vs_images(rows, title="t").axes[0]
     assert line_data(ax) == {"exact": ([8, 16], [4, 8]), "FD l=4": ([8, 16], [5, 9]),
@@ -117,11 +117,11 @@ def test_projection_curves_need_the_unprojected_row():
 
 
 def test_frontier_curves_plot_the_drop_in_points_against_both_reductions_with_the_papers_marks():
-    rows = [{"family": family, "nonzero params x": x, "sparse MACs x": x / 3, "drop": d, "drop low": d - 0.01,
-             "drop high": d + 0.02}
+    rows = [{"family": family, "nonzero_params_x": x, "sparse_macs_x": x / 3, "drop": d, "drop_low": d - 0.01,
+             "drop_high": d + 0.02}
             for family, points in (("asnet", ((11, 0.01), (24, 0.05))), ("pruned", ((11, 0.0),))) for x, d in points]
     fig = plotting.frontier_curves(rows, paper=(23.98, 7.3))
-    for ax, key, mark in zip(fig.axes, ("nonzero params x", "sparse MACs x"), (23.98, 7.3), strict=True):
+    for ax, key, mark in zip(fig.axes, ("nonzero_params_x", "sparse_macs_x"), (23.98, 7.3), strict=True):
         bars = {c.get_label(): c for c in ax.containers}
         assert set(bars) == {"asnet", "pruned"}
         line, _, (whiskers,) = bars["asnet"].lines

@@ -56,11 +56,12 @@ def rank_degree_curves(rows: Sequence[Mapping[str, Any]], *, original_accuracy: 
     if not rows:
         raise ValueError("no sweep rows to plot")
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
-    curves(rows, x="r", y="accuracy", group="p", ax=axes[0], title=f"ASNet before fine-tuning, cut {layer}",
+    curves(rows, x="rank", y="accuracy", group="degree", ax=axes[0], title=f"ASNet before fine-tuning, cut {layer}",
            ylabel="test accuracy")
     axes[0].axhline(original_accuracy, color="k", ls="--", lw=1, label="original")
     axes[0].legend(title="p")
-    curves(rows, x="r", y="R2 test", group="p", ax=axes[1], title="held-out $R^2$ of the logits", ylabel="$R^2$ (test)")
+    curves(rows, x="rank", y="r2_test", group="degree", ax=axes[1], title="held-out $R^2$ of the logits",
+           ylabel="$R^2$ (test)")
     axes[1].legend(title="p")
     fig.tight_layout()
     return fig
@@ -103,9 +104,9 @@ def tradeoff_curve(rows: Sequence[Mapping[str, Any]], *, original_accuracy: Prop
     if not rows:
         raise ValueError("no trade-off rows to plot")
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
-    ax.plot([t["nonzero params x"] for t in rows], [t["accuracy"] for t in rows], "o-")
+    ax.plot([t["nonzero_params_x"] for t in rows], [t["accuracy"] for t in rows], "o-")
     for t in rows:
-        ax.annotate(f"x{t['scale']:g}", (t["nonzero params x"], t["accuracy"]), fontsize="small")
+        ax.annotate(f"x{t['scale']:g}", (t["nonzero_params_x"], t["accuracy"]), fontsize="small")
     ax.axhline(original_accuracy, color="k", ls="--", lw=1, label="original")
     ax.set_xlabel("nonzero parameter reduction vs original (x)")
     ax.set_ylabel("test accuracy")
@@ -122,13 +123,13 @@ def frontier_curves(rows: Sequence[Mapping[str, Any]], *, paper: tuple[PositiveR
     if not rows:
         raise ValueError("no frontier rows to plot")
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
-    for ax, key, mark, label in zip(axes, ("nonzero params x", "sparse MACs x"), paper,
+    for ax, key, mark, label in zip(axes, ("nonzero_params_x", "sparse_macs_x"), paper,
                                     ("nonzero parameter reduction (x)", "sparse MAC reduction (x)")):
         for family in dict.fromkeys(row["family"] for row in rows):
             points = [row for row in rows if row["family"] == family]
             ax.errorbar([row[key] for row in points], [100 * row["drop"] for row in points], fmt="o-", capsize=3,
-                        yerr=[[100 * (row["drop"] - row["drop low"]) for row in points],
-                              [100 * (row["drop high"] - row["drop"]) for row in points]], label=family)
+                        yerr=[[100 * (row["drop"] - row["drop_low"]) for row in points],
+                              [100 * (row["drop_high"] - row["drop"]) for row in points]], label=family)
         ax.axvline(mark, color="k", ls=":", lw=1, label=f"paper ({mark:g}x, full-width VGG-19)")
         ax.axhline(0, color="grey", lw=0.5)
         ax.set_xscale("log")

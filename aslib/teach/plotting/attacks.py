@@ -113,10 +113,10 @@ def sample_sweep_panels(summary: Rows, *, floors: Mapping[str, Proportion], clas
     fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 3.4), squeeze=False)
     for ax, cls in zip(axes.flat, groups):
         sel = [r for r in summary if r["classes"] == cls]
-        lines = [{"split": s, "N": r["n_samples"], "ratio": r[f"{s}_attack_ratio_mean"],
+        lines = [{"split": s, "n_samples": r["n_samples"], "ratio": r[f"{s}_attack_ratio_mean"],
                   "std": r[f"{s}_attack_ratio_std"]} for r in sel for s in ("train", "test")]
         names = "all-class" if cls == "all" else ", ".join(class_names[int(c)] for c in cls.split(","))
-        curves(lines, x="N", y="ratio", group="split", err="std", ax=ax, ylabel="attack ratio",
+        curves(lines, x="n_samples", y="ratio", group="split", err="std", ax=ax, ylabel="attack ratio",
                title=names if cls == "all" else f"one-class ({names})")
         ax.axhline(floors[cls], color="gray", ls=":", label="clean error (test)")
         ns = sorted({r["n_samples"] for r in sel})

@@ -9,6 +9,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from aslib.contracts import Count, PositiveReal, contract
+from aslib.studies.tables import header
 
 __all__ = ["curves", "image_grid", "perturbation_image"]
 
@@ -25,8 +26,8 @@ def curves(rows: Sequence[dict], x: str, y: str, group: str, err: str | None = N
             ax.errorbar(xs, ys, yerr=[r[err] for r in sel], marker="o", capsize=3, label=str(name))
         else:
             ax.plot(xs, ys, marker="o", label=str(name))
-    ax.set_xlabel(x)
-    ax.set_ylabel(ylabel or y)
+    ax.set_xlabel(header(x))
+    ax.set_ylabel(ylabel or header(y))
     ax.set_title(title)
     ax.legend()
     return fig

@@ -112,7 +112,7 @@ def counts_vs_images(rows: Sequence[dict], title: str = "", ax=None):
     if not rows:
         raise ValueError("no rows to plot")
     names = [key for key in rows[0] if key == "exact" or (key.startswith("FD l=") and not key.endswith(" kept"))]
-    long = [{"m": row["images m"], "count": row[name],
+    long = [{"m": row["images_m"], "count": row[name],
              "estimator": name.replace(", authors", ", authors' index")} for row in rows for name in names]
     fig = curves(long, "m", "count", "estimator", ax=ax, title=title, ylabel="active neurons")
     (ax or fig.axes[0]).legend(fontsize="x-small")
