@@ -4,6 +4,7 @@ inside functions only for optional dependencies, no module over 400 lines.
 The graph is read from the source (``ast``), so an import that only runs on some path still counts.
 """
 import ast
+import re
 from pathlib import Path
 
 import aslib
@@ -103,7 +104,6 @@ def test_no_import_cycles_lazy_imports_included():
 
 def layers() -> list[str]:
     """The package's layers in the order of its docstring: each imports only from itself and those before it."""
-    import re
     return [name.removeprefix("aslib.") for name in re.findall(r":mod:`(aslib\.[a-z_]+)`", aslib.__doc__)]
 
 
